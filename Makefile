@@ -1,0 +1,53 @@
+# fos1 — every target installs what it needs first (hack/setup is idempotent and quick when
+# nothing is missing), so a fresh clone needs no manual step.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+BUN      := node_modules/.bin/bun
+ARCH     := $(shell uname -m)
+COMMIT   := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+SRC      := $(shell find src -name '*.ts') package.json package-lock.json tsconfig.json
+BPF_SRC  := $(wildcard bpf/*.c)
+BPF_OBJ  := $(patsubst bpf/%.c,dist/bpf/%.o,$(BPF_SRC))
+LAB_IMG  := .cache/lab/initramfs.cpio
+
+.PHONY: setup build typecheck test test-unit test-bats test-lab demo bench lab-image clean
+.NOTPARALLEL: setup
+
+setup:
+	@hack/setup
+
+build: setup dist/fos1 $(BPF_OBJ)
+
+# Router boxes often lack AVX2: always the baseline x64 target.
+dist/fos1: $(SRC) | setup
+	@mkdir -p dist
+	$(BUN) build --compile --target=bun-linux-x64-baseline \
+	  --define 'process.env.FOS1_COMMIT="$(COMMIT)"' src/main.ts --outfile $@
+
+# CO-RE objects with BTF (-g); the kernel headers of this machine's linux-libc-dev.
+BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -I/usr/include/$(ARCH)-linux-gnu -Ibpf
+dist/bpf/%.o: bpf/%.c $(wildcard bpf/*.h) | setup
+	@mkdir -p $(@D)
+	clang $(BPF_CFLAGS) -c $< -o $@
+
+typecheck: setup
+	$(BUN) x tsc --noEmit -p .
+
+lab-image: $(LAB_IMG)
+$(LAB_IMG): dist/fos1 $(BPF_OBJ) $(wildcard hack/lab/*) | setup
+	hack/lab/build-initramfs $@
+
+# Every suite; the last line is "N passed, N failed" over all of them.
+test: setup build lab-image
+	hack/test-all
+
+demo: setup build lab-image
+	$(BUN) hack/lab/demo.ts
+
+bench: setup build lab-image
+	$(BUN) hack/bench/run.ts
+
+clean:
+	rm -rf dist .cache/lab

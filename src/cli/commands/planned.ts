@@ -1,0 +1,30 @@
+// Subcommands the design names whose implementation is still an open issue. They are listed
+// in --help so the CLI's shape is visible, and they fail loudly (exit 1) instead of pretending.
+import type { Command } from "../command";
+import { OperationError } from "../errors";
+
+function planned(name: string, summary: string, issue: number): Command {
+  return {
+    name,
+    summary: `${summary} (not implemented yet, issue #${issue})`,
+    usage: `fos1 ${name} …`,
+    printsState: false,
+    options: {},
+    maxPositionals: Infinity,
+    run() {
+      throw new OperationError(`fos1 ${name} is not implemented yet (tracked in issue #${issue})`);
+    },
+  };
+}
+
+export const plannedCommands: Command[] = [
+  planned("agent", "boot-time host configuration service: converge, then watch", 6),
+  planned("controller", "cluster controller: fos1 CRDs to Cilium resources", 7),
+  planned("validate", "check a config file and report every problem with file, path and line", 3),
+  planned("plan", "show the changes an apply would make", 3),
+  planned("apply", "apply a config (with --confirm DURATION: roll back unless confirmed)", 3),
+  planned("confirm", "keep the config applied with apply --confirm", 4),
+  planned("rollback", "return to the last-known-good config", 4),
+  planned("translate", "translate fos1 objects to Cilium resources, offline", 7),
+  planned("xdp", "XDP early-drop filter: status, block, unblock, list", 5),
+];

@@ -1,0 +1,97 @@
+#!/usr/bin/env bun
+// fos1 — one executable, subcommands. Exit codes: 0 ok, 1 failure, 2 invalid input or usage.
+import { parseArgs } from "node:util";
+import type { Command, OutputFormat } from "./cli/command";
+import { EXIT_INVALID, EXIT_OK, UsageError, exitCodeOf } from "./cli/errors";
+import { plannedCommands } from "./cli/commands/planned";
+import { status } from "./cli/commands/status";
+import { version } from "./cli/commands/version";
+import { log } from "./observe/log";
+
+const commands: Command[] = [status, version, ...plannedCommands].sort((a, b) => a.name.localeCompare(b.name));
+
+function topHelp(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    "fos1 — router/firewall appliance: host networking, firewall, NAT and XDP on Talos + Cilium",
+    "",
+    "usage: fos1 COMMAND [options]",
+    "",
+    "commands:",
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    `  ${"help".padEnd(width)}  show this help, or a command's with: fos1 help COMMAND`,
+    "",
+    "options of every command that prints state:",
+    "  -o, --output text|json   output format (default text)",
+    "",
+    "exit codes: 0 ok, 1 failure, 2 invalid input or usage",
+    "",
+  ].join("\n");
+}
+
+function commandHelp(cmd: Command): string {
+  const opts = Object.entries(cmd.options ?? {}).map(
+    ([name, o]) => `  ${o.short ? `-${o.short}, ` : "    "}--${name}${o.type === "string" ? " VALUE" : ""}`,
+  );
+  return [`usage: ${cmd.usage}`, "", cmd.summary, ...(opts.length ? ["", "options:", ...opts] : []), ""].join("\n");
+}
+
+function findCommand(name: string): Command {
+  const cmd = commands.find((c) => c.name === name);
+  if (!cmd) throw new UsageError(`unknown command "${name}"; run "fos1 --help" for the list`);
+  return cmd;
+}
+
+function parseCommandArgs(cmd: Command, args: string[]) {
+  const stateOptions = cmd.printsState ? { output: { type: "string" as const, short: "o" } } : {};
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: { ...cmd.options, ...stateOptions, help: { type: "boolean", short: "h" } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message.replace(/\. To specify.*$/s, "")}\nusage: ${cmd.usage}`);
+  }
+  const output = parsed.values.output ?? "text";
+  if (output !== "text" && output !== "json") throw new UsageError(`-o must be "text" or "json", not "${output}"`);
+  if (parsed.positionals.length > (cmd.maxPositionals ?? 0))
+    throw new UsageError(`unexpected argument "${parsed.positionals[cmd.maxPositionals ?? 0]}"\nusage: ${cmd.usage}`);
+  return { values: parsed.values, positionals: parsed.positionals, output: output as OutputFormat };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const out = (text: string) => void process.stdout.write(text);
+  const [first, ...rest] = argv;
+  if (first === undefined) {
+    process.stderr.write(topHelp());
+    return EXIT_INVALID;
+  }
+  if (first === "--help" || first === "-h" || (first === "help" && rest.length === 0)) {
+    out(topHelp());
+    return EXIT_OK;
+  }
+  if (first === "help") {
+    out(commandHelp(findCommand(rest[0]!)));
+    return EXIT_OK;
+  }
+  if (first.startsWith("-")) throw new UsageError(`expected a command before "${first}"; run "fos1 --help"`);
+  const cmd = findCommand(first);
+  const { values, positionals, output } = parseCommandArgs(cmd, rest);
+  if (values.help) {
+    out(commandHelp(cmd));
+    return EXIT_OK;
+  }
+  return cmd.run({ values, positionals, output, log: log.with({ command: cmd.name }), stdout: out });
+}
+
+if (import.meta.main) {
+  try {
+    process.exitCode = await main(process.argv.slice(2));
+  } catch (err) {
+    log.error((err as Error).message);
+    process.exitCode = exitCodeOf(err);
+  }
+}
