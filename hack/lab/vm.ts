@@ -99,8 +99,11 @@ export class LabVm {
     try {
       await vm.connect(sock, started + (spec.bootTimeoutMs ?? 60_000));
     } catch (err) {
+      // A closed channel usually means qemu itself died: its own words say why.
+      await Promise.race([proc.exited, Bun.sleep(500)]);
+      const reason = proc.exitCode !== null ? vm.qemuExit() : (err as Error).message;
       vm.kill();
-      throw vm.failure(`did not boot: ${(err as Error).message}`);
+      throw vm.failure(`did not boot: ${reason}`);
     }
     vm.bootMs = Math.round(performance.now() - started);
     return vm;
@@ -108,7 +111,7 @@ export class LabVm {
 
   private async connect(sock: string, deadline: number) {
     while (!existsSync(sock)) {
-      if (this.proc.exitCode !== null) throw new Error(`qemu exited (code ${this.proc.exitCode}) before its control socket appeared`);
+      if (this.proc.exitCode !== null) throw new Error(this.qemuExit());
       if (performance.now() > deadline) throw new Error("timed out waiting for qemu's control socket");
       await Bun.sleep(20);
     }
@@ -161,6 +164,11 @@ export class LabVm {
       if (err instanceof LabError) throw err;
       throw this.failure((err as Error).message);
     }
+  }
+
+  private qemuExit(): string {
+    const said = readFileSync(join(this.dir, "qemu.log"), "utf8").trim();
+    return `qemu exited (code ${this.proc.exitCode})${said ? `: ${said}` : ""}`;
   }
 
   consoleTail(lines = 30): string {

@@ -8,9 +8,8 @@ const symbols = {
 
 export type Libbpf = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
 
-const candidates = [process.env.FOS1_LIBBPF, `libbpf.${suffix}.1`, `libbpf.${suffix}`].filter(
-  (p): p is string => Boolean(p),
-);
+// FOS1_LIBBPF names the library exactly (no fallback), e.g. the copy inside the extension.
+const candidates = process.env.FOS1_LIBBPF ? [process.env.FOS1_LIBBPF] : [`libbpf.${suffix}.1`, `libbpf.${suffix}`];
 
 let opened: { lib: Libbpf } | { error: string } | undefined;
 

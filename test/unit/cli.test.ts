@@ -1,0 +1,110 @@
+import { describe, expect, test } from "bun:test";
+import pkg from "../../package.json" with { type: "json" };
+import { fos1, logMessages } from "../helpers/fos1";
+
+const everyCommand = ["agent", "apply", "confirm", "controller", "plan", "rollback", "status", "translate", "validate", "version", "xdp"];
+
+describe("fos1 --help", () => {
+  test("lists every subcommand with a one-line summary and exits 0", async () => {
+    const r = await fos1(["--help"]);
+    expect(r.exitCode).toBe(0);
+    for (const name of everyCommand) expect(r.stdout).toMatch(new RegExp(`^  ${name} +\\S.*$`, "m"));
+  });
+
+  test("help COMMAND shows that command's usage", async () => {
+    const r = await fos1(["help", "version"]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain("usage: fos1 version [-o json]");
+  });
+
+  test("no command at all is a usage error: help on stderr, exit 2", async () => {
+    const r = await fos1([]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain("usage: fos1 COMMAND");
+  });
+});
+
+describe("usage errors exit 2 and say what is wrong", () => {
+  test("unknown command", async () => {
+    const r = await fos1(["frobnicate"]);
+    expect(r.exitCode).toBe(2);
+    expect(logMessages(r)).toContain('unknown command "frobnicate"');
+  });
+
+  test("unknown flag", async () => {
+    const r = await fos1(["version", "--bogus"]);
+    expect(r.exitCode).toBe(2);
+    expect(logMessages(r)).toContain("--bogus");
+  });
+
+  test("output format other than text or json", async () => {
+    const r = await fos1(["version", "-o", "yaml"]);
+    expect(r.exitCode).toBe(2);
+    expect(logMessages(r)).toContain('not "yaml"');
+  });
+
+  test("stray positional argument", async () => {
+    const r = await fos1(["version", "extra"]);
+    expect(r.exitCode).toBe(2);
+    expect(logMessages(r)).toContain('unexpected argument "extra"');
+  });
+});
+
+describe("fos1 version", () => {
+  test("-o json reports version, commit, Bun and the libbpf this machine has", async () => {
+    const r = await fos1(["version", "-o", "json"]);
+    expect(r.exitCode).toBe(0);
+    const v = JSON.parse(r.stdout);
+    expect(v.version).toBe(pkg.version);
+    expect(v.bun).toMatch(/^\d+\.\d+\.\d+/);
+    expect(v.libbpf).toMatch(/^v\d+\.\d+/);
+    expect(typeof v.commit).toBe("string");
+    if (process.env.FOS1_BIN) expect(v.commit).toMatch(/^[0-9a-f]{12}(-dirty)?$/);
+  });
+
+  test("says plainly when libbpf cannot be found", async () => {
+    const json = await fos1(["version", "-o", "json"], { FOS1_LIBBPF: "/nonexistent/libbpf.so.1" });
+    expect(json.exitCode).toBe(0);
+    expect(JSON.parse(json.stdout).libbpf).toBeNull();
+    const text = await fos1(["version"], { FOS1_LIBBPF: "/nonexistent/libbpf.so.1" });
+    expect(text.stdout).toMatch(/^libbpf +not found$/m);
+  });
+
+  test("text output has one line per field", async () => {
+    const r = await fos1(["version"]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/^fos1 +\d+\.\d+\.\d+$/m);
+    expect(r.stdout).toMatch(/^libbpf +v\d/m);
+  });
+});
+
+describe("fos1 status", () => {
+  test("-o json shows the kernel's interfaces, loopback with its addresses", async () => {
+    const r = await fos1(["status", "-o", "json"]);
+    expect(r.exitCode).toBe(0);
+    const s = JSON.parse(r.stdout);
+    const lo = s.interfaces.find((i: { name: string }) => i.name === "lo");
+    expect(lo.kind).toBe("loopback");
+    expect(lo.addresses.map((a: { cidr: string }) => a.cidr)).toContain("127.0.0.1/8");
+    expect(s.config.applied).toBe(false);
+  });
+});
+
+describe("commands not built yet", () => {
+  test("fail with exit 1 and name the issue instead of pretending", async () => {
+    const r = await fos1(["plan"]);
+    expect(r.exitCode).toBe(1);
+    expect(logMessages(r)).toContain("not implemented yet");
+  });
+});
+
+describe("logging", () => {
+  test("errors are JSON lines on stderr when stderr is not a terminal", async () => {
+    const r = await fos1(["frobnicate"]);
+    const line = JSON.parse(r.stderr.trim().split("\n").at(-1)!);
+    expect(line.level).toBe("error");
+    expect(line.msg).toContain("frobnicate");
+    expect(Date.parse(line.time)).not.toBeNaN();
+  });
+});
