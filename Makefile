@@ -8,27 +8,36 @@ BUN      := node_modules/.bin/bun
 ARCH     := $(shell uname -m)
 COMMIT   := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
 SRC      := $(shell find src -name '*.ts') package.json package-lock.json tsconfig.json
-BPF_SRC  := $(wildcard bpf/*.c)
-BPF_OBJ  := $(patsubst bpf/%.c,dist/bpf/%.o,$(BPF_SRC))
+BPF_DIR  ?= bpf
+BPF_OUT  ?= dist/bpf
+BPF_SRC  := $(wildcard $(BPF_DIR)/*.c)
+BPF_OBJ  := $(patsubst $(BPF_DIR)/%.c,$(BPF_OUT)/%.o,$(BPF_SRC))
 LAB_IMG  := .cache/lab/initramfs.cpio
 
-.PHONY: setup build typecheck test test-unit test-bats test-lab demo bench lab-image clean
+.PHONY: setup build bpf typecheck test test-unit test-bats test-lab demo bench lab-image clean
 .NOTPARALLEL: setup
 
 setup:
 	@hack/setup
 
-build: setup dist/fos1 $(BPF_OBJ)
+build: setup dist/fos1 bpf
+
+bpf: $(BPF_OBJ)
+
+# The executable carries the commit it was built from: rebuild when HEAD moves.
+.cache/commit: FORCE
+	@mkdir -p $(@D); [ "$$(cat $@ 2>/dev/null)" = "$(COMMIT)" ] || echo "$(COMMIT)" >$@
+FORCE:
 
 # Router boxes often lack AVX2: always the baseline x64 target.
-dist/fos1: $(SRC) | setup
+dist/fos1: $(SRC) .cache/commit | setup
 	@mkdir -p dist
 	$(BUN) build --compile --target=bun-linux-x64-baseline \
 	  --define 'process.env.FOS1_COMMIT="$(COMMIT)"' src/main.ts --outfile $@
 
 # CO-RE objects with BTF (-g); the kernel headers of this machine's linux-libc-dev.
-BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -I/usr/include/$(ARCH)-linux-gnu -Ibpf
-dist/bpf/%.o: bpf/%.c $(wildcard bpf/*.h) | setup
+BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -I/usr/include/$(ARCH)-linux-gnu -I$(BPF_DIR)
+$(BPF_OUT)/%.o: $(BPF_DIR)/%.c $(wildcard $(BPF_DIR)/*.h) | setup
 	@mkdir -p $(@D)
 	clang $(BPF_CFLAGS) -c $< -o $@
 

@@ -11,10 +11,12 @@ export interface LogSink {
   isTTY: boolean;
 }
 
+// FOS1_LOG_FORMAT=text|json overrides the terminal check (a demo or a pager wants text).
 const stderrSink: LogSink = {
   write: (line) => process.stderr.write(line),
   get isTTY() {
-    return Boolean(process.stderr.isTTY);
+    const forced = process.env.FOS1_LOG_FORMAT;
+    return forced === "text" || (forced !== "json" && Boolean(process.stderr.isTTY));
   },
 };
 

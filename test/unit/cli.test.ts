@@ -107,4 +107,9 @@ describe("logging", () => {
     expect(line.msg).toContain("frobnicate");
     expect(Date.parse(line.time)).not.toBeNaN();
   });
+
+  test("FOS1_LOG_FORMAT=text gives readable lines even when stderr is a pipe", async () => {
+    const r = await fos1(["frobnicate"], { FOS1_LOG_FORMAT: "text" });
+    expect(r.stderr).toMatch(/^\d\d:\d\d:\d\d ERROR unknown command "frobnicate"/);
+  });
 });

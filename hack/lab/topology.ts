@@ -1,0 +1,105 @@
+// The lab's world as the demo and later lab tests see it: the peer VM plays every host
+// around the router, each in its own network namespace, on the four virtual cables.
+//
+//   router eth0+eth1 ══ LACP bond ══ peer ns "wan"   (the ISP side)
+//   router eth2 ── 802.1Q trunk ──── peer ns "lan"   (VLAN 10) and ns "guest" (VLAN 20)
+//   router eth3 ───────────────────── peer ns "mgmt"  (the operator's network)
+import { table } from "../../src/cli/output";
+import type { LabVm } from "./vm";
+
+export interface LabHost {
+  name: string;
+  /** The host's own address, with prefix length. */
+  cidr: string;
+  /** Where the router should be on this host's network. */
+  gateway: string;
+  /** Shell that builds the host's namespace inside the peer VM. */
+  setup: string;
+}
+
+const ns = (name: string, body: string[]) => [`ip netns add ${name}`, ...body].join(" && ");
+
+export const labHosts: LabHost[] = [
+  {
+    name: "wan",
+    cidr: "198.51.100.254/24",
+    gateway: "198.51.100.1",
+    setup: ns("wan", [
+      "ip link set eth0 netns wan && ip link set eth1 netns wan",
+      "ip -n wan link add bond0 type bond mode 802.3ad miimon 100",
+      "ip -n wan link set eth0 master bond0 && ip -n wan link set eth1 master bond0",
+      "ip -n wan link set bond0 up && ip -n wan addr add 198.51.100.254/24 dev bond0",
+    ]),
+  },
+  ...[
+    { name: "lan", vlan: 10 },
+    { name: "guest", vlan: 20 },
+  ].map(({ name, vlan }) => ({
+    name,
+    cidr: `192.168.${vlan}.10/24`,
+    gateway: `192.168.${vlan}.1`,
+    setup: ns(name, [
+      "ip link set eth2 up",
+      `ip link add link eth2 name eth2.${vlan} type vlan id ${vlan}`,
+      `ip link set eth2.${vlan} netns ${name}`,
+      `ip -n ${name} link set eth2.${vlan} up && ip -n ${name} addr add 192.168.${vlan}.10/24 dev eth2.${vlan}`,
+      `ip -n ${name} route add default via 192.168.${vlan}.1`,
+    ]),
+  })),
+  {
+    name: "mgmt",
+    cidr: "192.168.99.10/24",
+    gateway: "192.168.99.1",
+    setup: ns("mgmt", [
+      "ip link set eth3 netns mgmt",
+      "ip -n mgmt link set eth3 up && ip -n mgmt addr add 192.168.99.10/24 dev eth3",
+      "ip -n mgmt route add default via 192.168.99.1",
+    ]),
+  },
+];
+
+export const hostAddress = (h: LabHost) => h.cidr.split("/")[0]!;
+
+/** Builds every lab host's namespace in the peer VM. */
+export async function buildLabHosts(peer: LabVm): Promise<void> {
+  await peer.runOk(["modprobe 8021q", "modprobe bonding max_bonds=0", "ip link set lo up", ...labHosts.map((h) => h.setup)].join(" && "));
+  for (const h of labHosts) await peer.runOk(`ip -n ${h.name} link set lo up`);
+}
+
+export interface Reach {
+  from: string;
+  to: string;
+  target: string;
+  ok: boolean;
+}
+
+/**
+ * Who reaches whom: every host pings every other host, and the router on its own network.
+ * All pings run at once (the failing ones wait their timeout in parallel).
+ */
+export async function reachability(peer: LabVm, timeoutSec = 2): Promise<Reach[]> {
+  const probes = labHosts.flatMap((from) => [
+    { from: from.name, to: "router", target: from.gateway },
+    ...labHosts.filter((to) => to !== from).map((to) => ({ from: from.name, to: to.name, target: hostAddress(to) })),
+  ]);
+  const script = [
+    "d=$(mktemp -d)",
+    ...probes.map(
+      (p, i) => `(ip netns exec ${p.from} ping -c 1 -W ${timeoutSec} ${p.target} >/dev/null 2>&1; echo $? > $d/${i}) &`,
+    ),
+    "wait",
+    ...probes.map((_, i) => `echo "${i} $(cat $d/${i})"`),
+  ].join("\n");
+  const out = await peer.runOk(script, { timeoutSec: timeoutSec + 30 });
+  const codes = new Map(out.trim().split("\n").map((l) => l.split(" ").map(Number) as [number, number]));
+  return probes.map((p, i) => ({ ...p, ok: codes.get(i) === 0 }));
+}
+
+export function reachabilityTable(results: Reach[]): string {
+  const cols = ["router", ...labHosts.map((h) => h.name)];
+  const rows = labHosts.map((from) => [
+    from.name,
+    ...cols.map((to) => (to === from.name ? "·" : results.find((r) => r.from === from.name && r.to === to)?.ok ? "yes" : "no")),
+  ]);
+  return table(["from \\ to", ...cols], rows);
+}
