@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 // fos1 — one executable, subcommands. Exit codes: 0 ok, 1 failure, 2 invalid input or usage.
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import type { Command, OutputFormat } from "./cli/command";
 import { EXIT_INVALID, EXIT_OK, UsageError, exitCodeOf } from "./cli/errors";
 import { plannedCommands } from "./cli/commands/planned";
@@ -43,12 +43,13 @@ function findCommand(name: string): Command {
 }
 
 function parseCommandArgs(cmd: Command, args: string[]) {
-  const stateOptions = cmd.printsState ? { output: { type: "string" as const, short: "o" } } : {};
+  const options: ParseArgsOptionsConfig = { ...cmd.options, help: { type: "boolean", short: "h" } };
+  if (cmd.printsState) options.output = { type: "string", short: "o" };
   let parsed;
   try {
     parsed = parseArgs({
       args,
-      options: { ...cmd.options, ...stateOptions, help: { type: "boolean", short: "h" } },
+      options,
       allowPositionals: true,
       strict: true,
     });

@@ -5,7 +5,7 @@ export type OutputFormat = "text" | "json";
 
 export interface CommandContext {
   /** Arguments after the subcommand, already parsed against the command's options. */
-  values: Record<string, string | boolean | string[] | boolean[] | undefined>;
+  values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   positionals: string[];
   output: OutputFormat;
   log: Logger;
