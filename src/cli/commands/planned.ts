@@ -20,9 +20,6 @@ function planned(name: string, summary: string, issue: number): Command {
 export const plannedCommands: Command[] = [
   planned("agent", "boot-time host configuration service: converge, then watch", 6),
   planned("controller", "cluster controller: fos1 CRDs to Cilium resources", 7),
-  planned("validate", "check a config file and report every problem with file, path and line", 3),
-  planned("plan", "show the changes an apply would make", 3),
-  planned("apply", "apply a config (with --confirm DURATION: roll back unless confirmed)", 3),
   planned("confirm", "keep the config applied with apply --confirm", 4),
   planned("rollback", "return to the last-known-good config", 4),
   planned("translate", "translate fos1 objects to Cilium resources, offline", 7),

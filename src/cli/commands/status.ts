@@ -1,7 +1,8 @@
 import { hostname, release } from "node:os";
 import type { Command } from "../command";
 import { printResult, table } from "../output";
-import { observeLinks, type ObservedLink } from "../../host/observe-links";
+import { observeLinks } from "../../host/observe";
+import type { ObservedLink } from "../../host/model";
 
 // Until the configuration engine exists (issue 3) status shows what the kernel has and says
 // plainly that no fos1 config is applied; later issues add config, firewall, XDP and flows.

@@ -1,0 +1,46 @@
+import type { Command } from "../command";
+import { configFileOption, readConfig, requireValid } from "../config-input";
+import { printResult, table } from "../output";
+import { countLine, degradedText, opRows } from "../plan-text";
+import { converge } from "../../host/apply";
+import { desiredState } from "../../host/desired";
+import { Journal } from "../../host/journal";
+import { plan as makePlan } from "../../host/plan";
+import { observeHost } from "../../host/observe";
+
+export const DEFAULT_STATE_DIR = "/var/lib/fos1";
+
+export const apply: Command = {
+  name: "apply",
+  summary: "apply a config: converge links, addresses, routes and rules with batched kernel writes",
+  usage: "fos1 apply -f FILE [--state-dir DIR] [-o json]",
+  printsState: true,
+  options: { ...configFileOption, "state-dir": { type: "string" } },
+  async run(ctx) {
+    const input = await readConfig(ctx.values.file, this.usage);
+    requireValid(input);
+    const desired = desiredState(input.objects);
+    const journal = new Journal(String(ctx.values["state-dir"] ?? DEFAULT_STATE_DIR));
+    const interrupted = journal.pending();
+    if (interrupted) ctx.log.warn("an earlier apply did not finish; converging again", { digest: interrupted.entry.digest, since: interrupted.entry.startedAt });
+    // The plan is shown as applied; converge() plans again from a fresh observation.
+    const intended = makePlan(desired, await observeHost());
+    const entry = journal.begin(input.text, `fos1 apply -f ${input.file}`);
+    const result = await converge(desired);
+    const converged = result.failed.length === 0 && result.unconverged.length === 0;
+    const summary = { writes: result.writes, processes: result.processes, failed: result.failed.length, degraded: result.degraded.length };
+    if (converged) journal.commit(entry, summary);
+    else journal.fail(entry, summary);
+    const data = { ...result, converged, digest: entry.digest, ops: intended.ops };
+    printResult(ctx, data, () => {
+      const head = result.writes
+        ? `Applied in ${result.processes} ip batch${result.processes === 1 ? "" : "es"}: ${countLine(intended.ops)}\n\n` +
+          table(["", "WHAT", "DETAIL", "FOR"], opRows(intended.ops))
+        : "No changes: the host already matches the config.\n";
+      const failed = result.failed.length ? `\nFailed:\n${result.failed.map((f) => `  ${f.op.ref}: ${f.op.subject}: ${f.error}`).join("\n")}\n` : "";
+      const left = result.unconverged.length && !result.failed.length ? `\nNot converged (the kernel did not keep): ${result.unconverged.map((o) => o.subject).join(", ")}\n` : "";
+      return head + failed + left + degradedText(result.degraded) + (converged ? "" : "\nThe config stays pending; run apply again once the cause is fixed.\n");
+    });
+    return converged ? 0 : 1;
+  },
+};

@@ -1,0 +1,79 @@
+// Apply: the only place that writes to the kernel. Each phase of the plan is one
+// `ip -force -batch -` process (-force: a failing line does not stop the rest, and iproute2
+// names the failing line so it is pinned to its operation). Afterwards the host is observed
+// again and planned against: what is still to do did not converge.
+import { explainToolError, runTool } from "./tool";
+import { observeHost } from "./observe";
+import { PHASES, plan, type Degraded, type Op } from "./plan";
+import type { DesiredState } from "./model";
+
+export interface OpFailure {
+  op: Op;
+  error: string;
+}
+
+export interface ApplyResult {
+  /** Operations sent to the kernel (0 when the host already matched). */
+  writes: number;
+  processes: number;
+  failed: OpFailure[];
+  degraded: Degraded[];
+  /** What a fresh plan still wants after applying: empty when the host converged. */
+  unconverged: Op[];
+}
+
+export interface ApplyOptions {
+  ip?: string;
+  /** Called before each phase runs; crash-safety tests use it to find a moment to kill. */
+  onPhase?: (phase: string, ops: Op[]) => void;
+}
+
+export async function applyPlan(ops: Op[], opts: ApplyOptions = {}): Promise<{ failed: OpFailure[]; processes: number }> {
+  const ip = opts.ip ?? "ip";
+  const failed: OpFailure[] = [];
+  let processes = 0;
+  for (const phase of PHASES) {
+    const inPhase = ops.filter((o) => o.phase === phase);
+    if (!inPhase.length) continue;
+    opts.onPhase?.(phase, inPhase);
+    // One batch per phase; rules that carry no address to tell their family need `ip -6`.
+    for (const v6 of [false, true]) {
+      const batch = inPhase.filter((o) => Boolean(o.ipv6Only) === v6);
+      if (!batch.length) continue;
+      processes++;
+      failed.push(...(await runBatch(ip, v6, batch)));
+    }
+  }
+  return { failed, processes };
+}
+
+async function runBatch(ip: string, v6: boolean, batch: Op[]): Promise<OpFailure[]> {
+  const argv = [ip, ...(v6 ? ["-6"] : []), "-force", "-batch", "-"];
+  const r = await runTool({ purpose: "apply changes", argv, stdin: batch.map((o) => o.line).join("\n") + "\n" });
+  if (r.exitCode === 0) return [];
+  const errors = batchErrors(r.stderr);
+  if (!errors.size) return batch.map((op) => ({ op, error: explainToolError("ip", r.stderr) }));
+  return [...errors].flatMap(([line, message]) => (batch[line - 1] ? [{ op: batch[line - 1]!, error: explainToolError("ip", message) }] : []));
+}
+
+/** iproute2 batch errors: the kernel's message lines, then "Command failed -:N". */
+export function batchErrors(stderr: string): Map<number, string> {
+  const out = new Map<number, string>();
+  let pending: string[] = [];
+  for (const line of stderr.split("\n")) {
+    const m = /^Command failed -:(\d+)$/.exec(line.trim());
+    if (m) {
+      out.set(Number(m[1]), pending.join("; ") || "failed");
+      pending = [];
+    } else if (line.trim()) pending.push(line.trim());
+  }
+  return out;
+}
+
+/** Observe, plan, apply, and observe again to verify. */
+export async function converge(desired: DesiredState, opts: ApplyOptions = {}): Promise<ApplyResult> {
+  const before = plan(desired, await observeHost(opts.ip));
+  const { failed, processes } = before.ops.length ? await applyPlan(before.ops, opts) : { failed: [], processes: 0 };
+  const after = before.ops.length ? plan(desired, await observeHost(opts.ip)) : before;
+  return { writes: before.ops.length, processes, failed, degraded: after.degraded, unconverged: after.ops };
+}
