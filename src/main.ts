@@ -4,6 +4,7 @@ import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import type { Command, OutputFormat } from "./cli/command";
 import { EXIT_INVALID, EXIT_OK, UsageError, exitCodeOf } from "./cli/errors";
 import { plannedCommands } from "./cli/commands/planned";
+import { agent } from "./cli/commands/agent";
 import { apply } from "./cli/commands/apply";
 import { plan } from "./cli/commands/plan";
 import { status } from "./cli/commands/status";
@@ -11,7 +12,7 @@ import { validate } from "./cli/commands/validate";
 import { version } from "./cli/commands/version";
 import { log } from "./observe/log";
 
-const commands: Command[] = [apply, plan, status, validate, version, ...plannedCommands].sort((a, b) => a.name.localeCompare(b.name));
+const commands: Command[] = [agent, apply, plan, status, validate, version, ...plannedCommands].sort((a, b) => a.name.localeCompare(b.name));
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

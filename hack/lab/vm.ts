@@ -88,6 +88,7 @@ export class LabVm {
       "-append", `console=ttyS0 panic=-1 fos1_role=${spec.name} ${spec.append ?? ""}`.trim(),
       "-serial", `file:${join(dir, "console.log")}`,
       "-chardev", `socket,id=ctl,path=${sock},server=on,wait=off`,
+      "-monitor", `unix:${join(dir, "monitor.sock")},server=on,wait=off`,
       "-device", "virtio-serial-pci", "-device", "virtserialport,chardev=ctl,name=fos1.ctl",
       ...netdevs.flat(),
     ];
@@ -171,6 +172,11 @@ export class LabVm {
     return `qemu exited (code ${this.proc.exitCode})${said ? `: ${said}` : ""}`;
   }
 
+  /** Plugs or unplugs NIC ethN's virtual cable at this VM's end (the guest sees carrier change). */
+  async setLink(nic: number, up: boolean): Promise<void> {
+    await hmp(join(this.dir, "monitor.sock"), `set_link n${nic} ${up ? "on" : "off"}`);
+  }
+
   consoleTail(lines = 30): string {
     try {
       const text = readFileSync(join(this.dir, "console.log"), "utf8");
@@ -193,6 +199,26 @@ export class LabVm {
     this.kill();
     await this.proc.exited;
   }
+}
+
+/** One command to qemu's human monitor; its reply is not needed. */
+async function hmp(sock: string, command: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const s = net.createConnection(sock);
+    const timer = setTimeout(() => (s.destroy(), reject(new LabError(`qemu monitor did not answer: ${command}`))), 5000);
+    let seen = "";
+    s.on("data", (d: Buffer) => {
+      seen += d.toString();
+      // The banner ends in a prompt; after the command, the next prompt means it is done.
+      if (seen.split("(qemu)").length === 2) s.write(command + "\n");
+      else if (seen.split("(qemu)").length > 2) {
+        clearTimeout(timer);
+        s.end();
+        resolve();
+      }
+    });
+    s.on("error", (e) => (clearTimeout(timer), reject(new LabError(`qemu monitor: ${e.message}`))));
+  });
 }
 
 export class Lab {
@@ -219,6 +245,11 @@ export class Lab {
       throw new LabError(failed.map((e) => e.message).join("\n\n"));
     }
     return new Lab(new Map(booted.map((vm) => [vm.name, vm])), workDir);
+  }
+
+  /** Unplugs or plugs a whole cable: both ends lose or regain carrier. */
+  async setCable(cable: CableSpec, up: boolean): Promise<void> {
+    await Promise.all([cable.a, cable.b].map(([vm, nic]) => this.vm(vm).setLink(nic, up)));
   }
 
   async shutdown(): Promise<void> {

@@ -2,6 +2,7 @@
 // `ip -force -batch -` process (-force: a failing line does not stop the rest, and iproute2
 // names the failing line so it is pinned to its operation). Afterwards the host is observed
 // again and planned against: what is still to do did not converge.
+import { writeFileSync } from "node:fs";
 import { explainToolError, runTool } from "./tool";
 import { observeHost } from "./observe";
 import { PHASES, plan, type Degraded, type Op } from "./plan";
@@ -36,6 +37,10 @@ export async function applyPlan(ops: Op[], opts: ApplyOptions = {}): Promise<{ f
     const inPhase = ops.filter((o) => o.phase === phase);
     if (!inPhase.length) continue;
     opts.onPhase?.(phase, inPhase);
+    if (phase === "sysctl") {
+      failed.push(...writeSysctls(inPhase));
+      continue;
+    }
     // One batch per phase; rules that carry no address to tell their family need `ip -6`.
     for (const v6 of [false, true]) {
       const batch = inPhase.filter((o) => Boolean(o.ipv6Only) === v6);
@@ -45,6 +50,19 @@ export async function applyPlan(ops: Op[], opts: ApplyOptions = {}): Promise<{ f
     }
   }
   return { failed, processes };
+}
+
+/** Sysctl ops carry "path=value"; they are files under /proc/sys, not ip commands. */
+function writeSysctls(ops: Op[]): OpFailure[] {
+  return ops.flatMap((op) => {
+    const [key, value] = op.line.split("=") as [string, string];
+    try {
+      writeFileSync(`/proc/sys/${key}`, value);
+      return [];
+    } catch (err) {
+      return [{ op, error: `cannot set ${key.replace(/\//g, ".")}: ${(err as Error).message}` }];
+    }
+  });
 }
 
 async function runBatch(ip: string, v6: boolean, batch: Op[]): Promise<OpFailure[]> {

@@ -4,7 +4,7 @@ import { canonicalIp, canonicalPrefix, formatPrefix, network, parseIp, parsePref
 import type { LoadedObject } from "../api/load";
 import type { ConfigObject } from "../api/kinds";
 import { NetworkIndex, type InterfaceInfo } from "../api/network-index";
-import type { DesiredDhcp, DesiredLink, DesiredRoute, DesiredRule, DesiredState } from "./model";
+import { ROUTER_SYSCTLS, type DesiredDhcp, type DesiredLink, type DesiredRoute, type DesiredRule, type DesiredState } from "./model";
 
 const DEFAULT_MIIMON = 100;
 
@@ -113,5 +113,5 @@ export function desiredState(objects: LoadedObject<ConfigObject>[]): DesiredStat
       return spec;
     });
 
-  return { links, routes, rules, dhcp };
+  return { sysctls: { ...ROUTER_SYSCTLS }, links, routes, rules, dhcp };
 }

@@ -6,7 +6,12 @@ import type { Family } from "../api/ip";
 
 /** Route and rule protocol number that marks fos1's own routes and rules (see ip-route(8) "proto"). */
 export const FOS1_PROTO = 241;
-/** Links fos1 created or adopted carry an alias with this prefix. */
+/**
+ * Links fos1 creates are put in this link group by the same netlink message that creates
+ * them (the kernel ignores an alias on creation), so a crash can never leave one unmarked.
+ */
+export const FOS1_GROUP = 241;
+/** Links fos1 created or adopted carry an alias naming the object: "fos1:<name>". */
 export const ALIAS_PREFIX = "fos1:";
 
 export type LinkKind = "physical" | "bond" | "vlan" | "bridge" | "vrf";
@@ -84,7 +89,17 @@ export interface DesiredDhcp {
   prefixDelegation?: { hintLength?: number; assign: { ifname: string; subnetId: number }[] };
 }
 
+/**
+ * Kernel settings a router needs, as /proc/sys paths. Forwarding is what makes the box a
+ * router; without it packets between its networks are dropped.
+ */
+export const ROUTER_SYSCTLS: Record<string, string> = {
+  "net/ipv4/ip_forward": "1",
+  "net/ipv6/conf/all/forwarding": "1",
+};
+
 export interface DesiredState {
+  sysctls: Record<string, string>;
   links: DesiredLink[];
   routes: DesiredRoute[];
   rules: DesiredRule[];
@@ -109,8 +124,9 @@ export interface ObservedLink {
   mac: string | null;
   mtu: number;
   alias: string | null;
+  /** Link group number (0 is "default"). */
+  group: number;
   master: string | null;
-  speedMbps?: number;
   bond?: { mode: string; miimon: number; lacpRate?: string; xmitHashPolicy?: string; minLinks?: number; primary?: string };
   vlan?: { parent: string; id: number; protocol: string };
   bridge?: { vlanFiltering: boolean; stp: boolean };
@@ -121,11 +137,13 @@ export interface ObservedLink {
 }
 
 export interface ObservedState {
+  /** Current values of the sysctls the desired state names. */
+  sysctls: Record<string, string>;
   links: ObservedLink[];
   /** Only fos1's own (proto FOS1_PROTO) routes and rules: the rest is not ours to read or touch. */
   routes: RouteEntry[];
   rules: RuleEntry[];
 }
 
-export const isOwned = (l: ObservedLink) => l.alias?.startsWith(ALIAS_PREFIX) ?? false;
+export const isOwned = (l: ObservedLink) => l.group === FOS1_GROUP || (l.alias?.startsWith(ALIAS_PREFIX) ?? false);
 export const aliasFor = (ref: string) => ALIAS_PREFIX + ref.slice(ref.indexOf("/") + 1);

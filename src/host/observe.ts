@@ -3,7 +3,7 @@
 // Three read-only processes run side by side; writes are never done here.
 import type { Family } from "../api/ip";
 import { canonicalIp, canonicalPrefix } from "../api/ip";
-import { FOS1_PROTO, type ObservedLink, type ObservedState, type RouteEntry, type RuleEntry } from "./model";
+import { FOS1_PROTO, ROUTER_SYSCTLS, type ObservedLink, type ObservedState, type RouteEntry, type RuleEntry } from "./model";
 import { runToolOk } from "./tool";
 
 const FOREVER = 4294967295;
@@ -18,6 +18,7 @@ interface IpLink {
   address?: string;
   link_type?: string;
   ifalias?: string;
+  group?: string;
   master?: string;
   linkinfo?: {
     info_kind?: string;
@@ -42,6 +43,7 @@ export function parseLinks(json: string): ObservedLink[] {
       mac: l.link_type === "ether" ? (l.address?.toLowerCase() ?? null) : null,
       mtu: l.mtu,
       alias: l.ifalias ?? null,
+      group: l.group === undefined || l.group === "default" ? 0 : Number(l.group),
       master: l.master ?? null,
       addresses: (l.addr_info ?? [])
         .filter((a) => a.family === "inet" || a.family === "inet6")
@@ -56,7 +58,7 @@ export function parseLinks(json: string): ObservedLink[] {
       link.bond = {
         mode: String(data.mode),
         miimon: Number(data.miimon ?? 0),
-        ...(data.lacp_rate !== undefined ? { lacpRate: String(data.lacp_rate) } : {}),
+        ...(data.ad_lacp_rate !== undefined ? { lacpRate: String(data.ad_lacp_rate) } : {}),
         ...(data.xmit_hash_policy !== undefined ? { xmitHashPolicy: String(data.xmit_hash_policy) } : {}),
         ...(data.min_links !== undefined ? { minLinks: Number(data.min_links) } : {}),
         ...(data.primary !== undefined ? { primary: String(data.primary) } : {}),
@@ -160,12 +162,18 @@ export async function observeLinks(ip = "ip"): Promise<ObservedLink[]> {
   return parseLinks(await runToolOk({ purpose: "read interfaces", argv: [ip, "-json", "-details", "address", "show"] }));
 }
 
-export async function observeHost(ip = "ip"): Promise<ObservedState> {
-  const [links, v4, v6] = await Promise.all([
+export async function readSysctls(keys: string[]): Promise<Record<string, string>> {
+  const values = await Promise.all(keys.map((k) => Bun.file(`/proc/sys/${k}`).text().then((t) => t.trim(), () => "")));
+  return Object.fromEntries(keys.map((k, i) => [k, values[i]!]));
+}
+
+export async function observeHost(ip = "ip", sysctlKeys: string[] = Object.keys(ROUTER_SYSCTLS)): Promise<ObservedState> {
+  const [links, v4, v6, sysctls] = await Promise.all([
     observeLinks(ip),
     runToolOk({ purpose: "read routes and rules", argv: [ip, "-json", "-batch", "-"], stdin: `route show table all proto ${FOS1_PROTO}\nrule show\n` }),
     runToolOk({ purpose: "read IPv6 rules", argv: [ip, "-json", "-6", "rule", "show"] }),
+    readSysctls(sysctlKeys),
   ]);
   const [routes = "[]", rules4 = "[]"] = splitJsonArrays(v4);
-  return { links, routes: parseRoutes(routes), rules: [...parseRules(rules4, 4), ...parseRules(v6, 6)] };
+  return { sysctls, links, routes: parseRoutes(routes), rules: [...parseRules(rules4, 4), ...parseRules(v6, 6)] };
 }

@@ -2,6 +2,7 @@
 // give the same plan, and a host that already matches gives no operation at all.
 //
 // Phases run in this order, each as one `ip -batch` (see apply.ts):
+//   sysctl     kernel settings (forwarding), written to /proc/sys, not through ip
 //   remove     owned rules, routes and addresses no longer wanted; owned links no longer
 //              wanted or needing re-creation (children before parents); NICs released
 //   links      create and adjust links in dependency order (VRFs and bonds before members,
@@ -9,6 +10,7 @@
 //   addresses  after links;  routes  after addresses;  rules  last
 import {
   ALIAS_PREFIX,
+  FOS1_GROUP,
   FOS1_PROTO,
   aliasFor,
   isOwned,
@@ -22,7 +24,7 @@ import {
   type RuleEntry,
 } from "./model";
 
-export const PHASES = ["remove", "links", "addresses", "routes", "rules"] as const;
+export const PHASES = ["remove", "sysctl", "links", "addresses", "routes", "rules"] as const;
 export type Phase = (typeof PHASES)[number];
 
 export type Action = "add" | "change" | "remove" | "replace";
@@ -147,12 +149,19 @@ export function plan(desiredIn: DesiredState, observed: ObservedState): Plan {
     ops.push({ phase: "remove", action: why ? "replace" : "remove", ref, subject: `link ${name}`, ...(why ? { detail: why } : {}), line: `link del dev ${name}` });
   }
 
+  // --- sysctl phase
+  for (const [key, value] of Object.entries(desired.sysctls))
+    if (observed.sysctls[key] !== value)
+      ops.push({ phase: "sysctl", action: "change", ref: "(router)", subject: `sysctl ${key.replace(/\//g, ".")}`, detail: `${observed.sysctls[key] || "unset"} → ${value}`, line: `${key}=${value}` });
+
   // --- links phase
   const primaries: Op[] = [];
   for (const l of usable.values()) {
     const o = after.get(l.name);
     if (!o) {
-      ops.push({ phase: "links", action: replaced.has(l.name) ? "replace" : "add", ref: l.ref, subject: `link ${l.name}`, detail: describeNewLink(l), line: addLine(l) });
+      const action = replaced.has(l.name) ? "replace" : "add";
+      ops.push({ phase: "links", action, ref: l.ref, subject: `link ${l.name}`, detail: describeNewLink(l), line: addLine(l) });
+      ops.push({ phase: "links", action, ref: l.ref, subject: `link ${l.name}`, detail: "named for its object", line: `link set dev ${l.name} alias ${q(aliasFor(l.ref))}` });
       if (l.master) ops.push(...enslave(l, false));
     } else ops.push(...adjustLink(l, o, after, l.master ? usable.get(l.master)?.kind : undefined));
     if (l.bond?.primary && usable.has(l.bond.primary) && (!o || o.bond?.primary !== l.bond.primary))
@@ -254,7 +263,7 @@ function replaceReason(want: DesiredLink, o: ObservedLink): string | undefined {
 }
 
 function addLine(l: DesiredLink): string {
-  const common = `${l.mtu ? ` mtu ${l.mtu}` : ""} alias ${q(aliasFor(l.ref))}${l.up && !l.master ? " up" : ""}`;
+  const common = `${l.mtu ? ` mtu ${l.mtu}` : ""} group ${FOS1_GROUP}${l.up && !l.master ? " up" : ""}`;
   switch (l.kind) {
     case "vlan":
       return `link add link ${l.vlan!.parent} name ${l.name}${common} type vlan id ${l.vlan!.id} protocol ${l.vlan!.protocol}`;

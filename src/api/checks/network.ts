@@ -170,10 +170,10 @@ function checkAddresses(idx: NetworkIndex, report: Report) {
       for (const s of seen) {
         if (s.vrf !== vrf) continue;
         if (s.p.addr === p.addr) return report(i.obj, path, `address ${text} is already on ${s.iface} (${s.o.ref})`);
-        if (s.iface !== i.name && overlaps(s.p, p))
+        if (s.o !== i.obj && overlaps(s.p, p))
           return report(i.obj, path, `${text} overlaps ${formatPrefix(s.p)} on ${s.iface} (${s.o.ref}) in the same ${vrf ? `VRF ${vrf}` : "routing table"}`);
       }
-      seen.push({ p, vrf, o: i.obj, iface: i.name });
+      seen.push({ p, vrf, o: i.obj, iface: i.ifname ?? i.name });
     });
   }
 }

@@ -2,8 +2,8 @@ import type { Command } from "../command";
 import { configFileOption, readConfig, requireValid } from "../config-input";
 import { printResult, table } from "../output";
 import { countLine, degradedText, opRows } from "../plan-text";
-import { converge } from "../../host/apply";
 import { desiredState } from "../../host/desired";
+import { applyJournaled } from "../../host/journaled-apply";
 import { Journal } from "../../host/journal";
 import { plan as makePlan } from "../../host/plan";
 import { observeHost } from "../../host/observe";
@@ -25,12 +25,7 @@ export const apply: Command = {
     if (interrupted) ctx.log.warn("an earlier apply did not finish; converging again", { digest: interrupted.entry.digest, since: interrupted.entry.startedAt });
     // The plan is shown as applied; converge() plans again from a fresh observation.
     const intended = makePlan(desired, await observeHost());
-    const entry = journal.begin(input.text, `fos1 apply -f ${input.file}`);
-    const result = await converge(desired);
-    const converged = result.failed.length === 0 && result.unconverged.length === 0;
-    const summary = { writes: result.writes, processes: result.processes, failed: result.failed.length, degraded: result.degraded.length };
-    if (converged) journal.commit(entry, summary);
-    else journal.fail(entry, summary);
+    const { result, converged, entry } = await applyJournaled(journal, input.text, desired, `fos1 apply -f ${input.file}`);
     const data = { ...result, converged, digest: entry.digest, ops: intended.ops };
     printResult(ctx, data, () => {
       const head = result.writes

@@ -18,7 +18,6 @@ function planned(name: string, summary: string, issue: number): Command {
 }
 
 export const plannedCommands: Command[] = [
-  planned("agent", "boot-time host configuration service: converge, then watch", 6),
   planned("controller", "cluster controller: fos1 CRDs to Cilium resources", 7),
   planned("confirm", "keep the config applied with apply --confirm", 4),
   planned("rollback", "return to the last-known-good config", 4),

@@ -90,13 +90,16 @@ function validate(specs: DhcpClientSpec[]) {
   const iaids = new Map<number, string>();
   for (const s of specs) {
     if (!IFNAME.test(s.ifname)) problems.push(`${who(s)}: ${JSON.stringify(s.ifname)} is not a usable interface name`);
-    if (uplinks.has(s.ifname)) problems.push(`${who(s)}: ${s.ifname} is listed twice`);
+    if (uplinks.has(s.ifname)) {
+      problems.push(`${who(s)}: ${s.ifname} is listed twice`);
+      continue;
+    }
     uplinks.add(s.ifname);
     if (!s.v4 && !s.v6) problems.push(`${who(s)}: asks for neither DHCPv4 nor DHCPv6`);
     const iaid = s.iaid ?? iaidOf(s.ifname);
     if (!Number.isInteger(iaid) || iaid < 0 || iaid > U32) problems.push(`${who(s)}: iaid ${s.iaid} is not a 32-bit unsigned integer`);
     else if (iaids.has(iaid)) problems.push(`${who(s)}: IAID ${iaid} is also used by ${iaids.get(iaid)}; DHCPv6 needs one IAID per uplink`);
-    else iaids.set(iaid, s.ifname);
+    else iaids.set(iaid, who(s));
     if (s.routeMetric !== undefined && (!Number.isInteger(s.routeMetric) || s.routeMetric < 0 || s.routeMetric > U32))
       problems.push(`${who(s)}: routeMetric ${s.routeMetric} is not a 32-bit unsigned integer`);
 

@@ -1,0 +1,268 @@
+// The agent: converge the host to the config file at start, then keep it converged. A NIC
+// that appears, an owned address or route someone removed, and a rewritten config file all
+// lead to one debounced re-converge (scheduler.ts); nothing else is ever deleted, and stopping
+// the agent leaves the network as it is.
+//
+// Which config is applied. The file when it is valid. A file that is invalid or unreadable
+// never replaces the config in force: at start the last-known-good from the journal is used
+// instead (or nothing, on a first boot), later the current one simply stays.
+//
+// Self-triggering. The agent's own writes come back as netlink events. They arrive while the
+// converge runs (or just after) and give one more converge, which observes a host that now
+// matches, plans zero operations and writes nothing, so nothing further is triggered: one
+// extra observe per burst. What could loop is a converge whose writes something keeps undoing
+// (another daemon fighting over an address, or the kernel not keeping what it accepted): the
+// same operations succeed again and again. Two converges in a row writing the same successful
+// operations hold the next converge off, 1 s doubling up to 60 s, with a warning naming them.
+// Failed operations change nothing in the kernel, so they cause no events and no loop.
+import { join } from "node:path";
+import { loadConfigText } from "../../api/load";
+import { formatProblem, type ConfigProblem } from "../../api/problems";
+import type { Logger } from "../../observe/log";
+import { converge, type ApplyResult } from "../apply";
+import { desiredState } from "../desired";
+import { applyJournaled, isConverged } from "../journaled-apply";
+import { Journal, configDigest } from "../journal";
+import type { DesiredState } from "../model";
+import type { Op } from "../plan";
+import { ConfigWatcher } from "./config-watch";
+import { NetlinkMonitor } from "./monitor";
+import { ConvergeScheduler } from "./scheduler";
+
+export interface AgentOptions {
+  configFile: string;
+  stateDir: string;
+  log: Logger;
+  /** Quiet time after the last event before converging. */
+  debounceMs?: number;
+  /** Converge (and re-read the config) this often even without events: lost events, a dead watch. */
+  resyncMs?: number;
+  ip?: string;
+}
+
+interface ActiveConfig {
+  text: string;
+  digest: string;
+  desired: DesiredState;
+}
+
+const HOLD_MAX_MS = 60_000;
+
+export class Agent {
+  private readonly log: Logger;
+  private readonly journal: Journal;
+  private readonly scheduler: ConvergeScheduler;
+  private readonly monitor: NetlinkMonitor;
+  private readonly watcher: ConfigWatcher;
+  private resyncTimer: ReturnType<typeof setInterval> | null = null;
+
+  private active: ActiveConfig | null = null;
+  /** The active config converged since it was taken up: later converges need no journaling. */
+  private committed = false;
+  /** Digest of the file content last read, valid or not, so an unchanged file is not re-reported. */
+  private seenDigest: string | null = null;
+  private degraded = new Map<string, string>();
+  private lastWrites = "";
+  private repeats = 0;
+  private converges = 0;
+  private stopping = false;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.log = opts.log;
+    this.journal = new Journal(opts.stateDir);
+    this.scheduler = new ConvergeScheduler((reasons) => this.step(reasons), opts.debounceMs ?? 200);
+    this.monitor = new NetlinkMonitor({
+      ...(opts.ip ? { ip: opts.ip } : {}),
+      log: opts.log,
+      onEvent: (e) => this.scheduler.request(`netlink ${e.object}`),
+      onRestart: () => this.scheduler.request("netlink monitor restarted"),
+    });
+    this.watcher = new ConfigWatcher(opts.configFile, opts.log, () => {
+      // The operator acted: apply it now even if the agent is holding off.
+      this.scheduler.releaseHold();
+      this.scheduler.request("config file");
+    });
+  }
+
+  /** Starts watching, then converges once; resolves after that first converge. */
+  async start(): Promise<void> {
+    // Watch before the first observation, so no change falls between the two.
+    this.monitor.start();
+    this.watcher.ensure();
+    const interrupted = this.journal.pending();
+    if (interrupted) this.log.warn("an earlier apply did not finish or did not converge; converging again", { digest: interrupted.entry.digest, since: interrupted.entry.startedAt, source: interrupted.entry.source });
+    await this.scheduler.runNow("start");
+    if (this.stopping) return;
+    const resyncMs = this.opts.resyncMs ?? 300_000;
+    if (resyncMs > 0)
+      this.resyncTimer = setInterval(() => {
+        if (this.watcher.ensure()) this.scheduler.request("config file");
+        this.scheduler.request("resync");
+      }, resyncMs);
+    this.log.info("watching for changes", { config: this.opts.configFile, monitorPid: this.monitor.pid });
+  }
+
+  /** Stops watching and waits for a running converge; the network is left as it is. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    this.resyncTimer = null;
+    this.watcher.close();
+    await Promise.all([this.monitor.stop(), this.scheduler.stop()]);
+  }
+
+  private async step(reasons: string[]): Promise<void> {
+    let changed = false;
+    if (reasons.includes("start")) changed = await this.takeUpConfig(true);
+    else if (reasons.includes("config file") || reasons.includes("resync")) changed = await this.takeUpConfig(false);
+    if (!this.active) return;
+    // A touched but unchanged file alone is no reason to look at the host.
+    if (!changed && reasons.every((r) => r === "config file")) return;
+    await this.converge(reasons.join(", "), changed);
+  }
+
+  /** Reads the config file and makes it the active config if it is valid and new. */
+  private async takeUpConfig(atStart: boolean): Promise<boolean> {
+    const file = this.opts.configFile;
+    let text: string;
+    try {
+      text = await Bun.file(file).text();
+    } catch (err) {
+      const reason = (err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message;
+      if (this.seenDigest !== "unreadable" || atStart) this.log.error("cannot read the config file", { file, error: reason, keeping: this.keeping(atStart) });
+      this.seenDigest = "unreadable";
+      return atStart ? this.fallBack() : false;
+    }
+    const digest = configDigest(text);
+    if (!atStart && digest === this.seenDigest) return false;
+    this.seenDigest = digest;
+    if (this.active && digest === this.active.digest && !atStart) return false; // back to what is applied
+    const loaded = loadConfigText(text, file);
+    if (loaded.problems.length) {
+      this.reportProblems(file, loaded.problems, this.keeping(atStart));
+      return atStart ? this.fallBack() : false;
+    }
+    this.activate({ text, digest, desired: desiredState(loaded.objects) });
+    if (!atStart) this.log.info("config file changed; applying it", { file, digest });
+    return true;
+  }
+
+  /** At start without a usable file: the journal's last-known-good, if there is one. */
+  private fallBack(): boolean {
+    const lkg = this.journal.lastKnownGood();
+    if (!lkg) {
+      this.log.error("no last-known-good config in the journal: nothing is applied until the config file is valid", { stateDir: this.opts.stateDir });
+      return false;
+    }
+    const name = join(this.opts.stateDir, "last-known-good.yaml");
+    const loaded = loadConfigText(lkg.text, name);
+    if (loaded.problems.length) {
+      this.reportProblems(name, loaded.problems, "nothing is applied until the config file is valid");
+      return false;
+    }
+    this.activate({ text: lkg.text, digest: configDigest(lkg.text), desired: desiredState(loaded.objects) });
+    this.log.warn("converging to the last-known-good config", { digest: lkg.entry.digest, appliedAt: lkg.entry.startedAt });
+    return true;
+  }
+
+  private activate(config: ActiveConfig): void {
+    this.active = config;
+    this.committed = false;
+    this.lastWrites = "";
+    this.repeats = 0;
+  }
+
+  private keeping(atStart: boolean): string {
+    if (atStart) return "the last-known-good config from the journal, if any";
+    return this.active ? `the config in force (${this.active.digest.slice(0, 19)})` : "nothing applied";
+  }
+
+  private reportProblems(file: string, problems: ConfigProblem[], keeping: string): void {
+    const n = problems.length;
+    for (const p of problems) this.log.error(formatProblem(p), { file });
+    this.log.error(`${file}: ${n} problem${n === 1 ? "" : "s"}; the config was not applied`, { file, problems: n, keeping });
+  }
+
+  private async converge(trigger: string, configChanged: boolean): Promise<void> {
+    const config = this.active!;
+    const written: Op[] = [];
+    const opts = { ...(this.opts.ip ? { ip: this.opts.ip } : {}), onPhase: (_phase: string, ops: Op[]) => void written.push(...ops) };
+    const started = performance.now();
+    let result: ApplyResult;
+    try {
+      if (this.committed) result = await converge(config.desired, opts);
+      else {
+        const j = await applyJournaled(this.journal, config.text, config.desired, `fos1 agent (${trigger})`, opts);
+        result = j.result;
+        this.committed = j.converged;
+      }
+    } catch (err) {
+      // Observing failed (ip missing, a permission problem): try again later, not in a tight loop.
+      this.log.error("converge failed", { trigger, error: (err as Error).message });
+      this.holdOff(written, true);
+      this.scheduler.request("retry");
+      return;
+    }
+    this.converges++;
+    const converged = isConverged(result);
+    const degradedChanged = this.noteDegraded(result);
+    for (const f of result.failed) this.log.warn("could not apply", { ref: f.op.ref, subject: f.op.subject, error: f.error });
+    const fields = {
+      trigger,
+      config: config.digest.slice(0, 19),
+      writes: result.writes,
+      processes: result.processes,
+      degraded: result.degraded.length,
+      failed: result.failed.length,
+      unconverged: result.unconverged.length,
+      ms: Math.round(performance.now() - started),
+      n: this.converges,
+    };
+    const msg = converged ? "converged" : "did not converge";
+    // Converges that found nothing to do are the echo of the agent's own writes: debug only.
+    if (result.writes || !converged || degradedChanged || configChanged || trigger.includes("start")) this.log.info(msg, fields);
+    else this.log.debug(msg, fields);
+    if (!converged && result.unconverged.length && !result.failed.length)
+      this.log.warn("the kernel did not keep some changes", { subjects: result.unconverged.map((o) => o.subject) });
+    const failed = new Set(result.failed.map((f) => f.op));
+    this.holdOff(written.filter((o) => !failed.has(o)), false);
+  }
+
+  /** Holds off the next converge when the same successful writes repeat: something undoes them. */
+  private holdOff(effective: Op[], error: boolean): void {
+    const key = error ? "(error)" : effective.map((o) => o.line).sort().join("\n");
+    this.repeats = key && key === this.lastWrites ? this.repeats + 1 : 0;
+    this.lastWrites = key;
+    if (!this.repeats) {
+      if (error) this.scheduler.holdFor(1000);
+      return;
+    }
+    const ms = Math.min(1000 * 2 ** (this.repeats - 1), HOLD_MAX_MS);
+    this.scheduler.holdFor(ms);
+    if (!error)
+      this.log.warn("the same changes were needed again: something keeps undoing them; waiting before the next converge", {
+        waitMs: ms,
+        repeats: this.repeats,
+        subjects: [...new Set(effective.map((o) => o.subject))],
+      });
+  }
+
+  /** Logs links and routes that became degraded or recovered; says whether the set changed. */
+  private noteDegraded(result: ApplyResult): boolean {
+    const now = new Map(result.degraded.map((d) => [`${d.ref}: ${d.subject}`, d.reason]));
+    let changed = false;
+    for (const [key, reason] of now)
+      if (this.degraded.get(key) !== reason) {
+        changed = true;
+        const d = result.degraded.find((x) => `${x.ref}: ${x.subject}` === key)!;
+        this.log.warn("degraded: skipped until it is available", { ref: d.ref, subject: d.subject, reason });
+      }
+    for (const key of this.degraded.keys())
+      if (!now.has(key)) {
+        changed = true;
+        this.log.info("no longer degraded", { what: key });
+      }
+    this.degraded = now;
+    return changed;
+  }
+}

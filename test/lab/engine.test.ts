@@ -1,0 +1,181 @@
+// The engine on the lab's kernel: an 802.3ad bond with a real LACP partner, VLANs on the
+// bond, a VRF, active-backup failover when a cable is pulled, and re-creation on a mode change.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Lab, standardLab, type CableSpec } from "../../hack/lab/vm";
+import { buildLabHosts } from "../../hack/lab/topology";
+
+let lab: Lab;
+const cables = standardLab().cables;
+
+const NI = (name: string, spec: string) => `---
+apiVersion: network.fos1.io/v1alpha1
+kind: NetworkInterface
+metadata: {name: ${name}}
+spec: ${spec}
+`;
+
+function routerConfig(bondMode: "802.3ad" | "active-backup"): string {
+  const bond = bondMode === "802.3ad" ? "{mode: 802.3ad, members: [wan1, wan2], lacpRate: fast}" : "{mode: active-backup, members: [wan1, wan2], primary: wan1}";
+  return [
+    NI("wan1", "{device: eth0}"),
+    NI("wan2", "{device: eth1}"),
+    NI("bond0", `{bond: ${bond}, addresses: [198.51.100.1/24]}`),
+    NI("c100", "{vlan: {parent: bond0, id: 100}, addresses: [198.18.100.1/24]}"),
+    NI("c200", "{vlan: {parent: bond0, id: 200}, addresses: [198.18.200.1/24, '2001:db8:200::1/64']}"),
+    NI("trunk", "{device: eth2}"),
+    NI("b30", "{vlan: {parent: trunk, id: 30}, vrf: blue, addresses: [198.18.30.1/24]}"),
+    NI("b31", "{vlan: {parent: trunk, id: 31}, vrf: blue, addresses: [198.18.31.1/24]}"),
+    NI("lan", "{device: eth2, vlan: {enabled: true, id: 10}, addresses: [192.168.10.1/24]}"),
+    `---
+apiVersion: network.fos1.io/v1alpha1
+kind: VRF
+metadata: {name: blue}
+spec: {table: 100}
+---
+apiVersion: network.fos1.io/v1alpha1
+kind: Route
+metadata: {name: blue-far}
+spec: {destination: 198.18.99.0/24, gateway: 198.18.31.10, vrf: blue}
+`,
+  ].join("");
+}
+
+/** Test-only hosts in the peer beyond the standard ones: clients on VLANs of the wan bond and on trunk VLANs 30/31. */
+const extraHosts = [
+  ...[100, 200].map((v) =>
+    [
+      `ip netns add c${v}`,
+      `ip -n wan link add link bond0 name bond0.${v} type vlan id ${v}`,
+      `ip -n wan link set bond0.${v} netns c${v}`,
+      `ip -n c${v} link set lo up && ip -n c${v} link set bond0.${v} up`,
+      `ip -n c${v} addr add 198.18.${v}.10/24 dev bond0.${v}`,
+    ].join(" && "),
+  ),
+  "ip -n c200 addr add 2001:db8:200::10/64 dev bond0.200 nodad",
+  ...[30, 31].map((v) =>
+    [
+      `ip netns add b${v}`,
+      `ip link add link eth2 name eth2.${v} type vlan id ${v}`,
+      `ip link set eth2.${v} netns b${v}`,
+      `ip -n b${v} link set lo up && ip -n b${v} link set eth2.${v} up`,
+      `ip -n b${v} addr add 198.18.${v}.10/24 dev eth2.${v}`,
+      `ip -n b${v} route add default via 198.18.${v}.1`,
+    ].join(" && "),
+  ),
+  "ip -n b31 addr add 198.18.99.1/32 dev lo",
+].join("\n");
+
+async function pingFrom(ns: string, target: string, count = 1): Promise<boolean> {
+  return (await lab.vm("peer").run(`ip netns exec ${ns} ping -c ${count} -W 2 ${target}`, { timeoutSec: 30 })).exitCode === 0;
+}
+
+/** Polls until fn is true or the deadline passes (LACP and failover take seconds under TCG). */
+async function eventually(what: string, fn: () => Promise<boolean>, seconds = 45): Promise<void> {
+  const end = Date.now() + seconds * 1000;
+  while (Date.now() < end) {
+    if (await fn()) return;
+    await Bun.sleep(1000);
+  }
+  const router = await lab.vm("router").run("cat /proc/net/bonding/bond0; ip -br addr; ip neigh; ip route show table all | grep -v local");
+  throw new Error(`not within ${seconds} s: ${what}\n--- router:\n${router.stdout}`);
+}
+
+const reaches = (ns: string, target: string) => eventually(`${ns} reaches ${target}`, () => pingFrom(ns, target), 30);
+
+async function apply(config: string): Promise<{ writes: number; processes: number; converged: boolean; degraded: unknown[]; failed: unknown[]; ops: { action: string; subject: string; line: string }[] }> {
+  await lab.vm("router").put("/etc/fos1/config.yaml", config);
+  const r = await lab.vm("router").run("fos1 apply -f /etc/fos1/config.yaml --state-dir /var/lib/fos1 -o json", { timeoutSec: 120 });
+  if (r.exitCode !== 0) throw new Error(`apply failed (${r.exitCode}):\n${r.stdout}\n${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+beforeAll(async () => {
+  lab = await Lab.boot(standardLab().vms, cables);
+  await buildLabHosts(lab.vm("peer"));
+  await lab.vm("peer").runOk(extraHosts);
+}, 180_000);
+
+afterAll(async () => {
+  await lab?.shutdown();
+});
+
+describe("an 802.3ad bond with VLANs, a VRF and a VLAN on a trunk", () => {
+  test("applies in one pass and converges", async () => {
+    const r = await apply(routerConfig("802.3ad"));
+    expect(r.failed).toEqual([]);
+    expect(r.degraded).toEqual([]);
+    expect(r.converged).toBe(true);
+    // One ip process per phase (links, addresses, routes), never one per object.
+    expect(r.processes).toBeLessThanOrEqual(4);
+    expect(r.writes).toBeGreaterThan(15);
+  }, 120_000);
+
+  test("the bond negotiates LACP with its partner: both members in one aggregator, traffic crosses", async () => {
+    await eventually("LACP aggregator with both members and the partner's MAC", async () => {
+      const bonding = await lab.vm("router").runOk("cat /proc/net/bonding/bond0");
+      const aggregators = [...bonding.matchAll(/Aggregator ID: (\d+)/g)].map((m) => m[1]);
+      return /Bonding Mode: IEEE 802.3ad/.test(bonding) && !/Partner Mac Address: 00:00:00:00:00:00/.test(bonding) && new Set(aggregators).size === 1 && aggregators.length >= 3;
+    });
+    expect(await pingFrom("wan", "198.51.100.1", 3)).toBe(true);
+  }, 120_000);
+
+  test("a client on each VLAN of the bond reaches the router (IPv4 and IPv6)", async () => {
+    await reaches("c100", "198.18.100.1");
+    await reaches("c200", "198.18.200.1");
+    await reaches("c200", "2001:db8:200::1");
+    // The seed's form: VLAN 10 on eth2 by device.
+    await reaches("lan", "192.168.10.1");
+  }, 60_000);
+
+  test("the VRF's routes live in its own table and carry traffic entering its members", async () => {
+    const router = lab.vm("router");
+    expect(await router.runOk("ip route show vrf blue")).toContain("198.18.99.0/24 via 198.18.31.10");
+    expect(await router.runOk("ip route show table main")).not.toContain("198.18.99.0/24");
+    // b30 → router (VRF blue) → table 100 → b31, which holds 198.18.99.1.
+    await reaches("b30", "198.18.99.1");
+    await reaches("b30", "198.18.31.10");
+    // A host in the main table does not reach into the VRF.
+    expect(await pingFrom("lan", "198.18.30.10")).toBe(false);
+  }, 60_000);
+
+  test("a second apply of the same config writes nothing", async () => {
+    const r = await apply(routerConfig("802.3ad"));
+    expect(r.writes).toBe(0);
+    expect(r.processes).toBe(0);
+    expect(r.converged).toBe(true);
+  }, 120_000);
+});
+
+describe("changing the bond's mode to active-backup", () => {
+  test("re-creates the bond and the VLANs on it, and clients reach the router again", async () => {
+    // The partner follows: its bond becomes active-backup too.
+    await lab.vm("peer").runOk(
+      "ip -n wan link set bond0 down && ip -n wan link set bond0 type bond mode active-backup 2>/dev/null || " +
+        "(ip -n wan link set eth0 nomaster && ip -n wan link set eth1 nomaster && ip -n wan link set bond0 type bond mode active-backup && " +
+        "ip -n wan link set eth0 master bond0 && ip -n wan link set eth1 master bond0); ip -n wan link set bond0 up",
+    );
+    const r = await apply(routerConfig("active-backup"));
+    expect(r.converged).toBe(true);
+    const replaced = r.ops.filter((o) => o.action === "replace").map((o) => o.subject);
+    expect(replaced).toContain("link bond0");
+    expect(replaced).toContain("link c100");
+    expect(await lab.vm("router").runOk("cat /proc/net/bonding/bond0")).toContain("Bonding Mode: fault-tolerance (active-backup)");
+    await eventually("c100 reaches the router over the new bond", () => pingFrom("c100", "198.18.100.1"));
+    await eventually("wan reaches the router", () => pingFrom("wan", "198.51.100.1"));
+  }, 180_000);
+
+  test("fails over when the active member's cable is pulled, and traffic keeps flowing", async () => {
+    const cable0 = cables[0] as CableSpec;
+    expect(await lab.vm("router").runOk("cat /proc/net/bonding/bond0")).toMatch(/Currently Active Slave: eth0/);
+    await lab.setCable(cable0, false);
+    try {
+      await eventually("the router's bond makes eth1 active", async () => /Currently Active Slave: eth1/.test(await lab.vm("router").runOk("cat /proc/net/bonding/bond0")));
+      await eventually("wan reaches the router over eth1", () => pingFrom("wan", "198.51.100.1"));
+      expect(await pingFrom("c100", "198.18.100.1")).toBe(true);
+    } finally {
+      await lab.setCable(cable0, true);
+    }
+    // primary wan1 (eth0) takes over again once its cable is back.
+    await eventually("eth0 is active again", async () => /Currently Active Slave: eth0/.test(await lab.vm("router").runOk("cat /proc/net/bonding/bond0")));
+  }, 180_000);
+});
