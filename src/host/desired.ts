@@ -29,6 +29,7 @@ export function desiredState(objects: LoadedObject<ConfigObject>[]): DesiredStat
     addresses: [],
   }));
 
+  const implicitParents = new Set<string>();
   for (const i of idx.interfaces) {
     const s = i.obj.value.spec;
     const link: DesiredLink = {
@@ -55,8 +56,10 @@ export function desiredState(objects: LoadedObject<ConfigObject>[]): DesiredStat
       const parent = idx.vlanParent(i);
       const parentName = parent.info ? ifname(parent.info) : parent.device!;
       link.vlan = { parent: parentName, id: s.vlan!.id, protocol: s.vlan!.protocol ?? "802.1Q" };
-      if (!parent.info && !links.some((l) => l.name === parentName))
+      if (!parent.info && !implicitParents.has(parentName)) {
+        implicitParents.add(parentName);
         links.push({ ref: i.obj.ref, name: parentName, kind: "physical", implicit: true, up: true, addresses: [] });
+      }
     }
     links.push(link);
   }

@@ -63,6 +63,7 @@ export function plan(desiredIn: DesiredState, observed: ObservedState): Plan {
   const degraded: Degraded[] = [];
   const obs = new Map(observed.links.map((l) => [l.name, l]));
   const desired = settleNames(desiredIn, observed, degraded);
+  const desiredNames = new Set(desired.links.map((l) => l.name));
 
   // Which desired links can be acted on at all.
   const usable = new Map<string, DesiredLink>();
@@ -90,7 +91,7 @@ export function plan(desiredIn: DesiredState, observed: ObservedState): Plan {
     if (!isOwned(o)) continue;
     const want = usable.get(o.name);
     if (!want) {
-      if (VIRTUAL.has(o.kind) && !desired.links.some((d) => d.name === o.name)) removed.add(o.name);
+      if (VIRTUAL.has(o.kind) && !desiredNames.has(o.name)) removed.add(o.name);
       continue;
     }
     const why = replaceReason(want, o);
@@ -117,7 +118,7 @@ export function plan(desiredIn: DesiredState, observed: ObservedState): Plan {
     after.set(o.name, { ...o, master: o.master && gone.has(o.master) ? null : o.master });
   }
   const ops: Op[] = [];
-  const releasedNics = observed.links.filter((o) => isOwned(o) && !VIRTUAL.has(o.kind) && !desired.links.some((d) => d.name === o.name));
+  const releasedNics = new Set(observed.links.filter((o) => isOwned(o) && !VIRTUAL.has(o.kind) && !desiredNames.has(o.name)));
 
   // --- remove phase
   const wantedRules = desired.rules.filter((r) => ruleUsable(r, usable));
@@ -130,9 +131,10 @@ export function plan(desiredIn: DesiredState, observed: ObservedState): Plan {
     if (!wantedRoutes.some((w) => sameRouteKey(w, r)))
       ops.push({ phase: "remove", action: "remove", ref: GONE, subject: `route ${describeRoute(r)}`, line: routeLine("del", r) });
   }
+  const observedByName = (name: string) => obs.get(name)!;
   const managed = (name: string) => usable.get(name) && !usable.get(name)!.implicit;
   for (const o of after.values()) {
-    const want = managed(o.name) ? usable.get(o.name)! : releasedNics.includes(o) ? undefined : null;
+    const want = managed(o.name) ? usable.get(o.name)! : releasedNics.has(observedByName(o.name)) ? undefined : null;
     if (want === null) continue;
     for (const a of staticAddresses(o))
       if (!want?.addresses.includes(a))
@@ -161,7 +163,6 @@ export function plan(desiredIn: DesiredState, observed: ObservedState): Plan {
     if (!o) {
       const action = replaced.has(l.name) ? "replace" : "add";
       ops.push({ phase: "links", action, ref: l.ref, subject: `link ${l.name}`, detail: describeNewLink(l), line: addLine(l) });
-      ops.push({ phase: "links", action, ref: l.ref, subject: `link ${l.name}`, detail: "named for its object", line: `link set dev ${l.name} alias ${q(aliasFor(l.ref))}` });
       if (l.master) ops.push(...enslave(l, false));
     } else ops.push(...adjustLink(l, o, after, l.master ? usable.get(l.master)?.kind : undefined));
     if (l.bond?.primary && usable.has(l.bond.primary) && (!o || o.bond?.primary !== l.bond.primary))
@@ -317,8 +318,10 @@ function adjustLink(l: DesiredLink, o: ObservedLink, after: Map<string, Observed
     if (!o.adminUp) ops.push({ ...base, detail: `up (parent of a VLAN)`, line: `link set dev ${l.name} up` });
     return ops;
   }
+  // A NIC fos1 adopts is marked by its alias (the object's name); links fos1 creates are
+  // marked by their group and named after their object already.
   const alias = aliasFor(l.ref);
-  if (o.alias !== alias) ops.push({ ...base, detail: o.alias?.startsWith(ALIAS_PREFIX) ? `alias ${o.alias} → ${alias}` : "adopted by fos1", line: `link set dev ${l.name} alias ${q(alias)}` });
+  if (l.kind === "physical" && o.alias !== alias) ops.push({ ...base, detail: o.alias?.startsWith(ALIAS_PREFIX) ? `alias ${o.alias} → ${alias}` : "adopted by fos1", line: `link set dev ${l.name} alias ${q(alias)}` });
   // A bond member's MTU follows its bond.
   if (l.mtu !== undefined && l.mtu !== o.mtu && masterKind !== "bond")
     ops.push({ ...base, detail: `mtu ${o.mtu} → ${l.mtu}`, line: `link set dev ${l.name} mtu ${l.mtu}` });

@@ -81,21 +81,35 @@ describe("fos1 version", () => {
 
 describe("fos1 status", () => {
   test("-o json shows the kernel's interfaces, loopback with its addresses", async () => {
-    const r = await fos1(["status", "-o", "json"]);
+    const r = await fos1(["status", "-o", "json", "--state-dir", "/nonexistent/fos1-state"]);
     expect(r.exitCode).toBe(0);
     const s = JSON.parse(r.stdout);
     const lo = s.interfaces.find((i: { name: string }) => i.name === "lo");
     expect(lo.kind).toBe("loopback");
-    expect(lo.addresses.map((a: { cidr: string }) => a.cidr)).toContain("127.0.0.1/8");
-    expect(s.config.applied).toBe(false);
+    expect(lo.addresses).toContain("127.0.0.1/8");
+    expect(s.config).toEqual({ lastKnownGood: null, pending: null });
   });
 });
 
 describe("commands not built yet", () => {
   test("fail with exit 1 and name the issue instead of pretending", async () => {
-    const r = await fos1(["plan"]);
+    const r = await fos1(["xdp"]);
     expect(r.exitCode).toBe(1);
     expect(logMessages(r)).toContain("not implemented yet");
+  });
+
+  test("plan and apply without -f are usage errors", async () => {
+    for (const cmd of ["plan", "apply", "validate"]) {
+      const r = await fos1([cmd]);
+      expect(r.exitCode).toBe(2);
+      expect(logMessages(r)).toContain("-f FILE is required");
+    }
+  });
+
+  test("an unreadable config is invalid input, exit 2", async () => {
+    const r = await fos1(["validate", "-f", "/nonexistent/config.yaml"]);
+    expect(r.exitCode).toBe(2);
+    expect(logMessages(r)).toContain("cannot read config /nonexistent/config.yaml: no such file");
   });
 });
 

@@ -1,30 +1,53 @@
-import { hostname, release } from "node:os";
 import type { Command } from "../command";
 import { printResult, table } from "../output";
-import { observeLinks } from "../../host/observe";
-import type { ObservedLink } from "../../host/model";
-
-// Until the configuration engine exists (issue 3) status shows what the kernel has and says
-// plainly that no fos1 config is applied; later issues add config, firewall, XDP and flows.
-const CONFIG_NOT_YET = "none: the configuration engine (validate/plan/apply) is not implemented yet";
+import { hostStatus, type HostStatus, type InterfaceStatus } from "../../host/status";
+import { describeRoute, describeRule } from "../../host/plan";
+import { DEFAULT_STATE_DIR } from "./apply";
 
 export const status: Command = {
   name: "status",
-  summary: "show the router's interfaces, addresses and what fos1 has applied",
-  usage: "fos1 status [-o json]",
+  summary: "show links with state, speed and addresses, bonds, VLANs, VRFs, fos1's routes and rules, and the config in force",
+  usage: "fos1 status [--state-dir DIR] [-o json]",
   printsState: true,
+  options: { "state-dir": { type: "string" } },
   async run(ctx) {
-    const interfaces = await observeLinks();
-    const data = { hostname: hostname(), kernel: release(), config: { applied: false, note: CONFIG_NOT_YET }, interfaces };
-    printResult(ctx, data, () =>
-      `host     ${data.hostname} (Linux ${data.kernel})\nconfig   ${CONFIG_NOT_YET}\n\n` +
-      table(["INTERFACE", "KIND", "STATE", "MAC", "MTU", "ADDRESSES"], interfaces.map(row)),
-    );
+    const s = await hostStatus(String(ctx.values["state-dir"] ?? DEFAULT_STATE_DIR));
+    printResult(ctx, s, () => statusText(s));
     return 0;
   },
 };
 
-function row(l: ObservedLink): string[] {
-  const state = l.adminUp ? l.state : "DOWN (admin)";
-  return [l.name, l.kind, state, l.mac ?? "-", String(l.mtu), l.addresses.map((a) => a.cidr).join(" ") || "-"];
+function statusText(s: HostStatus): string {
+  const cfg = s.config.lastKnownGood;
+  const lines = [
+    `host     ${s.hostname} (Linux ${s.kernel})`,
+    `config   ${cfg ? `${cfg.digest.slice(0, 19)}… applied ${cfg.startedAt} by ${cfg.source}` : "none applied yet"}`,
+    ...(s.config.pending ? [`pending  ${s.config.pending.digest.slice(0, 19)}… since ${s.config.pending.startedAt}: did not converge (${s.config.pending.source})`] : []),
+    "",
+  ];
+  const rows = s.interfaces.map((i) => [
+    i.name,
+    i.kind,
+    i.adminUp ? i.state : "DOWN (admin)",
+    i.speedMbps ? `${i.speedMbps}M` : "-",
+    String(i.mtu),
+    i.addresses.join(" ") || "-",
+    detail(i),
+    i.managed ? "fos1" : "-",
+  ]);
+  let out = lines.join("\n") + "\n" + table(["INTERFACE", "KIND", "STATE", "SPEED", "MTU", "ADDRESSES", "DETAIL", "OWNER"], rows);
+  if (s.routes.length) out += "\nfos1 routes:\n" + s.routes.map((r) => `  ${describeRoute(r)}`).join("\n") + "\n";
+  if (s.rules.length) out += "\nfos1 rules:\n" + s.rules.map((r) => `  ${describeRule(r)}`).join("\n") + "\n";
+  return out;
+}
+
+function detail(i: InterfaceStatus): string {
+  if (i.bond) {
+    const members = i.bond.members.map((m) => `${m.name} ${m.state ?? "?"}${m.mii && m.mii !== "UP" ? ` (link ${m.mii.toLowerCase()})` : ""}${m.aggregatorId !== undefined ? ` agg ${m.aggregatorId}` : ""}`);
+    return `${i.bond.mode}${i.bond.lacpRate ? ` lacp ${i.bond.lacpRate}` : ""}: ${members.join(", ") || "no members"}`;
+  }
+  if (i.vlan) return `VLAN ${i.vlan.id} on ${i.vlan.parent}${i.master ? `, in ${i.master}` : ""}`;
+  if (i.vrfTable !== undefined) return `VRF table ${i.vrfTable}`;
+  if (i.master) return `member of ${i.master}`;
+  return "";
 }

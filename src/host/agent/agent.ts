@@ -12,9 +12,10 @@
 // matches, plans zero operations and writes nothing, so nothing further is triggered: one
 // extra observe per burst. What could loop is a converge whose writes something keeps undoing
 // (another daemon fighting over an address, or the kernel not keeping what it accepted): the
-// same operations succeed again and again. Two converges in a row writing the same successful
-// operations hold the next converge off, 1 s doubling up to 60 s, with a warning naming them.
-// Failed operations change nothing in the kernel, so they cause no events and no loop.
+// same operations succeed again and again. A successful write needed again within 10 s of the
+// last one holds the next converge off, 1 s doubling up to 60 s, with a warning naming what is
+// being undone. Failed operations change nothing in the kernel, so they cause no events and
+// no loop; converges that fail outright (ip cannot observe) are retried with the same backoff.
 import { join } from "node:path";
 import { loadConfigText } from "../../api/load";
 import { formatProblem, type ConfigProblem } from "../../api/problems";
@@ -47,6 +48,8 @@ interface ActiveConfig {
 }
 
 const HOLD_MAX_MS = 60_000;
+/** Writes of the same objects this close together (after any hold) count as a fight. */
+const REPEAT_WINDOW_MS = 10_000;
 
 export class Agent {
   private readonly log: Logger;
@@ -62,8 +65,9 @@ export class Agent {
   /** Digest of the file content last read, valid or not, so an unchanged file is not re-reported. */
   private seenDigest: string | null = null;
   private degraded = new Map<string, string>();
-  private lastWrites = "";
-  private repeats = 0;
+  /** The last successful writes, to notice the same ones needed again soon after. */
+  private fight = { lines: new Set<string>(), at: 0, repeats: 0, holdMs: 0 };
+  private errors = 0;
   private converges = 0;
   private stopping = false;
 
@@ -168,8 +172,7 @@ export class Agent {
   private activate(config: ActiveConfig): void {
     this.active = config;
     this.committed = false;
-    this.lastWrites = "";
-    this.repeats = 0;
+    this.fight = { lines: new Set(), at: 0, repeats: 0, holdMs: 0 };
   }
 
   private keeping(atStart: boolean): string {
@@ -198,11 +201,13 @@ export class Agent {
       }
     } catch (err) {
       // Observing failed (ip missing, a permission problem): try again later, not in a tight loop.
-      this.log.error("converge failed", { trigger, error: (err as Error).message });
-      this.holdOff(written, true);
+      const retryInMs = Math.min(1000 * 2 ** this.errors++, HOLD_MAX_MS);
+      this.log.error("converge failed", { trigger, error: (err as Error).message, retryInMs });
+      this.scheduler.holdFor(retryInMs);
       this.scheduler.request("retry");
       return;
     }
+    this.errors = 0;
     this.converges++;
     const converged = isConverged(result);
     const degradedChanged = this.noteDegraded(result);
@@ -225,26 +230,30 @@ export class Agent {
     if (!converged && result.unconverged.length && !result.failed.length)
       this.log.warn("the kernel did not keep some changes", { subjects: result.unconverged.map((o) => o.subject) });
     const failed = new Set(result.failed.map((f) => f.op));
-    this.holdOff(written.filter((o) => !failed.has(o)), false);
+    this.noteFight(written.filter((o) => !failed.has(o)));
   }
 
-  /** Holds off the next converge when the same successful writes repeat: something undoes them. */
-  private holdOff(effective: Op[], error: boolean): void {
-    const key = error ? "(error)" : effective.map((o) => o.line).sort().join("\n");
-    this.repeats = key && key === this.lastWrites ? this.repeats + 1 : 0;
-    this.lastWrites = key;
-    if (!this.repeats) {
-      if (error) this.scheduler.holdFor(1000);
-      return;
-    }
-    const ms = Math.min(1000 * 2 ** (this.repeats - 1), HOLD_MAX_MS);
-    this.scheduler.holdFor(ms);
-    if (!error)
-      this.log.warn("the same changes were needed again: something keeps undoing them; waiting before the next converge", {
-        waitMs: ms,
-        repeats: this.repeats,
-        subjects: [...new Set(effective.map((o) => o.subject))],
-      });
+  /**
+   * Holds off the next converge when writes that succeeded are needed again soon after:
+   * something keeps undoing them. Converges that write nothing (the echo of the agent's own
+   * writes) neither count nor reset; a write of other objects, or a quiet spell, resets.
+   */
+  private noteFight(effective: Op[]): void {
+    if (!effective.length) return;
+    const now = performance.now();
+    const lines = new Set(effective.map((o) => o.line));
+    const redone = effective.filter((o) => this.fight.lines.has(o.line));
+    const again = redone.length > 0 && now - this.fight.at < this.fight.holdMs + REPEAT_WINDOW_MS;
+    const repeats = again ? this.fight.repeats + 1 : 0;
+    const holdMs = again ? Math.min(1000 * 2 ** (repeats - 1), HOLD_MAX_MS) : 0;
+    this.fight = { lines, at: now, repeats, holdMs };
+    if (!again) return;
+    this.scheduler.holdFor(holdMs);
+    this.log.warn("the same changes were needed again: something keeps undoing them; waiting before the next converge", {
+      waitMs: holdMs,
+      repeats,
+      subjects: [...new Set(redone.map((o) => o.subject))],
+    });
   }
 
   /** Logs links and routes that became degraded or recovered; says whether the set changed. */

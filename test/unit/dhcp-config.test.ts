@@ -1,0 +1,219 @@
+// The dhcpcd configuration fos1 writes for its uplinks, and how it reads dhcpcd's leases back.
+// The lab test (test/lab/dhcp.test.ts) runs these configs against real DHCP servers.
+import { describe, expect, test } from "bun:test";
+import { InvalidInputError } from "../../src/cli/errors";
+import { buildStatus, iaidOf, inPrefix6, parseLeaseDump, renderDhcpcdConfig, type DhcpClientSpec } from "../../src/host/dhcp";
+
+/** The lines of one `interface NAME` block, up to the next blank line or block. */
+function block(config: string, ifname: string): string[] {
+  const lines = config.split("\n");
+  const start = lines.indexOf(`interface ${ifname}`);
+  if (start < 0) throw new Error(`no block for ${ifname} in:\n${config}`);
+  const rest = lines.slice(start + 1);
+  const end = rest.findIndex((l) => l === "" || l.startsWith("interface ") || l.startsWith("#"));
+  return end < 0 ? rest : rest.slice(0, end);
+}
+
+const globalLines = (config: string) => config.split("\n").slice(0, config.split("\n").findIndex((l) => l === ""));
+
+describe("renderDhcpcdConfig", () => {
+  test("v4 only: one uplink, IPv6 left alone, no hook script, nothing but the uplink allowed", () => {
+    const config = renderDhcpcdConfig([{ ifname: "eth0", v4: true, v6: false }]);
+    expect(globalLines(config)).toContain('script ""');
+    expect(globalLines(config)).toContain("allowinterfaces eth0");
+    expect(globalLines(config)).toContain("noipv4ll");
+    expect(block(config, "eth0")).toEqual(["iaid 1739691812", "noipv6"]);
+  });
+
+  test("v6 only: router solicitation and an IA_NA on the uplink, no IPv4", () => {
+    const config = renderDhcpcdConfig([{ ifname: "eth0", v4: false, v6: true }]);
+    const iaid = iaidOf("eth0");
+    expect(block(config, "eth0")).toEqual([`iaid ${iaid}`, "noipv4", "ipv6rs", `ia_na ${iaid}`]);
+    // RS is off globally and on per uplink, as dhcpcd.conf(5) asks when delegating prefixes.
+    expect(globalLines(config)).toContain("noipv6rs");
+    expect(config).not.toContain("ia_pd");
+  });
+
+  test("prefix delegation with two LAN subnets: /64s by subnetId, targets get nothing else", () => {
+    const spec: DhcpClientSpec = {
+      ifname: "bond0",
+      v4: true,
+      v6: true,
+      prefixDelegation: { hintLength: 56, assign: [{ ifname: "lan20", subnetId: 20 }, { ifname: "lan10", subnetId: 10 }] },
+    };
+    const config = renderDhcpcdConfig([spec]);
+    const iaid = iaidOf("bond0");
+    expect(block(config, "bond0")).toEqual([`iaid ${iaid}`, "ipv6rs", `ia_na ${iaid}`, `ia_pd ${iaid}/::/56 lan10/10/64 lan20/20/64`]);
+    // dhcpcd must run on the interfaces it delegates to — and must not run DHCP there.
+    expect(globalLines(config)).toContain("allowinterfaces bond0 lan10 lan20");
+    for (const lan of ["lan10", "lan20"]) expect(block(config, lan)).toEqual(["noipv4", "noipv6rs", "nodhcp6"]);
+  });
+
+  test("prefix delegation without a length hint asks for whatever the server gives", () => {
+    const config = renderDhcpcdConfig([{ ifname: "eth0", v4: false, v6: true, prefixDelegation: { assign: [{ ifname: "eth1", subnetId: 0 }] } }]);
+    expect(block(config, "eth0")).toContain(`ia_pd ${iaidOf("eth0")} eth1/0/64`);
+  });
+
+  test("several uplinks: one block each with its own IAID and metric, independent of spec order", () => {
+    const specs: DhcpClientSpec[] = [
+      { ifname: "wan1", v4: true, v6: false, routeMetric: 200 },
+      { ifname: "wan0", v4: true, v6: true, routeMetric: 100, prefixDelegation: { hintLength: 60, assign: [{ ifname: "lan", subnetId: 1 }] } },
+      { ifname: "lte0", v4: false, v6: true, iaid: 7 },
+    ];
+    const config = renderDhcpcdConfig(specs);
+    expect(config).toBe(renderDhcpcdConfig([...specs].reverse()));
+    expect(globalLines(config)).toContain("allowinterfaces lte0 wan0 wan1 lan");
+    expect(block(config, "wan1")).toEqual([`iaid ${iaidOf("wan1")}`, "metric 200", "noipv6"]);
+    expect(block(config, "wan0")).toEqual([
+      `iaid ${iaidOf("wan0")}`,
+      "metric 100",
+      "ipv6rs",
+      `ia_na ${iaidOf("wan0")}`,
+      `ia_pd ${iaidOf("wan0")}/::/60 lan/1/64`,
+    ]);
+    expect(block(config, "lte0")).toEqual(["iaid 7", "noipv4", "ipv6rs", "ia_na 7"]);
+    expect(new Set([iaidOf("wan0"), iaidOf("wan1"), 7]).size).toBe(3);
+  });
+
+  test("a LAN interface that takes /64s from two uplinks is listed once", () => {
+    const pd = (subnetId: number) => ({ assign: [{ ifname: "br0", subnetId }] });
+    const config = renderDhcpcdConfig([
+      { ifname: "wan0", v4: false, v6: true, prefixDelegation: pd(1) },
+      { ifname: "wan1", v4: false, v6: true, prefixDelegation: pd(2) },
+    ]);
+    expect(config.split("\n").filter((l) => l === "interface br0")).toHaveLength(1);
+  });
+
+  test("a hook script, when one is given, is named", () => {
+    expect(renderDhcpcdConfig([{ ifname: "eth0", v4: true, v6: false }], { script: "/usr/local/lib/fos1/dhcp-hook" })).toContain(
+      'script "/usr/local/lib/fos1/dhcp-hook"',
+    );
+  });
+
+  test("the default IAID depends on the interface name only", () => {
+    expect(iaidOf("eth0")).toBe(1739691812);
+    expect(iaidOf("eth0")).not.toBe(iaidOf("eth1"));
+  });
+
+  const invalid: [string, DhcpClientSpec[], RegExp][] = [
+    ["neither family", [{ ifname: "eth0", v4: false, v6: false }], /asks for neither DHCPv4 nor DHCPv6/],
+    ["a name that would break the config", [{ ifname: "eth0 #x", v4: true, v6: false }], /not a usable interface name/],
+    ["an uplink twice", [{ ifname: "eth0", v4: true, v6: false }, { ifname: "eth0", v4: false, v6: true }], /listed twice/],
+    ["PD without v6", [{ ifname: "eth0", v4: true, v6: false, prefixDelegation: { assign: [{ ifname: "lan", subnetId: 1 }] } }], /set v6/],
+    ["PD to nobody", [{ ifname: "eth0", v4: false, v6: true, prefixDelegation: { assign: [] } }], /names no LAN interface/],
+    ["PD to itself", [{ ifname: "eth0", v4: false, v6: true, prefixDelegation: { assign: [{ ifname: "eth0", subnetId: 1 }] } }], /to itself/],
+    [
+      "a subnetId outside the hinted prefix",
+      [{ ifname: "eth0", v4: false, v6: true, prefixDelegation: { hintLength: 60, assign: [{ ifname: "lan", subnetId: 16 }] } }],
+      /a \/60 holds \/64s 0–15/,
+    ],
+    [
+      "one subnetId twice",
+      [{ ifname: "eth0", v4: false, v6: true, prefixDelegation: { assign: [{ ifname: "a", subnetId: 1 }, { ifname: "b", subnetId: 1 }] } }],
+      /subnetId 1 is assigned twice/,
+    ],
+    [
+      "PD to another uplink",
+      [
+        { ifname: "eth0", v4: false, v6: true, prefixDelegation: { assign: [{ ifname: "eth1", subnetId: 1 }] } },
+        { ifname: "eth1", v4: true, v6: false },
+      ],
+      /eth1 runs its own DHCP client/,
+    ],
+    ["two uplinks with one IAID", [{ ifname: "a", v4: true, v6: true, iaid: 5 }, { ifname: "b", v4: true, v6: true, iaid: 5 }], /up1: IAID 5 is also used by NetworkInterface\/up0/],
+  ];
+  for (const [what, specs, message] of invalid)
+    test(`rejects ${what}, naming who asked`, () => {
+      const withRef = specs.map((s, i) => ({ ...s, ref: `NetworkInterface/up${i}` }));
+      expect(() => renderDhcpcdConfig(withRef)).toThrow(InvalidInputError);
+      expect(() => renderDhcpcdConfig(withRef)).toThrow(message);
+      expect(() => renderDhcpcdConfig(withRef)).toThrow(/NetworkInterface\/up\d: /);
+    });
+});
+
+// dhcpcd 9.4.1's `--dumplease eth0` while bound (DHCPv4 from dnsmasq, DHCPv6 from kea).
+const dump = `reason=CARRIER
+interface=eth0
+protocol=link
+
+reason=BOUND
+interface=eth0
+protocol=dhcp
+ip_address=198.51.100.109
+subnet_cidr=24
+routers=198.51.100.254
+domain_name_servers=198.51.100.53 198.51.100.54
+dhcp_lease_time=3600
+dhcp_server_identifier=198.51.100.254
+
+reason=ROUTERADVERT
+interface=eth0
+protocol=ra
+nd1_from=fe80::d49b:33ff:fee7:d44b
+nd1_addr1=2001:db8:0:1:fbc9:8066:7580:af1f/64
+
+reason=BOUND6
+interface=eth0
+protocol=dhcp6
+dhcp6_name_servers=2001:db8:0:1::53
+dhcp6_ia_na1_iaid=00000001
+dhcp6_ia_na1_ia_addr1=2001:db8:0:1::100
+dhcp6_ia_pd1_iaid=00000002
+dhcp6_ia_pd1_prefix1_pltime=3000
+dhcp6_ia_pd1_prefix1_vltime=4000
+dhcp6_ia_pd1_prefix1_length=56
+dhcp6_ia_pd1_prefix1=2001:db8:100::
+`;
+
+describe("reading leases back", () => {
+  test("parses dhcpcd's lease dump", () => {
+    expect(parseLeaseDump(dump)).toEqual({
+      v4: {
+        address: "198.51.100.109/24",
+        gateway: "198.51.100.254",
+        dnsServers: ["198.51.100.53", "198.51.100.54"],
+        server: "198.51.100.254",
+        leaseSeconds: 3600,
+      },
+      v6: {
+        addresses: ["2001:db8:0:1::100/128"],
+        delegatedPrefixes: [{ prefix: "2001:db8:100::/56", validSeconds: 4000, preferredSeconds: 3000 }],
+        dnsServers: ["2001:db8:0:1::53"],
+      },
+    });
+    expect(parseLeaseDump("reason=CARRIER\ninterface=eth0\nprotocol=link\n")).toEqual({});
+  });
+
+  test("status: dhcpcd's addresses on the uplink and the delegated /64s on the LANs, not the static ones", () => {
+    const addr = (local: string, prefixlen: number, extra: object = {}) => ({
+      family: local.includes(":") ? "inet6" : "inet",
+      local,
+      prefixlen,
+      scope: local.startsWith("fe80") ? "link" : "global",
+      valid_life_time: 4294967295,
+      preferred_life_time: 4294967295,
+      ...extra,
+    });
+    const dyn = { dynamic: true, noprefixroute: true, valid_life_time: 3988, preferred_life_time: 2988 };
+    const ip = JSON.stringify([
+      { ifname: "eth0", addr_info: [addr("198.51.100.109", 24, dyn), addr("203.0.113.1", 24), addr("2001:db8:0:1::100", 128, dyn), addr("fe80::1", 64)] },
+      { ifname: "eth2", addr_info: [addr("2001:db8:100:1::1", 64, dyn), addr("2001:db8:ffff::1", 64, dyn), addr("192.168.10.1", 24)] },
+    ]);
+    const spec: DhcpClientSpec = { ifname: "eth0", v4: true, v6: true, prefixDelegation: { assign: [{ ifname: "eth2", subnetId: 1 }] } };
+    const [s] = buildStatus([spec], true, new Map([["eth0", parseLeaseDump(dump)]]), ip);
+    expect(s!.running).toBe(true);
+    expect(s!.v4?.address).toBe("198.51.100.109/24");
+    expect(s!.addresses.map((a) => a.cidr)).toEqual(["198.51.100.109/24", "2001:db8:0:1::100/128"]);
+    expect(s!.addresses[0]).toEqual({ cidr: "198.51.100.109/24", family: 4, validSeconds: 3988, preferredSeconds: 2988 });
+    expect(s!.assigned).toEqual([
+      { ifname: "eth2", subnetId: 1, addresses: [{ cidr: "2001:db8:100:1::1/64", family: 6, validSeconds: 3988, preferredSeconds: 2988 }] },
+    ]);
+  });
+
+  test("IPv6 prefix containment", () => {
+    expect(inPrefix6("2001:db8:100:1::1/64", "2001:db8:100::/56")).toBe(true);
+    expect(inPrefix6("2001:db8:100:100::1/64", "2001:db8:100::/56")).toBe(false);
+    expect(inPrefix6("2001:db8::1/128", "::/0")).toBe(true);
+    expect(inPrefix6("not-an-address/64", "2001:db8::/32")).toBe(false);
+  });
+});
