@@ -1,0 +1,111 @@
+// security.fos1.io/v1alpha1: zones, firewall rules and inter-VLAN policy; and the NAT kind of
+// network.fos1.io. Enforced by the host's nftables (src/host/firewall), later also rendered
+// for Cilium (pod traffic).
+import { Type, type Static } from "@sinclair/typebox";
+import { Cidr, InterfaceRef, IpAddress, KindSchema, ObjectName, StringEnum } from "./common";
+import { NETWORK_GROUP } from "./network";
+
+export const SECURITY_GROUP = "security.fos1.io";
+
+export const POLICIES = ["accept", "drop", "reject"] as const;
+export const PROTOCOLS = ["tcp", "udp", "icmp", "icmpv6", "any"] as const;
+
+/** A port or an inclusive range "8000-8100". */
+export const Port = Type.Union([Type.Integer({ minimum: 1, maximum: 65535 }), Type.String({ pattern: "^[0-9]{1,5}-[0-9]{1,5}$" })], {
+  description: "a port (1 to 65535) or a range like 8000-8100",
+});
+
+export const FirewallZoneSpec = Type.Object(
+  {
+    interfaces: Type.Optional(Type.Array(InterfaceRef(), { description: "NetworkInterface names (or devices) in this zone" })),
+    interfaceSelector: Type.Optional(
+      Type.Object({ matchLabels: Type.Record(Type.String(), Type.String()) }, { additionalProperties: false, description: "NetworkInterfaces whose metadata.labels match" }),
+    ),
+    input: Type.Optional(StringEnum(POLICIES, { description: "traffic from this zone to the router itself when no rule matches (default drop)" })),
+    forward: Type.Optional(StringEnum(POLICIES, { description: "traffic from this zone to other zones when no rule matches (default drop)" })),
+    management: Type.Optional(Type.Boolean({ description: "the operator manages the box from here: its management ports are always open" })),
+  },
+  { additionalProperties: false },
+);
+
+export const FirewallRuleSpec = Type.Object(
+  {
+    fromZone: ObjectName("the zone traffic comes from"),
+    toZone: ObjectName("the zone traffic goes to, or host for the router itself"),
+    protocol: Type.Optional(StringEnum(PROTOCOLS, { description: "default any" })),
+    ports: Type.Optional(Type.Array(Port, { minItems: 1, description: "destination ports (tcp/udp only)" })),
+    sources: Type.Optional(Type.Array(Cidr, { minItems: 1 })),
+    destinations: Type.Optional(Type.Array(Cidr, { minItems: 1 })),
+    action: StringEnum(["allow", "deny", "reject"] as const),
+    log: Type.Optional(Type.Boolean({ description: "log matching packets with a prefix naming the rule" })),
+    rateLimit: Type.Optional(
+      Type.Object(
+        {
+          rate: Type.Integer({ minimum: 1, description: "packets per unit" }),
+          per: Type.Optional(StringEnum(["second", "minute", "hour"] as const)),
+          burst: Type.Optional(Type.Integer({ minimum: 1 })),
+        },
+        { additionalProperties: false, description: "the rule matches only up to this rate; packets above it fall through to later rules" },
+      ),
+    ),
+    priority: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: "lower runs first (default 1000); ties keep file order" })),
+  },
+  { additionalProperties: false },
+);
+
+export const VLANPolicySpec = Type.Object(
+  {
+    fromVLAN: Type.Integer({ minimum: 1, maximum: 4094 }),
+    toVLAN: Type.Integer({ minimum: 1, maximum: 4094 }),
+    allowAll: Type.Optional(Type.Boolean({ description: "allow everything from fromVLAN to toVLAN (default false)" })),
+    rules: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            protocol: StringEnum(PROTOCOLS),
+            port: Type.Optional(Port),
+            allow: Type.Boolean(),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const PortForward = Type.Object(
+  {
+    protocol: StringEnum(["tcp", "udp"] as const),
+    port: Port,
+    to: IpAddress,
+    toPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: "default: the same port (the start of a range maps range to range)" })),
+    hairpin: Type.Optional(Type.Boolean({ description: "LAN clients may use the public address too (default true)" })),
+  },
+  { additionalProperties: false },
+);
+
+export const NATPolicySpec = Type.Object(
+  {
+    type: StringEnum(["masquerade", "snat", "dnat", "nptv6"] as const),
+    interface: InterfaceRef("the WAN side: out-interface for masquerade/snat/nptv6, in-interface for dnat"),
+    sources: Type.Optional(Type.Array(Cidr, { minItems: 1, description: "masquerade/snat: source networks translated" })),
+    toAddress: Type.Optional(IpAddress),
+    ipv6: Type.Optional(Type.Boolean({ description: "masquerade: NAT66 (IPv6) instead of IPv4" })),
+    internalPrefix: Type.Optional(Cidr),
+    externalPrefix: Type.Optional(Cidr),
+    externalAddress: Type.Optional(IpAddress),
+    forwards: Type.Optional(Type.Array(PortForward, { minItems: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+export const FirewallZone = KindSchema(SECURITY_GROUP, "FirewallZone", FirewallZoneSpec);
+export const FirewallRule = KindSchema(SECURITY_GROUP, "FirewallRule", FirewallRuleSpec);
+export const VLANPolicy = KindSchema(SECURITY_GROUP, "VLANPolicy", VLANPolicySpec);
+export const NATPolicy = KindSchema(NETWORK_GROUP, "NATPolicy", NATPolicySpec);
+
+export type FirewallZoneT = Static<typeof FirewallZone>;
+export type FirewallRuleT = Static<typeof FirewallRule>;
+export type VLANPolicyT = Static<typeof VLANPolicy>;
+export type NATPolicyT = Static<typeof NATPolicy>;
