@@ -41,6 +41,11 @@ export async function applyPlan(ops: Op[], opts: ApplyOptions = {}): Promise<{ f
       failed.push(...writeSysctls(inPhase));
       continue;
     }
+    if (phase === "firewall") {
+      processes++;
+      failed.push(...(await loadFirewall(inPhase)));
+      continue;
+    }
     // One batch per phase; rules that carry no address to tell their family need `ip -6`.
     for (const v6 of [false, true]) {
       const batch = inPhase.filter((o) => Boolean(o.ipv6Only) === v6);
@@ -63,6 +68,16 @@ function writeSysctls(ops: Op[]): OpFailure[] {
       return [{ op, error: `cannot set ${key.replace(/\//g, ".")}: ${(err as Error).message}` }];
     }
   });
+}
+
+/** One `nft -j -f -` transaction: all of fos1's table or, if it fails, none of it. */
+async function loadFirewall(ops: Op[]): Promise<OpFailure[]> {
+  const failed: OpFailure[] = [];
+  for (const op of ops) {
+    const r = await runTool({ purpose: "load the firewall", argv: ["nft", "-j", "-f", "-"], stdin: op.line });
+    if (r.exitCode !== 0) failed.push({ op, error: `nft refused the ruleset (the previous one stays in force): ${r.stderr.trim().split("\n").slice(0, 3).join("; ")}` });
+  }
+  return failed;
 }
 
 async function runBatch(ip: string, v6: boolean, batch: Op[]): Promise<OpFailure[]> {

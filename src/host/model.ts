@@ -3,6 +3,8 @@
 // facts the config never states (ifindex, oper state, dynamic addresses), and the desired
 // state has intent the kernel never reports (which object asked for what).
 import type { Family } from "../api/ip";
+import type { DesiredFirewall } from "./firewall/model";
+import type { ObservedFirewall } from "./firewall/observe";
 
 /** Route and rule protocol number that marks fos1's own routes and rules (see ip-route(8) "proto"). */
 export const FOS1_PROTO = 241;
@@ -100,6 +102,7 @@ export const ROUTER_SYSCTLS: Record<string, string> = {
 
 export interface DesiredState {
   sysctls: Record<string, string>;
+  firewall: DesiredFirewall;
   links: DesiredLink[];
   routes: DesiredRoute[];
   rules: DesiredRule[];
@@ -139,6 +142,8 @@ export interface ObservedLink {
 export interface ObservedState {
   /** Current values of the sysctls the desired state names. */
   sysctls: Record<string, string>;
+  /** fos1's nftables table as read back; null when there is none. */
+  firewall: ObservedFirewall | null;
   links: ObservedLink[];
   /** Only fos1's own (proto FOS1_PROTO) routes and rules: the rest is not ours to read or touch. */
   routes: RouteEntry[];

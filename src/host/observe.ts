@@ -5,6 +5,7 @@ import type { Family } from "../api/ip";
 import { canonicalIp, canonicalPrefix } from "../api/ip";
 import { FOS1_PROTO, ROUTER_SYSCTLS, type ObservedLink, type ObservedState, type RouteEntry, type RuleEntry } from "./model";
 import { runToolOk } from "./tool";
+import { observeFirewall } from "./firewall/observe";
 
 const FOREVER = 4294967295;
 
@@ -174,6 +175,7 @@ export async function observeHost(ip = "ip", sysctlKeys: string[] = Object.keys(
     runToolOk({ purpose: "read IPv6 rules", argv: [ip, "-json", "-6", "rule", "show"] }),
     readSysctls(sysctlKeys),
   ]);
+  const firewall = await observeFirewall();
   const [routes = "[]", rules4 = "[]"] = splitJsonArrays(v4);
-  return { sysctls, links, routes: parseRoutes(routes), rules: [...parseRules(rules4, 4), ...parseRules(v6, 6)] };
+  return { sysctls, firewall, links, routes: parseRoutes(routes), rules: [...parseRules(rules4, 4), ...parseRules(v6, 6)] };
 }

@@ -7,7 +7,8 @@
 //              wanted or needing re-creation (children before parents); NICs released
 //   links      create and adjust links in dependency order (VRFs and bonds before members,
 //              parents before VLANs); members set down before they are enslaved
-//   addresses  after links;  routes  after addresses;  rules  last
+//   addresses  after links;  routes  after addresses;  rules
+//   firewall   fos1's nftables table, replaced whole in one `nft -j -f -` transaction
 import {
   ALIAS_PREFIX,
   FOS1_GROUP,
@@ -23,8 +24,9 @@ import {
   type RouteEntry,
   type RuleEntry,
 } from "./model";
+import { compileFirewall, FIREWALL_TABLE } from "./firewall/compile";
 
-export const PHASES = ["remove", "sysctl", "links", "addresses", "routes", "rules"] as const;
+export const PHASES = ["remove", "sysctl", "links", "addresses", "routes", "rules", "firewall"] as const;
 export type Phase = (typeof PHASES)[number];
 
 export type Action = "add" | "change" | "remove" | "replace";
@@ -193,8 +195,26 @@ export function plan(desiredIn: DesiredState, observed: ObservedState): Plan {
     if (!observed.rules.some((o) => sameRule(o, r)))
       ops.push({ phase: "rules", action: "add", ref: r.ref, subject: `rule ${describeRule(r)}`, ...ruleLine("add", r) });
 
+  // --- firewall phase: the whole table or nothing; the line is the nft JSON transaction.
+  const fw = compileFirewall(desired.firewall);
+  const present = observed.firewall;
+  const empty = !Object.keys(fw.shape).length;
+  if (empty ? present !== null : present?.digest !== fw.digest || !sameShape(present.shape, fw.shape))
+    ops.push({
+      phase: "firewall",
+      action: empty ? "remove" : present ? (present.digest === fw.digest ? "replace" : "change") : "add",
+      ref: "(firewall)",
+      subject: `nftables table inet ${FIREWALL_TABLE}`,
+      detail: empty ? "no zones or NAT configured" : present?.digest === fw.digest ? "edited outside fos1: restored" : `${countRules(fw.shape)} rules in ${Object.keys(fw.shape).filter((k) => !k.startsWith("@")).length} chains`,
+      line: JSON.stringify({ nftables: fw.commands }),
+    });
+
   return { ops, degraded };
 }
+
+const sameShape = (a: Record<string, number>, b: Record<string, number>) =>
+  Object.keys(a).length === Object.keys(b).length && Object.entries(b).every(([k, v]) => a[k] === v);
+const countRules = (shape: Record<string, number>) => Object.entries(shape).filter(([k]) => !k.startsWith("@")).reduce((n, [, v]) => n + v, 0);
 
 /** NICs matched by MAC get the name the host gives them; references follow. */
 function settleNames(d: DesiredState, observed: ObservedState, degraded: Degraded[]): DesiredState {
@@ -218,7 +238,14 @@ function settleNames(d: DesiredState, observed: ObservedState, degraded: Degrade
     });
   const routes = d.routes.map((x) => (x.dev ? { ...x, dev: r(x.dev)! } : x));
   const rules = d.rules.map((x) => ({ ...x, ...(x.iif ? { iif: r(x.iif)! } : {}), ...(x.oif ? { oif: r(x.oif)! } : {}) }));
-  return { ...d, links, routes, rules };
+  const all = (names: string[]) => names.map((n) => r(n)!);
+  const firewall = {
+    ...d.firewall,
+    zones: d.firewall.zones.map((z) => ({ ...z, interfaces: all(z.interfaces) })),
+    vlanPolicies: d.firewall.vlanPolicies.map((v) => ({ ...v, fromInterfaces: all(v.fromInterfaces), toInterfaces: all(v.toInterfaces) })),
+    nat: d.firewall.nat.map((n) => ({ ...n, interface: r(n.interface)! })),
+  };
+  return { ...d, links, routes, rules, firewall };
 }
 
 /** Links ordered so that everything a link depends on (VLAN parent, master) comes first. */

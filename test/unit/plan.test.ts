@@ -21,6 +21,7 @@ function nic(name: string, extra: Partial<ObservedLink> = {}): ObservedLink {
 const owned = (name: string, kind: string, extra: Partial<ObservedLink> = {}) => nic(name, { kind, group: FOS1_GROUP, alias: `fos1:${name}`, adminUp: true, ...extra });
 const host = (links: ObservedLink[], routes: RouteEntry[] = []): ObservedState => ({
   sysctls: { ...ROUTER_SYSCTLS },
+  firewall: null,
   links: [nic("lo", { kind: "loopback", adminUp: true, mac: null }), ...links],
   routes,
   rules: [],

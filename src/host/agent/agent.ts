@@ -1,7 +1,7 @@
 // The agent: converge the host to the config file at start, then keep it converged. A NIC
 // that appears, an owned address or route someone removed, and a rewritten config file all
-// lead to one debounced re-converge (scheduler.ts); nothing else is ever deleted, and stopping
-// the agent leaves the network as it is.
+// lead to one debounced re-converge (scheduler.ts). Only what fos1 owns is ever changed, and
+// stopping the agent leaves the network as it is.
 //
 // Which config is applied. The file when it is valid. A file that is invalid or unreadable
 // never replaces the config in force: at start the last-known-good from the journal is used
@@ -12,10 +12,11 @@
 // matches, plans zero operations and writes nothing, so nothing further is triggered: one
 // extra observe per burst. What could loop is a converge whose writes something keeps undoing
 // (another daemon fighting over an address, or the kernel not keeping what it accepted): the
-// same operations succeed again and again. A successful write needed again within 10 s of the
-// last one holds the next converge off, 1 s doubling up to 60 s, with a warning naming what is
-// being undone. Failed operations change nothing in the kernel, so they cause no events and
-// no loop; converges that fail outright (ip cannot observe) are retried with the same backoff.
+// same operations succeed again and again. A successful write needed again right after the
+// last one (within the debounce plus about a second) holds the next converge off, 1 s
+// doubling up to 60 s, with a warning naming what is being undone. Failed operations change
+// nothing in the kernel, so they cause no events and no loop; converges that fail outright
+// (ip cannot observe the host) are retried with the same backoff.
 import { join } from "node:path";
 import { loadConfigText } from "../../api/load";
 import { formatProblem, type ConfigProblem } from "../../api/problems";
@@ -47,9 +48,14 @@ interface ActiveConfig {
   desired: DesiredState;
 }
 
+const DEFAULT_DEBOUNCE_MS = 200;
 const HOLD_MAX_MS = 60_000;
-/** Writes of the same objects this close together (after any hold) count as a fight. */
-const REPEAT_WINDOW_MS = 10_000;
+/**
+ * Writes of the same objects this close together (beyond the debounce, any hold and a few
+ * converge durations) count as a fight. A daemon undoing fos1's work reacts in milliseconds;
+ * a person deleting the same address twice a few seconds apart is not a fight.
+ */
+const REPEAT_SLACK_MS = 1000;
 
 export class Agent {
   private readonly log: Logger;
@@ -74,7 +80,7 @@ export class Agent {
   constructor(private readonly opts: AgentOptions) {
     this.log = opts.log;
     this.journal = new Journal(opts.stateDir);
-    this.scheduler = new ConvergeScheduler((reasons) => this.step(reasons), opts.debounceMs ?? 200);
+    this.scheduler = new ConvergeScheduler((reasons) => this.step(reasons), opts.debounceMs ?? DEFAULT_DEBOUNCE_MS);
     this.monitor = new NetlinkMonitor({
       ...(opts.ip ? { ip: opts.ip } : {}),
       log: opts.log,
@@ -116,13 +122,18 @@ export class Agent {
   }
 
   private async step(reasons: string[]): Promise<void> {
-    let changed = false;
-    if (reasons.includes("start")) changed = await this.takeUpConfig(true);
-    else if (reasons.includes("config file") || reasons.includes("resync")) changed = await this.takeUpConfig(false);
-    if (!this.active) return;
-    // A touched but unchanged file alone is no reason to look at the host.
-    if (!changed && reasons.every((r) => r === "config file")) return;
-    await this.converge(reasons.join(", "), changed);
+    try {
+      let changed = false;
+      if (reasons.includes("start")) changed = await this.takeUpConfig(true);
+      else if (reasons.includes("config file") || reasons.includes("resync")) changed = await this.takeUpConfig(false);
+      if (!this.active) return;
+      // A touched but unchanged file alone is no reason to look at the host.
+      if (!changed && reasons.every((r) => r === "config file")) return;
+      await this.converge(reasons.join(", "), changed);
+    } catch (err) {
+      // A bug must not end the agent: the network stays as it is and the next event tries again.
+      this.log.error("internal error while converging", { trigger: reasons.join(", "), error: (err as Error).stack ?? String(err) });
+    }
   }
 
   /** Reads the config file and makes it the active config if it is valid and new. */
@@ -230,7 +241,7 @@ export class Agent {
     if (!converged && result.unconverged.length && !result.failed.length)
       this.log.warn("the kernel did not keep some changes", { subjects: result.unconverged.map((o) => o.subject) });
     const failed = new Set(result.failed.map((f) => f.op));
-    this.noteFight(written.filter((o) => !failed.has(o)));
+    this.noteFight(written.filter((o) => !failed.has(o)), performance.now() - started);
   }
 
   /**
@@ -238,12 +249,13 @@ export class Agent {
    * something keeps undoing them. Converges that write nothing (the echo of the agent's own
    * writes) neither count nor reset; a write of other objects, or a quiet spell, resets.
    */
-  private noteFight(effective: Op[]): void {
+  private noteFight(effective: Op[], convergeMs: number): void {
     if (!effective.length) return;
     const now = performance.now();
+    const window = this.fight.holdMs + (this.opts.debounceMs ?? DEFAULT_DEBOUNCE_MS) + Math.max(REPEAT_SLACK_MS, 3 * convergeMs);
     const lines = new Set(effective.map((o) => o.line));
     const redone = effective.filter((o) => this.fight.lines.has(o.line));
-    const again = redone.length > 0 && now - this.fight.at < this.fight.holdMs + REPEAT_WINDOW_MS;
+    const again = redone.length > 0 && now - this.fight.at < window;
     const repeats = again ? this.fight.repeats + 1 : 0;
     const holdMs = again ? Math.min(1000 * 2 ** (repeats - 1), HOLD_MAX_MS) : 0;
     this.fight = { lines, at: now, repeats, holdMs };

@@ -1,10 +1,11 @@
-// One long-lived `ip -json monitor label link address route rule`: the kernel's netlink
-// notifications of the objects fos1 converges, as "something changed" signals.
+// One long-lived `ip -json monitor label link address route rule netconf`: the kernel's
+// netlink notifications of the objects fos1 converges (netconf carries the forwarding
+// sysctls), as "something changed" signals.
 //
 // What iproute2 prints. 6.1 (Debian 12, and the lab image) accepts -json but prints monitor
 // records as text; later versions may print JSON. Either way each record starts at column 0
 // and its continuation lines are indented, and `label` prefixes the record with its object
-// ([LINK], [ADDR], [ROUTE], [RULE]). The agent re-observes the whole host on any record, so
+// ([LINK], [ADDR], [ROUTE], [RULE], [NETCONF]). The agent re-observes the whole host on any record, so
 // the parser only sorts records for logging and never has to understand them.
 //
 // Lost events. On a netlink overrun (ENOBUFS) iproute2 prints an error on stderr and carries
@@ -14,14 +15,14 @@
 import type { Subprocess } from "bun";
 import type { Logger } from "../../observe/log";
 
-export type MonitorObject = "link" | "address" | "route" | "rule" | "unknown";
+export type MonitorObject = "link" | "address" | "route" | "rule" | "netconf" | "unknown";
 
 export interface MonitorEvent {
   object: MonitorObject;
   deleted: boolean;
 }
 
-const LABELS: Record<string, MonitorObject> = { LINK: "link", ADDR: "address", ROUTE: "route", MROUTE: "route", RULE: "rule" };
+const LABELS: Record<string, MonitorObject> = { LINK: "link", ADDR: "address", ROUTE: "route", MROUTE: "route", RULE: "rule", NETCONF: "netconf" };
 
 /** One line of `ip monitor label` output → the record it starts, or null for a continuation line. */
 export function parseMonitorLine(line: string): MonitorEvent | null {
@@ -76,7 +77,7 @@ export class NetlinkMonitor {
   }
 
   private spawn(restart: boolean): void {
-    const argv = [this.opts.ip ?? "ip", "-json", "monitor", "label", "link", "address", "route", "rule"];
+    const argv = [this.opts.ip ?? "ip", "-json", "monitor", "label", "link", "address", "route", "rule", "netconf"];
     const startedAt = performance.now();
     let proc: Subprocess<"ignore", "pipe", "pipe">;
     try {

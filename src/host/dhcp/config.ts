@@ -33,6 +33,11 @@ export function renderDhcpcdConfig(specs: DhcpClientSpec[], opts: RenderOptions 
     // Only the uplinks and the prefix-delegation targets: dhcpcd must run on the interfaces
     // it delegates to, and must not touch any other.
     `allowinterfaces ${[...uplinks.map((s) => s.ifname), ...targets].join(" ")}`,
+    // No udev plugin. dhcpcd learns of interfaces from netlink either way; the plugin only
+    // delays them until udev has named them. And 9.4.1 without its plugin dir (Talos, the lab)
+    // watches fd 0 in the plugin's place and segfaults when it turns readable (fixed upstream
+    // after 9.4.1).
+    "nodev",
     // One stable DUID (kept in dhcpcd's database dir) for DHCPv6, and RFC 4361 client ids for v4.
     "duid",
     // A router's uplink without a lease should have no address, not a 169.254/16 one.

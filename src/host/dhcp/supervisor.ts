@@ -134,7 +134,7 @@ export class DhcpSupervisor {
       await Promise.all(
         specs.map(async (s) => {
           // --dumplease asks the running manager over its control socket.
-          const r = await runTool({ purpose: `read the DHCP lease of ${s.ifname}`, argv: [bin, "--dumplease", s.ifname] });
+          const r = await runTool({ purpose: `read the DHCP lease of ${s.ifname}`, argv: [bin, "--config", this.configPath, "--dumplease", s.ifname] });
           if (r.exitCode === 0) dumps.set(s.ifname, parseLeaseDump(r.stdout));
           else this.log.debug("dhcpcd has no lease to show", { ifname: s.ifname, said: r.stderr.trim() });
         }),
