@@ -5,6 +5,7 @@ import { kinds, type ConfigObject } from "./kinds";
 import { problemAt, type ConfigProblem, type Source } from "./problems";
 import { checkSchema } from "./schema-check";
 import { checkNetwork } from "./checks/network";
+import { checkSecurity } from "./checks/security";
 
 export interface LoadedObject<T extends ConfigObject = ConfigObject> {
   source: Source;
@@ -62,7 +63,7 @@ export function loadConfigText(text: string, file: string): LoadResult {
     else seen.set(o.ref, o);
   }
   // Cross-object checks only make sense once every object is well-formed.
-  if (!problems.length) problems.push(...checkNetwork(objects));
+  if (!problems.length) problems.push(...checkNetwork(objects), ...checkSecurity(objects));
   return { objects, problems };
 }
 

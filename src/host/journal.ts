@@ -14,6 +14,8 @@ export interface JournalEntry {
   startedAt: string;
   /** What asked for it: "fos1 apply -f config.yaml", "agent (config changed)". */
   source: string;
+  /** Set when the apply ran to its end without converging; absent on a pending entry means it was interrupted. */
+  failedAt?: string;
 }
 
 export const configDigest = (text: string) => "sha256:" + createHash("sha256").update(text).digest("hex");
@@ -39,6 +41,7 @@ export class Journal {
 
   /** The apply finished without converging: the pending config stays for the next attempt. */
   fail(entry: JournalEntry, summary: Record<string, unknown>) {
+    this.writeAtomic("pending.json", JSON.stringify({ ...entry, failedAt: new Date().toISOString() }) + "\n");
     this.record(entry, "failed", summary);
   }
 

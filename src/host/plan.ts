@@ -25,6 +25,7 @@ import {
   type RuleEntry,
 } from "./model";
 import { compileFirewall, FIREWALL_TABLE } from "./firewall/compile";
+import { contains, parseIp, parsePrefix } from "../api/ip";
 
 export const PHASES = ["remove", "sysctl", "links", "addresses", "routes", "rules", "firewall"] as const;
 export type Phase = (typeof PHASES)[number];
@@ -127,7 +128,10 @@ export function plan(desiredIn: DesiredState, observed: ObservedState): Plan {
   for (const r of observed.rules)
     if (!wantedRules.some((w) => sameRule(w, r)))
       ops.push({ phase: "remove", action: "remove", ref: GONE, subject: `rule ${describeRule(r)}`, ...ruleLine("del", r) });
-  const wantedRoutes = desired.routes.filter((r) => !r.dev || usable.has(r.dev));
+  const wantedRoutes = desired.routes.filter((r) => {
+    const via = routeLink(r, desired.links);
+    return !via || usable.has(via);
+  });
   for (const r of observed.routes) {
     if (r.dev && gone.has(r.dev)) continue; // the kernel removes it with the link
     if (!wantedRoutes.some((w) => sameRouteKey(w, r)))
@@ -179,8 +183,10 @@ export function plan(desiredIn: DesiredState, observed: ObservedState): Plan {
     for (const a of l.addresses)
       if (!present.has(a)) ops.push({ phase: "addresses", action: "add", ref: l.ref, subject: `address ${a} on ${l.name}`, line: `address add ${a} dev ${l.name}${a.includes(":") ? " nodad" : ""}` });
   }
-  for (const d of desired.routes.filter((r) => r.dev && !usable.has(r.dev)))
-    degraded.push({ ref: d.ref, subject: `route ${describeRoute(d)}`, reason: `interface ${d.dev} is not available` });
+  for (const d of desired.routes) {
+    const via = routeLink(d, desired.links);
+    if (via && !usable.has(via)) degraded.push({ ref: d.ref, subject: `route ${describeRoute(d)}`, reason: `interface ${via} is not available` });
+  }
 
   // --- routes phase: `replace` both adds and corrects, so a re-run after a crash is harmless.
   const survivingRoutes = observed.routes.filter((r) => !(r.dev && gone.has(r.dev)));
@@ -215,6 +221,14 @@ export function plan(desiredIn: DesiredState, observed: ObservedState): Plan {
 const sameShape = (a: Record<string, number>, b: Record<string, number>) =>
   Object.keys(a).length === Object.keys(b).length && Object.entries(b).every(([k, v]) => a[k] === v);
 const countRules = (shape: Record<string, number>) => Object.entries(shape).filter(([k]) => !k.startsWith("@")).reduce((n, [, v]) => n + v, 0);
+
+/** The link a route leaves by: its dev, or the configured link whose network holds its gateway. */
+function routeLink(r: RouteEntry, links: DesiredLink[]): string | undefined {
+  if (r.dev || !r.gateway) return r.dev;
+  const gw = parseIp(r.gateway);
+  if (!gw) return undefined;
+  return links.find((l) => l.addresses.some((a) => contains(parsePrefix(a)!, gw)))?.name;
+}
 
 /** NICs matched by MAC get the name the host gives them; references follow. */
 function settleNames(d: DesiredState, observed: ObservedState, degraded: Degraded[]): DesiredState {

@@ -10,9 +10,13 @@ export interface CliResult {
   stderr: string;
 }
 
+/** The command that runs fos1: prefix it with `ip netns exec NS` to run it in a namespace. */
+export function fos1Argv(): string[] {
+  return process.env.FOS1_BIN ? [process.env.FOS1_BIN] : [process.execPath, resolve(repo, "src/main.ts")];
+}
+
 export async function fos1(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const cmd = process.env.FOS1_BIN ? [process.env.FOS1_BIN] : [process.execPath, resolve(repo, "src/main.ts")];
-  const proc = Bun.spawn([...cmd, ...args], {
+  const proc = Bun.spawn([...fos1Argv(), ...args], {
     stdout: "pipe",
     stderr: "pipe",
     stdin: "ignore",

@@ -5,7 +5,7 @@ import { parseMonitorLine } from "../../src/host/agent/monitor";
 import { ConvergeScheduler } from "../../src/host/agent/scheduler";
 
 describe("parseMonitorLine", () => {
-  // Printed by iproute2 6.1's `ip -json monitor label link address route rule` on this machine.
+  // Printed by iproute2 6.1's `ip -json monitor label link address route rule netconf` on this machine.
   const printed = `[LINK]3: v0@v1: <BROADCAST,MULTICAST,M-DOWN> mtu 1500 qdisc noop state DOWN group default 
     link/ether da:91:8f:c4:52:c6 brd ff:ff:ff:ff:ff:ff
 [ADDR]3: v0    inet 192.0.2.1/24 scope global v0
@@ -15,6 +15,7 @@ describe("parseMonitorLine", () => {
 [ADDR]Deleted 3: v0    inet 192.0.2.1/24 scope global v0
        valid_lft forever preferred_lft forever
 [RULE]Deleted 100:	from 192.0.2.0/24 lookup 100
+[NETCONF]inet all forwarding off 
 [LINK]Deleted 2: v1@NONE: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN group default 
     link/ether 22:e9:08:da:32:96 brd ff:ff:ff:ff:ff:ff`;
 
@@ -27,6 +28,7 @@ describe("parseMonitorLine", () => {
       { object: "rule", deleted: false },
       { object: "address", deleted: true },
       { object: "rule", deleted: true },
+      { object: "netconf", deleted: false },
       { object: "link", deleted: true },
     ]);
   });

@@ -22,6 +22,8 @@ describe("renderDhcpcdConfig", () => {
     expect(globalLines(config)).toContain('script ""');
     expect(globalLines(config)).toContain("allowinterfaces eth0");
     expect(globalLines(config)).toContain("noipv4ll");
+    // Without it dhcpcd 9.4.1 crashes where its udev plugin is not installed (the lab, Talos).
+    expect(globalLines(config)).toContain("nodev");
     expect(block(config, "eth0")).toEqual(["iaid 1739691812", "noipv6"]);
   });
 

@@ -171,6 +171,13 @@ describe("ownership and degradation", () => {
     expect(lines(p.ops).some((l) => l.includes("v10") || l.includes("eth5"))).toBe(false);
   });
 
+  test("a route whose gateway is only reached through a missing NIC is degraded, not failed", () => {
+    const yaml = doc("NetworkInterface", "wan", "{device: wan0, addresses: [198.51.100.1/24]}") + doc("Route", "default", "{destination: default, gateway: 198.51.100.254}");
+    const p = plan(desired(yaml), host([]));
+    expect(p.ops.filter((o) => o.phase === "routes")).toEqual([]);
+    expect(p.degraded.map((d) => `${d.subject}: ${d.reason}`)).toContain("route default via 198.51.100.254 table main: interface wan0 is not available");
+  });
+
   test("a NIC matched by MAC gets the host's name for it, and references follow", () => {
     const yaml = doc("NetworkInterface", "uplink", "{mac: '52:54:00:AA:BB:CC', addresses: [198.51.100.1/24]}") + doc("Route", "default", "{destination: default, gateway: 198.51.100.254, interface: uplink}");
     const p = plan(desired(yaml), host([nic("enp3s0", { mac: "52:54:00:aa:bb:cc" })]));

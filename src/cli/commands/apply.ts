@@ -7,22 +7,31 @@ import { applyJournaled } from "../../host/journaled-apply";
 import { Journal } from "../../host/journal";
 import { plan as makePlan } from "../../host/plan";
 import { observeHost } from "../../host/observe";
+import { lockoutReasons } from "../../host/firewall/lockout";
+import { InvalidInputError } from "../errors";
 
 export const DEFAULT_STATE_DIR = "/var/lib/fos1";
 
 export const apply: Command = {
   name: "apply",
   summary: "apply a config: converge links, addresses, routes and rules with batched kernel writes",
-  usage: "fos1 apply -f FILE [--state-dir DIR] [-o json]",
+  usage: "fos1 apply -f FILE [--state-dir DIR] [--force] [-o json]",
   printsState: true,
-  options: { ...configFileOption, "state-dir": { type: "string" } },
+  options: { ...configFileOption, "state-dir": { type: "string" }, force: { type: "boolean" } },
   async run(ctx) {
     const input = await readConfig(ctx.values.file, this.usage);
     requireValid(input);
     const desired = desiredState(input.objects);
+    const lockout = lockoutReasons(desired);
+    if (lockout.length && !ctx.values.force)
+      throw new InvalidInputError(`${input.file}: refusing to apply, the operator would be locked out: ${lockout.join("; ")}. Nothing was changed; --force applies it anyway.`);
     const journal = new Journal(String(ctx.values["state-dir"] ?? DEFAULT_STATE_DIR));
     const interrupted = journal.pending();
-    if (interrupted) ctx.log.warn("an earlier apply did not finish; converging again", { digest: interrupted.entry.digest, since: interrupted.entry.startedAt });
+    if (interrupted)
+      ctx.log.warn(interrupted.entry.failedAt ? "the previous apply did not converge" : "an earlier apply was interrupted; converging again", {
+        digest: interrupted.entry.digest,
+        since: interrupted.entry.startedAt,
+      });
     // The plan is shown as applied; converge() plans again from a fresh observation.
     const intended = makePlan(desired, await observeHost());
     const { result, converged, entry } = await applyJournaled(journal, input.text, desired, `fos1 apply -f ${input.file}`);

@@ -5,6 +5,7 @@ import { planText } from "../plan-text";
 import { desiredState } from "../../host/desired";
 import { observeHost } from "../../host/observe";
 import { plan as makePlan } from "../../host/plan";
+import { lockoutReasons } from "../../host/firewall/lockout";
 
 export const plan: Command = {
   name: "plan",
@@ -15,8 +16,10 @@ export const plan: Command = {
   async run(ctx) {
     const input = await readConfig(ctx.values.file, this.usage);
     requireValid(input);
-    const p = makePlan(desiredState(input.objects), await observeHost());
-    printResult(ctx, p, () => planText(p));
+    const desired = desiredState(input.objects);
+    const p = makePlan(desired, await observeHost());
+    const lockout = lockoutReasons(desired);
+    printResult(ctx, { ...p, lockout }, () => planText(p) + (lockout.length ? `\nWarning: apply will refuse this config (the operator would be locked out): ${lockout.join("; ")}\n` : ""));
     return 0;
   },
 };
