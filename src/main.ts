@@ -6,13 +6,16 @@ import { EXIT_INVALID, EXIT_OK, UsageError, exitCodeOf } from "./cli/errors";
 import { plannedCommands } from "./cli/commands/planned";
 import { agent } from "./cli/commands/agent";
 import { apply } from "./cli/commands/apply";
+import { confirm } from "./cli/commands/confirm";
+import { history } from "./cli/commands/history";
+import { rollback } from "./cli/commands/rollback";
 import { plan } from "./cli/commands/plan";
 import { status } from "./cli/commands/status";
 import { validate } from "./cli/commands/validate";
 import { version } from "./cli/commands/version";
 import { log } from "./observe/log";
 
-const commands: Command[] = [agent, apply, plan, status, validate, version, ...plannedCommands].sort((a, b) => a.name.localeCompare(b.name));
+const commands: Command[] = [agent, apply, confirm, history, rollback, plan, status, validate, version, ...plannedCommands].sort((a, b) => a.name.localeCompare(b.name));
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -93,6 +96,11 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
+  // `fos1 status | head` closes the pipe early: that is not an error of fos1's.
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw err;
+  });
   try {
     process.exitCode = await main(process.argv.slice(2));
   } catch (err) {

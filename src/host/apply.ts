@@ -16,6 +16,8 @@ export interface OpFailure {
 export interface ApplyResult {
   /** Operations sent to the kernel (0 when the host already matched). */
   writes: number;
+  /** The operations that were planned and sent. */
+  applied: Op[];
   processes: number;
   failed: OpFailure[];
   degraded: Degraded[];
@@ -108,5 +110,5 @@ export async function converge(desired: DesiredState, opts: ApplyOptions = {}): 
   const before = plan(desired, await observeHost(opts.ip));
   const { failed, processes } = before.ops.length ? await applyPlan(before.ops, opts) : { failed: [], processes: 0 };
   const after = before.ops.length ? plan(desired, await observeHost(opts.ip)) : before;
-  return { writes: before.ops.length, processes, failed, degraded: after.degraded, unconverged: after.ops };
+  return { writes: before.ops.length, applied: before.ops, processes, failed, degraded: after.degraded, unconverged: after.ops };
 }

@@ -2,10 +2,11 @@
 //   pending.yaml + pending.json   the config being applied (written before the first kernel write)
 //   last-known-good.yaml + .json  the last config that applied and converged completely
 //   history.jsonl                 one line per finished apply: when, digest, outcome, command
+//   configs/<digest>.yaml         every config that converged, for `fos1 rollback N`
 // Every file is replaced atomically (write, fsync, rename, fsync the folder), so a crash at
 // any point leaves either the old or the new file, never half of one.
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync, appendFileSync, existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { createHash } from "node:crypto";
 
 export interface JournalEntry {
@@ -16,6 +17,17 @@ export interface JournalEntry {
   source: string;
   /** Set when the apply ran to its end without converging; absent on a pending entry means it was interrupted. */
   failedAt?: string;
+  /** apply --confirm: unless confirmed by then (ISO time), the pending config is rolled back. */
+  confirmBy?: string;
+  /** apply --confirm: the config converged and waits for `fos1 confirm`. */
+  awaitingConfirmation?: boolean;
+}
+
+export interface HistoryLine extends JournalEntry {
+  finishedAt: string;
+  outcome: "converged" | "failed" | "rolled back" | "confirmed";
+  writes?: number;
+  changes?: Record<string, number>;
 }
 
 export const configDigest = (text: string) => "sha256:" + createHash("sha256").update(text).digest("hex");
@@ -23,20 +35,55 @@ export const configDigest = (text: string) => "sha256:" + createHash("sha256").u
 export class Journal {
   constructor(readonly dir: string) {}
 
-  begin(configText: string, source: string): JournalEntry {
+  begin(configText: string, source: string, confirmBy?: Date): JournalEntry {
     mkdirSync(this.dir, { recursive: true });
-    const entry: JournalEntry = { digest: configDigest(configText), startedAt: new Date().toISOString(), source };
+    const entry: JournalEntry = { digest: configDigest(configText), startedAt: new Date().toISOString(), source, ...(confirmBy ? { confirmBy: confirmBy.toISOString() } : {}) };
     this.writeAtomic("pending.yaml", configText);
     this.writeAtomic("pending.json", JSON.stringify(entry) + "\n");
     return entry;
   }
 
-  /** The pending config converged: it becomes the last-known-good. */
-  commit(entry: JournalEntry, summary: Record<string, unknown>) {
+  /** The pending config converged: it becomes the last-known-good (and is archived for rollback). */
+  commit(entry: JournalEntry, summary: Record<string, unknown>, outcome: HistoryLine["outcome"] = "converged") {
+    const text = readFileSync(join(this.dir, "pending.yaml"), "utf8");
+    mkdirSync(join(this.dir, "configs"), { recursive: true });
+    this.writeAtomic(join("configs", `${entry.digest.replace(":", "-")}.yaml`), text);
     renameSync(join(this.dir, "pending.yaml"), join(this.dir, "last-known-good.yaml"));
+    const { confirmBy: _c, awaitingConfirmation: _a, failedAt: _f, ...clean } = entry;
+    this.writeAtomic("pending.json", JSON.stringify(clean) + "\n");
     renameSync(join(this.dir, "pending.json"), join(this.dir, "last-known-good.json"));
     this.syncDir();
-    this.record(entry, "converged", summary);
+    this.record(entry, outcome, summary);
+  }
+
+  /** apply --confirm converged: the pending config now waits for `fos1 confirm` until its deadline. */
+  awaitConfirmation(entry: JournalEntry): JournalEntry {
+    const waiting = { ...entry, awaitingConfirmation: true };
+    this.writeAtomic("pending.json", JSON.stringify(waiting) + "\n");
+    return waiting;
+  }
+
+  /** The pending config was abandoned (rolled back): it is no longer pending. */
+  discard(entry: JournalEntry, summary: Record<string, unknown>) {
+    rmSync(join(this.dir, "pending.json"), { force: true });
+    rmSync(join(this.dir, "pending.yaml"), { force: true });
+    this.syncDir();
+    this.record(entry, "rolled back", summary);
+  }
+
+  history(): HistoryLine[] {
+    const file = join(this.dir, "history.jsonl");
+    if (!existsSync(file)) return [];
+    return readFileSync(file, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as HistoryLine);
+  }
+
+  /** An archived config by digest, if this journal kept it. */
+  archived(digest: string): string | null {
+    const file = join(this.dir, "configs", `${digest.replace(":", "-")}.yaml`);
+    return existsSync(file) ? readFileSync(file, "utf8") : null;
   }
 
   /** The apply finished without converging: the pending config stays for the next attempt. */
@@ -59,12 +106,12 @@ export class Journal {
     return { entry: JSON.parse(readFileSync(meta, "utf8")) as JournalEntry, text: readFileSync(join(this.dir, `${base}.yaml`), "utf8") };
   }
 
-  private record(entry: JournalEntry, outcome: string, summary: Record<string, unknown>) {
+  private record(entry: JournalEntry, outcome: HistoryLine["outcome"] | "failed", summary: Record<string, unknown>) {
     appendFileSync(join(this.dir, "history.jsonl"), JSON.stringify({ ...entry, finishedAt: new Date().toISOString(), outcome, ...summary }) + "\n");
   }
 
   private writeAtomic(name: string, content: string) {
-    const tmp = join(this.dir, `.${name}.tmp`);
+    const tmp = join(this.dir, dirname(name), `.${basename(name)}.tmp`);
     rmSync(tmp, { force: true });
     const fd = openSync(tmp, "w", 0o600);
     try {

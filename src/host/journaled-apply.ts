@@ -20,13 +20,21 @@ export async function applyJournaled(
   configText: string,
   desired: DesiredState,
   source: string,
-  opts: ApplyOptions = {},
+  opts: ApplyOptions & { confirmBy?: Date } = {},
 ): Promise<JournaledApply> {
-  const entry = journal.begin(configText, source);
+  const begun = journal.begin(configText, source, opts.confirmBy);
   const result = await converge(desired, opts);
   const converged = isConverged(result);
-  const summary = { writes: result.writes, processes: result.processes, failed: result.failed.length, degraded: result.degraded.length };
-  if (converged) journal.commit(entry, summary);
-  else journal.fail(entry, summary);
+  const summary = { writes: result.writes, processes: result.processes, failed: result.failed.length, degraded: result.degraded.length, changes: changeCounts(result) };
+  // With a confirmation deadline a converged config is not yet the last-known-good: it waits.
+  const entry = converged && opts.confirmBy ? journal.awaitConfirmation(begun) : begun;
+  if (converged && !opts.confirmBy) journal.commit(entry, summary);
+  else if (!converged) journal.fail(entry, summary);
   return { result, converged, entry };
+}
+
+function changeCounts(r: ApplyResult): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const op of r.applied) counts[op.action] = (counts[op.action] ?? 0) + 1;
+  return counts;
 }

@@ -98,6 +98,8 @@ export interface DesiredDhcp {
 export const ROUTER_SYSCTLS: Record<string, string> = {
   "net/ipv4/ip_forward": "1",
   "net/ipv6/conf/all/forwarding": "1",
+  // Removing an interface's first IPv4 address must not take the others of its subnet with it.
+  "net/ipv4/conf/all/promote_secondaries": "1",
 };
 
 export interface DesiredState {
@@ -113,7 +115,7 @@ export interface ObservedAddress {
   family: Family;
   cidr: string;
   scope: string;
-  /** Has a finite lifetime: put there by DHCP or SLAAC, not by fos1's config. */
+  /** Put there by the DHCP client or SLAAC, not by fos1's config (finite lifetime, or dhcpcd's noprefixroute). */
   dynamic: boolean;
 }
 

@@ -27,7 +27,7 @@ interface IpLink {
     info_slave_kind?: string;
     info_slave_data?: Record<string, unknown>;
   };
-  addr_info?: { family: string; local: string; prefixlen: number; scope?: string; dynamic?: boolean; valid_life_time?: number }[];
+  addr_info?: { family: string; local: string; prefixlen: number; scope?: string; dynamic?: boolean; noprefixroute?: boolean; valid_life_time?: number }[];
 }
 
 export function parseLinks(json: string): ObservedLink[] {
@@ -52,7 +52,8 @@ export function parseLinks(json: string): ObservedLink[] {
           family: (a.family === "inet" ? 4 : 6) as Family,
           cidr: canonicalPrefix(`${a.local}/${a.prefixlen}`) ?? `${a.local}/${a.prefixlen}`,
           scope: a.scope ?? "global",
-          dynamic: a.dynamic === true || (a.valid_life_time !== undefined && a.valid_life_time !== FOREVER),
+          // dhcpcd marks every address it installs noprefixroute, also those with an infinite lease.
+          dynamic: a.dynamic === true || a.noprefixroute === true || (a.valid_life_time !== undefined && a.valid_life_time !== FOREVER),
         })),
     };
     if (kind === "bond")

@@ -124,7 +124,9 @@ export function plan(desiredIn: DesiredState, observed: ObservedState): Plan {
   const releasedNics = new Set(observed.links.filter((o) => isOwned(o) && !VIRTUAL.has(o.kind) && !desiredNames.has(o.name)));
 
   // --- remove phase
-  const wantedRules = desired.rules.filter((r) => ruleUsable(r, usable));
+  const wantedRules = desired.rules.filter(ruleUsable);
+  for (const r of desired.rules.filter((x) => !ruleUsable(x)))
+    degraded.push({ ref: r.ref, subject: `rule ${describeRule(r)}`, reason: "it names a NIC matched by MAC that is not present" });
   for (const r of observed.rules)
     if (!wantedRules.some((w) => sameRule(w, r)))
       ops.push({ phase: "remove", action: "remove", ref: GONE, subject: `rule ${describeRule(r)}`, ...ruleLine("del", r) });
@@ -392,8 +394,9 @@ function staticAddresses(o: ObservedLink): string[] {
   return o.addresses.filter((a) => !a.dynamic && a.scope !== "link" && a.scope !== "host").map((a) => a.cidr);
 }
 
-function ruleUsable(r: DesiredRule, usable: Map<string, DesiredLink>): boolean {
-  return (!r.iif || usable.has(r.iif)) && (!r.oif || usable.has(r.oif));
+/** The kernel takes rules naming absent interfaces (they match once it appears); only a NIC whose name is still unknown (matched by MAC, not present) stops one. */
+function ruleUsable(r: DesiredRule): boolean {
+  return ![r.iif, r.oif].some((n) => n?.startsWith("mac:"));
 }
 
 const sameRouteKey = (a: RouteEntry, b: RouteEntry) => a.family === b.family && a.dst === b.dst && a.table === b.table && a.metric === b.metric;
@@ -446,6 +449,6 @@ function ruleLine(verb: "add" | "del", r: RuleEntry): { line: string; ipv6Only?:
     `table ${r.table} protocol ${FOS1_PROTO}`,
   ];
   const line = parts.filter(Boolean).join(" ");
-  // In a batch the family comes from the addresses; a rule with none needs `ip -6`.
-  return r.family === 6 && !r.from && !r.to ? { line, ipv6Only: true } : { line };
+  // `ip rule` takes IPv4 unless told otherwise, even for IPv6 addresses: IPv6 rules need `ip -6`.
+  return r.family === 6 ? { line, ipv6Only: true } : { line };
 }

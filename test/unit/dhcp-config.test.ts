@@ -2,7 +2,7 @@
 // The lab test (test/lab/dhcp.test.ts) runs these configs against real DHCP servers.
 import { describe, expect, test } from "bun:test";
 import { InvalidInputError } from "../../src/cli/errors";
-import { buildStatus, iaidOf, inPrefix6, parseLeaseDump, renderDhcpcdConfig, type DhcpClientSpec } from "../../src/host/dhcp";
+import { buildStatus, iaidOf, inPrefix6, parseLease4, parseLease6, renderDhcpcdConfig, type DhcpClientSpec } from "../../src/host/dhcp";
 
 /** The lines of one `interface NAME` block, up to the next blank line or block. */
 function block(config: string, ifname: string): string[] {
@@ -133,57 +133,39 @@ describe("renderDhcpcdConfig", () => {
     });
 });
 
-// dhcpcd 9.4.1's `--dumplease eth0` while bound (DHCPv4 from dnsmasq, DHCPv6 from kea).
-const dump = `reason=CARRIER
-interface=eth0
-protocol=link
-
-reason=BOUND
-interface=eth0
-protocol=dhcp
-ip_address=198.51.100.109
-subnet_cidr=24
-routers=198.51.100.254
-domain_name_servers=198.51.100.53 198.51.100.54
-dhcp_lease_time=3600
-dhcp_server_identifier=198.51.100.254
-
-reason=ROUTERADVERT
-interface=eth0
-protocol=ra
-nd1_from=fe80::d49b:33ff:fee7:d44b
-nd1_addr1=2001:db8:0:1:fbc9:8066:7580:af1f/64
-
-reason=BOUND6
-interface=eth0
-protocol=dhcp6
-dhcp6_name_servers=2001:db8:0:1::53
-dhcp6_ia_na1_iaid=00000001
-dhcp6_ia_na1_ia_addr1=2001:db8:0:1::100
-dhcp6_ia_pd1_iaid=00000002
-dhcp6_ia_pd1_prefix1_pltime=3000
-dhcp6_ia_pd1_prefix1_vltime=4000
-dhcp6_ia_pd1_prefix1_length=56
-dhcp6_ia_pd1_prefix1=2001:db8:100::
-`;
+// Lease files dhcpcd 9.4.1 wrote in the lab's setup: the DHCPv4 ACK from dnsmasq (300 bytes:
+// BOOTP header, zeros, options) and the DHCPv6 REPLY from kea with an IA_NA and an IA_PD.
+const hex = (h: string) => Uint8Array.from(h.match(/../g)!.map((b) => parseInt(b, 16)));
+const bootpHead = "0201060046c22cad0000000000000000c633646fc63364fe0000000096b880a18f09";
+const lease4 = hex(
+  bootpHead +
+    "00".repeat(236 - bootpHead.length / 2) +
+    "638253633501053604c63364fe330400000e103a04000007083b0400000c4e0104ffffff001c04c63364ff0604c63364350304c63364feff0000000000000000",
+);
+const lease6 = hex(
+  "07bcfa840001000e000100013299b4574e5c44adb83f0002000b000200007ed901020304050003002800000001000003e8000007d00005001820010db800000001000000000000010000000bb800000fa00019002900000001000003e8000007d0001a001900000bb800000fa03820010db8010002000000000000000000",
+);
 
 describe("reading leases back", () => {
-  test("parses dhcpcd's lease dump", () => {
-    expect(parseLeaseDump(dump)).toEqual({
-      v4: {
-        address: "198.51.100.109/24",
-        gateway: "198.51.100.254",
-        dnsServers: ["198.51.100.53", "198.51.100.54"],
-        server: "198.51.100.254",
-        leaseSeconds: 3600,
-      },
-      v6: {
-        addresses: ["2001:db8:0:1::100/128"],
-        delegatedPrefixes: [{ prefix: "2001:db8:100::/56", validSeconds: 4000, preferredSeconds: 3000 }],
-        dnsServers: ["2001:db8:0:1::53"],
-      },
+  test("a DHCPv4 lease file: address and mask, router, DNS, server, lease time", () => {
+    expect(parseLease4(lease4)).toEqual({
+      address: "198.51.100.111/24",
+      gateway: "198.51.100.254",
+      dnsServers: ["198.51.100.53"],
+      server: "198.51.100.254",
+      leaseSeconds: 3600,
     });
-    expect(parseLeaseDump("reason=CARRIER\ninterface=eth0\nprotocol=link\n")).toEqual({});
+    expect(parseLease4(lease4.subarray(0, 200))).toBeUndefined();
+  });
+
+  test("a DHCPv6 lease file: the IA_NA address and the delegated prefix with its lifetimes", () => {
+    expect(parseLease6(lease6)).toEqual({
+      addresses: ["2001:db8:0:1::100/128"],
+      delegatedPrefixes: [{ prefix: "2001:db8:100:200::/56", validSeconds: 4000, preferredSeconds: 3000 }],
+      dnsServers: [],
+    });
+    // A truncated message yields what is whole, and nothing invented.
+    expect(parseLease6(lease6.subarray(0, 60))).toBeUndefined();
   });
 
   test("status: dhcpcd's addresses on the uplink and the delegated /64s on the LANs, not the static ones", () => {
@@ -198,17 +180,17 @@ describe("reading leases back", () => {
     });
     const dyn = { dynamic: true, noprefixroute: true, valid_life_time: 3988, preferred_life_time: 2988 };
     const ip = JSON.stringify([
-      { ifname: "eth0", addr_info: [addr("198.51.100.109", 24, dyn), addr("203.0.113.1", 24), addr("2001:db8:0:1::100", 128, dyn), addr("fe80::1", 64)] },
-      { ifname: "eth2", addr_info: [addr("2001:db8:100:1::1", 64, dyn), addr("2001:db8:ffff::1", 64, dyn), addr("192.168.10.1", 24)] },
+      { ifname: "eth0", addr_info: [addr("198.51.100.111", 24, dyn), addr("203.0.113.1", 24), addr("2001:db8:0:1::100", 128, dyn), addr("fe80::1", 64)] },
+      { ifname: "eth2", addr_info: [addr("2001:db8:100:201::1", 64, dyn), addr("2001:db8:ffff::1", 64, dyn), addr("192.168.10.1", 24)] },
     ]);
     const spec: DhcpClientSpec = { ifname: "eth0", v4: true, v6: true, prefixDelegation: { assign: [{ ifname: "eth2", subnetId: 1 }] } };
-    const [s] = buildStatus([spec], true, new Map([["eth0", parseLeaseDump(dump)]]), ip);
+    const [s] = buildStatus([spec], true, new Map([["eth0", { v4: parseLease4(lease4)!, v6: parseLease6(lease6)! }]]), ip);
     expect(s!.running).toBe(true);
-    expect(s!.v4?.address).toBe("198.51.100.109/24");
-    expect(s!.addresses.map((a) => a.cidr)).toEqual(["198.51.100.109/24", "2001:db8:0:1::100/128"]);
-    expect(s!.addresses[0]).toEqual({ cidr: "198.51.100.109/24", family: 4, validSeconds: 3988, preferredSeconds: 2988 });
+    expect(s!.v4?.address).toBe("198.51.100.111/24");
+    expect(s!.addresses.map((a) => a.cidr)).toEqual(["198.51.100.111/24", "2001:db8:0:1::100/128"]);
+    expect(s!.addresses[0]).toEqual({ cidr: "198.51.100.111/24", family: 4, validSeconds: 3988, preferredSeconds: 2988 });
     expect(s!.assigned).toEqual([
-      { ifname: "eth2", subnetId: 1, addresses: [{ cidr: "2001:db8:100:1::1/64", family: 6, validSeconds: 3988, preferredSeconds: 2988 }] },
+      { ifname: "eth2", subnetId: 1, addresses: [{ cidr: "2001:db8:100:201::1/64", family: 6, validSeconds: 3988, preferredSeconds: 2988 }] },
     ]);
   });
 

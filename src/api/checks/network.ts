@@ -253,7 +253,8 @@ function checkRoutes(idx: NetworkIndex, report: Report) {
     if (type === "unicast" && !s.gateway && !s.interface) report(r, ["spec"], "a unicast route needs a gateway or an interface");
     if (type !== "unicast" && (s.gateway || s.interface)) report(r, ["spec", "type"], `a ${type} route has no gateway or interface`);
     if (gw && gw.family === dst.family) {
-      const tbl = tableOf(idx, s);
+      // The kernel resolves a gateway in the route's VRF, or in main for any other table.
+      const tbl = s.vrf ? tableOf(idx, s) : 254;
       const candidates = iface ? [iface] : idx.interfaces.filter((i) => tableOfInterface(idx, i) === tbl);
       const dynamic = candidates.some((i) => i.obj.value.spec.dhcp || i.obj.value.spec.delegatedPrefix);
       const linkLocal = gw.family === 6 && gw.addr >> 118n === 0x3fan;

@@ -56,7 +56,12 @@ export function checkSecurity(objects: LoadedObject<ConfigObject>[]): ConfigProb
       report(r, ["spec", "protocol"], `${s.protocol} does not go with ${s.protocol === "icmp" ? "IPv6" : "IPv4"} addresses`);
   }
 
+  const vlanPairs = new Map<string, LoadedObject>();
   for (const v of of<VLANPolicyT>("VLANPolicy")) {
+    const pair = `VLAN ${v.value.spec.fromVLAN} → VLAN ${v.value.spec.toVLAN}`;
+    const first = vlanPairs.get(pair);
+    if (first) report(v, ["spec", "toVLAN"], `${pair} already has ${first.ref}; one VLANPolicy per pair (its rules would never be reached)`);
+    else vlanPairs.set(pair, v);
     for (const f of ["fromVLAN", "toVLAN"] as const)
       if (!idx.interfaces.some((i) => i.type === "vlan" && i.obj.value.spec.vlan?.id === v.value.spec[f]))
         report(v, ["spec", f], `no NetworkInterface declares VLAN ${v.value.spec[f]}`);
@@ -69,7 +74,7 @@ export function checkSecurity(objects: LoadedObject<ConfigObject>[]): ConfigProb
     const wan = idx.resolve(s.interface);
     if (!wan) report(n, ["spec", "interface"], `unknown interface "${s.interface}"`);
     const need = (field: keyof typeof s, why: string) => {
-      if (s[field] === undefined) report(n, ["spec"], `type ${s.type} needs ${field} (${why})`);
+      if (s[field] === undefined) report(n, ["spec", field], `type ${s.type} needs ${field} (${why})`);
     };
     const families = new Set((s.sources ?? []).map((c) => parsePrefix(c)!.family));
     if (s.type === "masquerade") {

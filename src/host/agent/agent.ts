@@ -25,6 +25,8 @@ import { converge, type ApplyResult } from "../apply";
 import { desiredState } from "../desired";
 import { applyJournaled, isConverged } from "../journaled-apply";
 import { Journal, configDigest } from "../journal";
+import { expireUnconfirmed } from "../confirm";
+import { DhcpSupervisor } from "../dhcp";
 import type { DesiredState } from "../model";
 import type { Op } from "../plan";
 import { ConfigWatcher } from "./config-watch";
@@ -64,6 +66,8 @@ export class Agent {
   private readonly monitor: NetlinkMonitor;
   private readonly watcher: ConfigWatcher;
   private resyncTimer: ReturnType<typeof setInterval> | null = null;
+  private confirmTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly dhcp: DhcpSupervisor;
 
   private active: ActiveConfig | null = null;
   /** The active config converged since it was taken up: later converges need no journaling. */
@@ -80,6 +84,7 @@ export class Agent {
   constructor(private readonly opts: AgentOptions) {
     this.log = opts.log;
     this.journal = new Journal(opts.stateDir);
+    this.dhcp = new DhcpSupervisor({ stateDir: join(opts.stateDir, "dhcp"), log: opts.log });
     this.scheduler = new ConvergeScheduler((reasons) => this.step(reasons), opts.debounceMs ?? DEFAULT_DEBOUNCE_MS);
     this.monitor = new NetlinkMonitor({
       ...(opts.ip ? { ip: opts.ip } : {}),
@@ -99,6 +104,7 @@ export class Agent {
     // Watch before the first observation, so no change falls between the two.
     this.monitor.start();
     this.watcher.ensure();
+    await this.expireUnconfirmed();
     const interrupted = this.journal.pending();
     if (interrupted) this.log.warn("an earlier apply did not finish or did not converge; converging again", { digest: interrupted.entry.digest, since: interrupted.entry.startedAt, source: interrupted.entry.source });
     await this.scheduler.runNow("start");
@@ -112,13 +118,29 @@ export class Agent {
     this.log.info("watching for changes", { config: this.opts.configFile, monitorPid: this.monitor.pid });
   }
 
+  /**
+   * An `apply --confirm` whose process died: past its deadline it is rolled back now, before
+   * anything else; otherwise the agent checks again when the deadline comes.
+   */
+  private async expireUnconfirmed(): Promise<void> {
+    const left = await expireUnconfirmed(this.journal, {
+      ...(this.opts.ip ? { ip: this.opts.ip } : {}),
+      onRollback: (to, entry) => this.log.warn("rolled back a config that was not confirmed in time", { digest: entry.digest, appliedAt: entry.startedAt, by: entry.source, to }),
+    });
+    if (left !== null && !this.stopping) this.confirmTimer = setTimeout(() => void this.expireUnconfirmed().then(() => this.scheduler.request("confirmation deadline")), left + 50);
+  }
+
   /** Stops watching and waits for a running converge; the network is left as it is. */
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.confirmTimer) clearTimeout(this.confirmTimer);
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.resyncTimer = null;
     this.watcher.close();
     await Promise.all([this.monitor.stop(), this.scheduler.stop()]);
+    // dhcpcd deconfigures its addresses when it stops but keeps its leases: a restarted agent
+    // gets the same ones back within seconds.
+    await this.dhcp.stop();
   }
 
   private async step(reasons: string[]): Promise<void> {
@@ -220,6 +242,7 @@ export class Agent {
     }
     this.errors = 0;
     this.converges++;
+    await this.convergeDhcp(config.desired);
     const converged = isConverged(result);
     const degradedChanged = this.noteDegraded(result);
     for (const f of result.failed) this.log.warn("could not apply", { ref: f.op.ref, subject: f.op.subject, error: f.error });
@@ -242,6 +265,15 @@ export class Agent {
       this.log.warn("the kernel did not keep some changes", { subjects: result.unconverged.map((o) => o.subject) });
     const failed = new Set(result.failed.map((f) => f.op));
     this.noteFight(written.filter((o) => !failed.has(o)), performance.now() - started);
+  }
+
+  /** The DHCP client runs under the agent (it needs a supervisor that outlives one apply). */
+  private async convergeDhcp(desired: DesiredState): Promise<void> {
+    try {
+      await this.dhcp.converge(desired.dhcp);
+    } catch (err) {
+      this.log.error("DHCP client", { error: (err as Error).message });
+    }
   }
 
   /**

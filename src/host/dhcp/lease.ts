@@ -1,54 +1,100 @@
-// Reading what dhcpcd obtained: its lease dump (`dhcpcd --dumplease IFACE`, blocks of
-// key=value lines in dhcpcd-run-hooks(8)'s variable names) and the kernel's addresses
-// (`ip -json addr`). Pure functions; the supervisor runs the programs.
-import type { DhcpClientSpec, DhcpLeaseStatus, KernelAddress, LeaseV4, LeaseV6 } from "./spec";
+// Reading what dhcpcd obtained: its lease files (the server's last DHCPv4 ACK and DHCPv6
+// REPLY, stored as the raw messages) and the kernel's addresses (`ip -json addr`). Pure
+// functions; the supervisor reads the files and runs ip.
+//
+// Why the files and not `dhcpcd --dumplease`: in 9.4.1 the dump over the control socket fails
+// without privilege separation (the client reads EOF: "dhcpcd_readdump1: Invalid argument"),
+// and the dump of a lease file prints nothing when no hook script is configured.
+import type { DelegatedPrefix, DhcpClientSpec, DhcpLeaseStatus, KernelAddress, LeaseV4, LeaseV6 } from "./spec";
 
 export interface LeaseDump {
   v4?: LeaseV4;
   v6?: LeaseV6;
 }
 
-/** Parses `dhcpcd -U IFACE` output. Blocks are per protocol: link, dhcp, ra, dhcp6. */
-export function parseLeaseDump(text: string): LeaseDump {
-  const dump: LeaseDump = {};
-  for (const block of text.split(/\n\s*\n/)) {
-    const env = new Map<string, string>();
-    for (const line of block.split("\n")) {
-      const eq = line.indexOf("=");
-      if (eq > 0) env.set(line.slice(0, eq).trim(), line.slice(eq + 1).trim());
+/** A DHCPv4 lease file: a BOOTP message (RFC 2131) with its options. Lifetimes as granted. */
+export function parseLease4(msg: Uint8Array): LeaseV4 | undefined {
+  const MAGIC = 0x63825363;
+  if (msg.length < 240 || readU32(msg, 236) !== MAGIC) return undefined;
+  const yiaddr = ipv4(msg, 16);
+  if (yiaddr === "0.0.0.0") return undefined;
+  const opts = new Map<number, Uint8Array>();
+  for (let i = 240; i < msg.length; ) {
+    const code = msg[i]!;
+    if (code === 255) break;
+    if (code === 0) {
+      i++;
+      continue;
     }
-    const protocol = env.get("protocol");
-    if (protocol === "dhcp" && env.get("ip_address")) {
-      const v4: LeaseV4 = {
-        address: `${env.get("ip_address")}/${env.get("subnet_cidr") ?? "32"}`,
-        dnsServers: words(env.get("domain_name_servers")),
-      };
-      const gateway = words(env.get("routers"))[0];
-      if (gateway) v4.gateway = gateway;
-      const server = env.get("dhcp_server_identifier");
-      if (server) v4.server = server;
-      const lease = num(env.get("dhcp_lease_time"));
-      if (lease !== undefined) v4.leaseSeconds = lease;
-      dump.v4 = v4;
-    }
-    if (protocol === "dhcp6") {
-      const v6: LeaseV6 = { addresses: [], delegatedPrefixes: [], dnsServers: words(env.get("dhcp6_name_servers")) };
-      for (const [key, value] of env) {
-        if (/^dhcp6_ia_na\d+_ia_addr\d+$/.test(key)) v6.addresses.push(`${value}/128`);
-        if (/^dhcp6_ia_pd\d+_prefix\d+$/.test(key)) {
-          const length = env.get(`${key}_length`);
-          if (!length) continue;
-          const p: LeaseV6["delegatedPrefixes"][number] = { prefix: `${value}/${length}` };
-          const valid = num(env.get(`${key}_vltime`)), preferred = num(env.get(`${key}_pltime`));
-          if (valid !== undefined) p.validSeconds = valid;
-          if (preferred !== undefined) p.preferredSeconds = preferred;
-          v6.delegatedPrefixes.push(p);
-        }
+    const len = msg[i + 1];
+    if (len === undefined || i + 2 + len > msg.length) break;
+    if (!opts.has(code)) opts.set(code, msg.subarray(i + 2, i + 2 + len));
+    i += 2 + len;
+  }
+  const mask = opts.get(1);
+  const prefixLength = mask?.length === 4 ? [...mask].reduce((n, b) => n + popcount(b), 0) : 32;
+  const addresses = (code: number) => {
+    const o = opts.get(code);
+    return o ? Array.from({ length: Math.floor(o.length / 4) }, (_, k) => ipv4(o, k * 4)) : [];
+  };
+  const lease: LeaseV4 = { address: `${yiaddr}/${prefixLength}`, dnsServers: addresses(6) };
+  const gateway = addresses(3)[0];
+  if (gateway) lease.gateway = gateway;
+  const server = addresses(54)[0];
+  if (server) lease.server = server;
+  const time = opts.get(51);
+  if (time?.length === 4) lease.leaseSeconds = readU32(time, 0);
+  return lease;
+}
+
+/** A DHCPv6 lease file: the server's REPLY (RFC 8415), IA_NA and IA_PD with their options. */
+export function parseLease6(msg: Uint8Array): LeaseV6 | undefined {
+  if (msg.length < 4) return undefined;
+  const lease: LeaseV6 = { addresses: [], delegatedPrefixes: [], dnsServers: [] };
+  for (const [code, body] of options6(msg.subarray(4))) {
+    if (code === 23) for (let k = 0; k + 16 <= body.length; k += 16) lease.dnsServers.push(ipv6(body, k));
+    if ((code !== 3 && code !== 25) || body.length < 12) continue;
+    for (const [sub, data] of options6(body.subarray(12))) {
+      if (code === 3 && sub === 5 && data.length >= 24 && readU32(data, 20) > 0) lease.addresses.push(`${ipv6(data, 0)}/128`);
+      if (code === 25 && sub === 26 && data.length >= 25 && readU32(data, 4) > 0) {
+        const p: DelegatedPrefix = { prefix: `${ipv6(data, 9)}/${data[8]}`, validSeconds: readU32(data, 4), preferredSeconds: readU32(data, 0) };
+        lease.delegatedPrefixes.push(p);
       }
-      if (v6.addresses.length || v6.delegatedPrefixes.length) dump.v6 = v6;
     }
   }
-  return dump;
+  return lease.addresses.length || lease.delegatedPrefixes.length ? lease : undefined;
+}
+
+function* options6(buf: Uint8Array): Generator<[number, Uint8Array]> {
+  for (let i = 0; i + 4 <= buf.length; ) {
+    const code = (buf[i]! << 8) | buf[i + 1]!;
+    const len = (buf[i + 2]! << 8) | buf[i + 3]!;
+    if (i + 4 + len > buf.length) return;
+    yield [code, buf.subarray(i + 4, i + 4 + len)];
+    i += 4 + len;
+  }
+}
+
+const readU32 = (b: Uint8Array, at: number) => ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+const ipv4 = (b: Uint8Array, at: number) => [...b.subarray(at, at + 4)].join(".");
+const popcount = (b: number) => b.toString(2).replaceAll("0", "").length;
+
+/** Canonical text (RFC 5952) of 16 bytes. */
+function ipv6(b: Uint8Array, at: number): string {
+  const groups = Array.from({ length: 8 }, (_, k) => ((b[at + 2 * k]! << 8) | b[at + 2 * k + 1]!).toString(16));
+  let best = -1, bestLen = 1;
+  for (let k = 0; k < 8; ) {
+    if (groups[k] !== "0") {
+      k++;
+      continue;
+    }
+    let end = k;
+    while (end < 8 && groups[end] === "0") end++;
+    if (end - k > bestLen) [best, bestLen] = [k, end - k];
+    k = end;
+  }
+  if (best < 0) return groups.join(":");
+  return `${groups.slice(0, best).join(":")}::${groups.slice(best + bestLen).join(":")}`;
 }
 
 interface IpAddrLink {
@@ -139,6 +185,4 @@ export function ipv6ToBigInt(text: string): bigint | undefined {
   return value;
 }
 
-const words = (v: string | undefined) => (v ? v.split(/\s+/).filter(Boolean) : []);
-const num = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
 const lifetime = (v: number | undefined) => (v === undefined || v === FOREVER ? null : v);

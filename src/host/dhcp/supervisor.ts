@@ -12,7 +12,7 @@
 // per host: another one (a distribution's service) makes start fail with a message saying so.
 //
 // No hook script runs (see config.ts): dhcpcd itself installs addresses and routes; DNS servers
-// and the rest of the lease are read back with `dhcpcd --dumplease` (status()).
+// and the rest of the lease are read back from its lease files (status(); see lease.ts).
 //
 // Stopping. SIGTERM makes dhcpcd remove what it installed (addresses, routes, the delegated
 // /64s on the LAN side) without releasing the leases, so a restart gets the same ones back.
@@ -26,9 +26,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { join } from "node:path";
 import { OperationError } from "../../cli/errors";
 import type { Logger } from "../../observe/log";
-import { runTool, runToolOk } from "../tool";
+import { runToolOk } from "../tool";
 import { renderDhcpcdConfig } from "./config";
-import { buildStatus, parseLeaseDump, type LeaseDump } from "./lease";
+import { buildStatus, parseLease4, parseLease6, type LeaseDump } from "./lease";
 import type { DhcpClientSpec, DhcpLeaseStatus } from "./spec";
 
 /** dhcpcd 9.4's manager pid file (RUNDIR is compiled in). */
@@ -40,6 +40,8 @@ export interface DhcpSupervisorOptions {
   /** Path of dhcpcd; default: found on PATH, then /usr/sbin/dhcpcd. */
   dhcpcd?: string;
   log: Logger;
+  /** dhcpcd's lease directory (its compiled-in DBDIR; default /var/lib/dhcpcd). */
+  leaseDir?: string;
   /** Delay before the first restart after dhcpcd dies, doubled each time up to maxMs. */
   backoff?: { initialMs: number; maxMs: number };
   /** How long dhcpcd may take to deconfigure and exit on SIGTERM before it is killed. */
@@ -61,6 +63,7 @@ export class DhcpSupervisor {
   private readonly backoff: { initialMs: number; maxMs: number };
   private readonly stopTimeoutMs: number;
   private readonly startTimeoutMs: number;
+  private readonly leaseDir: string;
   private specs: DhcpClientSpec[] = [];
   /** The config dhcpcd should run with; "" when it should not run. */
   private config = "";
@@ -75,6 +78,7 @@ export class DhcpSupervisor {
     this.backoff = opts.backoff ?? { initialMs: 1000, maxMs: 60_000 };
     this.stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
     this.startTimeoutMs = opts.startTimeoutMs ?? 10_000;
+    this.leaseDir = opts.leaseDir ?? "/var/lib/dhcpcd";
   }
 
   get configPath(): string {
@@ -128,19 +132,15 @@ export class DhcpSupervisor {
     const specs = this.specs;
     const running = this.child !== undefined;
     const ipJson = await runToolOk({ purpose: "read interface addresses", argv: ["ip", "-json", "addr", "show"] });
-    const dumps = new Map<string, LeaseDump>();
-    if (running) {
-      const bin = this.binary();
-      await Promise.all(
-        specs.map(async (s) => {
-          // --dumplease asks the running manager over its control socket.
-          const r = await runTool({ purpose: `read the DHCP lease of ${s.ifname}`, argv: [bin, "--config", this.configPath, "--dumplease", s.ifname] });
-          if (r.exitCode === 0) dumps.set(s.ifname, parseLeaseDump(r.stdout));
-          else this.log.debug("dhcpcd has no lease to show", { ifname: s.ifname, said: r.stderr.trim() });
-        }),
-      );
-    }
-    return buildStatus(specs, running, dumps, ipJson);
+    const leases = new Map<string, LeaseDump>();
+    // A lease file outlives the dhcpcd that wrote it: only a running dhcpcd's leases count.
+    if (running)
+      for (const s of specs) {
+        const v4 = readLease(join(this.leaseDir, `${s.ifname}.lease`), parseLease4);
+        const v6 = readLease(join(this.leaseDir, `${s.ifname}.lease6`), parseLease6);
+        leases.set(s.ifname, { ...(v4 && s.v4 ? { v4 } : {}), ...(v6 && s.v6 ? { v6 } : {}) });
+      }
+    return buildStatus(specs, running, leases, ipJson);
   }
 
   private serial<T>(work: () => Promise<T>): Promise<T> {
@@ -284,9 +284,6 @@ export class DhcpSupervisor {
     // Talos has no "dhcpcd" user: dhcpcd then runs without privilege separation and says so
     // on every start, in words that look like a fault.
     if (line === "no such user dhcpcd") this.log.debug("dhcpcd runs without privilege separation (no dhcpcd user)", { pid });
-    // Every status() asks for the leases over the control socket; dhcpcd logs each request
-    // (and, with privilege separation, a harmless control_free complaint).
-    else if (/^control(_free:| command:)/.test(line)) this.log.debug(line, { program: "dhcpcd", pid });
     else this.log.info(line, { program: "dhcpcd", pid });
   }
 }
@@ -313,6 +310,14 @@ async function eachLine(stream: ReadableStream<Uint8Array>, onLine: (line: strin
     }
   }
   if (buffered.trim()) onLine(buffered.trim());
+}
+
+function readLease<T>(path: string, parse: (msg: Uint8Array) => T | undefined): T | undefined {
+  try {
+    return parse(new Uint8Array(readFileSync(path)));
+  } catch {
+    return undefined; // no lease (yet)
+  }
 }
 
 function writeAtomically(path: string, text: string) {

@@ -5,7 +5,7 @@
 //   input    (hook input)   established/related, invalid, lo, IPv6 essentials, DHCP client
 //            replies, the management ports from management zones, then `iifname vmap` to
 //            the zone's chain in_<zone>: its rules toward host, then the zone's input policy
-//   forward  (hook forward) established/related, invalid, DNATed flows, ICMPv6 errors, then
+//   forward  (hook forward) established/related, invalid, port forwards, ICMPv6 errors, then
 //            `iifname . oifname vmap` to a VLAN policy or zone-pair chain, then
 //            `iifname vmap` to the zone's own default — the cost per packet does not grow with
 //            the number of rules, only with the rules of the one chain it lands in
@@ -13,7 +13,7 @@
 // Every rule counts; rules asked to log carry a prefix naming the rule.
 import { createHash } from "node:crypto";
 import { parsePrefix } from "../../api/ip";
-import type { DesiredFirewall, FwNat, FwRule, Policy, PortRange, Protocol } from "./model";
+import type { DesiredFirewall, FwNat, FwPortForward, FwRule, Policy, PortRange, Protocol } from "./model";
 
 export const FIREWALL_TABLE = "fos1";
 const FAMILY = "inet";
@@ -115,6 +115,15 @@ export function compileFirewall(fw: DesiredFirewall): CompiledFirewall {
     shape[`@${name}`] = elem.length;
   };
 
+  // A NIC matched by MAC that is not on the host keeps its placeholder name ("mac:…", never a
+  // kernel name): it can match no packet, and nft would refuse the whole table for it.
+  const present = (name: string) => !name.startsWith("mac:");
+  fw = {
+    ...fw,
+    zones: fw.zones.map((z) => ({ ...z, interfaces: z.interfaces.filter(present) })),
+    vlanPolicies: fw.vlanPolicies.map((v) => ({ ...v, fromInterfaces: v.fromInterfaces.filter(present), toInterfaces: v.toInterfaces.filter(present) })),
+    nat: fw.nat.filter((n) => present(n.interface)),
+  };
   if (fw.zones.length) compileFilter(fw, chain, rule, map);
   if (fw.nat.length) compileNat(fw.nat, chain, rule);
 
@@ -152,7 +161,7 @@ function compileFilter(fw: DesiredFirewall, chain: ChainFn, rule: RuleFn, map: M
     for (const e of policyRules(from.forward)) rule(zoneChain("fwd", from.name), e, `zone ${from.name} forward policy`);
     for (const to of fw.zones) {
       const rules = fw.rules.filter((x) => x.from === from.name && x.to === to.name);
-      if (!rules.length || from === to) continue;
+      if (!rules.length) continue;
       const name = zoneChain("fwd", from.name, to.name);
       chain(name);
       for (const r of rules) for (const e of ruleExprs(r)) rule(name, e, r.ref);
@@ -197,7 +206,13 @@ function compileFilter(fw: DesiredFirewall, chain: ChainFn, rule: RuleFn, map: M
 
   chain("forward", { type: "filter", hook: "forward", prio: 0, policy: "drop" });
   for (const e of commonHead()) rule("forward", e);
-  rule("forward", [match({ ct: { key: "status" } }, "dnat", "in"), counter, accept], "port forwards");
+  // Only flows to a declared port forward's target pass as such: NPTv6 also DNATs, and what it
+  // lets in must still meet the zones' rules.
+  for (const n of fw.nat.filter((x) => x.type === "dnat"))
+    for (const f of n.forwards) {
+      const t = forwardTarget(f);
+      rule("forward", [match({ ct: { key: "status" } }, "dnat", "in"), match(meta("l4proto"), f.protocol), match(payload(t.family, "daddr"), f.to), match(payload(f.protocol, "dport"), portValue(t.ports)), counter, accept], `${n.ref} port forward`);
+    }
   rule("forward", [match(meta("l4proto"), "ipv6-icmp"), match(payload("icmpv6", "type"), { set: ["destination-unreachable", "packet-too-big", "time-exceeded", "parameter-problem"] }), counter, accept], "ICMPv6 errors");
   rule("forward", [{ vmap: { key: { concat: [meta("iifname"), meta("oifname")] }, data: "@forward_pairs" } }]);
   rule("forward", [{ vmap: { key: meta("iifname"), data: "@forward_zones" } }]);
@@ -236,9 +251,13 @@ function compileNat(nat: FwNat[], chain: ChainFn, rule: RuleFn) {
       }
       case "dnat":
         for (const f of n.forwards) {
-          const family = f.to.includes(":") ? "ip6" : "ip";
+          const { family, ports: toPorts } = forwardTarget(f);
           const dport = match(payload(f.protocol, "dport"), portValue(f.ports));
-          const toPort = f.ports[0] === f.ports[1] ? f.toPort : { range: [f.toPort, f.toPort + f.ports[1] - f.ports[0]] };
+          // A range moved elsewhere maps port to port: NAT to a port range would pick its first free port.
+          const shifted = f.ports[0] !== f.ports[1] && f.toPort !== f.ports[0];
+          const toPort = shifted
+            ? { map: { key: payload(f.protocol, "dport"), data: { set: Array.from({ length: f.ports[1] - f.ports[0] + 1 }, (_, k) => [f.ports[0] + k, f.toPort + k]) } } }
+            : portValue(toPorts);
           const target = { dnat: { family, addr: f.to, port: toPort } };
           const l4 = match(meta("l4proto"), f.protocol);
           rule("prerouting", [iif, ...(n.externalAddress ? [match(payload(family, "daddr"), n.externalAddress)] : []), l4, dport, counter, target], n.ref);
@@ -246,10 +265,15 @@ function compileNat(nat: FwNat[], chain: ChainFn, rule: RuleFn) {
             // LAN clients using the public address: DNAT them too, and SNAT so replies come back through the router.
             const pub = n.externalAddress ? match(payload(family, "daddr"), n.externalAddress) : match({ fib: { result: "type", flags: ["daddr"] } }, "local");
             rule("prerouting", [match(meta("iifname"), n.interface, "!="), pub, l4, dport, counter, target], `${n.ref} hairpin`);
-            rule("postrouting", [match(meta("iifname"), n.interface, "!="), match({ ct: { key: "status" } }, "dnat", "in"), match(payload(family, "daddr"), f.to), l4, match(payload(f.protocol, "dport"), portValue(typeof toPort === "number" ? [toPort, toPort] : (toPort.range as PortRange))), counter, { masquerade: null }], `${n.ref} hairpin`);
+            rule("postrouting", [match(meta("iifname"), n.interface, "!="), match({ ct: { key: "status" } }, "dnat", "in"), match(payload(family, "daddr"), f.to), l4, match(payload(f.protocol, "dport"), portValue(toPorts)), counter, { masquerade: null }], `${n.ref} hairpin`);
           }
         }
         break;
     }
   }
+}
+
+/** Where a port forward sends its flows: the family of its address and the ports they reach. */
+function forwardTarget(f: FwPortForward): { family: "ip" | "ip6"; ports: PortRange } {
+  return { family: f.to.includes(":") ? "ip6" : "ip", ports: [f.toPort, f.toPort + f.ports[1] - f.ports[0]] };
 }

@@ -1,0 +1,289 @@
+// fos1's DHCP client in the VM lab, against real servers: the peer VM serves DHCPv4 and router
+// advertisements (dnsmasq) and DHCPv6 with prefix delegation (kea-dhcp6) on the cable to the
+// router's eth0; the router runs src/host/dhcp's DhcpSupervisor, which runs dhcpcd. The
+// delegated prefix is split into /64s for eth2 (subnetId 1) and eth3 (subnetId 2).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { Lab, standardLab, type LabVm } from "../../hack/lab/vm";
+import { inPrefix6, ipv6ToBigInt, type DhcpClientSpec, type DhcpLeaseStatus } from "../../src/host/dhcp";
+
+const STATE = "/var/lib/fos1/dhcp";
+const SPEC = "/lab/dhcp-spec.json";
+const CLIENT_LOG = "/tmp/dhcp-client.log";
+const GATEWAY4 = "198.51.100.254";
+const DNS4 = "198.51.100.53";
+const PD_POOL = "2001:db8:100::/40";
+
+const kea = {
+  Dhcp6: {
+    "interfaces-config": { interfaces: ["eth0"] },
+    "lease-database": { type: "memfile", persist: false },
+    "server-id": { type: "EN", "enterprise-id": 32473, identifier: "0102030405", persist: false },
+    "preferred-lifetime": 3000,
+    "valid-lifetime": 4000,
+    "renew-timer": 1000,
+    "rebind-timer": 2000,
+    subnet6: [
+      {
+        subnet: "2001:db8:0:1::/64",
+        interface: "eth0",
+        pools: [{ pool: "2001:db8:0:1::100-2001:db8:0:1::1ff" }],
+        "pd-pools": [{ prefix: "2001:db8:100::", "prefix-len": 40, "delegated-len": 56 }],
+      },
+    ],
+    loggers: [{ name: "kea-dhcp6", output_options: [{ output: "stdout" }], severity: "INFO" }],
+  },
+};
+
+const dnsmasq = [
+  "dnsmasq --keep-in-foreground --log-facility=- --log-dhcp --conf-file=/dev/null --port=0 --user=root --pid-file=",
+  "--interface=eth0 --bind-interfaces --dhcp-leasefile=/tmp/dhcp/dnsmasq.leases",
+  `--dhcp-range=198.51.100.100,198.51.100.199,255.255.255.0,1h --dhcp-option=option:router,${GATEWAY4}`,
+  `--dhcp-option=option:dns-server,${DNS4}`,
+  // Router advertisements only (kea answers DHCPv6): the default route, and an on-link prefix.
+  "--enable-ra --dhcp-range=::,constructor:eth0,ra-only,64,1h",
+].join(" ");
+
+const spec: DhcpClientSpec[] = [
+  {
+    ifname: "eth0",
+    v4: true,
+    v6: true,
+    prefixDelegation: { hintLength: 56, assign: [{ ifname: "eth2", subnetId: 1 }, { ifname: "eth3", subnetId: 2 }] },
+  },
+];
+
+let lab: Lab;
+let router: LabVm;
+let peer: LabVm;
+
+interface IpAddr {
+  family: string;
+  local: string;
+  prefixlen: number;
+  scope: string;
+  dynamic?: boolean;
+  noprefixroute?: boolean;
+  valid_life_time: number;
+  preferred_life_time: number;
+}
+interface IpRoute {
+  type?: string;
+  dst: string;
+  gateway?: string;
+  dev: string;
+  protocol: string;
+  metric?: number;
+}
+
+const addrs = async (dev: string): Promise<IpAddr[]> =>
+  (JSON.parse(await router.runOk(`ip -json addr show dev ${dev}`)) as { addr_info: IpAddr[] }[])[0]?.addr_info ?? [];
+const routes = async (family: 4 | 6): Promise<IpRoute[]> => JSON.parse(await router.runOk(`ip -${family} -json route show`));
+
+async function diagnostics(): Promise<string> {
+  const r = await router.run(`tail -n 40 ${CLIENT_LOG}; ip addr; ip route; ip -6 route`);
+  const p = await peer.run("tail -n 15 /tmp/dhcp/kea.log /tmp/dhcp/dnsmasq.log");
+  return `--- router: client log, addresses, routes\n${r.stdout}${r.stderr}\n--- peer: server logs\n${p.stdout}${p.stderr}`;
+}
+
+/** Polls check (once a second) until it returns a value; fails with the lab's state after timeoutMs. */
+async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}\n${await diagnostics()}`);
+    await Bun.sleep(1000);
+  }
+}
+
+async function status(): Promise<{ pid: number | null; uplinks: DhcpLeaseStatus[] }> {
+  const text = await router.runOk(`cat ${STATE}/status.json 2>/dev/null || echo '{"pid":null,"uplinks":[]}'`);
+  return JSON.parse(text);
+}
+
+const dhcpcdPid = async (): Promise<number | undefined> => {
+  const r = await router.run("pid=$(cat /run/dhcpcd/pid) && [ \"$(cat /proc/$pid/comm)\" = dhcpcd ] && echo $pid");
+  return r.exitCode === 0 ? Number(r.stdout.trim()) : undefined;
+};
+
+const converged = async (n: number) =>
+  waitFor(`converge number ${n}`, async () => {
+    const said = (await router.runOk(`cat ${STATE}/converged 2>/dev/null || true`)).trim();
+    if (said.startsWith("error")) throw new Error(`converge failed in the VM: ${said}\n${await diagnostics()}`);
+    return said === String(n) ? said : undefined;
+  });
+
+const linkLocalReady = (devs: string[]) =>
+  devs.map((d) => `until ip -6 addr show dev ${d} scope link | grep -q inet6 && ! ip -6 addr show dev ${d} | grep -q tentative; do sleep 0.2; done`).join("\n");
+
+beforeAll(async () => {
+  const { vms, cables } = standardLab();
+  lab = await Lab.boot(vms, cables);
+  router = lab.vm("router");
+  peer = lab.vm("peer");
+  for (const [vm, progs] of [[router, ["dhcpcd"]], [peer, ["dnsmasq", "kea-dhcp6"]]] as const)
+    for (const p of progs)
+      if ((await vm.run(`command -v ${p}`)).exitCode !== 0) throw new Error(`the lab image has no ${p}: run "make lab-image"`);
+
+  // The peer: the ISP side of cable 0.
+  await peer.put("/tmp/dhcp/kea6.json", JSON.stringify(kea));
+  await peer.runOk(
+    [
+      "sysctl -qw net.ipv6.conf.eth0.accept_dad=0",
+      "ip link set eth0 up",
+      `ip addr add ${GATEWAY4}/24 dev eth0`,
+      "ip addr add 2001:db8:0:1::fe/64 dev eth0",
+      linkLocalReady(["eth0"]),
+      "KEA_PIDFILE_DIR=/tmp/dhcp KEA_LOCKFILE_DIR=none kea-dhcp6 -c /tmp/dhcp/kea6.json >/tmp/dhcp/kea.log 2>&1 &",
+      `${dnsmasq} >/tmp/dhcp/dnsmasq.log 2>&1 &`,
+      "i=0; until grep -q DHCP6_STARTED /tmp/dhcp/kea.log && grep -q 'router advertisement enabled' /tmp/dhcp/dnsmasq.log; do i=$((i+1)); [ $i -lt 150 ] || exit 1; sleep 0.2; done",
+    ].join("\n"),
+    { timeoutSec: 60 },
+  );
+
+  // The router: fos1's supervisor, bundled from this checkout and run by the image's fos1.
+  const bundle = await Bun.build({ entrypoints: [join(import.meta.dir, "dhcp-client.ts")], target: "bun" });
+  if (!bundle.success) throw new Error(`cannot bundle dhcp-client.ts: ${bundle.logs.join("\n")}`);
+  await router.put("/lab/dhcp-client.js", await bundle.outputs[0]!.text());
+  await router.put(SPEC, JSON.stringify(spec));
+  // A router forwards, so the kernel ignores router advertisements: whatever IPv6 the uplink
+  // gets, dhcpcd put there.
+  await router.runOk(["sysctl -qw net.ipv6.conf.all.forwarding=1", "ip link set eth0 up", "ip link set eth2 up", "ip link set eth3 up", linkLocalReady(["eth0", "eth2", "eth3"])].join("\n"), {
+    timeoutSec: 60,
+  });
+  await router.runOk(
+    `mkdir -p ${STATE}; BUN_BE_BUN=1 FOS1_LOG_FORMAT=text FOS1_LOG_LEVEL=debug fos1 /lab/dhcp-client.js ${SPEC} ${STATE} >${CLIENT_LOG} 2>&1 & echo $! >/tmp/dhcp-client.pid`,
+  );
+  await converged(1);
+}, 240_000);
+
+afterAll(async () => {
+  await lab?.shutdown();
+});
+
+let leased4 = "";
+let na6 = "";
+let delegated = "";
+
+describe("fos1's DHCP client on the uplink", () => {
+  test("gets a DHCPv4 address from the server's range, and a default route via the server's router option", async () => {
+    const a = await waitFor("a DHCPv4 address on eth0", async () =>
+      (await addrs("eth0")).find((a) => a.family === "inet" && /^198\.51\.100\.1\d\d$/.test(a.local)),
+    );
+    leased4 = a.local;
+    // What dhcpcd installs: a finite lifetime (the kernel's "dynamic") and no kernel prefix route.
+    expect(a).toMatchObject({ prefixlen: 24, scope: "global", dynamic: true, noprefixroute: true });
+    expect(a.valid_life_time).toBeGreaterThan(0);
+    expect(a.valid_life_time).toBeLessThanOrEqual(3600);
+    const r4 = await routes(4);
+    expect(r4.find((r) => r.dst === "default")).toMatchObject({ gateway: GATEWAY4, dev: "eth0", protocol: "dhcp" });
+    expect(r4.find((r) => r.dst === "198.51.100.0/24")).toMatchObject({ dev: "eth0", protocol: "dhcp" });
+    // And the server sees the router at that address.
+    expect(await peer.runOk(`ping -c 1 -W 5 ${leased4}`)).toContain("1 packets received");
+  }, 90_000);
+
+  test("gets a DHCPv6 address from the server's pool, and a default route from its router advertisements", async () => {
+    const a = await waitFor("a DHCPv6 address on eth0", async () =>
+      (await addrs("eth0")).find((a) => a.family === "inet6" && a.prefixlen === 128 && inPrefix6(`${a.local}/128`, "2001:db8:0:1::/64")),
+    );
+    na6 = a.local;
+    const n = ipv6ToBigInt(na6)! - ipv6ToBigInt("2001:db8:0:1::")!;
+    expect(n >= 0x100n && n <= 0x1ffn).toBe(true); // kea's pool ::100–::1ff
+    expect(a).toMatchObject({ scope: "global", dynamic: true, noprefixroute: true });
+    expect(a.valid_life_time).toBeLessThanOrEqual(4000);
+    const peerLinkLocal = (await peer.runOk("ip -6 -o addr show dev eth0 scope link")).match(/fe80::[0-9a-f:]+/)![0];
+    const def = await waitFor("an IPv6 default route", async () => (await routes(6)).find((r) => r.dst === "default"));
+    expect(def).toMatchObject({ gateway: peerLinkLocal, dev: "eth0", protocol: "ra" });
+  }, 90_000);
+
+  test("gets a delegated prefix, and each LAN interface named in assign gets its /64 of it by subnetId", async () => {
+    const reject = await waitFor("the delegated prefix's reject route", async () =>
+      (await routes(6)).find((r) => r.type === "unreachable" && r.protocol === "dhcp"),
+    );
+    delegated = reject.dst;
+    expect(delegated).toMatch(/\/56$/);
+    expect(inPrefix6(delegated, PD_POOL)).toBe(true);
+    const base = ipv6ToBigInt(delegated.split("/")[0]!)!;
+    for (const { ifname, subnetId } of spec[0]!.prefixDelegation!.assign) {
+      const want = base + (BigInt(subnetId) << 64n) + 1n;
+      const a = await waitFor(`the /64 of subnet ${subnetId} on ${ifname}`, async () =>
+        (await addrs(ifname)).find((a) => a.family === "inet6" && a.prefixlen === 64 && ipv6ToBigInt(a.local) === want),
+      );
+      expect(a).toMatchObject({ scope: "global", dynamic: true, noprefixroute: true });
+      const subnet = (await routes(6)).find((r) => r.dev === ifname && r.protocol === "dhcp" && inPrefix6(`${a.local}/128`, r.dst));
+      expect(subnet?.dst).toMatch(/\/64$/);
+    }
+    // Nothing of it lands on a LAN interface that did not ask (eth1).
+    expect((await addrs("eth1")).filter((a) => a.family === "inet6" && a.scope === "global")).toEqual([]);
+    // The ISP side, routing the prefix to the router, reaches the LAN address.
+    const lan = (await addrs("eth2")).find((a) => a.prefixlen === 64 && inPrefix6(`${a.local}/128`, delegated))!.local;
+    await peer.runOk(`ip -6 route replace ${delegated} via ${na6} dev eth0`);
+    expect(await peer.runOk(`ping -c 1 -W 5 ${lan}`)).toContain("1 packets received");
+  }, 90_000);
+
+  test("status() reports the leases and the addresses dhcpcd installed", async () => {
+    const s = await waitFor("a status with both leases", async () => {
+      const st = await status();
+      const up = st.uplinks[0];
+      return up?.v4 && up.v6?.delegatedPrefixes.length && up.assigned.every((a) => a.addresses.length) ? st : undefined;
+    });
+    expect(s.pid).toBe((await dhcpcdPid()) ?? -1);
+    const up = s.uplinks[0]!;
+    expect(up).toMatchObject({ ifname: "eth0", running: true });
+    expect(up.v4).toMatchObject({ address: `${leased4}/24`, gateway: GATEWAY4, dnsServers: [DNS4], server: GATEWAY4, leaseSeconds: 3600 });
+    expect(up.v6!.addresses).toContain(`${na6}/128`);
+    expect(up.v6!.delegatedPrefixes.map((p) => p.prefix)).toEqual([delegated]);
+    expect(up.addresses.map((a) => a.cidr)).toEqual(expect.arrayContaining([`${leased4}/24`, `${na6}/128`]));
+    expect(up.assigned.map((a) => [a.ifname, a.subnetId, a.addresses.length])).toEqual([
+      ["eth2", 1, 1],
+      ["eth3", 2, 1],
+    ]);
+  }, 90_000);
+
+  test("converging to the same specs leaves dhcpcd alone; changed specs restart it with the new config", async () => {
+    const before = await dhcpcdPid();
+    expect(before).toBeNumber();
+    await router.runOk("kill -HUP $(cat /tmp/dhcp-client.pid)");
+    await converged(2);
+    expect(await dhcpcdPid()).toBe(before!);
+
+    // eth3 no longer asks for a subnet: dhcpcd restarts, eth3 loses its /64, eth2 keeps one.
+    const fewer = [{ ...spec[0]!, prefixDelegation: { hintLength: 56, assign: [{ ifname: "eth2", subnetId: 1 }] } }];
+    await router.put(SPEC, JSON.stringify(fewer));
+    await router.runOk("kill -HUP $(cat /tmp/dhcp-client.pid)");
+    await converged(3);
+    const after = await dhcpcdPid();
+    expect(after).toBeNumber();
+    expect(after).not.toBe(before!);
+    expect(await router.runOk(`cat ${STATE}/dhcpcd.conf`)).toContain(" eth2/1/64\n");
+    await waitFor("eth3's delegated /64 to go", async () =>
+      (await addrs("eth3")).some((a) => inPrefix6(`${a.local}/128`, PD_POOL)) ? undefined : true,
+    );
+    await waitFor("eth2's /64 back", async () => (await addrs("eth2")).find((a) => inPrefix6(`${a.local}/128`, PD_POOL)));
+  }, 120_000);
+
+  test("when dhcpcd is killed, the supervisor restarts it and the lease comes back", async () => {
+    const before = (await dhcpcdPid())!;
+    await router.runOk(`kill -KILL ${before}`);
+    const after = await waitFor("a new dhcpcd", async () => {
+      const pid = await dhcpcdPid();
+      return pid !== undefined && pid !== before ? pid : undefined;
+    });
+    expect(await router.runOk(`cat ${CLIENT_LOG}`)).toContain("dhcpcd exited unexpectedly; restarting it");
+    await waitFor("the supervisor's status to name the new dhcpcd", async () => ((await status()).pid === after ? true : undefined));
+    await waitFor("the DHCPv4 address again", async () => (await addrs("eth0")).find((a) => a.local === leased4 && a.dynamic));
+    // One dhcpcd: no second manager started beside the first.
+    expect((await router.runOk("pidof dhcpcd")).trim().split(/\s+/)).toEqual([String(after)]);
+  }, 120_000);
+
+  test("when the supervisor stops, dhcpcd is gone and so is what it installed", async () => {
+    await router.runOk("kill -TERM $(cat /tmp/dhcp-client.pid)");
+    await waitFor("the client to exit", async () => ((await router.run("kill -0 $(cat /tmp/dhcp-client.pid)")).exitCode !== 0 ? true : undefined), 30_000);
+    expect((await router.run("pidof dhcpcd")).exitCode).not.toBe(0);
+    expect((await addrs("eth0")).filter((a) => a.scope === "global")).toEqual([]);
+    expect((await addrs("eth2")).filter((a) => a.scope === "global")).toEqual([]);
+    expect((await routes(4)).filter((r) => r.protocol === "dhcp")).toEqual([]);
+    expect((await routes(6)).filter((r) => r.protocol === "dhcp" || r.protocol === "ra")).toEqual([]);
+  }, 60_000);
+});

@@ -1,0 +1,121 @@
+// The firewall compiler against golden files, the way OpenWrt's fw4 tests its ruleset
+// template: each test/unit/golden/firewall/NAME.yaml is a config, NAME.json the exact nftables
+// JSON transaction fos1 must send for it (one command per line, so a diff reads like a ruleset
+// diff). `UPDATE_GOLDEN=1 bun test test/unit/firewall-compile.test.ts` rewrites the goldens
+// from the compiler; review every changed line before committing it.
+//
+// Each golden is also handed to the real nft in a throwaway network namespace (`unshare
+// --net`): checked (`nft -j -c -f`), loaded twice (the second load replaces the table, as every
+// later apply does) and read back, and what observe.ts reads back must be exactly the digest
+// and shape the compiler promised — otherwise every apply would rewrite the table.
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join, resolve } from "node:path";
+import { loadConfigText } from "../../src/api/load";
+import { formatProblem } from "../../src/api/problems";
+import { desiredState } from "../../src/host/desired";
+import { compileFirewall, FIREWALL_TABLE, type CompiledFirewall } from "../../src/host/firewall/compile";
+import { parseFirewallListing } from "../../src/host/firewall/observe";
+
+const GOLDEN = resolve(import.meta.dir, "golden/firewall");
+const UPDATE = process.env.UPDATE_GOLDEN === "1";
+const isRoot = process.getuid?.() === 0;
+const tmp = mkdtempSync(join(tmpdir(), "fos1-fw-golden-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function compileFile(path: string): CompiledFirewall {
+  const r = loadConfigText(readFileSync(path, "utf8"), basename(path));
+  if (r.problems.length) throw new Error(`golden config ${path} is not valid:\n${r.problems.map(formatProblem).join("\n")}`);
+  return compileFirewall(desiredState(r.objects).firewall);
+}
+
+/** The transaction as `nft -j -f` reads it, one command per line. */
+function render(fw: CompiledFirewall): string {
+  return `{"nftables": [\n${fw.commands.map((c) => "  " + JSON.stringify(c)).join(",\n")}\n]}\n`;
+}
+
+interface NftRun {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a shell script in a new, empty network namespace that vanishes when it exits. */
+function inThrowawayNs(script: string, ...args: string[]): NftRun {
+  const r = Bun.spawnSync(["unshare", "--net", "sh", "-ec", script, "sh", ...args], { stdout: "pipe", stderr: "pipe" });
+  return { exitCode: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+}
+
+const cases = readdirSync(GOLDEN)
+  .filter((f) => f.endsWith(".yaml"))
+  .map((f) => f.slice(0, -".yaml".length))
+  .sort();
+
+test("the golden configs are all there", () => {
+  expect(cases).toEqual(["missing-nic", "nat-dnat", "nat-masquerade", "nat-nptv6", "nat-snat", "no-zones-no-nat", "rules", "vlan-policy", "zones"]);
+});
+
+for (const name of cases) {
+  const yamlPath = join(GOLDEN, `${name}.yaml`);
+  const jsonPath = join(GOLDEN, `${name}.json`);
+
+  describe(name, () => {
+    test("compiles to exactly the golden transaction", () => {
+      const text = render(compileFile(yamlPath));
+      if (UPDATE) writeFileSync(jsonPath, text);
+      expect(existsSync(jsonPath)).toBe(true);
+      expect(text).toBe(readFileSync(jsonPath, "utf8"));
+    });
+
+    test.skipIf(!isRoot)("nft accepts the golden (check mode), loads it twice, and it reads back as compiled", () => {
+      const fw = compileFile(yamlPath);
+      const r = inThrowawayNs('nft -j -c -f "$1"; nft -j -f "$1"; nft -j -f "$1"; nft -j list ruleset', jsonPath);
+      expect({ exitCode: r.exitCode, stderr: r.stderr }).toEqual({ exitCode: 0, stderr: "" });
+      const tables = (JSON.parse(r.stdout) as { nftables: { table?: { family: string; name: string } }[] }).nftables.flatMap((i) => (i.table ? [`${i.table.family} ${i.table.name}`] : []));
+      if (!Object.keys(fw.shape).length) {
+        expect(tables).toEqual([]);
+        return;
+      }
+      expect(tables).toEqual([`inet ${FIREWALL_TABLE}`]);
+      expect(parseFirewallListing(r.stdout)).toEqual({ digest: fw.digest, shape: fw.shape });
+    });
+  });
+}
+
+describe("what the goldens rest on", () => {
+  test("no zones and no NAT: the transaction only removes fos1's table, and leaves other tables alone", () => {
+    const empty = compileFile(join(GOLDEN, "no-zones-no-nat.yaml"));
+    const table = { table: { family: "inet", name: FIREWALL_TABLE } };
+    expect(empty.commands).toEqual([{ add: table }, { delete: table }]);
+    expect(empty.shape).toEqual({});
+    if (!isRoot) return;
+    // On a host that has fos1's table (from another golden) and Talos's: only fos1's goes.
+    const full = join(tmp, "full.json");
+    const none = join(tmp, "none.json");
+    writeFileSync(full, render(compileFile(join(GOLDEN, "nat-dnat.yaml"))));
+    writeFileSync(none, render(empty));
+    const r = inThrowawayNs(
+      'nft add table inet talos; nft add chain inet talos ingress "{ type filter hook input priority mangle + 10; policy accept; }"; ' +
+        'nft add rule inet talos ingress tcp dport 50000 counter accept; nft -j -f "$1"; nft -j -f "$2"; nft -s list ruleset',
+      full,
+      none,
+    );
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).not.toContain(`table inet ${FIREWALL_TABLE}`);
+    expect(r.stdout).toContain("table inet talos");
+    expect(r.stdout).toContain("tcp dport 50000 counter accept");
+  });
+
+  test("compiling is deterministic, and the digest follows every change", () => {
+    const a = compileFile(join(GOLDEN, "rules.yaml"));
+    const b = compileFile(join(GOLDEN, "rules.yaml"));
+    expect(render(a)).toBe(render(b));
+    const text = readFileSync(join(GOLDEN, "rules.yaml"), "utf8").replace("ports: [80, 443]", "ports: [80, 8443]");
+    const r = loadConfigText(text, "rules.yaml");
+    expect(r.problems).toEqual([]);
+    const c = compileFirewall(desiredState(r.objects).firewall);
+    expect(c.digest).not.toBe(a.digest);
+    expect(c.shape).toEqual(a.shape);
+  });
+});
