@@ -7,6 +7,7 @@ import { plannedCommands } from "./cli/commands/planned";
 import { agent } from "./cli/commands/agent";
 import { apply } from "./cli/commands/apply";
 import { confirm } from "./cli/commands/confirm";
+import { defaults } from "./cli/commands/defaults";
 import { history } from "./cli/commands/history";
 import { rollback } from "./cli/commands/rollback";
 import { plan } from "./cli/commands/plan";
@@ -15,7 +16,7 @@ import { validate } from "./cli/commands/validate";
 import { version } from "./cli/commands/version";
 import { log } from "./observe/log";
 
-const commands: Command[] = [agent, apply, confirm, history, rollback, plan, status, validate, version, ...plannedCommands].sort((a, b) => a.name.localeCompare(b.name));
+const commands: Command[] = [agent, apply, confirm, defaults, history, rollback, plan, status, validate, version, ...plannedCommands].sort((a, b) => a.name.localeCompare(b.name));
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

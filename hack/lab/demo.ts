@@ -1,6 +1,6 @@
-// make demo: boots the lab, has the router run fos1 on the embedded default config, and
-// shows `fos1 status` and which lab hosts reach which. Parts that later issues deliver are
-// named as missing, not faked.
+// make demo: boots the lab, has the router run `fos1 agent` on the embedded default config
+// (`fos1 defaults`), and shows `fos1 status` and which lab hosts reach which. Parts that
+// later issues deliver are named as missing, not faked.
 import { Lab, standardLab } from "./vm";
 import { buildLabHosts, labHosts, reachability, reachabilityTable } from "./topology";
 
@@ -8,14 +8,20 @@ const say = (text: string) => process.stdout.write(text.endsWith("\n") ? text : 
 const heading = (text: string) => say(`\n=== ${text}`);
 
 const notYet = [
-  "the configuration engine and the embedded default config (fos1 validate/plan/apply, issue #3):",
-  "  the router has no addresses, VLANs or bond yet, so nothing reaches anything",
-  "the host firewall, NAT and commit-confirm (issue #4)",
   "XDP early drop on the bonded uplink (issue #5)",
-  "the Talos extension and boot service, fos1 agent (issue #6)",
+  "the Talos extension, boot images and machine-config patches (issue #6)",
   "cluster controllers and the hand-off to Cilium (issue #7)",
   "metrics, flows and IDS-driven blocks (issue #8)",
 ];
+
+// The provider: DHCPv4 on the wan host's end of the bond, with a fixed lease for the router's
+// bond (it carries eth0's MAC) so the table below can name the router's WAN address.
+const provider = [
+  "mkdir -p /tmp/dhcp",
+  "ip netns exec wan dnsmasq --keep-in-foreground --log-facility=- --conf-file=/dev/null --port=0 --user=root --pid-file= " +
+    "--interface=bond0 --bind-interfaces --dhcp-leasefile=/tmp/dhcp/leases --dhcp-range=198.51.100.100,198.51.100.199,255.255.255.0,1h " +
+    "--dhcp-host=52:54:00:00:01:00,198.51.100.1 --dhcp-option=option:router,198.51.100.254 >/tmp/dhcp/dnsmasq.log 2>&1 &",
+].join("\n");
 
 const { vms, cables } = standardLab();
 heading("booting the lab: router (system under test) and peer (the world), 4 virtual cables");
@@ -27,23 +33,35 @@ try {
 
   heading("lab hosts (namespaces in the peer VM)");
   await buildLabHosts(peer);
+  await peer.runOk(provider);
   for (const h of labHosts) say(`${h.name.padEnd(6)} ${h.cidr.padEnd(18)} router expected at ${h.gateway}`);
+  say("wan    runs a DHCP server (dnsmasq) for the router's uplink");
 
   heading("router: fos1 version");
   say(await router.runOk("fos1 version"));
 
-  heading("router: apply the default config");
-  const apply = await router.run("FOS1_LOG_FORMAT=text fos1 apply");
-  say(apply.exitCode === 0 ? apply.stdout : `not possible yet: ${apply.stderr.trim()}`);
+  heading("router: the default config (fos1 defaults), validated and run by fos1 agent");
+  await router.runOk("mkdir -p /etc/fos1 && fos1 defaults > /etc/fos1/config.yaml");
+  say(await router.runOk("fos1 validate -f /etc/fos1/config.yaml"));
+  await router.runOk("FOS1_LOG_FORMAT=text fos1 agent -f /etc/fos1/config.yaml --state-dir /var/lib/fos1 >/var/log/fos1-agent.log 2>&1 &");
+  const deadline = Date.now() + 90_000;
+  let up = false;
+  while (!up && Date.now() < deadline) {
+    await Bun.sleep(2000);
+    const s = await router.run("fos1 status -o json --state-dir /var/lib/fos1");
+    up = s.exitCode === 0 && (JSON.parse(s.stdout).interfaces as { name: string; addresses: string[] }[]).some((i) => i.name === "uplink" && i.addresses.some((a) => a.startsWith("198.51.100.")));
+  }
+  say(up ? "the uplink bond negotiated LACP and got its address by DHCP" : "the uplink did not get a DHCP lease within 90 s (see the agent's log below)");
+  say((await router.run("tail -n 8 /var/log/fos1-agent.log")).stdout);
 
   heading("router: fos1 status");
-  say(await router.runOk("fos1 status"));
+  say(await router.runOk("fos1 status --state-dir /var/lib/fos1"));
 
-  heading("who reaches whom (ping from each lab host)");
+  heading("who reaches whom (ping from each lab host; lan and guest reach wan masqueraded)");
   say(reachabilityTable(await reachability(peer)));
 
   heading("not there yet");
-  for (const line of notYet) say(line.startsWith("  ") ? `  ${line}` : `- ${line}`);
+  for (const line of notYet) say(`- ${line}`);
 } finally {
   await lab.shutdown();
 }

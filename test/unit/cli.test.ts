@@ -127,3 +127,16 @@ describe("logging", () => {
     expect(r.stderr).toMatch(/^\d\d:\d\d:\d\d ERROR unknown command "frobnicate"/);
   });
 });
+
+describe("fos1 defaults", () => {
+  test("prints the shipped config, which validates and keeps a management zone", async () => {
+    const r = await fos1(["defaults"]);
+    expect(r.exitCode).toBe(0);
+    const { loadConfigText } = await import("../../src/api/load");
+    const { desiredState } = await import("../../src/host/desired");
+    const { lockoutReasons } = await import("../../src/host/firewall/lockout");
+    const loaded = loadConfigText(r.stdout, "defaults");
+    expect(loaded.problems).toEqual([]);
+    expect(lockoutReasons(desiredState(loaded.objects))).toEqual([]);
+  });
+});
