@@ -43,7 +43,7 @@ try {
   heading("router: the default config (fos1 defaults), validated and run by fos1 agent");
   await router.runOk("mkdir -p /etc/fos1 && fos1 defaults > /etc/fos1/config.yaml");
   say(await router.runOk("fos1 validate -f /etc/fos1/config.yaml"));
-  await router.runOk("FOS1_LOG_FORMAT=text fos1 agent -f /etc/fos1/config.yaml --state-dir /var/lib/fos1 >/var/log/fos1-agent.log 2>&1 &");
+  await router.runOk("mkdir -p /var/log && (FOS1_LOG_FORMAT=text setsid fos1 agent -f /etc/fos1/config.yaml --state-dir /var/lib/fos1 >/var/log/fos1-agent.log 2>&1 &)");
   const deadline = Date.now() + 90_000;
   let up = false;
   while (!up && Date.now() < deadline) {

@@ -49,7 +49,9 @@ function prefixValue(cidr: string): unknown {
 const portValue = ([a, b]: PortRange): unknown => (a === b ? a : { range: [a, b] });
 const setOf = (values: unknown[]): unknown => (values.length === 1 ? values[0] : { set: values });
 
-const L4: Record<Exclude<Protocol, "any">, string> = { tcp: "tcp", udp: "udp", icmp: "icmp", icmpv6: "ipv6-icmp" };
+// Protocol numbers, not names: nft resolves names through /etc/protocols, which a minimal
+// root filesystem (the extension's, the lab's) may not have.
+const L4: Record<Exclude<Protocol, "any">, number> = { tcp: 6, udp: 17, icmp: 1, icmpv6: 58 };
 
 function protocolMatch(protocol: Protocol, ports: PortRange[]): Expr[] {
   if (protocol === "any") return [];
@@ -84,7 +86,7 @@ function rejectFor(protocol: Protocol): Expr {
 function policyRules(policy: Policy): Expr[][] {
   if (policy === "accept") return [[counter, accept]];
   if (policy === "drop") return [[counter, drop]];
-  return [[match(meta("l4proto"), "tcp"), counter, rejectFor("tcp")], [counter, rejectFor("any")]];
+  return [[match(meta("l4proto"), L4.tcp), counter, rejectFor("tcp")], [counter, rejectFor("any")]];
 }
 
 function ruleExprs(r: FwRule): Expr[][] {
@@ -190,16 +192,16 @@ function compileFilter(fw: DesiredFirewall, chain: ChainFn, rule: RuleFn, map: M
   for (const e of commonHead()) rule("input", e);
   rule("input", [match(meta("iifname"), "lo"), accept]);
   // DHCP client replies for the router's own uplinks (v4 and v6).
-  rule("input", [match(meta("l4proto"), "udp"), match(payload("udp", "sport"), 67), match(payload("udp", "dport"), 68), counter, accept], "DHCPv4 client replies");
-  rule("input", [match(payload("ip6", "saddr"), { prefix: { addr: "fe80::", len: 10 } }), match(meta("l4proto"), "udp"), match(payload("udp", "sport"), 547), match(payload("udp", "dport"), 546), counter, accept], "DHCPv6 client replies");
-  rule("input", [match(meta("l4proto"), "ipv6-icmp"), match(payload("icmpv6", "type"), { set: ["nd-neighbor-solicit", "nd-neighbor-advert", "nd-router-advert", "nd-router-solicit", "mld-listener-query", "destination-unreachable", "packet-too-big", "time-exceeded", "parameter-problem"] }), counter, accept], "IPv6 essentials");
-  rule("input", [match(meta("l4proto"), "icmp"), match(payload("icmp", "type"), { set: ["destination-unreachable", "time-exceeded", "parameter-problem"] }), counter, accept], "ICMP errors");
+  rule("input", [match(meta("l4proto"), L4.udp), match(payload("udp", "sport"), 67), match(payload("udp", "dport"), 68), counter, accept], "DHCPv4 client replies");
+  rule("input", [match(payload("ip6", "saddr"), { prefix: { addr: "fe80::", len: 10 } }), match(meta("l4proto"), L4.udp), match(payload("udp", "sport"), 547), match(payload("udp", "dport"), 546), counter, accept], "DHCPv6 client replies");
+  rule("input", [match(meta("l4proto"), L4.icmpv6), match(payload("icmpv6", "type"), { set: ["nd-neighbor-solicit", "nd-neighbor-advert", "nd-router-advert", "nd-router-solicit", "mld-listener-query", "destination-unreachable", "packet-too-big", "time-exceeded", "parameter-problem"] }), counter, accept], "IPv6 essentials");
+  rule("input", [match(meta("l4proto"), L4.icmp), match(payload("icmp", "type"), { set: ["destination-unreachable", "time-exceeded", "parameter-problem"] }), counter, accept], "ICMP errors");
   const mgmt = fw.zones.filter((z) => z.management).flatMap((z) => z.interfaces);
   if (mgmt.length) {
     const from = match(meta("iifname"), setOf(mgmt));
-    rule("input", [from, match(meta("l4proto"), "tcp"), match(payload("tcp", "dport"), setOf(MANAGEMENT_PORTS.map(portValue))), counter, accept], "management ports (never closed)");
-    rule("input", [from, match(meta("l4proto"), "icmp"), match(payload("icmp", "type"), "echo-request"), counter, accept], "management ping");
-    rule("input", [from, match(meta("l4proto"), "ipv6-icmp"), match(payload("icmpv6", "type"), "echo-request"), counter, accept], "management ping");
+    rule("input", [from, match(meta("l4proto"), L4.tcp), match(payload("tcp", "dport"), setOf(MANAGEMENT_PORTS.map(portValue))), counter, accept], "management ports (never closed)");
+    rule("input", [from, match(meta("l4proto"), L4.icmp), match(payload("icmp", "type"), "echo-request"), counter, accept], "management ping");
+    rule("input", [from, match(meta("l4proto"), L4.icmpv6), match(payload("icmpv6", "type"), "echo-request"), counter, accept], "management ping");
   }
   rule("input", [{ vmap: { key: meta("iifname"), data: "@input_zones" } }]);
   rule("input", [counter, drop], "not in any zone");
@@ -213,7 +215,7 @@ function compileFilter(fw: DesiredFirewall, chain: ChainFn, rule: RuleFn, map: M
       const t = forwardTarget(f);
       rule("forward", [match({ ct: { key: "status" } }, "dnat", "in"), match(meta("l4proto"), f.protocol), match(payload(t.family, "daddr"), f.to), match(payload(f.protocol, "dport"), portValue(t.ports)), counter, accept], `${n.ref} port forward`);
     }
-  rule("forward", [match(meta("l4proto"), "ipv6-icmp"), match(payload("icmpv6", "type"), { set: ["destination-unreachable", "packet-too-big", "time-exceeded", "parameter-problem"] }), counter, accept], "ICMPv6 errors");
+  rule("forward", [match(meta("l4proto"), L4.icmpv6), match(payload("icmpv6", "type"), { set: ["destination-unreachable", "packet-too-big", "time-exceeded", "parameter-problem"] }), counter, accept], "ICMPv6 errors");
   rule("forward", [{ vmap: { key: { concat: [meta("iifname"), meta("oifname")] }, data: "@forward_pairs" } }]);
   rule("forward", [{ vmap: { key: meta("iifname"), data: "@forward_zones" } }]);
   rule("forward", [counter, drop], "not in any zone");
@@ -259,7 +261,7 @@ function compileNat(nat: FwNat[], chain: ChainFn, rule: RuleFn) {
             ? { map: { key: payload(f.protocol, "dport"), data: { set: Array.from({ length: f.ports[1] - f.ports[0] + 1 }, (_, k) => [f.ports[0] + k, f.toPort + k]) } } }
             : portValue(toPorts);
           const target = { dnat: { family, addr: f.to, port: toPort } };
-          const l4 = match(meta("l4proto"), f.protocol);
+          const l4 = match(meta("l4proto"), L4[f.protocol]);
           rule("prerouting", [iif, ...(n.externalAddress ? [match(payload(family, "daddr"), n.externalAddress)] : []), l4, dport, counter, target], n.ref);
           if (f.hairpin) {
             // LAN clients using the public address: DNAT them too, and SNAT so replies come back through the router.
