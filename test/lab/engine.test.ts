@@ -179,3 +179,49 @@ describe("changing the bond's mode to active-backup", () => {
     await eventually("eth0 is active again", async () => /Currently Active Slave: eth0/.test(await lab.vm("router").runOk("cat /proc/net/bonding/bond0")));
   }, 180_000);
 });
+
+describe("inter-VLAN policy between VLANs on the bond, in nftables", () => {
+  const zones = `---
+apiVersion: network.fos1.io/v1alpha1
+kind: NetworkInterface
+metadata: {name: mgmt}
+spec: {device: eth3, addresses: [192.168.99.1/24]}
+---
+apiVersion: security.fos1.io/v1alpha1
+kind: FirewallZone
+metadata: {name: mgmt}
+spec: {interfaces: [mgmt], management: true}
+---
+apiVersion: security.fos1.io/v1alpha1
+kind: FirewallZone
+metadata: {name: inside}
+spec: {interfaces: [c100, c200], input: accept, forward: accept}
+---
+apiVersion: security.fos1.io/v1alpha1
+kind: VLANPolicy
+metadata: {name: v100-to-v200}
+spec: {fromVLAN: 100, toVLAN: 200, allowAll: false, rules: [{protocol: tcp, port: 80, allow: true}]}
+`;
+
+  test("the allowed port is open from VLAN 100 to VLAN 200, other ports are closed, the zone's own traffic still flows", async () => {
+    const peer = lab.vm("peer");
+    await peer.runOk(
+      [
+        "ip -n c100 route replace default via 198.18.100.1",
+        "ip -n c200 route replace default via 198.18.200.1",
+        "(ip netns exec c200 nc -ll -p 80 -e echo open80 >/dev/null 2>&1 &)",
+        "(ip netns exec c200 nc -ll -p 81 -e echo open81 >/dev/null 2>&1 &)",
+      ].join("\n"),
+    );
+    const r = await apply(routerConfig("active-backup") + zones);
+    expect(r.converged).toBe(true);
+    // busybox nc quits at the end of its input: keep it open long enough to read the answer.
+    const connect = (port: number) => peer.run(`sleep 2 | ip netns exec c100 nc -w 3 198.18.200.10 ${port}`, { timeoutSec: 20 });
+    await eventually("port 80 from VLAN 100 reaches VLAN 200", async () => (await connect(80)).stdout.includes("open80"), 30);
+    expect((await connect(81)).stdout).not.toContain("open81");
+    // The policy covers 100 → 200 only; the reverse direction follows the zone (forward accept).
+    expect((await peer.run("ip netns exec c200 ping -c 1 -W 2 198.18.100.10")).exitCode).toBe(0);
+    const counters = await lab.vm("router").runOk("nft list chain inet fos1 vlan_100_200");
+    expect(counters).toMatch(/tcp dport 80 counter packets [1-9]/);
+  }, 120_000);
+});
