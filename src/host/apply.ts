@@ -86,23 +86,33 @@ async function runBatch(ip: string, v6: boolean, batch: Op[]): Promise<OpFailure
   const argv = [ip, ...(v6 ? ["-6"] : []), "-force", "-batch", "-"];
   const r = await runTool({ purpose: "apply changes", argv, stdin: batch.map((o) => o.line).join("\n") + "\n" });
   if (r.exitCode === 0) return [];
-  const errors = batchErrors(r.stderr);
-  if (!errors.size) return batch.map((op) => ({ op, error: explainToolError("ip", r.stderr) }));
-  return [...errors].flatMap(([line, message]) => (batch[line - 1] ? [{ op: batch[line - 1]!, error: explainToolError("ip", message) }] : []));
+  const { failed, aborted } = batchErrors(r.stderr);
+  const out = [...failed].flatMap(([line, message]) => (batch[line - 1] ? [{ op: batch[line - 1]!, error: explainToolError("ip", message) }] : []));
+  // An argument ip cannot resolve (e.g. "master br0" when br0 was not created) ends the whole
+  // batch despite -force, without a line number: everything after the last numbered failure
+  // is reported as not applied, with ip's reason.
+  if (aborted) {
+    const from = Math.max(0, ...failed.keys());
+    for (const op of batch.slice(from)) out.push({ op, error: `not applied: ip stopped the batch at "${explainToolError("ip", aborted)}"` });
+  }
+  return out;
 }
 
-/** iproute2 batch errors: the kernel's message lines, then "Command failed -:N". */
-export function batchErrors(stderr: string): Map<number, string> {
-  const out = new Map<number, string>();
+/**
+ * iproute2 batch errors: the kernel's message lines, then "Command failed -:N" for each failed
+ * line; messages after the last of those mean ip gave up on the batch (an argument error).
+ */
+export function batchErrors(stderr: string): { failed: Map<number, string>; aborted: string | null } {
+  const failed = new Map<number, string>();
   let pending: string[] = [];
   for (const line of stderr.split("\n")) {
     const m = /^Command failed -:(\d+)$/.exec(line.trim());
     if (m) {
-      out.set(Number(m[1]), pending.join("; ") || "failed");
+      failed.set(Number(m[1]), pending.join("; ") || "failed");
       pending = [];
     } else if (line.trim()) pending.push(line.trim());
   }
-  return out;
+  return { failed, aborted: pending.length ? pending.join("; ") : null };
 }
 
 /** Observe, plan, apply, and observe again to verify. */

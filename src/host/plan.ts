@@ -314,7 +314,9 @@ function addLine(l: DesiredLink): string {
     case "bond":
       return `link add name ${l.name}${common} type bond mode ${l.bond!.mode}${bondParams(l.bond!)}`;
     case "bridge":
-      return `link add name ${l.name}${common} type bridge vlan_filtering ${l.bridge!.vlanFiltering ? 1 : 0} stp_state ${l.bridge!.stp ? 1 : 0}`;
+      // Only what differs from the kernel's defaults: a kernel built without VLAN filtering
+      // refuses even "vlan_filtering 0".
+      return `link add name ${l.name}${common} type bridge${bridgeParams(l.bridge!, { vlanFiltering: false, stp: false })}`;
     case "vrf":
       return `link add name ${l.name}${common} type vrf table ${l.vrf!.table}`;
     default:
@@ -328,6 +330,13 @@ function bondParams(b: NonNullable<DesiredLink["bond"]>, current?: ObservedLink[
   if (b.lacpRate && current?.lacpRate !== b.lacpRate) parts.push(`lacp_rate ${b.lacpRate}`);
   if (b.xmitHashPolicy && current?.xmitHashPolicy !== b.xmitHashPolicy) parts.push(`xmit_hash_policy ${b.xmitHashPolicy}`);
   if (b.minLinks !== undefined && current?.minLinks !== b.minLinks) parts.push(`min_links ${b.minLinks}`);
+  return parts.length ? " " + parts.join(" ") : "";
+}
+
+function bridgeParams(want: NonNullable<DesiredLink["bridge"]>, have: NonNullable<DesiredLink["bridge"]>): string {
+  const parts: string[] = [];
+  if (want.vlanFiltering !== have.vlanFiltering) parts.push(`vlan_filtering ${want.vlanFiltering ? 1 : 0}`);
+  if (want.stp !== have.stp) parts.push(`stp_state ${want.stp ? 1 : 0}`);
   return parts.length ? " " + parts.join(" ") : "";
 }
 
@@ -378,8 +387,10 @@ function adjustLink(l: DesiredLink, o: ObservedLink, after: Map<string, Observed
     const rest = bondParams({ ...l.bond, lacpRate: undefined }, o.bond);
     if (rest) ops.push({ ...base, detail: `bond${rest}`, line: `link set dev ${l.name} type bond${rest}` });
   }
-  if (l.bridge && o.bridge && (l.bridge.vlanFiltering !== o.bridge.vlanFiltering || l.bridge.stp !== o.bridge.stp))
-    ops.push({ ...base, detail: `vlan_filtering ${l.bridge.vlanFiltering ? 1 : 0} stp_state ${l.bridge.stp ? 1 : 0}`, line: `link set dev ${l.name} type bridge vlan_filtering ${l.bridge.vlanFiltering ? 1 : 0} stp_state ${l.bridge.stp ? 1 : 0}` });
+  if (l.bridge && o.bridge && (l.bridge.vlanFiltering !== o.bridge.vlanFiltering || l.bridge.stp !== o.bridge.stp)) {
+    const params = bridgeParams(l.bridge, o.bridge);
+    ops.push({ ...base, detail: `bridge${params}`, line: `link set dev ${l.name} type bridge${params}` });
+  }
   const current = after.get(l.name)!;
   if ((l.master ?? null) !== current.master) {
     if (l.master) return [...ops, ...enslave(l, masterKind === "bond" && o.adminUp)];

@@ -213,7 +213,7 @@ function compileFilter(fw: DesiredFirewall, chain: ChainFn, rule: RuleFn, map: M
   for (const n of fw.nat.filter((x) => x.type === "dnat"))
     for (const f of n.forwards) {
       const t = forwardTarget(f);
-      rule("forward", [match({ ct: { key: "status" } }, "dnat", "in"), match(meta("l4proto"), f.protocol), match(payload(t.family, "daddr"), f.to), match(payload(f.protocol, "dport"), portValue(t.ports)), counter, accept], `${n.ref} port forward`);
+      rule("forward", [match({ ct: { key: "status" } }, "dnat", "in"), match(meta("l4proto"), L4[f.protocol]), match(payload(t.family, "daddr"), f.to), match(payload(f.protocol, "dport"), portValue(t.ports)), counter, accept], `${n.ref} port forward`);
     }
   rule("forward", [match(meta("l4proto"), L4.icmpv6), match(payload("icmpv6", "type"), { set: ["destination-unreachable", "packet-too-big", "time-exceeded", "parameter-problem"] }), counter, accept], "ICMPv6 errors");
   rule("forward", [{ vmap: { key: { concat: [meta("iifname"), meta("oifname")] }, data: "@forward_pairs" } }]);
