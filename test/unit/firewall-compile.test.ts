@@ -5,9 +5,10 @@
 // from the compiler; review every changed line before committing it.
 //
 // Each golden is also handed to the real nft in a throwaway network namespace (`unshare
-// --net`): checked (`nft -j -c -f`), loaded twice (the second load replaces the table, as every
-// later apply does) and read back, and what observe.ts reads back must be exactly the digest
-// and shape the compiler promised — otherwise every apply would rewrite the table.
+// --net`, without /etc/protocols): checked (`nft -j -c -f`), loaded twice (the second load
+// replaces the table, as every later apply does) and read back, and what observe.ts reads back
+// must be exactly the digest and shape the compiler promised — otherwise every apply would
+// rewrite the table.
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -41,9 +42,14 @@ interface NftRun {
   stderr: string;
 }
 
-/** Runs a shell script in a new, empty network namespace that vanishes when it exits. */
+/**
+ * Runs a shell script in a new, empty network namespace that vanishes when it exits, with
+ * /etc/protocols hidden (a private mount namespace): the extension's and the lab's minimal root
+ * filesystems have none, so a ruleset that needs it to name a protocol would not load there.
+ */
 function inThrowawayNs(script: string, ...args: string[]): NftRun {
-  const r = Bun.spawnSync(["unshare", "--net", "sh", "-ec", script, "sh", ...args], { stdout: "pipe", stderr: "pipe" });
+  const hide = "if [ -e /etc/protocols ]; then mount --bind /dev/null /etc/protocols; fi; ";
+  const r = Bun.spawnSync(["unshare", "--net", "--mount", "sh", "-ec", hide + script, "sh", ...args], { stdout: "pipe", stderr: "pipe" });
   return { exitCode: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 

@@ -197,3 +197,19 @@ describe("ownership and degradation", () => {
     expect(p.ops).toMatchObject([{ phase: "rules", line: "rule add priority 1001 table 200 protocol 241", ipv6Only: true }]);
   });
 });
+
+describe("the lockout guard", () => {
+  const mgmtByMac = doc("NetworkInterface", "oob", "{mac: '52:54:00:00:99:01', addresses: [192.168.99.1/24]}") + `---\napiVersion: security.fos1.io/v1alpha1\nkind: FirewallZone\nmetadata: {name: mgmt}\nspec: {interfaces: [oob], management: true}\n`;
+
+  test("a management zone whose only NIC this host does not have is refused", async () => {
+    const { lockoutReasons } = await import("../../src/host/firewall/lockout");
+    expect(lockoutReasons(desired(mgmtByMac), { names: new Set(["eth0"]), macs: new Set(["52:54:00:00:01:00"]) })[0]).toContain("would be present and up");
+    expect(lockoutReasons(desired(mgmtByMac), { names: new Set(["eth0"]), macs: new Set(["52:54:00:00:99:01"]) })).toEqual([]);
+  });
+
+  test("zones without a management zone are refused", async () => {
+    const { lockoutReasons } = await import("../../src/host/firewall/lockout");
+    const yaml = doc("NetworkInterface", "a", "{device: eth0, addresses: [192.0.2.1/24]}") + `---\napiVersion: security.fos1.io/v1alpha1\nkind: FirewallZone\nmetadata: {name: lan}\nspec: {interfaces: [a]}\n`;
+    expect(lockoutReasons(desired(yaml))[0]).toContain("no FirewallZone has management: true");
+  });
+});

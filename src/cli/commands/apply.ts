@@ -6,6 +6,7 @@ import { desiredState } from "../../host/desired";
 import { applyJournaled } from "../../host/journaled-apply";
 import { Journal } from "../../host/journal";
 import { lockoutReasons } from "../../host/firewall/lockout";
+import { observeLinks } from "../../host/observe";
 import { parseDuration, rollBack, waitForConfirmation } from "../../host/confirm";
 import type { ApplyResult } from "../../host/apply";
 import { InvalidInputError, UsageError } from "../errors";
@@ -26,7 +27,8 @@ export const apply: Command = {
     const input = await readConfig(ctx.values.file, this.usage);
     requireValid(input);
     const desired = desiredState(input.objects);
-    const lockout = lockoutReasons(desired);
+    const nics = await observeLinks();
+    const lockout = lockoutReasons(desired, { names: new Set(nics.map((l) => l.name)), macs: new Set(nics.flatMap((l) => (l.mac ? [l.mac] : []))) });
     if (lockout.length && !ctx.values.force)
       throw new InvalidInputError(`${input.file}: refusing to apply, the operator would be locked out: ${lockout.join("; ")}. Nothing was changed; --force applies it anyway.`);
     const journal = journalOf(ctx);

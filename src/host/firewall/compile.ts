@@ -262,10 +262,12 @@ function compileNat(nat: FwNat[], chain: ChainFn, rule: RuleFn) {
             : portValue(toPorts);
           const target = { dnat: { family, addr: f.to, port: toPort } };
           const l4 = match(meta("l4proto"), L4[f.protocol]);
-          rule("prerouting", [iif, ...(n.externalAddress ? [match(payload(family, "daddr"), n.externalAddress)] : []), l4, dport, counter, target], n.ref);
+          // Only traffic for the router itself is forwarded: its public address when given, else
+          // any address of the router (the WAN one usually comes from DHCP) — never transit traffic.
+          const pub = n.externalAddress ? match(payload(family, "daddr"), n.externalAddress) : match({ fib: { result: "type", flags: ["daddr"] } }, "local");
+          rule("prerouting", [iif, pub, l4, dport, counter, target], n.ref);
           if (f.hairpin) {
             // LAN clients using the public address: DNAT them too, and SNAT so replies come back through the router.
-            const pub = n.externalAddress ? match(payload(family, "daddr"), n.externalAddress) : match({ fib: { result: "type", flags: ["daddr"] } }, "local");
             rule("prerouting", [match(meta("iifname"), n.interface, "!="), pub, l4, dport, counter, target], `${n.ref} hairpin`);
             rule("postrouting", [match(meta("iifname"), n.interface, "!="), match({ ct: { key: "status" } }, "dnat", "in"), match(payload(family, "daddr"), f.to), l4, match(payload(f.protocol, "dport"), portValue(toPorts)), counter, { masquerade: null }], `${n.ref} hairpin`);
           }
