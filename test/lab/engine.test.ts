@@ -152,7 +152,9 @@ describe("changing the bond's mode to active-backup", () => {
     await lab.vm("peer").runOk(
       "ip -n wan link set bond0 down && ip -n wan link set bond0 type bond mode active-backup 2>/dev/null || " +
         "(ip -n wan link set eth0 nomaster && ip -n wan link set eth1 nomaster && ip -n wan link set bond0 type bond mode active-backup && " +
-        "ip -n wan link set eth0 master bond0 && ip -n wan link set eth1 master bond0); ip -n wan link set bond0 up",
+        "ip -n wan link set eth0 master bond0 && ip -n wan link set eth1 master bond0); ip -n wan link set bond0 up && " +
+        // Back to back, both ends must prefer the same cable, or each listens where the other does not send.
+        "ip -n wan link set bond0 type bond primary eth0",
     );
     const r = await apply(routerConfig("active-backup"));
     expect(r.converged).toBe(true);
@@ -177,6 +179,7 @@ describe("changing the bond's mode to active-backup", () => {
     }
     // primary wan1 (eth0) takes over again once its cable is back.
     await eventually("eth0 is active again", async () => /Currently Active Slave: eth0/.test(await lab.vm("router").runOk("cat /proc/net/bonding/bond0")));
+    await eventually("wan reaches the router over eth0 again", () => pingFrom("wan", "198.51.100.1"));
   }, 180_000);
 });
 
