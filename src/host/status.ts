@@ -31,6 +31,8 @@ export interface HostStatus {
   interfaces: InterfaceStatus[];
   routes: RouteEntry[];
   rules: RuleEntry[];
+  /** fos1's nftables table: which config it was compiled from and how big it is; null when absent. */
+  firewall: { digest: string | null; chains: number; rules: number } | null;
 }
 
 async function speed(name: string): Promise<number | null> {
@@ -51,6 +53,11 @@ export async function hostStatus(stateDir: string): Promise<HostStatus> {
     interfaces,
     routes: observed.routes,
     rules: observed.rules,
+    firewall: observed.firewall && {
+      digest: observed.firewall.digest,
+      chains: Object.keys(observed.firewall.shape).filter((k) => !k.startsWith("@")).length,
+      rules: Object.entries(observed.firewall.shape).filter(([k]) => !k.startsWith("@")).reduce((n, [, v]) => n + v, 0),
+    },
   };
 }
 

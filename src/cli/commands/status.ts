@@ -22,7 +22,8 @@ function statusText(s: HostStatus): string {
   const lines = [
     `host     ${s.hostname} (Linux ${s.kernel})`,
     `config   ${cfg ? `${cfg.digest.slice(0, 19)}… applied ${cfg.startedAt} by ${cfg.source}` : "none applied yet"}`,
-    ...(s.config.pending ? [`pending  ${s.config.pending.digest.slice(0, 19)}… since ${s.config.pending.startedAt}: did not converge (${s.config.pending.source})`] : []),
+    ...(s.config.pending ? [`pending  ${s.config.pending.digest.slice(0, 19)}… since ${s.config.pending.startedAt}: ${pendingState(s.config.pending)} (${s.config.pending.source})`] : []),
+    `firewall ${s.firewall ? `table inet fos1: ${s.firewall.rules} rules in ${s.firewall.chains} chains (${s.firewall.digest?.slice(0, 19) ?? "no digest"}…)` : "none (no zones or NAT configured)"}`,
     "",
   ];
   const rows = s.interfaces.map((i) => [
@@ -39,6 +40,11 @@ function statusText(s: HostStatus): string {
   if (s.routes.length) out += "\nfos1 routes:\n" + s.routes.map((r) => `  ${describeRoute(r)}`).join("\n") + "\n";
   if (s.rules.length) out += "\nfos1 rules:\n" + s.rules.map((r) => `  ${describeRule(r)}`).join("\n") + "\n";
   return out;
+}
+
+function pendingState(p: NonNullable<HostStatus["config"]["pending"]>): string {
+  if (p.awaitingConfirmation) return `applied, waiting for fos1 confirm until ${p.confirmBy}`;
+  return p.failedAt ? "did not converge" : "interrupted";
 }
 
 function detail(i: InterfaceStatus): string {
