@@ -1,0 +1,269 @@
+// The TypeScript mirror of bpf/xdp_filter.h: constants, the reason enum, every struct's size
+// and field offsets, the maps, and the byte codecs fos1 writes and reads them with. The
+// header is the one definition; layoutMismatches() compares this mirror with an object's BTF,
+// and the filter refuses an object that disagrees (xdp-filter.ts).
+import type { Btf } from "./btf";
+import { MapType } from "./maps";
+import { bits, formatIp, network, parsePrefix, type Family, type Prefix } from "../api/ip";
+
+export const XDPF_VLAN_MAX = 2;
+export const XDPF_IPV6_EXT_MAX = 6;
+export const XDPF_NANO = 1_000_000_000n;
+
+/** enum xdpf_reason: the index of each counter in xdpf_stats. */
+export const Reason = {
+  XDPF_PASS: 0,
+  XDPF_PASS_NOT_IP: 1,
+  XDPF_PASS_FRAGMENT: 2,
+  XDPF_PASS_EXT_LIMIT: 3,
+  XDPF_MALFORMED: 4,
+  XDPF_DROP_BLOCK_V4: 5,
+  XDPF_DROP_BLOCK_V6: 6,
+  XDPF_DROP_PORT: 7,
+  XDPF_DROP_RATE: 8,
+  XDPF_REASON_MAX: 9,
+} as const;
+
+export type ReasonName = Exclude<keyof typeof Reason, "XDPF_REASON_MAX">;
+export const REASON_COUNT = Reason.XDPF_REASON_MAX;
+export const REASONS = (Object.keys(Reason) as (keyof typeof Reason)[]).filter((k): k is ReasonName => k !== "XDPF_REASON_MAX");
+
+/** "XDPF_DROP_BLOCK_V4" → "drop_block_v4", for output. */
+export const reasonLabel = (r: ReasonName) => r.slice("XDPF_".length).toLowerCase();
+
+export interface FieldLayout {
+  offset: number;
+  size: number;
+}
+
+export interface StructLayout {
+  size: number;
+  fields: Readonly<Record<string, FieldLayout>>;
+}
+
+const f = (offset: number, size: number): FieldLayout => ({ offset, size });
+
+export const structs = {
+  xdpf_lpm_v4: { size: 8, fields: { prefixlen: f(0, 4), addr: f(4, 4) } },
+  xdpf_lpm_v6: { size: 20, fields: { prefixlen: f(0, 4), addr: f(4, 16) } },
+  xdpf_hits: { size: 8, fields: { packets: f(0, 8) } },
+  xdpf_port_key: { size: 4, fields: { port: f(0, 2), proto: f(2, 1), pad: f(3, 1) } },
+  xdpf_config: { size: 24, fields: { rate_pps: f(0, 8), burst: f(8, 8), rate_v4_prefix: f(16, 4), rate_v6_prefix: f(20, 4) } },
+  xdpf_rate_key: { size: 20, fields: { family: f(0, 1), prefixlen: f(1, 1), pad: f(2, 2), addr: f(4, 16) } },
+  xdpf_rate_state: { size: 16, fields: { tokens: f(0, 8), last_ns: f(8, 8) } },
+  xdpf_counter: { size: 16, fields: { packets: f(0, 8), bytes: f(8, 8) } },
+} as const satisfies Record<string, StructLayout>;
+
+export type StructName = keyof typeof structs;
+
+export interface MapSpec {
+  type: number;
+  /** A struct of the header, or a plain u32 (array indexes). */
+  key: StructName | "u32";
+  value: StructName;
+  maxEntries: number;
+}
+
+export const maps = {
+  xdpf_block_v4: { type: MapType.LPM_TRIE, key: "xdpf_lpm_v4", value: "xdpf_hits", maxEntries: 65536 },
+  xdpf_block_v6: { type: MapType.LPM_TRIE, key: "xdpf_lpm_v6", value: "xdpf_hits", maxEntries: 65536 },
+  xdpf_port_deny: { type: MapType.HASH, key: "xdpf_port_key", value: "xdpf_hits", maxEntries: 1024 },
+  xdpf_config: { type: MapType.ARRAY, key: "u32", value: "xdpf_config", maxEntries: 1 },
+  xdpf_rate: { type: MapType.LRU_HASH, key: "xdpf_rate_key", value: "xdpf_rate_state", maxEntries: 65536 },
+  xdpf_stats: { type: MapType.PERCPU_ARRAY, key: "u32", value: "xdpf_counter", maxEntries: REASON_COUNT },
+} as const satisfies Record<string, MapSpec>;
+
+export type MapName = keyof typeof maps;
+export const MAP_NAMES = Object.keys(maps) as MapName[];
+
+export const keySize = (m: MapSpec) => (m.key === "u32" ? 4 : structs[m.key].size);
+export const valueSize = (m: MapSpec) => structs[m.value].size;
+
+/**
+ * Every difference between this mirror and the BTF of a built xdp_filter.o, one line each;
+ * empty when they agree.
+ */
+export function layoutMismatches(btf: Btf): string[] {
+  const out: string[] = [];
+  for (const [name, want] of Object.entries(structs) as [StructName, StructLayout][]) {
+    const got = btf.struct(name);
+    if (!got) {
+      out.push(`struct ${name}: missing from the object's BTF`);
+      continue;
+    }
+    if (got.size !== want.size) out.push(`struct ${name}: size ${got.size}, mirror says ${want.size}`);
+    const gotNames = got.members.map((m) => m.name);
+    const wantNames = Object.keys(want.fields);
+    if (gotNames.join(",") !== wantNames.join(","))
+      out.push(`struct ${name}: members ${gotNames.join(", ")}, mirror says ${wantNames.join(", ")}`);
+    for (const m of got.members) {
+      const w = want.fields[m.name];
+      if (!w) continue;
+      if (m.bits) out.push(`struct ${name}.${m.name}: a bitfield, the mirror has no bitfields`);
+      if (m.offset !== w.offset || m.size !== w.size)
+        out.push(`struct ${name}.${m.name}: offset ${m.offset} size ${m.size}, mirror says offset ${w.offset} size ${w.size}`);
+    }
+  }
+  const got = btf.enum("xdpf_reason");
+  if (!got) out.push("enum xdpf_reason: missing from the object's BTF");
+  else {
+    const names = new Set([...Object.keys(got), ...Object.keys(Reason)]);
+    for (const n of names) {
+      const g = got[n];
+      const w = (Reason as Record<string, number>)[n];
+      if (g !== w) out.push(`enum xdpf_reason ${n}: ${g ?? "absent"} in the object, mirror says ${w ?? "absent"}`);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Codecs. Addresses go in network byte order; every other integer in the host's (little-endian
+// on every platform fos1 runs on), as the program reads them.
+
+/** A prefix with no host bits set, e.g. "203.0.113.0/24"; throws on anything else. */
+export function parseNetwork(text: string): Prefix {
+  const p = parsePrefix(text);
+  if (!p) throw new Error(`${text}: not an IPv4 or IPv6 prefix (address/length)`);
+  if (network(p).addr !== p.addr) throw new Error(`${text}: host bits set (the network is ${formatIp(p.family, network(p).addr)}/${p.len})`);
+  return p;
+}
+
+function addrBytes(family: Family, addr: bigint): Uint8Array {
+  const n = bits(family) / 8;
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = Number((addr >> BigInt(8 * (n - 1 - i))) & 0xffn);
+  return out;
+}
+
+function bytesAddr(bytes: Uint8Array): bigint {
+  return bytes.reduce((a, b) => (a << 8n) | BigInt(b), 0n);
+}
+
+const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
+
+/** The LPM key (xdpf_lpm_v4 or xdpf_lpm_v6) of a prefix. */
+export function encodeLpmKey(p: Prefix): Uint8Array {
+  const s = p.family === 4 ? structs.xdpf_lpm_v4 : structs.xdpf_lpm_v6;
+  const out = new Uint8Array(s.size);
+  view(out).setUint32(s.fields.prefixlen.offset, p.len, true);
+  out.set(addrBytes(p.family, p.addr), s.fields.addr.offset);
+  return out;
+}
+
+export function decodeLpmKey(family: Family, key: Uint8Array): Prefix {
+  const s = family === 4 ? structs.xdpf_lpm_v4 : structs.xdpf_lpm_v6;
+  const a = s.fields.addr;
+  return { family, len: view(key).getUint32(s.fields.prefixlen.offset, true), addr: bytesAddr(key.subarray(a.offset, a.offset + a.size)) };
+}
+
+export function encodeHits(packets: bigint): Uint8Array {
+  const out = new Uint8Array(structs.xdpf_hits.size);
+  view(out).setBigUint64(structs.xdpf_hits.fields.packets.offset, packets, true);
+  return out;
+}
+
+export function decodeHits(value: Uint8Array): bigint {
+  return view(value).getBigUint64(structs.xdpf_hits.fields.packets.offset, true);
+}
+
+export const IPPROTO = { tcp: 6, udp: 17 } as const;
+export type PortProto = keyof typeof IPPROTO;
+
+export function encodePortKey(proto: PortProto, port: number): Uint8Array {
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${port}: not a port number (0-65535)`);
+  const s = structs.xdpf_port_key;
+  const out = new Uint8Array(s.size);
+  view(out).setUint16(s.fields.port.offset, port, true);
+  out[s.fields.proto.offset] = IPPROTO[proto];
+  return out;
+}
+
+export function decodePortKey(key: Uint8Array): { proto: PortProto | number; port: number } {
+  const s = structs.xdpf_port_key;
+  const num = key[s.fields.proto.offset]!;
+  const proto = (Object.keys(IPPROTO) as PortProto[]).find((k) => IPPROTO[k] === num) ?? num;
+  return { proto, port: view(key).getUint16(s.fields.port.offset, true) };
+}
+
+export interface RateLimit {
+  /** Packets per second each source prefix may send on average. */
+  pps: number;
+  /** Packets a source may send at once (the bucket size). */
+  burst: number;
+  /** Source prefix length one bucket covers (IPv4, default 32). */
+  v4Prefix: number;
+  /** Same for IPv6 (default 64: one host usually owns a whole /64). */
+  v6Prefix: number;
+}
+
+// Bounds that keep burst * XDPF_NANO and the refill arithmetic inside 64 bits.
+export const RATE_MAX_PPS = 1_000_000_000;
+export const RATE_MAX_BURST = 1_000_000_000;
+
+export function encodeConfig(r: RateLimit | null): Uint8Array {
+  const s = structs.xdpf_config;
+  const out = new Uint8Array(s.size);
+  if (!r) return out; // rate_pps 0: off
+  const checkInt = (what: string, v: number, lo: number, hi: number) => {
+    if (!Number.isInteger(v) || v < lo || v > hi) throw new Error(`rate limit ${what} ${v}: must be an integer from ${lo} to ${hi}`);
+  };
+  checkInt("pps", r.pps, 1, RATE_MAX_PPS);
+  checkInt("burst", r.burst, 1, RATE_MAX_BURST);
+  checkInt("IPv4 prefix", r.v4Prefix, 0, 32);
+  checkInt("IPv6 prefix", r.v6Prefix, 0, 128);
+  const v = view(out);
+  v.setBigUint64(s.fields.rate_pps.offset, BigInt(r.pps), true);
+  v.setBigUint64(s.fields.burst.offset, BigInt(r.burst), true);
+  v.setUint32(s.fields.rate_v4_prefix.offset, r.v4Prefix, true);
+  v.setUint32(s.fields.rate_v6_prefix.offset, r.v6Prefix, true);
+  return out;
+}
+
+export function decodeConfig(value: Uint8Array): RateLimit | null {
+  const s = structs.xdpf_config;
+  const v = view(value);
+  const pps = Number(v.getBigUint64(s.fields.rate_pps.offset, true));
+  if (pps === 0) return null;
+  return {
+    pps,
+    burst: Number(v.getBigUint64(s.fields.burst.offset, true)),
+    v4Prefix: v.getUint32(s.fields.rate_v4_prefix.offset, true),
+    v6Prefix: v.getUint32(s.fields.rate_v6_prefix.offset, true),
+  };
+}
+
+export interface RateBucket {
+  source: Prefix;
+  /** Whole tokens left at the last packet (refill happens when the next one arrives). */
+  tokens: number;
+  lastNs: bigint;
+}
+
+export function decodeRateEntry(key: Uint8Array, value: Uint8Array): RateBucket {
+  const k = structs.xdpf_rate_key.fields;
+  const s = structs.xdpf_rate_state.fields;
+  const family: Family = key[k.family.offset] === 4 ? 4 : 6;
+  const addr = key.subarray(k.addr.offset, k.addr.offset + (family === 4 ? 4 : 16));
+  return {
+    source: { family, len: key[k.prefixlen.offset]!, addr: bytesAddr(addr) },
+    tokens: Number(view(value).getBigUint64(s.tokens.offset, true) / XDPF_NANO),
+    lastNs: view(value).getBigUint64(s.last_ns.offset, true),
+  };
+}
+
+export interface Counter {
+  packets: bigint;
+  bytes: bigint;
+}
+
+export function decodeCounter(value: Uint8Array): Counter {
+  const s = structs.xdpf_counter.fields;
+  return { packets: view(value).getBigUint64(s.packets.offset, true), bytes: view(value).getBigUint64(s.bytes.offset, true) };
+}
+
+export function u32Key(n: number): Uint8Array {
+  const out = new Uint8Array(4);
+  view(out).setUint32(0, n, true);
+  return out;
+}

@@ -1,0 +1,162 @@
+// A BPF map by file descriptor: lookup, update, delete and iterate raw keys and values, per-CPU
+// values one slot per possible CPU. Maps come from a loaded object (object.ts, which owns the
+// fd) or from a pin on bpffs (openPinnedMap, which owns it: close() when done).
+import { ptr } from "bun:ffi";
+import { BpfError, check, closeFd, cstr, errnoCode } from "./errors";
+import { bpfMapInfo, CStruct } from "./cstructs";
+
+/** The map types fos1 uses (enum bpf_map_type in linux/bpf.h). */
+export const MapType = {
+  HASH: 1,
+  ARRAY: 2,
+  PERCPU_HASH: 5,
+  PERCPU_ARRAY: 6,
+  LRU_HASH: 9,
+  LRU_PERCPU_HASH: 10,
+  LPM_TRIE: 11,
+} as const;
+
+const PER_CPU: ReadonlySet<number> = new Set([MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH]);
+
+// bpf_map_update_elem flags
+export const UpdateFlag = { ANY: 0, NOEXIST: 1, EXIST: 2 } as const;
+export type UpdateMode = keyof typeof UpdateFlag;
+
+let cpus: number | undefined;
+
+/** Possible CPUs (not online ones): the number of slots in a per-CPU map value. */
+export function possibleCpus(): number {
+  cpus ??= check("count possible CPUs", (lib) => lib.libbpf_num_possible_cpus());
+  return cpus;
+}
+
+export interface MapInfo {
+  name: string;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+}
+
+export class BpfMap {
+  /** Bytes of one value as the syscall moves it: per-CPU maps carry a slot (8-aligned) per CPU. */
+  readonly bufferSize: number;
+  readonly perCpu: boolean;
+
+  constructor(
+    readonly fd: number,
+    readonly info: MapInfo,
+    private readonly ownsFd: boolean,
+  ) {
+    this.perCpu = PER_CPU.has(info.type);
+    this.bufferSize = this.perCpu ? align8(info.valueSize) * possibleCpus() : info.valueSize;
+  }
+
+  get name(): string {
+    return this.info.name;
+  }
+
+  /** The value, or null when the key is absent. Per-CPU maps: all slots, see lookupPerCpu. */
+  lookup(key: Uint8Array): Uint8Array | null {
+    this.checkKey(key);
+    const value = new Uint8Array(this.bufferSize);
+    const rc = this.call("look up", (lib) => lib.bpf_map_lookup_elem(this.fd, ptr(key), ptr(value)), [errnoCode.ENOENT]);
+    return rc === null ? null : value;
+  }
+
+  /** A per-CPU map's value as one slot per possible CPU, or null when the key is absent. */
+  lookupPerCpu(key: Uint8Array): Uint8Array[] | null {
+    if (!this.perCpu) throw new BpfError(`look up in map ${this.name}`, 0, "not a per-CPU map");
+    const all = this.lookup(key);
+    if (!all) return null;
+    const stride = align8(this.info.valueSize);
+    return Array.from({ length: possibleCpus() }, (_, cpu) => all.slice(cpu * stride, cpu * stride + this.info.valueSize));
+  }
+
+  /** Writes the value (per-CPU maps: bufferSize bytes, every slot). */
+  update(key: Uint8Array, value: Uint8Array, mode: UpdateMode = "ANY"): void {
+    this.checkKey(key);
+    if (value.length !== this.bufferSize)
+      throw new BpfError(`update map ${this.name}`, 0, `value is ${value.length} bytes, the map takes ${this.bufferSize}`);
+    this.call("update", (lib) => lib.bpf_map_update_elem(this.fd, ptr(key), ptr(value), UpdateFlag[mode]), []);
+  }
+
+  /** Removes the key; false when it was not there. */
+  delete(key: Uint8Array): boolean {
+    this.checkKey(key);
+    return this.call("delete from", (lib) => lib.bpf_map_delete_elem(this.fd, ptr(key)), [errnoCode.ENOENT]) !== null;
+  }
+
+  /**
+   * Every key, in the kernel's order. Deleting the current key while iterating is safe for
+   * hash maps and LPM tries (the next call restarts or continues as the kernel defines).
+   */
+  *keys(): Generator<Uint8Array> {
+    let prev: Uint8Array | null = null;
+    for (;;) {
+      const next = new Uint8Array(this.info.keySize);
+      const prevPtr = prev ? ptr(prev) : null;
+      const rc = this.call("iterate", (lib) => lib.bpf_map_get_next_key(this.fd, prevPtr, ptr(next)), [errnoCode.ENOENT]);
+      if (rc === null) return;
+      yield next;
+      prev = next;
+    }
+  }
+
+  /** Every key with its value (entries deleted meanwhile are skipped). */
+  *entries(): Generator<[Uint8Array, Uint8Array]> {
+    for (const key of this.keys()) {
+      const value = this.lookup(key);
+      if (value) yield [key, value];
+    }
+  }
+
+  close(): void {
+    if (this.ownsFd) closeFd(this.fd);
+  }
+
+  private checkKey(key: Uint8Array) {
+    if (key.length !== this.info.keySize)
+      throw new BpfError(`use map ${this.name}`, 0, `key is ${key.length} bytes, the map's keys are ${this.info.keySize}`);
+  }
+
+  /** The call's result, or null when it failed with one of the expected errnos. */
+  private call(what: string, fn: Parameters<typeof check>[1], expected: number[]): number | null {
+    try {
+      return check(`${what} map ${this.name}`, fn);
+    } catch (err) {
+      if (err instanceof BpfError && expected.includes(err.errno)) return null;
+      throw err;
+    }
+  }
+}
+
+/** Opens a map pinned on bpffs; the caller owns the returned map's fd (close()). */
+export function openPinnedMap(path: string): BpfMap {
+  const p = cstr(path);
+  const fd = check(`open pinned map ${path}`, (lib) => lib.bpf_obj_get(p));
+  try {
+    return new BpfMap(fd, mapInfo(fd, path), true);
+  } catch (err) {
+    closeFd(fd);
+    throw err;
+  }
+}
+
+/** What the kernel says about the map behind fd (BPF_OBJ_GET_INFO_BY_FD). */
+export function mapInfo(fd: number, what: string): MapInfo {
+  const info = new CStruct(bpfMapInfo);
+  const len = new Uint32Array([bpfMapInfo.size]);
+  check(`read map info of ${what}`, (lib) => lib.bpf_obj_get_info_by_fd(fd, info.ptr, ptr(len)));
+  return {
+    name: info.string("name"),
+    type: info.get("type"),
+    keySize: info.get("key_size"),
+    valueSize: info.get("value_size"),
+    maxEntries: info.get("max_entries"),
+  };
+}
+
+function align8(n: number): number {
+  return (n + 7) & ~7;
+}
