@@ -375,6 +375,8 @@ static __always_inline enum xdpf_reason ipv6_walk(struct xdp_md *ctx, __u32 *off
 	__u32 ah;
 	int i;
 
+	/* Unrolled: the 6.1 verifier (Debian's, the lab's) refuses this bounded loop as a back edge. */
+#pragma unroll
 	for (i = 0; i < XDPF_IPV6_EXT_MAX; i++) {
 		struct ipv6_frag_hdr *frag;
 		struct ipv6_opt_hdr *opt;
@@ -460,6 +462,7 @@ int xdp_filter(struct xdp_md *ctx)
 		return verdict(ctx, XDPF_MALFORMED);
 	proto = eth->h_proto;
 
+#pragma unroll
 	for (i = 0; i < XDPF_VLAN_MAX; i++) {
 		struct vlan_hdr *vlan;
 

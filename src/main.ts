@@ -14,9 +14,10 @@ import { plan } from "./cli/commands/plan";
 import { status } from "./cli/commands/status";
 import { validate } from "./cli/commands/validate";
 import { version } from "./cli/commands/version";
+import { xdp } from "./cli/commands/xdp";
 import { log } from "./observe/log";
 
-const commands: Command[] = [agent, apply, confirm, defaults, history, rollback, plan, status, validate, version, ...plannedCommands].sort((a, b) => a.name.localeCompare(b.name));
+const commands: Command[] = [agent, apply, confirm, defaults, history, rollback, plan, status, validate, version, xdp, ...plannedCommands].sort((a, b) => a.name.localeCompare(b.name));
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

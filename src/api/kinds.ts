@@ -1,7 +1,7 @@
 // The registry of kinds: what apiVersion/kind a document may have, and its schema.
 import type { TObject } from "@sinclair/typebox";
 import { NetworkInterface, Route, RoutingPolicy, VRF, type NetworkInterfaceT, type RouteT, type RoutingPolicyT, type VRFT } from "./schema/network";
-import { FirewallRule, FirewallZone, NATPolicy, VLANPolicy, type FirewallRuleT, type FirewallZoneT, type NATPolicyT, type VLANPolicyT } from "./schema/security";
+import { FirewallRule, FirewallZone, NATPolicy, VLANPolicy, XDPFilter, type FirewallRuleT, type FirewallZoneT, type NATPolicyT, type VLANPolicyT, type XDPFilterT } from "./schema/security";
 
 export interface KindInfo {
   apiVersion: string;
@@ -9,10 +9,10 @@ export interface KindInfo {
   schema: TObject;
 }
 
-export const kinds: KindInfo[] = [NetworkInterface, VRF, Route, RoutingPolicy, NATPolicy, FirewallZone, FirewallRule, VLANPolicy].map((schema) => ({
+export const kinds: KindInfo[] = [NetworkInterface, VRF, Route, RoutingPolicy, NATPolicy, FirewallZone, FirewallRule, VLANPolicy, XDPFilter].map((schema) => ({
   apiVersion: schema.properties.apiVersion.const as string,
   kind: schema.properties.kind.const as string,
   schema,
 }));
 
-export type ConfigObject = NetworkInterfaceT | VRFT | RouteT | RoutingPolicyT | NATPolicyT | FirewallZoneT | FirewallRuleT | VLANPolicyT;
+export type ConfigObject = NetworkInterfaceT | VRFT | RouteT | RoutingPolicyT | NATPolicyT | FirewallZoneT | FirewallRuleT | VLANPolicyT | XDPFilterT;

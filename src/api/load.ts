@@ -6,6 +6,7 @@ import { problemAt, type ConfigProblem, type Source } from "./problems";
 import { checkSchema } from "./schema-check";
 import { checkNetwork } from "./checks/network";
 import { checkSecurity } from "./checks/security";
+import { checkXdp } from "./checks/xdp";
 
 export interface LoadedObject<T extends ConfigObject = ConfigObject> {
   source: Source;
@@ -63,7 +64,7 @@ export function loadConfigText(text: string, file: string): LoadResult {
     else seen.set(o.ref, o);
   }
   // Cross-object checks only make sense once every object is well-formed.
-  if (!problems.length) problems.push(...checkNetwork(objects), ...checkSecurity(objects));
+  if (!problems.length) problems.push(...checkNetwork(objects), ...checkSecurity(objects), ...checkXdp(objects));
   return { objects, problems };
 }
 

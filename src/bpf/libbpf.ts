@@ -40,6 +40,7 @@ const symbols = {
   bpf_map_delete_elem: { args: [i32, ptr], returns: i32 },
   bpf_map_get_next_key: { args: [i32, ptr, ptr], returns: i32 },
   bpf_obj_get: { args: [ptr], returns: i32 },
+  bpf_obj_pin: { args: [i32, ptr], returns: i32 },
   bpf_obj_get_info_by_fd: { args: [i32, ptr, ptr], returns: i32 },
   bpf_prog_get_fd_by_id: { args: [u32], returns: i32 },
   bpf_prog_test_run_opts: { args: [i32, ptr], returns: i32 },

@@ -3,10 +3,12 @@
 // names the failing line so it is pinned to its operation). Afterwards the host is observed
 // again and planned against: what is still to do did not converge.
 import { writeFileSync } from "node:fs";
+import { DEFAULT_STATE_DIR } from "./xdp/dynamic";
 import { explainToolError, runTool } from "./tool";
 import { observeHost } from "./observe";
 import { PHASES, plan, type Degraded, type Op } from "./plan";
 import type { DesiredState } from "./model";
+import { applyXdp } from "./xdp/apply";
 
 export interface OpFailure {
   op: Op;
@@ -29,6 +31,8 @@ export interface ApplyOptions {
   ip?: string;
   /** Called before each phase runs; crash-safety tests use it to find a moment to kill. */
   onPhase?: (phase: string, ops: Op[]) => void;
+  /** The state dir: where `fos1 xdp block` keeps its entries, which apply must leave (default /var/lib/fos1). */
+  stateDir?: string;
 }
 
 export async function applyPlan(ops: Op[], opts: ApplyOptions = {}): Promise<{ failed: OpFailure[]; processes: number }> {
@@ -41,6 +45,10 @@ export async function applyPlan(ops: Op[], opts: ApplyOptions = {}): Promise<{ f
     opts.onPhase?.(phase, inPhase);
     if (phase === "sysctl") {
       failed.push(...writeSysctls(inPhase));
+      continue;
+    }
+    if (phase === "xdp") {
+      failed.push(...applyXdp(inPhase));
       continue;
     }
     if (phase === "firewall") {
@@ -117,8 +125,9 @@ export function batchErrors(stderr: string): { failed: Map<number, string>; abor
 
 /** Observe, plan, apply, and observe again to verify. */
 export async function converge(desired: DesiredState, opts: ApplyOptions = {}): Promise<ApplyResult> {
-  const before = plan(desired, await observeHost(opts.ip));
+  const xdp = { wanted: Boolean(desired.xdp?.filters.length), stateDir: opts.stateDir ?? DEFAULT_STATE_DIR };
+  const before = plan(desired, await observeHost(opts.ip, undefined, xdp));
   const { failed, processes } = before.ops.length ? await applyPlan(before.ops, opts) : { failed: [], processes: 0 };
-  const after = before.ops.length ? plan(desired, await observeHost(opts.ip)) : before;
+  const after = before.ops.length ? plan(desired, await observeHost(opts.ip, undefined, xdp)) : before;
   return { writes: before.ops.length, applied: before.ops, processes, failed, degraded: after.degraded, unconverged: after.ops };
 }

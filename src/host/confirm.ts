@@ -24,7 +24,7 @@ export function parseDuration(text: string): number | null {
 export async function rollBack(journal: Journal, pending: JournalEntry, reason: string, opts: ApplyOptions = {}): Promise<{ result: ApplyResult; to: string }> {
   const lkg = journal.lastKnownGood();
   const objects = lkg ? loadConfigText(lkg.text, "last-known-good.yaml").objects : [];
-  const result = await converge(desiredState(objects), opts);
+  const result = await converge(desiredState(objects), { stateDir: journal.dir, ...opts });
   journal.discard(pending, { reason, writes: result.writes, failed: result.failed.length });
   return { result, to: lkg ? lkg.entry.digest : "no config (nothing of fos1's)" };
 }

@@ -5,6 +5,7 @@ import type { LoadedObject } from "../api/load";
 import type { ConfigObject } from "../api/kinds";
 import { NetworkIndex, type InterfaceInfo } from "../api/network-index";
 import { desiredFirewall } from "./firewall/model";
+import { desiredXdp } from "./xdp/model";
 import { ROUTER_SYSCTLS, type DesiredDhcp, type DesiredLink, type DesiredRoute, type DesiredRule, type DesiredState } from "./model";
 
 const DEFAULT_MIIMON = 100;
@@ -117,5 +118,5 @@ export function desiredState(objects: LoadedObject<ConfigObject>[]): DesiredStat
       return spec;
     });
 
-  return { sysctls: { ...ROUTER_SYSCTLS }, firewall: desiredFirewall(objects), links, routes, rules, dhcp };
+  return { sysctls: { ...ROUTER_SYSCTLS }, firewall: desiredFirewall(objects), links, routes, rules, dhcp, xdp: desiredXdp(objects) };
 }

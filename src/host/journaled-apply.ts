@@ -23,7 +23,7 @@ export async function applyJournaled(
   opts: ApplyOptions & { confirmBy?: Date } = {},
 ): Promise<JournaledApply> {
   const begun = journal.begin(configText, source, opts.confirmBy);
-  const result = await converge(desired, opts);
+  const result = await converge(desired, { stateDir: journal.dir, ...opts });
   const converged = isConverged(result);
   const summary = { writes: result.writes, processes: result.processes, failed: result.failed.length, degraded: result.degraded.length, changes: changeCounts(result) };
   // With a confirmation deadline a converged config is not yet the last-known-good: it waits.

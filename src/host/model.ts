@@ -5,6 +5,7 @@
 import type { Family } from "../api/ip";
 import type { DesiredFirewall } from "./firewall/model";
 import type { ObservedFirewall } from "./firewall/observe";
+import type { DesiredXdp, ObservedXdp } from "./xdp/model";
 
 /** Route and rule protocol number that marks fos1's own routes and rules (see ip-route(8) "proto"). */
 export const FOS1_PROTO = 241;
@@ -109,6 +110,8 @@ export interface DesiredState {
   routes: DesiredRoute[];
   rules: DesiredRule[];
   dhcp: DesiredDhcp[];
+  /** XDP filters; absent means none (states built by hand in tests). */
+  xdp?: DesiredXdp;
 }
 
 export interface ObservedAddress {
@@ -150,6 +153,8 @@ export interface ObservedState {
   /** Only fos1's own (proto FOS1_PROTO) routes and rules: the rest is not ours to read or touch. */
   routes: RouteEntry[];
   rules: RuleEntry[];
+  /** fos1's XDP filters and what interfaces run; absent when there is none and none is configured. */
+  xdp?: ObservedXdp;
 }
 
 export const isOwned = (l: ObservedLink) => l.group === FOS1_GROUP || (l.alias?.startsWith(ALIAS_PREFIX) ?? false);

@@ -6,6 +6,14 @@ import { canonicalIp, canonicalPrefix } from "../api/ip";
 import { FOS1_PROTO, ROUTER_SYSCTLS, type ObservedLink, type ObservedState, type RouteEntry, type RuleEntry } from "./model";
 import { runToolOk } from "./tool";
 import { observeFirewall } from "./firewall/observe";
+import { observeXdp } from "./xdp/observe";
+
+export interface ObserveXdpOptions {
+  /** XDP filters are configured: observe them even when none is pinned yet. */
+  wanted: boolean;
+  /** Where `fos1 xdp block` records its (dynamic) prefixes. */
+  stateDir: string;
+}
 
 const FOREVER = 4294967295;
 
@@ -169,7 +177,7 @@ export async function readSysctls(keys: string[]): Promise<Record<string, string
   return Object.fromEntries(keys.map((k, i) => [k, values[i]!]));
 }
 
-export async function observeHost(ip = "ip", sysctlKeys: string[] = Object.keys(ROUTER_SYSCTLS)): Promise<ObservedState> {
+export async function observeHost(ip = "ip", sysctlKeys: string[] = Object.keys(ROUTER_SYSCTLS), xdp?: ObserveXdpOptions): Promise<ObservedState> {
   const [links, v4, v6, sysctls] = await Promise.all([
     observeLinks(ip),
     runToolOk({ purpose: "read routes and rules", argv: [ip, "-json", "-batch", "-"], stdin: `route show table all proto ${FOS1_PROTO}\nrule show\n` }),
@@ -178,5 +186,14 @@ export async function observeHost(ip = "ip", sysctlKeys: string[] = Object.keys(
   ]);
   const firewall = await observeFirewall();
   const [routes = "[]", rules4 = "[]"] = splitJsonArrays(v4);
-  return { sysctls, firewall, links, routes: parseRoutes(routes), rules: [...parseRules(rules4, 4), ...parseRules(v6, 6)] };
+  const state: ObservedState = { sysctls, firewall, links, routes: parseRoutes(routes), rules: [...parseRules(rules4, 4), ...parseRules(v6, 6)] };
+  if (xdp) {
+    try {
+      state.xdp = observeXdp(links.map((l) => l.name), xdp);
+    } catch (err) {
+      // Without libbpf or bpffs the links, routes and firewall must still converge.
+      state.xdp = { filters: [], attached: {}, dynamic: [], error: (err as Error).message };
+    }
+  }
+  return state;
 }

@@ -9,6 +9,7 @@
 //              parents before VLANs); members set down before they are enslaved
 //   addresses  after links;  routes  after addresses;  rules
 //   firewall   fos1's nftables table, replaced whole in one `nft -j -f -` transaction
+//   xdp        XDP filters through libbpf: load, map entries, attach, detach (xdp/plan.ts)
 import {
   ALIAS_PREFIX,
   FOS1_GROUP,
@@ -26,8 +27,10 @@ import {
 } from "./model";
 import { compileFirewall, FIREWALL_TABLE } from "./firewall/compile";
 import { contains, parseIp, parsePrefix } from "../api/ip";
+import { planXdp } from "./xdp/plan";
+import { EMPTY_OBSERVED_XDP } from "./xdp/model";
 
-export const PHASES = ["remove", "sysctl", "links", "addresses", "routes", "rules", "firewall"] as const;
+export const PHASES = ["remove", "sysctl", "links", "addresses", "routes", "rules", "firewall", "xdp"] as const;
 export type Phase = (typeof PHASES)[number];
 
 export type Action = "add" | "change" | "remove" | "replace";
@@ -41,7 +44,7 @@ export interface Op {
   subject: string;
   /** Why, or what changes: "mtu 1500 → 9000". */
   detail?: string;
-  /** The iproute2 batch line that does it. */
+  /** The iproute2 batch line that does it (firewall: the nft JSON; xdp: an XdpAction as JSON). */
   line: string;
   /** The line needs `ip -6`: a rule with no address to tell its family by. */
   ipv6Only?: boolean;
@@ -217,6 +220,10 @@ export function plan(desiredIn: DesiredState, observed: ObservedState): Plan {
       line: JSON.stringify({ nftables: fw.commands }),
     });
 
+  // --- xdp phase
+  if (desired.xdp?.filters.length || observed.xdp?.filters.length || observed.xdp?.error)
+    ops.push(...planXdp(desired.xdp ?? { filters: [] }, observed.xdp ?? EMPTY_OBSERVED_XDP, new Set(observed.links.map((l) => l.name)), degraded));
+
   return { ops, degraded };
 }
 
@@ -261,7 +268,8 @@ function settleNames(d: DesiredState, observed: ObservedState, degraded: Degrade
     vlanPolicies: d.firewall.vlanPolicies.map((v) => ({ ...v, fromInterfaces: all(v.fromInterfaces), toInterfaces: all(v.toInterfaces) })),
     nat: d.firewall.nat.map((n) => ({ ...n, interface: r(n.interface)! })),
   };
-  return { ...d, links, routes, rules, firewall };
+  const xdp = d.xdp && { filters: d.xdp.filters.map((f) => ({ ...f, interfaces: all(f.interfaces) })) };
+  return { ...d, links, routes, rules, firewall, ...(xdp ? { xdp } : {}) };
 }
 
 /** Links ordered so that everything a link depends on (VLAN parent, master) comes first. */

@@ -100,11 +100,45 @@ export const NATPolicySpec = Type.Object(
   { additionalProperties: false },
 );
 
+// Mirrors what bpf/xdp_filter.h can express: LPM blocklists per family, one token bucket per
+// source prefix (xdpf_config), and TCP/UDP destination ports (xdpf_port_deny).
+export const XDP_MODES = ["native", "generic", "auto"] as const;
+
+export const XDPFilterSpec = Type.Object(
+  {
+    interfaces: Type.Array(InterfaceRef("a NetworkInterface (a bond, a NIC) or the device of a declared physical one; a bond passes its program to its members"), {
+      minItems: 1,
+    }),
+    blocklist: Type.Optional(Type.Array(Cidr, { description: "source networks (IPv4 or IPv6, no host bits) whose packets are dropped" })),
+    rateLimit: Type.Optional(
+      Type.Object(
+        {
+          packetsPerSecond: Type.Integer({ minimum: 1, maximum: 1_000_000_000, description: "average packets per second per source prefix" }),
+          burst: Type.Integer({ minimum: 1, maximum: 1_000_000_000, description: "packets a source may send at once (bucket size)" }),
+          v4PrefixLength: Type.Optional(Type.Integer({ minimum: 0, maximum: 32, description: "IPv4 sources sharing one bucket (default 32)" })),
+          v6PrefixLength: Type.Optional(Type.Integer({ minimum: 0, maximum: 128, description: "IPv6 sources sharing one bucket (default 64)" })),
+        },
+        { additionalProperties: false, description: "per-source token bucket; packets above it are dropped" },
+      ),
+    ),
+    denyPorts: Type.Optional(
+      Type.Array(
+        Type.Object({ protocol: StringEnum(["tcp", "udp"] as const), port: Type.Integer({ minimum: 1, maximum: 65535 }) }, { additionalProperties: false }),
+        { description: "TCP/UDP destination ports whose packets are dropped" },
+      ),
+    ),
+    mode: Type.Optional(StringEnum(XDP_MODES, { description: "native (driver), generic (skb), or auto: native, else generic (default auto)" })),
+  },
+  { additionalProperties: false },
+);
+
 export const FirewallZone = KindSchema(SECURITY_GROUP, "FirewallZone", FirewallZoneSpec);
 export const FirewallRule = KindSchema(SECURITY_GROUP, "FirewallRule", FirewallRuleSpec);
 export const VLANPolicy = KindSchema(SECURITY_GROUP, "VLANPolicy", VLANPolicySpec);
 export const NATPolicy = KindSchema(NETWORK_GROUP, "NATPolicy", NATPolicySpec);
 
+export const XDPFilter = KindSchema(SECURITY_GROUP, "XDPFilter", XDPFilterSpec);
+export type XDPFilterT = Static<typeof XDPFilter>;
 export type FirewallZoneT = Static<typeof FirewallZone>;
 export type FirewallRuleT = Static<typeof FirewallRule>;
 export type VLANPolicyT = Static<typeof VLANPolicy>;

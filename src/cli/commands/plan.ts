@@ -6,18 +6,20 @@ import { desiredState } from "../../host/desired";
 import { observeHost } from "../../host/observe";
 import { plan as makePlan } from "../../host/plan";
 import { lockoutReasons } from "../../host/firewall/lockout";
+import { DEFAULT_STATE_DIR } from "../../host/xdp/dynamic";
 
 export const plan: Command = {
   name: "plan",
   summary: "show the changes an apply would make, and why",
-  usage: "fos1 plan -f FILE [-o json]",
+  usage: "fos1 plan -f FILE [--state-dir DIR] [-o json]",
   printsState: true,
-  options: configFileOption,
+  options: { ...configFileOption, "state-dir": { type: "string" } },
   async run(ctx) {
     const input = await readConfig(ctx.values.file, this.usage);
     requireValid(input);
     const desired = desiredState(input.objects);
-    const p = makePlan(desired, await observeHost());
+    const xdp = { wanted: Boolean(desired.xdp?.filters.length), stateDir: String(ctx.values["state-dir"] ?? DEFAULT_STATE_DIR) };
+    const p = makePlan(desired, await observeHost(undefined, undefined, xdp));
     const lockout = lockoutReasons(desired);
     printResult(ctx, { ...p, lockout }, () => planText(p) + (lockout.length ? `\nWarning: apply will refuse this config (the operator would be locked out): ${lockout.join("; ")}\n` : ""));
     return 0;

@@ -32,6 +32,7 @@ import type { Op } from "../plan";
 import { ConfigWatcher } from "./config-watch";
 import { NetlinkMonitor } from "./monitor";
 import { ConvergeScheduler } from "./scheduler";
+import { expireDynamic } from "../xdp/admin";
 
 export interface AgentOptions {
   configFile: string;
@@ -39,6 +40,8 @@ export interface AgentOptions {
   log: Logger;
   /** Quiet time after the last event before converging. */
   debounceMs?: number;
+  /** How often prefixes blocked with a TTL (`fos1 xdp block --ttl`) are checked for expiry. */
+  xdpExpiryMs?: number;
   /** Converge (and re-read the config) this often even without events: lost events, a dead watch. */
   resyncMs?: number;
   ip?: string;
@@ -67,6 +70,7 @@ export class Agent {
   private readonly watcher: ConfigWatcher;
   private resyncTimer: ReturnType<typeof setInterval> | null = null;
   private confirmTimer: ReturnType<typeof setTimeout> | null = null;
+  private xdpTimer: ReturnType<typeof setInterval> | null = null;
   private readonly dhcp: DhcpSupervisor;
 
   private active: ActiveConfig | null = null;
@@ -115,6 +119,9 @@ export class Agent {
         if (this.watcher.ensure()) this.scheduler.request("config file");
         this.scheduler.request("resync");
       }, resyncMs);
+    // `fos1 xdp block` runs in other processes and records entries in the state dir: polling
+    // that small folder is simpler and sturdier than being told.
+    this.xdpTimer = setInterval(() => this.expireXdp(), this.opts.xdpExpiryMs ?? 1000);
     this.log.info("watching for changes", { config: this.opts.configFile, monitorPid: this.monitor.pid });
   }
 
@@ -130,11 +137,21 @@ export class Agent {
     if (left !== null && !this.stopping) this.confirmTimer = setTimeout(() => void this.expireUnconfirmed().then(() => this.scheduler.request("confirmation deadline")), left + 50);
   }
 
+  private expireXdp(): void {
+    try {
+      const gone = expireDynamic(this.opts.stateDir, this.active?.desired.xdp);
+      if (gone.length) this.log.info("XDP blocks expired and were removed", { prefixes: gone });
+    } catch (err) {
+      this.log.error("removing expired XDP blocks", { error: (err as Error).message });
+    }
+  }
+
   /** Stops watching and waits for a running converge; the network is left as it is. */
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.confirmTimer) clearTimeout(this.confirmTimer);
     if (this.resyncTimer) clearInterval(this.resyncTimer);
+    if (this.xdpTimer) clearInterval(this.xdpTimer);
     this.resyncTimer = null;
     this.watcher.close();
     await Promise.all([this.monitor.stop(), this.scheduler.stop()]);
@@ -222,7 +239,7 @@ export class Agent {
   private async converge(trigger: string, configChanged: boolean): Promise<void> {
     const config = this.active!;
     const written: Op[] = [];
-    const opts = { ...(this.opts.ip ? { ip: this.opts.ip } : {}), onPhase: (_phase: string, ops: Op[]) => void written.push(...ops) };
+    const opts = { ...(this.opts.ip ? { ip: this.opts.ip } : {}), stateDir: this.opts.stateDir, onPhase: (_phase: string, ops: Op[]) => void written.push(...ops) };
     const started = performance.now();
     let result: ApplyResult;
     try {

@@ -1,0 +1,134 @@
+// What `fos1 xdp` and the agent do to loaded filters outside apply: dynamic blocks with an
+// optional expiry, their removal when they expire, and reading the filters for people.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { parseNetwork, reasonLabel, REASONS } from "../../bpf/layout";
+import { formatPrefix } from "../../api/ip";
+import { XdpFilterMaps } from "../../bpf/xdp-filter";
+import { queryXdp } from "../../bpf/xdp";
+import { closeProgram, openPinnedProgram } from "../../bpf/pins";
+import { isExpired, readDynamic, removeDynamic, writeDynamic, type DynamicEntry } from "./dynamic";
+import { filterDir, PROGRAM_NAME, type DesiredXdp } from "./model";
+import { pinnedFilterNames } from "./observe";
+
+export class NoFilterError extends Error {}
+
+/** The canonical network of a CIDR the operator typed; throws a message that says what is wrong. */
+export function operatorPrefix(text: string): string {
+  return formatPrefix(parseNetwork(text));
+}
+
+/** Filters whose maps are pinned (loaded by an apply or the agent). */
+export function loadedFilters(): string[] {
+  return pinnedFilterNames().filter((n) => existsSync(join(filterDir(n), "xdpf_stats")));
+}
+
+function withMaps<T>(name: string, body: (m: XdpFilterMaps) => T): T {
+  const m = XdpFilterMaps.openPinned(filterDir(name));
+  try {
+    return body(m);
+  } finally {
+    m.close();
+  }
+}
+
+/** Blocks the prefix in every loaded filter, recorded as dynamic so apply leaves it. */
+export function blockDynamic(stateDir: string, prefix: string, ttlMs: number | null, now = Date.now()): { filters: string[]; entry: DynamicEntry } {
+  const filters = loadedFilters();
+  if (!filters.length) throw new NoFilterError("no XDP filter is loaded on this host: configure an XDPFilter and apply it first");
+  const entry: DynamicEntry = { prefix, addedAt: new Date(now).toISOString(), expires: ttlMs === null ? null : new Date(now + ttlMs).toISOString() };
+  // Recorded before the map write: an apply running meanwhile must already see it as dynamic.
+  writeDynamic(stateDir, entry);
+  for (const f of filters) withMaps(f, (m) => m.block(prefix));
+  return { filters, entry };
+}
+
+/** Removes the prefix from every loaded filter and from the dynamic record; the filters it was in. */
+export function unblock(stateDir: string, prefix: string): string[] {
+  const filters = loadedFilters();
+  if (!filters.length) throw new NoFilterError("no XDP filter is loaded on this host");
+  removeDynamic(stateDir, prefix);
+  return filters.filter((f) => withMaps(f, (m) => m.unblock(prefix)));
+}
+
+/**
+ * Removes expired dynamic prefixes: from the maps (except where the config itself blocks the
+ * prefix) and from the record. Returns the prefixes removed.
+ */
+export function expireDynamic(stateDir: string, desired: DesiredXdp | undefined, now = Date.now()): string[] {
+  const expired = readDynamic(stateDir).filter((e) => isExpired(e, now));
+  if (!expired.length) return [];
+  const filters = loadedFilters();
+  for (const e of expired) {
+    for (const f of filters) {
+      const isStatic = desired?.filters.some((d) => d.name === f && d.blocklist.includes(e.prefix));
+      if (!isStatic) withMaps(f, (m) => m.unblock(e.prefix));
+    }
+    removeDynamic(stateDir, e.prefix);
+  }
+  return expired.map((e) => e.prefix);
+}
+
+export interface ListedEntry {
+  filter: string;
+  prefix: string;
+  source: "static" | "dynamic";
+  expires: string | null;
+  packets: string;
+}
+
+/** Blocked prefixes of every loaded filter; dynamic ones that expired are never shown. */
+export function listBlocked(stateDir: string, now = Date.now()): ListedEntry[] {
+  const all = readDynamic(stateDir);
+  const live = new Map(all.filter((e) => !isExpired(e, now)).map((e) => [e.prefix, e]));
+  const expired = new Set(all.filter((e) => isExpired(e, now)).map((e) => e.prefix));
+  const out: ListedEntry[] = [];
+  for (const f of loadedFilters())
+    for (const b of withMaps(f, (m) => m.blocked())) {
+      if (expired.has(b.prefix)) continue; // gone as far as the operator is concerned; the agent deletes it
+      const d = live.get(b.prefix);
+      out.push({ filter: f, prefix: b.prefix, source: d ? "dynamic" : "static", expires: d?.expires ?? null, packets: b.packets.toString() });
+    }
+  return out;
+}
+
+export interface FilterStatus {
+  name: string;
+  progId: number | null;
+  interfaces: { ifname: string; mode: string }[];
+  blocked: number;
+  deniedPorts: string[];
+  rateLimit: { pps: number; burst: number; v4Prefix: number; v6Prefix: number } | null;
+  counters: Record<string, { packets: string; bytes: string }>;
+}
+
+export function filterStatus(links: string[]): FilterStatus[] {
+  const attached = new Map<number, { ifname: string; mode: string }[]>();
+  for (const l of links)
+    for (const a of queryXdp(l)) {
+      const list = attached.get(a.progId) ?? [];
+      list.push({ ifname: l, mode: a.mode });
+      attached.set(a.progId, list);
+    }
+  return loadedFilters().map((name) => {
+    const pin = join(filterDir(name), PROGRAM_NAME);
+    let progId: number | null = null;
+    if (existsSync(pin)) {
+      const p = openPinnedProgram(pin, PROGRAM_NAME);
+      progId = p.id;
+      closeProgram(p);
+    }
+    return withMaps(name, (m) => {
+      const c = m.counters();
+      return {
+        name,
+        progId,
+        interfaces: progId === null ? [] : (attached.get(progId) ?? []),
+        blocked: m.blocked().length,
+        deniedPorts: m.deniedPorts().map((p) => `${p.proto}/${p.port}`),
+        rateLimit: m.rateLimit(),
+        counters: Object.fromEntries(REASONS.map((r) => [reasonLabel(r), { packets: c[r].packets.toString(), bytes: c[r].bytes.toString() }])),
+      };
+    });
+  });
+}

@@ -1,0 +1,84 @@
+// The XDP part of the plan (pure): load missing filters, bring each filter's maps to the
+// config (leaving prefixes added by `fos1 xdp block`), attach where an interface does not run
+// the filter's program in an acceptable mode, detach fos1's programs no longer configured, and
+// remove the pins of filters no longer configured. Ops are in that order within the phase.
+import type { Degraded, Op } from "../plan";
+import type { DesiredXdp, ObservedXdp, ObservedXdpFilter } from "./model";
+import { PROGRAM_NAME } from "./model";
+import type { RateLimit } from "../../bpf/layout";
+
+/** What an xdp op's `line` carries: apply.ts executes it through src/bpf. */
+export type XdpAction =
+  | { do: "load"; filter: string }
+  | { do: "block" | "unblock"; filter: string; prefix: string }
+  | { do: "deny-port" | "allow-port"; filter: string; port: string }
+  | { do: "rate"; filter: string; rate: RateLimit | null }
+  | { do: "attach"; filter: string; ifname: string; mode: "auto" | "native" | "generic"; detachFirst: boolean }
+  | { do: "detach"; ifname: string }
+  | { do: "unload"; filter: string };
+
+const GONE = "(no longer configured)";
+const sameRate = (a: RateLimit | null, b: RateLimit | null) => JSON.stringify(a) === JSON.stringify(b);
+const describeRate = (r: RateLimit | null) => (r ? `${r.pps} pps, burst ${r.burst}, per /${r.v4Prefix} (IPv4) /${r.v6Prefix} (IPv6)` : "off");
+
+export function planXdp(desired: DesiredXdp, observed: ObservedXdp, present: Set<string>, degraded: Degraded[]): Op[] {
+  if (observed.error) {
+    for (const f of desired.filters) degraded.push({ ref: f.ref, subject: `XDP filter ${f.name}`, reason: `XDP cannot be used on this host: ${observed.error}` });
+    return [];
+  }
+  const ops: Op[] = [];
+  const op = (action: Op["action"], ref: string, subject: string, a: XdpAction, detail?: string) =>
+    ops.push({ phase: "xdp", action, ref, subject, ...(detail ? { detail } : {}), line: JSON.stringify(a) });
+  const have = new Map(observed.filters.map((f) => [f.name, f]));
+  const ours = new Set(observed.filters.flatMap((f) => (f.progId === null ? [] : [f.progId])));
+  const dynamic = new Set(observed.dynamic);
+  const attach: Op[] = [];
+
+  for (const f of desired.filters) {
+    const o: ObservedXdpFilter = have.get(f.name) ?? { name: f.name, progId: null, blocklist: [], ports: [], rate: null };
+    if (o.progId === null) op("add", f.ref, `XDP filter ${f.name}`, { do: "load", filter: f.name }, "load xdp_filter with its maps pinned");
+    for (const p of f.blocklist)
+      if (!o.blocklist.includes(p)) op("add", f.ref, `XDP block ${p} (${f.name})`, { do: "block", filter: f.name, prefix: p });
+    for (const p of o.blocklist)
+      if (!f.blocklist.includes(p) && !dynamic.has(p)) op("remove", f.ref, `XDP block ${p} (${f.name})`, { do: "unblock", filter: f.name, prefix: p });
+    for (const p of f.ports) if (!o.ports.includes(p)) op("add", f.ref, `XDP deny port ${p} (${f.name})`, { do: "deny-port", filter: f.name, port: p });
+    for (const p of o.ports) if (!f.ports.includes(p)) op("remove", f.ref, `XDP deny port ${p} (${f.name})`, { do: "allow-port", filter: f.name, port: p });
+    if (!sameRate(o.rate, f.rate)) op("change", f.ref, `XDP rate limit (${f.name})`, { do: "rate", filter: f.name, rate: f.rate }, `${describeRate(o.rate)} → ${describeRate(f.rate)}`);
+
+    for (const ifname of f.interfaces) {
+      if (ifname.startsWith("mac:")) continue; // settleNames already reported it degraded
+      if (!present.has(ifname)) {
+        degraded.push({ ref: f.ref, subject: `XDP on ${ifname}`, reason: `interface ${ifname} is not present` });
+        continue;
+      }
+      const now = observed.attached[ifname] ?? [];
+      const foreign = now.find((a) => a.progName !== PROGRAM_NAME);
+      if (foreign) {
+        degraded.push({ ref: f.ref, subject: `XDP on ${ifname}`, reason: `${ifname} runs XDP program ${foreign.progName} (id ${foreign.progId}), which is not fos1's; fos1 does not replace it` });
+        continue;
+      }
+      const cur = now[0];
+      const modeOk = !cur || f.mode === "auto" || cur.mode === f.mode;
+      if (cur && o.progId !== null && cur.progId === o.progId && modeOk) continue;
+      // The kernel swaps programs atomically only within one mode: a mode change detaches first.
+      attach.push({
+        phase: "xdp",
+        action: cur ? "change" : "add",
+        ref: f.ref,
+        subject: `XDP on ${ifname}`,
+        detail: cur ? (modeOk ? `program id ${cur.progId} → filter ${f.name}` : `${cur.mode} → ${f.mode} mode`) : `filter ${f.name}, mode ${f.mode}`,
+        line: JSON.stringify({ do: "attach", filter: f.name, ifname, mode: f.mode, detachFirst: !modeOk } satisfies XdpAction),
+      });
+    }
+  }
+  ops.push(...attach);
+
+  const wanted = new Set(desired.filters.flatMap((f) => f.interfaces));
+  for (const [ifname, list] of Object.entries(observed.attached).sort(([a], [b]) => a.localeCompare(b)))
+    if (!wanted.has(ifname) && list.some((a) => a.progName === PROGRAM_NAME && ours.has(a.progId)))
+      op("remove", GONE, `XDP on ${ifname}`, { do: "detach", ifname });
+  const desiredNames = new Set(desired.filters.map((f) => f.name));
+  for (const f of observed.filters)
+    if (!desiredNames.has(f.name)) op("remove", GONE, `XDP filter ${f.name}`, { do: "unload", filter: f.name }, "its program and maps are unpinned");
+  return ops;
+}

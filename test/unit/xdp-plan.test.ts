@@ -1,0 +1,86 @@
+// The xdp part of plan() is pure: these cases pin what an apply does to filters, map entries
+// and attachments, without a kernel. (test/netns/xdp-engine.test.ts applies them for real.)
+import { expect, test } from "bun:test";
+import { loadConfigText } from "../../src/api/load";
+import { desiredState } from "../../src/host/desired";
+import { ROUTER_SYSCTLS, type ObservedLink, type ObservedState } from "../../src/host/model";
+import { plan, type Op } from "../../src/host/plan";
+import type { ObservedXdp } from "../../src/host/xdp/model";
+
+const doc = (kind: string, name: string, spec: string, group = "network.fos1.io") =>
+  `---\napiVersion: ${group}/v1alpha1\nkind: ${kind}\nmetadata: {name: ${name}}\nspec: ${spec}\n`;
+const nic = (name: string): ObservedLink => ({ name, index: 2, kind: "physical", state: "UP", adminUp: true, mac: null, mtu: 1500, alias: "fos1:wan", group: 0, master: null, addresses: [] });
+
+function desired(filter: string | null) {
+  const yaml = doc("NetworkInterface", "wan", "{device: eth0}") + (filter ? doc("XDPFilter", "edge", filter, "security.fos1.io") : "");
+  const r = loadConfigText(yaml, "t.yaml");
+  if (r.problems.length) throw new Error(r.problems.map((p) => p.message).join("\n"));
+  return desiredState(r.objects);
+}
+const host = (xdp: ObservedXdp, links = ["eth0"]): ObservedState => ({ sysctls: { ...ROUTER_SYSCTLS }, firewall: null, links: links.map(nic), routes: [], rules: [], xdp });
+const xdpOps = (ops: Op[]) => ops.filter((o) => o.phase === "xdp").map((o) => [o.action, o.subject, JSON.parse(o.line) as Record<string, unknown>]);
+
+const SPEC = "{interfaces: [wan], blocklist: [203.0.113.0/24, '2001:db8:bad::/48'], denyPorts: [{protocol: tcp, port: 23}], rateLimit: {packetsPerSecond: 100, burst: 200}}";
+const RATE = { pps: 100, burst: 200, v4Prefix: 32, v6Prefix: 64 };
+const converged: ObservedXdp = {
+  filters: [{ name: "edge", progId: 7, blocklist: ["203.0.113.0/24", "2001:db8:bad::/48"], ports: ["tcp/23"], rate: RATE }],
+  attached: { eth0: [{ mode: "native", progId: 7, progName: "xdp_filter" }] },
+  dynamic: [],
+};
+
+test("a fresh host: load, every entry, then attach, in that order", () => {
+  expect(xdpOps(plan(desired(SPEC), host({ filters: [], attached: {}, dynamic: [] })).ops)).toEqual([
+    ["add", "XDP filter edge", { do: "load", filter: "edge" }],
+    ["add", "XDP block 203.0.113.0/24 (edge)", { do: "block", filter: "edge", prefix: "203.0.113.0/24" }],
+    ["add", "XDP block 2001:db8:bad::/48 (edge)", { do: "block", filter: "edge", prefix: "2001:db8:bad::/48" }],
+    ["add", "XDP deny port tcp/23 (edge)", { do: "deny-port", filter: "edge", port: "tcp/23" }],
+    ["change", "XDP rate limit (edge)", { do: "rate", filter: "edge", rate: RATE }],
+    ["add", "XDP on eth0", { do: "attach", filter: "edge", ifname: "eth0", mode: "auto", detachFirst: false }],
+  ]);
+});
+
+test("a host that matches plans nothing, whatever mode auto got", () => {
+  expect(plan(desired(SPEC), host(converged)).ops).toEqual([]);
+  const generic = { ...converged, attached: { eth0: [{ mode: "generic" as const, progId: 7, progName: "xdp_filter" }] } };
+  expect(plan(desired(SPEC), host(generic)).ops).toEqual([]);
+});
+
+test("an entry no longer configured is deleted; one added by fos1 xdp block is kept", () => {
+  const obs = { ...converged, filters: [{ ...converged.filters[0]!, blocklist: [...converged.filters[0]!.blocklist, "198.51.100.0/24", "192.0.2.0/24"] }], dynamic: ["192.0.2.0/24"] };
+  expect(xdpOps(plan(desired(SPEC), host(obs)).ops)).toEqual([["remove", "XDP block 198.51.100.0/24 (edge)", { do: "unblock", filter: "edge", prefix: "198.51.100.0/24" }]]);
+});
+
+test("asking for native where generic runs detaches first; another filter's program is replaced", () => {
+  const generic = { ...converged, attached: { eth0: [{ mode: "generic" as const, progId: 7, progName: "xdp_filter" }] } };
+  expect(xdpOps(plan(desired(SPEC.replace(/}$/, ", mode: native}")), host(generic)).ops)).toEqual([
+    ["change", "XDP on eth0", { do: "attach", filter: "edge", ifname: "eth0", mode: "native", detachFirst: true }],
+  ]);
+  const old = { ...converged, attached: { eth0: [{ mode: "native" as const, progId: 5, progName: "xdp_filter" }] } };
+  expect(xdpOps(plan(desired(SPEC), host(old)).ops)).toEqual([["change", "XDP on eth0", { do: "attach", filter: "edge", ifname: "eth0", mode: "auto", detachFirst: false }]]);
+});
+
+test("someone else's program is left alone and the interface reported degraded; a missing NIC too", () => {
+  const foreign = { ...converged, attached: { eth0: [{ mode: "native" as const, progId: 9, progName: "cil_xdp_entry" }] } };
+  const p = plan(desired(SPEC), host(foreign));
+  expect(xdpOps(p.ops)).toEqual([]);
+  expect(p.degraded).toEqual([{ ref: "XDPFilter/edge", subject: "XDP on eth0", reason: "eth0 runs XDP program cil_xdp_entry (id 9), which is not fos1's; fos1 does not replace it" }]);
+  const missing = plan(desired(SPEC), host(converged, []));
+  expect(missing.degraded).toContainEqual({ ref: "XDPFilter/edge", subject: "XDP on eth0", reason: "interface eth0 is not present" });
+});
+
+test("a filter removed from the config: its program detached, then its pins removed", () => {
+  expect(xdpOps(plan(desired(null), host(converged)).ops)).toEqual([
+    ["remove", "XDP on eth0", { do: "detach", ifname: "eth0" }],
+    ["remove", "XDP filter edge", { do: "unload", filter: "edge" }],
+  ]);
+});
+
+test("XDP that cannot be observed (no libbpf, no bpffs) degrades the filters and plans no xdp op", () => {
+  const p = plan(desired(SPEC), host({ filters: [], attached: {}, dynamic: [], error: "open libbpf: libbpf not found" }));
+  expect(xdpOps(p.ops)).toEqual([]);
+  expect(p.degraded).toEqual([{ ref: "XDPFilter/edge", subject: "XDP filter edge", reason: "XDP cannot be used on this host: open libbpf: libbpf not found" }]);
+});
+
+test("no filter configured and none observed: no xdp ops at all (observation is skipped too)", () => {
+  expect(plan(desired(null), host({ filters: [], attached: {}, dynamic: [] })).ops).toEqual([]);
+});
