@@ -1,47 +1,15 @@
-// make bench: measurements written to bench/*.md. This machine is shared and noisy, so
-// each benchmark runs its variants side by side in one run and reports ratios.
-import { writeFileSync } from "node:fs";
-import { resolve } from "node:path";
-import { Lab, standardLab } from "../lab/vm";
+// make bench: runs the benchmarks named on the command line (default: all, in this order),
+// each writing its results under bench/. This machine is shared and noisy, so each benchmark
+// runs its variants side by side in one run and reports ratios.
+const benchmarks = ["lab-boot", "vlans", "firewall"];
 
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-const out = resolve(import.meta.dir, "../../bench/lab-boot.md");
-
-interface Sample { wallMs: number; guestS: number }
-
-async function bootOnce(pair: boolean): Promise<Sample[]> {
-  const { vms, cables } = standardLab();
-  const lab = await Lab.boot(pair ? vms : vms.slice(0, 1), pair ? cables : []);
-  const samples = [...lab.vms.values()].map((vm) => ({ wallMs: vm.bootMs, guestS: vm.guestReadyAt }));
-  await lab.shutdown();
-  return samples;
+const asked = process.argv.slice(2);
+const unknown = asked.filter((name) => !benchmarks.includes(name));
+if (unknown.length) {
+  console.error(`unknown benchmark ${unknown.join(", ")}; known: ${benchmarks.join(", ")}`);
+  process.exit(2);
 }
+// Each benchmark does its work when imported; one at a time, so they never share the cores.
+for (const name of asked.length ? asked : benchmarks) await import(`./${name}.ts`);
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const single: Sample[] = [];
-const pair: Sample[] = [];
-for (let i = 0; i < rounds; i++) {
-  // Interleaved so drift in the machine's load hits both variants alike.
-  single.push(...(await bootOnce(false)));
-  pair.push(...(await bootOnce(true)));
-}
-
-const row = (name: string, s: Sample[]) =>
-  `| ${name} | ${s.length} | ${median(s.map((x) => x.wallMs))} | ${median(s.map((x) => x.guestS)).toFixed(2)} |`;
-const ratio = median(pair.map((x) => x.wallMs)) / median(single.map((x) => x.wallMs));
-const report = `# Lab boot time
-
-From starting qemu to the VM's control agent answering (a shell ready for commands), with the
-lab image of \`make lab-image\` (${new Date().toISOString().slice(0, 10)}, ${rounds} rounds, interleaved).
-TCG, \`-cpu max\`, 2 host cores. Wall time is on the host; guest uptime is the kernel's own clock.
-
-| variant | VM boots | median wall ms | median guest uptime s |
-| --- | --- | --- | --- |
-${row("one VM alone", single)}
-${row("router + peer in parallel", pair)}
-
-Two VMs in parallel take ${ratio.toFixed(2)}× the wall time of one alone (2 cores for 2 TCG guests).
-The issue's bound is 20 s per VM.
-`;
-writeFileSync(out, report);
-console.log(report);
+export {};

@@ -1,0 +1,77 @@
+// Run by hack/bench/firewall.ts inside the router namespace (`ip netns exec … bun
+// firewall-phases.ts CONFIG.yaml MODE`): times the steps of `fos1 apply` with the engine's own
+// functions, so the firewall benchmark can say where the time of a large ruleset goes beyond
+// nft's own load. One process per MODE, so every number is as cold as in a real command.
+//
+// Modes (each prints one JSON object {ms, …}):
+//   cold   fos1's table absent: what `fos1 apply` does, in its order — load + validate (YAML
+//          and schemas, cross-object checks), desired state, observe, compile alone, plan
+//          (which compiles again and serialises the transaction), the `nft -j -f -` load,
+//          observe and plan again to verify
+//   noop   fos1's table loaded: load + validate, desired state, observe (split into the nft
+//          listing and its parse), plan
+//   yaml   the `yaml` package's parse of the config alone, as load does it
+import { LineCounter, parseAllDocuments } from "yaml";
+import { checkNetwork } from "../../src/api/checks/network";
+import { checkSecurity } from "../../src/api/checks/security";
+import { loadConfigText } from "../../src/api/load";
+import { desiredState } from "../../src/host/desired";
+import { compileFirewall, FIREWALL_TABLE } from "../../src/host/firewall/compile";
+import { parseFirewallListing } from "../../src/host/firewall/observe";
+import { observeHost } from "../../src/host/observe";
+import { plan } from "../../src/host/plan";
+import { runTool, runToolOk } from "../../src/host/tool";
+
+const [file, mode] = process.argv.slice(2);
+if (!file || !mode) throw new Error("usage: firewall-phases CONFIG.yaml cold|noop|yaml|bunyaml|checks");
+
+const ms: Record<string, number> = {};
+async function timed<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
+  const t = performance.now();
+  const out = await fn();
+  ms[name] = performance.now() - t;
+  return out;
+}
+
+const text = await Bun.file(file).text();
+const out: Record<string, unknown> = {};
+if (mode === "cold" || mode === "noop") {
+  const loaded = await timed("loadValidate", () => loadConfigText(text, file));
+  if (loaded.problems.length) throw new Error(`config has problems: ${JSON.stringify(loaded.problems.slice(0, 3))}`);
+  const desired = await timed("desiredState", () => desiredState(loaded.objects));
+  if (mode === "noop") {
+    // observeHost's other reads (ip, sysctls) are the same as for any config; the nft
+    // listing of the whole table and its parse are what grow with the rules.
+    const listing = await timed("nftList", () => runToolOk({ purpose: "list fos1's table", argv: ["nft", "-j", "list", "table", "inet", FIREWALL_TABLE] }));
+    await timed("parseListing", () => parseFirewallListing(listing));
+    out.listingBytes = listing.length;
+  }
+  const observed = await timed("observe", () => observeHost());
+  if (mode === "cold" && observed.firewall !== null) throw new Error("cold: fos1's table is present; delete it first");
+  if (mode === "noop" && observed.firewall === null) throw new Error("noop: fos1's table is absent; load it first");
+  const compiled = await timed("compile", () => compileFirewall(desired.firewall));
+  await timed("transactionJson", () => JSON.stringify({ nftables: compiled.commands }));
+  const p = await timed("plan", () => plan(desired, observed));
+  out.ops = p.ops.length;
+  if (mode === "cold") {
+    const fw = p.ops.find((o) => o.phase === "firewall");
+    if (!fw) throw new Error("cold: the plan has no firewall op");
+    out.transactionBytes = fw.line.length;
+    const r = await timed("nftLoad", () => runTool({ purpose: "load the firewall", argv: ["nft", "-j", "-f", "-"], stdin: fw.line }));
+    if (r.exitCode !== 0) throw new Error(`nft refused the ruleset: ${r.stderr.slice(0, 500)}`);
+    const after = await timed("observeAfter", () => observeHost());
+    const left = await timed("planAfter", () => plan(desired, after));
+    if (left.ops.length) throw new Error(`cold: not converged after the load: ${left.ops.map((o) => o.subject).join(", ")}`);
+  }
+} else if (mode === "yaml") {
+  const docs = await timed("yaml", () => parseAllDocuments(text, { lineCounter: new LineCounter(), uniqueKeys: true }));
+  await timed("toJS", () => (Array.isArray(docs) ? docs.map((d) => d.toJS()) : []));
+} else if (mode === "bunyaml") {
+  await timed("bunYaml", () => Bun.YAML.parse(text));
+} else if (mode === "checks") {
+  // Warm (after a full load): what the cross-object checks cost beside the rest of validation.
+  const loaded = loadConfigText(text, file);
+  await timed("checkNetwork", () => checkNetwork(loaded.objects));
+  await timed("checkSecurity", () => checkSecurity(loaded.objects));
+} else throw new Error(`unknown mode ${mode}`);
+console.log(JSON.stringify({ ...out, ms }));
