@@ -10,7 +10,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { removePinRoot, testPinRoot } from "../helpers/bpffs";
-import { addVeth, createNs, destroyAll, ipBatch, nsRun, run } from "./netns";
+import { destroyAll, ipBatch, nsRun, run } from "./netns";
+import { ALLOWED4, ALLOWED6, BLOCKED4, BLOCKED6, FAR4, FAR6, createXdpPair } from "./xdp-pair";
 
 const repo = resolve(import.meta.dir, "../..");
 const OBJECT = join(repo, "dist/bpf/xdp_filter.o");
@@ -18,30 +19,13 @@ const CHILD = join(import.meta.dir, "xdp-child.ts");
 const FIXTURE = join(repo, "test/bats/fixtures/bpf/xdp_count.c");
 const tmp = mkdtempSync(join(tmpdir(), "fos1-xdp-attach-"));
 
-const BLOCKED4 = "192.0.2.1";
-const ALLOWED4 = "192.0.2.2";
-const FAR4 = "192.0.2.100";
-const BLOCKED6 = "2001:db8:7::1";
-const ALLOWED6 = "2001:db8:7::2";
-const FAR6 = "2001:db8:7::100";
-
 let src: string;
 let far: string;
 let pinRoot: string;
 
 beforeAll(async () => {
   pinRoot = testPinRoot("attach");
-  src = await createNs("src");
-  far = await createNs("far");
-  await addVeth(src, "s0", far, "f0");
-  await ipBatch(src, [
-    `address add ${BLOCKED4}/24 dev s0`,
-    `address add ${ALLOWED4}/24 dev s0`,
-    `address add ${BLOCKED6}/64 dev s0 nodad`,
-    `address add ${ALLOWED6}/64 dev s0 nodad`,
-    "link set lo up",
-    "link set s0 up",
-  ]);
+  ({ src, far } = await createXdpPair());
   await ipBatch(far, [`address add ${FAR4}/24 dev f0`, `address add ${FAR6}/64 dev f0 nodad`, "link set lo up", "link set f0 up"]);
 });
 

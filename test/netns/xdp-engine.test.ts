@@ -10,18 +10,12 @@ import { join, resolve } from "node:path";
 import { XdpFilterMaps } from "../../src/bpf/xdp-filter";
 import { removePinRoot, testPinRoot } from "../helpers/bpffs";
 import { logMessages } from "../helpers/fos1";
-import { addVeth, createNs, destroyAll, fos1Argv, ipBatch, nsRun, run, type RunResult } from "./netns";
+import { destroyAll, fos1Argv, ipBatch, nsRun, run, type RunResult } from "./netns";
+import { ALLOWED4, ALLOWED6, BLOCKED4, BLOCKED6, FAR4, FAR6, createXdpPair } from "./xdp-pair";
 
 const repo = resolve(import.meta.dir, "../..");
 const tmp = mkdtempSync(join(tmpdir(), "fos1-xdp-engine-"));
 const stateDir = join(tmp, "state");
-
-const BLOCKED4 = "192.0.2.1";
-const ALLOWED4 = "192.0.2.2";
-const FAR4 = "192.0.2.100";
-const BLOCKED6 = "2001:db8:7::1";
-const ALLOWED6 = "2001:db8:7::2";
-const FAR6 = "2001:db8:7::100";
 
 let src: string;
 let far: string;
@@ -29,17 +23,7 @@ let pinRoot: string;
 
 beforeAll(async () => {
   pinRoot = testPinRoot("engine");
-  src = await createNs("src");
-  far = await createNs("far");
-  await addVeth(src, "s0", far, "f0");
-  await ipBatch(src, [
-    `address add ${BLOCKED4}/24 dev s0`,
-    `address add ${ALLOWED4}/24 dev s0`,
-    `address add ${BLOCKED6}/64 dev s0 nodad`,
-    `address add ${ALLOWED6}/64 dev s0 nodad`,
-    "link set lo up",
-    "link set s0 up",
-  ]);
+  ({ src, far } = await createXdpPair());
   await ipBatch(far, ["link set lo up"]);
 });
 

@@ -1,0 +1,26 @@
+// The two namespaces the XDP netns tests share: "src" holds a blocked and an allowed source
+// address of each family on s0; "far" holds f0, the interface XDP runs on (its addresses are
+// added by the test that needs them). Addresses only inside the namespaces.
+import { addVeth, createNs, ipBatch } from "./netns";
+
+export const BLOCKED4 = "192.0.2.1";
+export const ALLOWED4 = "192.0.2.2";
+export const FAR4 = "192.0.2.100";
+export const BLOCKED6 = "2001:db8:7::1";
+export const ALLOWED6 = "2001:db8:7::2";
+export const FAR6 = "2001:db8:7::100";
+
+export async function createXdpPair(): Promise<{ src: string; far: string }> {
+  const src = await createNs("src");
+  const far = await createNs("far");
+  await addVeth(src, "s0", far, "f0");
+  await ipBatch(src, [
+    `address add ${BLOCKED4}/24 dev s0`,
+    `address add ${ALLOWED4}/24 dev s0`,
+    `address add ${BLOCKED6}/64 dev s0 nodad`,
+    `address add ${ALLOWED6}/64 dev s0 nodad`,
+    "link set lo up",
+    "link set s0 up",
+  ]);
+  return { src, far };
+}
