@@ -222,7 +222,8 @@ export function plan(desiredIn: DesiredState, observed: ObservedState): Plan {
 
   // --- xdp phase
   if (desired.xdp?.filters.length || observed.xdp?.filters.length || observed.xdp?.error)
-    ops.push(...planXdp(desired.xdp ?? { filters: [] }, observed.xdp ?? EMPTY_OBSERVED_XDP, new Set(observed.links.map((l) => l.name)), degraded));
+    // A link this apply creates (a new bond) is there by the time the xdp phase runs.
+    ops.push(...planXdp(desired.xdp ?? { filters: [] }, observed.xdp ?? EMPTY_OBSERVED_XDP, new Set([...after.keys(), ...usable.keys()]), degraded));
 
   return { ops, degraded };
 }
@@ -403,6 +404,11 @@ function adjustLink(l: DesiredLink, o: ObservedLink, after: Map<string, Observed
   if ((l.master ?? null) !== current.master) {
     if (l.master) return [...ops, ...enslave(l, masterKind === "bond" && o.adminUp)];
     ops.push({ ...base, detail: `leaves ${current.master}`, line: `link set dev ${l.name} nomaster` });
+    // The kernel takes a NIC down when it leaves a bond.
+    if (l.up && after.get(current.master!)?.kind === "bond") {
+      ops.push({ ...base, detail: "up", line: `link set dev ${l.name} up` });
+      return ops;
+    }
   }
   if (l.up !== o.adminUp) ops.push({ ...base, detail: l.up ? "up" : "down", line: `link set dev ${l.name} ${l.up ? "up" : "down"}` });
   return ops;

@@ -228,3 +228,31 @@ spec: {fromVLAN: 100, toVLAN: 200, allowAll: false, rules: [{protocol: tcp, port
     expect(counters).toMatch(/tcp dport 80 counter packets [1-9]/);
   }, 120_000);
 });
+
+describe("XDPFilter on the bond, applied by fos1", () => {
+  const xdpFilter = `---
+apiVersion: security.fos1.io/v1alpha1
+kind: XDPFilter
+metadata: {name: uplink}
+spec: {interfaces: [bond0], blocklist: [203.0.113.0/24]}
+`;
+  /** XDP program id on the bond, from the kernel (0: none). The kernel passes it on to the members without listing it there. */
+  const bondXdp = async () => {
+    const [bond] = JSON.parse(await lab.vm("router").runOk("ip -json -details link show bond0")) as { xdp?: { prog?: { id: number } } }[];
+    return bond?.xdp?.prog?.id ?? 0;
+  };
+
+  test("is attached to the bond and stays, unchanged, while a member leaves and rejoins", async () => {
+    const full = routerConfig("active-backup") + xdpFilter;
+    expect((await apply(full)).converged).toBe(true);
+    const id = await bondXdp();
+    expect(id).toBeGreaterThan(0);
+    expect((await apply(full.replace("members: [wan1, wan2], primary: wan1", "members: [wan1], primary: wan1"))).converged).toBe(true);
+    expect(await bondXdp()).toBe(id);
+    expect((await apply(full)).converged).toBe(true);
+    expect(await bondXdp()).toBe(id);
+    expect((await apply(full)).writes).toBe(0);
+    const listed = JSON.parse(await lab.vm("router").runOk("fos1 xdp list -o json")) as unknown[];
+    expect(JSON.stringify(listed)).toContain("203.0.113.0/24");
+  }, 180_000);
+});

@@ -151,6 +151,15 @@ describe("changes", () => {
   });
 });
 
+describe("bond membership", () => {
+  test("a NIC leaving a bond is brought up again (the kernel takes it down)", () => {
+    const h = convergedRouter();
+    h.rules = [{ family: 4, priority: 1000, from: "192.168.10.0/24", table: 100 }];
+    const p = plan(desired(routerYaml.replace("members: [wan1, wan2]", "members: [wan1]")), h);
+    expect(lines(p.ops)).toEqual(["link set dev eth1 nomaster", "link set dev eth1 up"]);
+  });
+});
+
 describe("ownership and degradation", () => {
   test("a bond of the same name that fos1 did not create is left alone and reported", () => {
     const h = host([nic("eth0"), nic("eth1"), nic("bond0", { kind: "bond", bond: { mode: "active-backup", miimon: 0 } })]);
