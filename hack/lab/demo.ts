@@ -8,7 +8,7 @@ const say = (text: string) => process.stdout.write(text.endsWith("\n") ? text : 
 const heading = (text: string) => say(`\n=== ${text}`);
 
 const notYet = [
-  "XDP early drop on the bonded uplink (issue #5)",
+  "XDP on bond members one by one following membership changes (issue #5)",
   "the Talos extension, boot images and machine-config patches (issue #6)",
   "cluster controllers and the hand-off to Cilium (issue #7)",
   "metrics, flows and IDS-driven blocks (issue #8)",
@@ -56,6 +56,9 @@ try {
 
   heading("router: fos1 status");
   say(await router.runOk("fos1 status --state-dir /var/lib/fos1"));
+
+  heading("router: fos1 xdp status (the bogon filter on the uplink bond)");
+  say(await router.runOk("fos1 xdp status --state-dir /var/lib/fos1"));
 
   heading("who reaches whom (ping from each lab host; lan and guest reach wan masqueraded)");
   say(reachabilityTable(await reachability(peer)));
