@@ -20,18 +20,12 @@ import { compileFirewall, FIREWALL_TABLE } from "../../src/host/firewall/compile
 import { parseFirewallListing } from "../../src/host/firewall/observe";
 import { observeHost } from "../../src/host/observe";
 import { plan } from "../../src/host/plan";
+import { ms, timed } from "./phase-timer";
 import { runTool, runToolOk } from "../../src/host/tool";
 
 const [file, mode] = process.argv.slice(2);
 if (!file || !mode) throw new Error("usage: firewall-phases CONFIG.yaml cold|noop|yaml|bunyaml|checks");
 
-const ms: Record<string, number> = {};
-async function timed<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
-  const t = performance.now();
-  const out = await fn();
-  ms[name] = performance.now() - t;
-  return out;
-}
 
 const text = await Bun.file(file).text();
 const out: Record<string, unknown> = {};

@@ -17,18 +17,12 @@ import { checkSchema } from "../../src/api/schema-check";
 import { desiredState } from "../../src/host/desired";
 import { observeHost, parseLinks } from "../../src/host/observe";
 import { plan } from "../../src/host/plan";
+import { ms, timed } from "./phase-timer";
 import { runToolOk } from "../../src/host/tool";
 
 const [file, mode] = process.argv.slice(2);
 if (!file || !mode) throw new Error("usage: vlan-phases CONFIG.yaml engine|yaml|schema|bunyaml");
 
-const ms: Record<string, number> = {};
-async function timed<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
-  const t = performance.now();
-  const out = await fn();
-  ms[name] = performance.now() - t;
-  return out;
-}
 
 const text = await Bun.file(file).text();
 const out: Record<string, unknown> = {};

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { removePinRoot, testPinRoot } from "../helpers/bpffs";
 import { destroyAll, ipBatch, nsRun, run } from "./netns";
-import { ALLOWED4, ALLOWED6, BLOCKED4, BLOCKED6, FAR4, FAR6, createXdpPair } from "./xdp-pair";
+import { ALLOWED4, ALLOWED6, BLOCKED4, BLOCKED6, FAR4, FAR6, createXdpPair, pingOnceFrom, reachesFrom } from "./xdp-pair";
 
 const repo = resolve(import.meta.dir, "../..");
 const OBJECT = join(repo, "dist/bpf/xdp_filter.o");
@@ -60,17 +60,8 @@ async function childOk(ns: string | null, ...args: string[]): Promise<Record<str
   return r.out;
 }
 
-/** One echo request from `from` (an address of src) to `to`; true when the reply came. */
-async function pingOnce(from: string, to: string): Promise<boolean> {
-  const r = await nsRun(src, ["ping", ...(to.includes(":") ? ["-6"] : []), "-n", "-c", "1", "-W", "1", "-I", from, to]);
-  return r.exitCode === 0;
-}
-
-/** Reachability tolerant of a first lost packet (neighbour resolution): up to 3 tries. */
-async function reaches(from: string, to: string): Promise<boolean> {
-  for (let i = 0; i < 3; i++) if (await pingOnce(from, to)) return true;
-  return false;
-}
+const pingOnce = (from: string, to: string) => pingOnceFrom(src, from, to);
+const reaches = (from: string, to: string) => reachesFrom(src, from, to);
 
 async function dropCounts(): Promise<{ v4: number; v6: number; blocked: Record<string, number> }> {
   const out = (await childOk(null, "read", pinRoot)) as {

@@ -11,7 +11,7 @@ import { XdpFilterMaps } from "../../src/bpf/xdp-filter";
 import { removePinRoot, testPinRoot } from "../helpers/bpffs";
 import { logMessages } from "../helpers/fos1";
 import { destroyAll, fos1Argv, ipBatch, nsRun, run, type RunResult } from "./netns";
-import { ALLOWED4, ALLOWED6, BLOCKED4, BLOCKED6, FAR4, FAR6, createXdpPair } from "./xdp-pair";
+import { ALLOWED4, ALLOWED6, BLOCKED4, BLOCKED6, FAR4, FAR6, createXdpPair, pingOnceFrom, reachesFrom } from "./xdp-pair";
 
 const repo = resolve(import.meta.dir, "../..");
 const tmp = mkdtempSync(join(tmpdir(), "fos1-xdp-engine-"));
@@ -68,15 +68,8 @@ async function applyConfig(text: string): Promise<{ writes: number; converged: b
   return fos1FarJson(["apply", "-f", file, "--state-dir", stateDir, "--force"]);
 }
 
-async function pingOnce(from: string, to: string): Promise<boolean> {
-  const r = await nsRun(src, ["ping", ...(to.includes(":") ? ["-6"] : []), "-n", "-c", "1", "-W", "1", "-I", from, to]);
-  return r.exitCode === 0;
-}
-/** Tolerates a first lost packet (neighbour resolution): up to 3 tries. */
-async function reaches(from: string, to: string): Promise<boolean> {
-  for (let i = 0; i < 3; i++) if (await pingOnce(from, to)) return true;
-  return false;
-}
+const pingOnce = (from: string, to: string) => pingOnceFrom(src, from, to);
+const reaches = (from: string, to: string) => reachesFrom(src, from, to);
 
 interface Listed {
   entries: { filter: string; prefix: string; source: string; expires: string | null; packets: string }[];

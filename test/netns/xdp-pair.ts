@@ -1,7 +1,7 @@
 // The two namespaces the XDP netns tests share: "src" holds a blocked and an allowed source
 // address of each family on s0; "far" holds f0, the interface XDP runs on (its addresses are
 // added by the test that needs them). Addresses only inside the namespaces.
-import { addVeth, createNs, ipBatch } from "./netns";
+import { addVeth, createNs, ipBatch, nsRun } from "./netns";
 
 export const BLOCKED4 = "192.0.2.1";
 export const ALLOWED4 = "192.0.2.2";
@@ -23,4 +23,16 @@ export async function createXdpPair(): Promise<{ src: string; far: string }> {
     "link set s0 up",
   ]);
   return { src, far };
+}
+
+/** One echo request from `from` (an address in src) to `to`; true when the reply came. */
+export async function pingOnceFrom(src: string, from: string, to: string): Promise<boolean> {
+  const r = await nsRun(src, ["ping", ...(to.includes(":") ? ["-6"] : []), "-n", "-c", "1", "-W", "1", "-I", from, to]);
+  return r.exitCode === 0;
+}
+
+/** Reachability tolerant of a first lost packet (neighbour resolution): up to 3 tries. */
+export async function reachesFrom(src: string, from: string, to: string): Promise<boolean> {
+  for (let i = 0; i < 3; i++) if (await pingOnceFrom(src, from, to)) return true;
+  return false;
 }
