@@ -8,13 +8,15 @@ BUN      := node_modules/.bin/bun
 ARCH     := $(shell uname -m)
 COMMIT   := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
 SRC      := $(shell find src -name '*.ts') package.json package-lock.json tsconfig.json
+# What the executable was built from, byte for byte: a config it validated stays valid for it.
+SRC_DIGEST := $(shell sha256sum $(sort $(SRC)) | sha256sum | cut -c1-16)
 BPF_DIR  ?= bpf
 BPF_OUT  ?= dist/bpf
 BPF_SRC  := $(wildcard $(BPF_DIR)/*.c)
 BPF_OBJ  := $(patsubst $(BPF_DIR)/%.c,$(BPF_OUT)/%.o,$(BPF_SRC))
 LAB_IMG  := .cache/lab/initramfs.cpio
 
-.PHONY: setup build bpf typecheck test test-unit test-bats test-lab demo bench lab-image clean
+.PHONY: setup build generate bpf typecheck test test-unit test-bats test-lab demo bench lab-image clean
 .NOTPARALLEL: setup
 
 setup:
@@ -23,6 +25,10 @@ setup:
 build: setup dist/fos1 bpf
 
 bpf: $(BPF_OBJ)
+
+# Code generated from the one schema source (committed; test/unit/generated.test.ts keeps it current).
+generate: setup
+	$(BUN) hack/generate.ts
 
 # The executable carries the commit it was built from: rebuild when HEAD moves.
 .cache/commit: FORCE
@@ -33,7 +39,8 @@ FORCE:
 dist/fos1: $(SRC) .cache/commit | setup
 	@mkdir -p dist
 	$(BUN) build --compile --target=bun-linux-x64-baseline \
-	  --define 'process.env.FOS1_COMMIT="$(COMMIT)"' src/main.ts --outfile $@
+	  --define 'process.env.FOS1_COMMIT="$(COMMIT)"' --define 'process.env.FOS1_SOURCE_DIGEST="$(SRC_DIGEST)"' \
+	  src/main.ts --outfile $@
 
 # CO-RE objects with BTF (-g); the kernel headers of this machine's linux-libc-dev.
 BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -I/usr/include/$(ARCH)-linux-gnu -I$(BPF_DIR)

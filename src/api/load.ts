@@ -51,7 +51,7 @@ export function loadConfigText(text: string, file: string): LoadResult {
       problems.push(problemAt(source, ref, ["apiVersion"], `${info.kind} is ${info.apiVersion}; got ${JSON.stringify(apiVersion ?? null)}`));
       return;
     }
-    const errors = checkSchema(info.schema, value);
+    const errors = checkSchema(info.kind, value);
     for (const e of errors) problems.push(problemAt(source, ref, e.path, e.message, e.atKey));
     if (!errors.length) objects.push({ source, ref, value: value as ConfigObject });
   });

@@ -9,8 +9,9 @@ export interface Source {
   file: string;
   /** 1-based position of the document in the file. */
   document: number;
-  doc: Document;
-  lineCounter: LineCounter;
+  /** The parsed document; absent for objects taken from a config validated before (host/validated-configs.ts). */
+  doc?: Document;
+  lineCounter?: LineCounter;
 }
 
 export interface ConfigProblem {
@@ -40,6 +41,7 @@ export function formatProblem(p: ConfigProblem): string {
  * key itself (for "unknown field"); a path that does not exist points at its deepest parent.
  */
 export function locate(src: Source, path: FieldPath, atKey = false): { line: number; col: number } | undefined {
+  if (!src.doc || !src.lineCounter) return undefined;
   let node: unknown = src.doc.contents;
   let keyNode: Node | undefined;
   for (const seg of path) {

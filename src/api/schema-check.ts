@@ -1,16 +1,11 @@
-// Checks a document against its kind's JSON Schema (ajv, all errors) and words each error
-// the way an operator reads it: what is wrong, what is allowed, what was given.
-import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
-import type { TSchema } from "@sinclair/typebox";
-import { parseIp, parsePrefix } from "./ip";
+// Checks a document against its kind's JSON Schema (ajv's validators, generated at build
+// time: validators-source.ts, all errors) and words each error the way an operator reads it:
+// what is wrong, what is allowed, what was given.
+import type { ErrorObject, ValidateFunction } from "ajv";
+import * as generated from "./generated/validators";
 import type { FieldPath } from "./problems";
 
-// verbose: errors carry their schema, whose description says what is allowed.
-const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
-ajv.addFormat("cidr", (s: string) => parsePrefix(s) !== null);
-ajv.addFormat("ip", (s: string) => parseIp(s) !== null);
-
-const compiled = new WeakMap<TSchema, ValidateFunction>();
+const validators = generated as unknown as Record<string, ValidateFunction>;
 
 export interface SchemaError {
   path: FieldPath;
@@ -19,9 +14,9 @@ export interface SchemaError {
   message: string;
 }
 
-export function checkSchema(schema: TSchema, value: unknown): SchemaError[] {
-  let validate = compiled.get(schema);
-  if (!validate) compiled.set(schema, (validate = ajv.compile(schema)));
+export function checkSchema(kind: string, value: unknown): SchemaError[] {
+  const validate = validators[kind];
+  if (!validate) throw new Error(`no validator generated for kind ${kind}: run make generate`);
   if (validate(value)) return [];
   return explain(validate.errors ?? [], value);
 }

@@ -4,6 +4,7 @@ import { InvalidInputError, UsageError } from "./errors";
 import { loadConfigText, type LoadedObject } from "../api/load";
 import { formatProblem, type ConfigProblem } from "../api/problems";
 import type { ConfigObject } from "../api/kinds";
+import type { ValidatedConfigs } from "../host/validated-configs";
 
 export interface ConfigInput {
   file: string;
@@ -14,7 +15,8 @@ export interface ConfigInput {
 
 export const configFileOption = { file: { type: "string" as const, short: "f" } };
 
-export async function readConfig(file: unknown, usage: string): Promise<ConfigInput> {
+/** Reads and validates the config; `validated` offers objects read from the same bytes before. */
+export async function readConfig(file: unknown, usage: string, validated?: ValidatedConfigs): Promise<ConfigInput> {
   if (typeof file !== "string") throw new UsageError(`-f FILE is required (use -f - for standard input)\nusage: ${usage}`);
   let text: string;
   try {
@@ -23,7 +25,8 @@ export async function readConfig(file: unknown, usage: string): Promise<ConfigIn
     throw new InvalidInputError(`cannot read config ${file}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`);
   }
   const name = file === "-" ? "<stdin>" : file;
-  return { file: name, text, ...loadConfigText(text, name) };
+  const known = validated?.get(text, name);
+  return { file: name, text, ...(known ? { objects: known, problems: [] } : loadConfigText(text, name)) };
 }
 
 /** Fails with every problem, one per line, when the config is not valid. */

@@ -7,7 +7,7 @@ import { DEFAULT_STATE_DIR } from "./xdp/dynamic";
 import { explainToolError, runTool } from "./tool";
 import { observeHost } from "./observe";
 import { PHASES, plan, type Degraded, type Op } from "./plan";
-import type { DesiredState } from "./model";
+import type { DesiredState, ObservedState } from "./model";
 import { applyXdp } from "./xdp/apply";
 
 export interface OpFailure {
@@ -33,6 +33,11 @@ export interface ApplyOptions {
   onPhase?: (phase: string, ops: Op[]) => void;
   /** The state dir: where `fos1 xdp block` keeps its entries, which apply must leave (default /var/lib/fos1). */
   stateDir?: string;
+  /**
+   * The host as the caller has just observed it (observeFor), so a command that had to look
+   * before deciding to apply (the lockout guard) does not read every link twice.
+   */
+  observed?: ObservedState;
 }
 
 export async function applyPlan(ops: Op[], opts: ApplyOptions = {}): Promise<{ failed: OpFailure[]; processes: number }> {
@@ -123,11 +128,15 @@ export function batchErrors(stderr: string): { failed: Map<number, string>; abor
   return { failed, aborted: pending.length ? pending.join("; ") : null };
 }
 
-/** Observe, plan, apply, and observe again to verify. */
+/** Everything plan() compares against `desired`. */
+export function observeFor(desired: DesiredState, opts: ApplyOptions = {}): Promise<ObservedState> {
+  return observeHost(opts.ip, undefined, { wanted: Boolean(desired.xdp?.filters.length), stateDir: opts.stateDir ?? DEFAULT_STATE_DIR });
+}
+
+/** Observe (unless the caller just did), plan, apply, and observe again to verify. */
 export async function converge(desired: DesiredState, opts: ApplyOptions = {}): Promise<ApplyResult> {
-  const xdp = { wanted: Boolean(desired.xdp?.filters.length), stateDir: opts.stateDir ?? DEFAULT_STATE_DIR };
-  const before = plan(desired, await observeHost(opts.ip, undefined, xdp));
+  const before = plan(desired, opts.observed ?? (await observeFor(desired, opts)));
   const { failed, processes } = before.ops.length ? await applyPlan(before.ops, opts) : { failed: [], processes: 0 };
-  const after = before.ops.length ? plan(desired, await observeHost(opts.ip, undefined, xdp)) : before;
+  const after = before.ops.length ? plan(desired, await observeFor(desired, opts)) : before;
   return { writes: before.ops.length, applied: before.ops, processes, failed, degraded: after.degraded, unconverged: after.ops };
 }

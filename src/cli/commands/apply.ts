@@ -6,10 +6,10 @@ import { desiredState } from "../../host/desired";
 import { applyJournaled } from "../../host/journaled-apply";
 import { Journal } from "../../host/journal";
 import { lockoutReasons } from "../../host/firewall/lockout";
-import { observeLinks } from "../../host/observe";
 import { parseDuration, rollBack, waitForConfirmation } from "../../host/confirm";
-import type { ApplyResult } from "../../host/apply";
+import { observeFor, type ApplyResult } from "../../host/apply";
 import { InvalidInputError, UsageError } from "../errors";
+import { ValidatedConfigs } from "../../host/validated-configs";
 
 export const DEFAULT_STATE_DIR = "/var/lib/fos1";
 export const stateDirOption = { "state-dir": { type: "string" as const } };
@@ -24,14 +24,16 @@ export const apply: Command = {
   async run(ctx) {
     const confirmMs = ctx.values.confirm === undefined ? null : parseDuration(String(ctx.values.confirm));
     if (ctx.values.confirm !== undefined && confirmMs === null) throw new UsageError(`--confirm takes a duration like 90s, 5m or 1h; got "${ctx.values.confirm}"`);
-    const input = await readConfig(ctx.values.file, this.usage);
+    const journal = journalOf(ctx);
+    const validated = new ValidatedConfigs(journal.dir);
+    const input = await readConfig(ctx.values.file, this.usage, validated);
     requireValid(input);
     const desired = desiredState(input.objects);
-    const nics = await observeLinks();
+    const observed = await observeFor(desired, { stateDir: journal.dir });
+    const nics = observed.links;
     const lockout = lockoutReasons(desired, { names: new Set(nics.map((l) => l.name)), macs: new Set(nics.flatMap((l) => (l.mac ? [l.mac] : []))) });
     if (lockout.length && !ctx.values.force)
       throw new InvalidInputError(`${input.file}: refusing to apply, the operator would be locked out: ${lockout.join("; ")}. Nothing was changed; --force applies it anyway.`);
-    const journal = journalOf(ctx);
     const earlier = journal.pending();
     if (earlier?.entry.awaitingConfirmation)
       throw new InvalidInputError(`an apply from ${earlier.entry.startedAt} is waiting for confirmation until ${earlier.entry.confirmBy}: run fos1 confirm or fos1 rollback first`);
@@ -39,14 +41,16 @@ export const apply: Command = {
       ctx.log.warn(earlier.entry.failedAt ? "the previous apply did not converge" : "an earlier apply was interrupted; converging again", { digest: earlier.entry.digest, since: earlier.entry.startedAt });
 
     const confirmBy = confirmMs === null ? undefined : new Date(Date.now() + confirmMs);
-    const { result, converged, entry } = await applyJournaled(journal, input.text, desired, `fos1 apply -f ${input.file}`, confirmBy ? { confirmBy } : {});
+    const { result, converged, entry } = await applyJournaled(journal, input.text, desired, `fos1 apply -f ${input.file}`, { observed, ...(confirmBy ? { confirmBy } : {}) });
     let outcome: "converged" | "failed" | "confirmed" | "rolled back" = converged ? "converged" : "failed";
+    const keep = () => validated.remember(input.text, input.objects);
     let rolledBackTo: string | undefined;
     if (confirmBy) {
       if (ctx.output === "text") ctx.stdout(resultText(result, converged));
       if (converged) {
         if (ctx.output === "text") ctx.stdout(`\nRun "fos1 confirm" by ${confirmBy.toISOString()} to keep this config; otherwise it rolls back.\n`);
         outcome = (await waitForConfirmation(journal, entry)) === "confirmed" ? "confirmed" : "rolled back";
+        if (outcome === "confirmed") keep();
       } else outcome = "rolled back";
       if (outcome === "rolled back") rolledBackTo = (await rollBack(journal, journal.pending()?.entry ?? entry, converged ? "not confirmed in time" : "did not converge")).to;
       const data = { ...result, converged, digest: entry.digest, outcome, ...(rolledBackTo ? { rolledBackTo } : {}) };
@@ -54,6 +58,7 @@ export const apply: Command = {
       else ctx.stdout(outcome === "confirmed" ? "Confirmed: this config is now the last-known-good.\n" : `Rolled back to ${rolledBackTo}.\n`);
       return outcome === "confirmed" ? 0 : 1;
     }
+    if (converged) keep();
     printResult(ctx, { ...result, converged, digest: entry.digest, outcome, ops: result.applied }, () => resultText(result, converged));
     return converged ? 0 : 1;
   },
