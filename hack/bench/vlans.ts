@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { Lab, type LabVm } from "../lab/vm";
+import { median } from "./stats";
 
 const repo = resolve(import.meta.dir, "../..");
 const SIZES = (process.env.BENCH_VLAN_SIZES ?? "1,100,1000,4094").split(",").map((s) => Number(s.trim()));
@@ -30,7 +31,7 @@ const GROUP = 241; // fos1's link group (src/host/model.ts FOS1_GROUP); the bare
 const STATE_DIR = "/var/lib/fos1";
 const RUN_TIMEOUT_SEC = 3600;
 
-type Variant = "fos1" | "batch" | "perProcess" | "noop" | "observe" | "cleanup" | "fos1Start";
+type Variant = "fos1" | "batch" | "perProcess" | "noop" | "noopUnseen" | "observe" | "cleanup" | "fos1Start";
 const COLD: Variant[] = ["fos1", "batch", "perProcess"];
 
 // --- guest commands
@@ -49,6 +50,9 @@ const FOS1_APPLY = (n: number) => `fos1 apply -f ${configPath(n)} --state-dir ${
 const COMMANDS: Record<Variant, (n: number) => string> = {
   fos1: FOS1_APPLY,
   noop: FOS1_APPLY,
+  // The same, as if this config had never been applied: the objects fos1 kept of it are gone,
+  // so it reads and validates the YAML (src/host/validated-configs.ts).
+  noopUnseen: (n) => `rm -f ${STATE_DIR}/configs/*.objects.json; ${FOS1_APPLY(n)}`,
   // -force as fos1 uses it: a failing line does not stop the rest.
   batch: (n) => `ip -force -batch /root/vlans-${n}.batch`,
   perProcess: (n) => `sh /root/vlans-${n}.sh`,
@@ -104,11 +108,6 @@ async function expectFos1(vm: LabVm, writes: number, after: string) {
 
 // --- statistics
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 interface SizeResult {
   vlans: number;
@@ -117,7 +116,7 @@ interface SizeResult {
   /** Seconds per round, per variant; perProcess may have fewer rounds at large sizes. */
   samples: Record<Variant, number[]>;
   medians: Record<Variant, number>;
-  ratios: { fos1ToBatch: number; perProcessToBatch: number; noopToObserve: number };
+  ratios: { fos1ToBatch: number; perProcessToBatch: number; noopToObserve: number; noopUnseenToObserve?: number };
   /** Engine phases in ms (hack/bench/vlan-phases.ts): fos1's order on a clean and on a converged host, and parts alone. */
   phases: { clean: Phases; converged: Phases; yaml: Phases; schema: Phases; bunyaml: Phases };
   /** Guest memory in MiB with the n VLANs present (free's "used"). */
@@ -142,7 +141,7 @@ async function runSize(vm: LabVm, n: number): Promise<SizeResult> {
   await vm.put(`/root/vlans-${n}.batch`, lines.join("\n") + "\n");
   await vm.put(`/root/vlans-${n}.sh`, lines.map((l) => `/usr/sbin/ip ${l}`).join("\n") + "\n");
 
-  const samples = Object.fromEntries((["fos1", "batch", "perProcess", "noop", "observe", "cleanup", "fos1Start"] as Variant[]).map((v) => [v, [] as number[]])) as Record<Variant, number[]>;
+  const samples = Object.fromEntries((["fos1", "batch", "perProcess", "noop", "noopUnseen", "observe", "cleanup", "fos1Start"] as Variant[]).map((v) => [v, [] as number[]])) as Record<Variant, number[]>;
   const record = (v: Variant, s: number) => {
     samples[v].push(s);
     console.log(`vlans ${n}: ${v} ${s.toFixed(3)} s`);
@@ -158,6 +157,8 @@ async function runSize(vm: LabVm, n: number): Promise<SizeResult> {
         await expectFos1(vm, 2 * n, "the cold apply");
         record("noop", await measure(vm, "noop", n));
         await expectFos1(vm, 0, "the no-op apply");
+        record("noopUnseen", await measure(vm, "noopUnseen", n));
+        await expectFos1(vm, 0, "the no-op apply of a config not seen before");
         record("observe", await measure(vm, "observe", n));
       }
       record("cleanup", await measure(vm, "cleanup", n));
@@ -188,6 +189,7 @@ async function runSize(vm: LabVm, n: number): Promise<SizeResult> {
       fos1ToBatch: medians.fos1 / medians.batch,
       perProcessToBatch: medians.perProcess / medians.batch,
       noopToObserve: medians.noop / medians.observe,
+      noopUnseenToObserve: medians.noopUnseen / medians.observe,
     },
     phases: { clean, converged, ...parts },
     guestMemUsedMiB,
@@ -259,6 +261,7 @@ async function runAll(): Promise<Raw> {
 const s = (x: number) => (x < 10 ? x.toFixed(3) : x.toFixed(1));
 const r = (x: number) => `${x.toFixed(2)}×`;
 const n0 = (x: number) => x.toLocaleString("en-US").replace(/,/g, " ");
+const opt = (x: number | undefined, f: (x: number) => string) => (x === undefined || Number.isNaN(x) ? "–" : f(x));
 const ms = (x: number | undefined) => (x === undefined ? "–" : x < 10 ? x.toFixed(1) : Math.round(x).toString());
 
 /** The VLAN section of bench/README.md, from the raw results alone (so it can be re-rendered). */
@@ -266,11 +269,11 @@ function section(raw: Raw): string {
   const { sizes: results, rounds } = raw;
   const date = raw.startedAt.slice(0, 10);
   const table = [
-    "| VLANs | kernel ops | fos1 apply | bare `ip -batch` | one `ip` per op | **fos1 / batch** | per-op / batch | no-op re-apply | observation dump | **no-op / dump** | delete by group |",
-    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| VLANs | kernel ops | fos1 apply | bare `ip -batch` | one `ip` per op | **fos1 / batch** | per-op / batch | no-op re-apply | no-op, config not seen before | observation dump | **no-op / dump** | not seen / dump | delete by group |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...results.map(
       (x) =>
-        `| ${n0(x.vlans)} | ${n0(x.ops)} | ${s(x.medians.fos1)} | ${s(x.medians.batch)} | ${s(x.medians.perProcess)}${x.samples.perProcess.length < rounds ? ` (${x.samples.perProcess.length} round)` : ""} | **${r(x.ratios.fos1ToBatch)}** | ${r(x.ratios.perProcessToBatch)} | ${s(x.medians.noop)} | ${s(x.medians.observe)} | **${r(x.ratios.noopToObserve)}** | ${s(x.medians.cleanup)} |`,
+        `| ${n0(x.vlans)} | ${n0(x.ops)} | ${s(x.medians.fos1)} | ${s(x.medians.batch)} | ${s(x.medians.perProcess)}${x.samples.perProcess.length < rounds ? ` (${x.samples.perProcess.length} round)` : ""} | **${r(x.ratios.fos1ToBatch)}** | ${r(x.ratios.perProcessToBatch)} | ${s(x.medians.noop)} | ${opt(x.medians.noopUnseen, s)} | ${s(x.medians.observe)} | **${r(x.ratios.noopToObserve)}** | ${opt(x.ratios.noopUnseenToObserve, r)} | ${s(x.medians.cleanup)} |`,
     ),
   ].join("\n");
   // fos1 and the batch of one round ran minutes apart at most: their ratio per round shows the noise.
@@ -278,11 +281,11 @@ function section(raw: Raw): string {
   const noise = results.map((x) => `${n0(x.vlans)}: ${perRound(x)}`).join("; ");
 
   const phaseTable = [
-    "| VLANs | `fos1 --help` (start) | load + validate | of which: YAML parse | of which: schema compile | `Bun.YAML.parse` instead | desired state | observe, clean / converged | plan, clean / converged | JSON of the plan |",
+    "| VLANs | `fos1 --help` (start) | load + validate | of which: YAML parse | of which: schema check (generated validators) | `Bun.YAML.parse` instead | desired state | observe, clean / converged | plan, clean / converged | JSON of the plan |",
     "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...results.map((x) => {
       const { clean: c, converged: v, yaml, schema, bunyaml } = x.phases;
-      return `| ${n0(x.vlans)} | ${ms(x.medians.fos1Start * 1000)} | ${ms(c.ms.load)} | ${ms(yaml.ms.yaml)} | ${ms(schema.ms.schemaCompile)} | ${ms(bunyaml.ms.bunYaml)} | ${ms(c.ms.desiredState)} | ${ms(c.ms.observeHost)} / ${ms(v.ms.observeHost)} | ${ms(c.ms.plan)} / ${ms(v.ms.plan)} | ${ms(c.ms.jsonOutput)} |`;
+      return `| ${n0(x.vlans)} | ${ms(x.medians.fos1Start * 1000)} | ${ms(c.ms.load)} | ${ms(yaml.ms.yaml)} | ${ms(schema.ms.schemaCheck ?? schema.ms.schemaCompile)} | ${ms(bunyaml.ms.bunYaml)} | ${ms(c.ms.desiredState)} | ${ms(c.ms.observeHost)} / ${ms(v.ms.observeHost)} | ${ms(c.ms.plan)} / ${ms(v.ms.plan)} | ${ms(c.ms.jsonOutput)} |`;
     }),
   ].join("\n");
 
@@ -310,7 +313,9 @@ variants (\`ip link del group ${GROUP}\`, last column):
   parse, validate, observe, plan, two \`ip -batch\` processes (links, addresses), observe and plan again.
 - **bare \`ip -batch\`**: exactly the lines of \`fos1 plan -o json\` in one \`ip -force -batch\` file: the floor.
 - **one \`ip\` per op**: the same lines, one \`ip\` process each, as a shell script does them.${results.some((x) => x.samples.perProcess.length < rounds) ? ` Above ${n0(raw.perProcessEveryRoundMax)} VLANs it runs in one round only (it takes minutes).` : ""}
-- **no-op re-apply**: fos1 apply again on the converged host (it reported writes 0), beside the
+- **no-op re-apply**: fos1 apply again on the converged host (it reported writes 0). fos1 keeps the objects of a config that
+  converged, so the same bytes are not parsed and validated again (src/host/validated-configs.ts); **not seen before** is
+  the same no-op with those kept objects removed first, so it reads the YAML as for a new config. Beside them the
   **observation dump**: the reads fos1 does (\`ip -json -details address show\`, fos1's routes and rules, its nftables table) alone,
   one after another.
 
@@ -326,8 +331,8 @@ Where fos1's time goes (milliseconds, one sample per size under the same host lo
 \`hack/bench/vlan-phases.ts\` runs the engine's own functions in the VM, each column in a fresh
 process so it is as cold as in a real command; start is the median of \`fos1 --help\`). A cold
 \`fos1 apply\` is about start + load + desired state + observe and plan (clean) twice + its two
-batches + observe and plan (converged) + the JSON; a no-op apply is start + load + desired state +
-observe and plan (converged) twice.
+batches + observe and plan (converged) + the JSON; a no-op apply is start + desired state + observe
+and plan (converged) once, plus load when the config was not seen before.
 
 ${phaseTable}
 <!-- vlans:end -->`;
