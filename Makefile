@@ -15,8 +15,13 @@ BPF_OUT  ?= dist/bpf
 BPF_SRC  := $(wildcard $(BPF_DIR)/*.c)
 BPF_OBJ  := $(patsubst $(BPF_DIR)/%.c,$(BPF_OUT)/%.o,$(BPF_SRC))
 LAB_IMG  := .cache/lab/initramfs.cpio
+# Talos: the release the extension, the patches and the images are made for
+# (hack/extension/talos-rules.ts TALOS_RELEASE, the schema in ../shared/schemas/talos).
+TALOS_VERSION ?= v1.13.9
+EXT_TAR  := dist/fos1-extension.oci.tar
 
 .PHONY: setup build generate bpf typecheck test test-unit test-bats test-lab demo bench lab-image clean
+.PHONY: extension extension-push image
 .NOTPARALLEL: setup
 
 setup:
@@ -54,6 +59,20 @@ typecheck: setup
 lab-image: $(LAB_IMG)
 $(LAB_IMG): dist/fos1 $(BPF_OBJ) $(wildcard hack/lab/*) | setup
 	hack/lab/build-initramfs $@
+
+# The Talos system extension as an OCI image layout tarball: no Docker daemon, reproducible.
+extension: build
+	hack/extension/build $(EXT_TAR)
+
+# make extension-push REGISTRY=ghcr.io/you [INSECURE=1]: REGISTRY/fos1-extension:VERSION.
+extension-push: extension
+	REGISTRY='$(REGISTRY)' INSECURE='$(INSECURE)' hack/extension/push $(EXT_TAR)
+
+# make image PROFILE=iso|raw|pxe|installer REGISTRY=… : Talos boot media with the extension
+# (runs the imager under Docker; says what is missing when Docker or the registry is).
+image: setup
+	PROFILE='$(PROFILE)' REGISTRY='$(REGISTRY)' INSECURE='$(INSECURE)' TALOS_VERSION='$(TALOS_VERSION)' \
+	  hack/image/run '$(PROFILE)'
 
 # Every suite; the last line is "N passed, N failed" over all of them.
 test: setup build lab-image
