@@ -5,92 +5,10 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
-import { fos1Argv } from "../helpers/fos1";
 import { Netns, waitUntil } from "../helpers/netns";
+import { AgentProcess } from "./agent-process";
 
 const T = 60_000; // per-test limit; each wait inside is bounded far below it
-
-interface LogLine {
-  level: string;
-  msg: string;
-  [k: string]: unknown;
-}
-
-/** A running `fos1 agent` whose JSON log lines are collected as they come. */
-class AgentProcess {
-  readonly lines: LogLine[] = [];
-  readonly raw: string[] = [];
-  private readonly proc: Subprocess<"ignore", "ignore", "pipe">;
-  private readonly reading: Promise<void>;
-
-  constructor(ns: Netns, args: string[]) {
-    this.proc = Bun.spawn(ns.argv([...fos1Argv(), "agent", ...args]), {
-      stdin: "ignore",
-      stdout: "ignore",
-      stderr: "pipe",
-      env: { ...process.env, FOS1_LOG_LEVEL: "debug", FOS1_LOG_FORMAT: "json" },
-    });
-    this.reading = this.read();
-  }
-
-  get exitCode(): number | null {
-    return this.proc.exitCode;
-  }
-
-  has(pred: (l: LogLine) => boolean): boolean {
-    return this.lines.some(pred);
-  }
-
-  async waitForLog(what: string, pred: (l: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> {
-    await waitUntil(`log line: ${what}`, () => this.has(pred) || this.exitCode !== null, timeoutMs, () => this.raw.slice(-15));
-    const line = this.lines.find(pred);
-    if (!line) throw new Error(`the agent exited (${this.exitCode}) before logging ${what}:\n${this.raw.slice(-15).join("\n")}`);
-    return line;
-  }
-
-  converges(): LogLine[] {
-    return this.lines.filter((l) => l.msg === "converged" || l.msg === "did not converge");
-  }
-
-  /** Waits until no converge has been logged for quietMs: the agent has settled. */
-  async settled(quietMs = 1500, timeoutMs = 10_000): Promise<void> {
-    let count = -1, since = performance.now();
-    await waitUntil(`no converge for ${quietMs} ms`, () => {
-      const n = this.converges().length;
-      if (n !== count) [count, since] = [n, performance.now()];
-      return performance.now() - since >= quietMs;
-    }, timeoutMs, () => this.converges().slice(-5));
-  }
-
-  kill(signal: NodeJS.Signals): void {
-    if (this.exitCode === null) this.proc.kill(signal);
-  }
-
-  /** Sends signal and waits (bounded) for the exit code. */
-  async stop(signal: NodeJS.Signals, timeoutMs = 10_000): Promise<number> {
-    this.kill(signal);
-    const code = await Promise.race([this.proc.exited, Bun.sleep(timeoutMs).then(() => null)]);
-    if (code === null) throw new Error(`the agent did not exit within ${timeoutMs} ms of ${signal}`);
-    await this.reading;
-    return code;
-  }
-
-  private async read(): Promise<void> {
-    const decoder = new TextDecoder();
-    let buf = "";
-    for await (const chunk of this.proc.stderr) {
-      buf += decoder.decode(chunk, { stream: true });
-      let nl: number;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        this.raw.push(line);
-        if (line.startsWith("{")) this.lines.push(JSON.parse(line) as LogLine);
-      }
-    }
-  }
-}
 
 const doc = (kind: string, name: string, spec: string) => `apiVersion: network.fos1.io/v1alpha1\nkind: ${kind}\nmetadata:\n  name: ${name}\nspec:\n${spec}`;
 

@@ -1,24 +1,39 @@
 // `fos1 agent`: the long-running converger the Talos extension service starts at boot. It
 // runs until SIGTERM or SIGINT and then exits 0 without touching the network: stopping the
-// service must never take the router's links down.
+// service must never take the router's links down. While it runs it answers /healthz, /readyz
+// and /metrics on a local address and, under a service manager that sets NOTIFY_SOCKET, sends
+// READY=1 once the boot converge has run.
 import type { Command } from "../command";
 import { UsageError } from "../errors";
 import { DEFAULT_STATE_DIR } from "./apply";
+import { parseIp } from "../../api/ip";
 import { Agent } from "../../host/agent/agent";
+import { HealthServer, type ListenAddress } from "../../host/agent/health-server";
+import { AgentMetrics } from "../../host/agent/metrics";
+import { observeAll } from "../../host/agent/observer";
+import { Readiness } from "../../host/agent/readiness";
+import { ReadyNotifier } from "../../host/agent/ready-notifier";
 
 /** Where Talos mounts the agent's ExtensionServiceConfig file. */
 export const DEFAULT_AGENT_CONFIG = "/usr/local/etc/fos1/config.yaml";
+/**
+ * Loopback only by default: the endpoints say which config runs and why one was refused,
+ * which is for the node (and a scraper on it), not for every network the router touches.
+ * 9641 is free among the ports Prometheus exporters commonly use.
+ */
+export const DEFAULT_LISTEN = "127.0.0.1:9641";
 
 export const agent: Command = {
   name: "agent",
-  summary: "boot-time host configuration service: converge, then watch the kernel and the config file",
-  usage: `fos1 agent [-f FILE] [--state-dir DIR] [--debounce-ms N]   (FILE defaults to ${DEFAULT_AGENT_CONFIG})`,
+  summary: "boot-time host configuration service: converge, then watch the kernel and the config file; health and metrics endpoints",
+  usage: `fos1 agent [-f FILE] [--state-dir DIR] [--debounce-ms N] [--listen ADDR:PORT]   (FILE defaults to ${DEFAULT_AGENT_CONFIG}, ADDR:PORT to ${DEFAULT_LISTEN})`,
   printsState: false,
-  options: { file: { type: "string", short: "f" }, "state-dir": { type: "string" }, "debounce-ms": { type: "string" } },
+  options: { file: { type: "string", short: "f" }, "state-dir": { type: "string" }, "debounce-ms": { type: "string" }, listen: { type: "string" } },
   async run(ctx) {
     const file = typeof ctx.values.file === "string" ? ctx.values.file : DEFAULT_AGENT_CONFIG;
     if (file === "-") throw new UsageError("the agent re-reads its config when it changes, so it needs a file, not standard input");
     const debounceMs = parseDebounce(ctx.values["debounce-ms"]);
+    const listen = parseListen(String(ctx.values.listen ?? DEFAULT_LISTEN));
     const stateDir = String(ctx.values["state-dir"] ?? DEFAULT_STATE_DIR);
 
     // Installed before the first converge so a stop request during it is not lost.
@@ -28,14 +43,28 @@ export const agent: Command = {
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
 
-    const a = new Agent({ configFile: file, stateDir, log: ctx.log, ...(debounceMs !== undefined ? { debounceMs } : {}) });
+    const readiness = new Readiness();
+    const metrics = new AgentMetrics(() => readiness.report().ready);
+    const notifier = new ReadyNotifier(readiness, ctx.log);
+    const health = new HealthServer(listen, { readiness: () => readiness.report(), metrics: () => metrics.render(), metricsContentType: metrics.contentType }, ctx.log);
+    const a = new Agent({ configFile: file, stateDir, log: ctx.log, observer: observeAll(readiness, metrics, notifier), ...(debounceMs !== undefined ? { debounceMs } : {}) });
     ctx.log.info("agent starting", { config: file, stateDir, pid: process.pid });
     try {
-      await Promise.race([a.start(), stopped]);
+      // Listening before the boot converge: /readyz says what it is waiting for meanwhile.
+      health.start();
+      const first = await Promise.race([a.start().then(() => "started" as const), stopped]);
+      if (first === "started") {
+        notifier.ready();
+        const { ready, status } = readiness.report();
+        ctx.log.info("boot converge done", { ready, status });
+      }
       const signal = await stopped;
       ctx.log.info("stopping; the network is left as it is", { signal });
     } finally {
+      readiness.stop();
+      notifier.stopping();
       await a.stop();
+      await health.stop();
       process.off("SIGTERM", onSignal);
       process.off("SIGINT", onSignal);
     }
@@ -48,4 +77,17 @@ function parseDebounce(v: unknown): number | undefined {
   const n = Number(v);
   if (typeof v !== "string" || !/^\d+$/.test(v) || n > 60_000) throw new UsageError(`--debounce-ms must be a whole number of milliseconds from 0 to 60000, not "${String(v)}"`);
   return n;
+}
+
+/** "127.0.0.1:9641", "[::1]:9641" or "0.0.0.0:9641": an IP literal and a port (0: any free port). */
+export function parseListen(text: string): ListenAddress {
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:[\]]+):(\d{1,5})$/.exec(text);
+  const host = m?.[1];
+  const port = Number(m?.[2]);
+  if (!m || !host || port > 65535)
+    throw new UsageError(`--listen must be ADDRESS:PORT with an IP address and a port from 0 to 65535 (IPv6 in brackets: [::1]:9641), not "${text}"`);
+  const ip = parseIp(host);
+  if (!ip) throw new UsageError(`--listen "${text}": "${host}" is not an IP address (a host name is not accepted: the agent may run before name resolution works)`);
+  if (m[0].startsWith("[") !== (ip.family === 6)) throw new UsageError(`--listen "${text}": write an IPv6 address in brackets ([${host}]:${m[2]}) and an IPv4 one without`);
+  return { host, port };
 }

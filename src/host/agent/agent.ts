@@ -30,6 +30,7 @@ import { DhcpSupervisor } from "../dhcp";
 import type { DesiredState } from "../model";
 import type { Op } from "../plan";
 import { ConfigWatcher } from "./config-watch";
+import type { AgentObserver, ConfigSource } from "./observer";
 import { NetlinkMonitor } from "./monitor";
 import { ConvergeScheduler } from "./scheduler";
 import { expireDynamic } from "../xdp/admin";
@@ -45,12 +46,15 @@ export interface AgentOptions {
   /** Converge (and re-read the config) this often even without events: lost events, a dead watch. */
   resyncMs?: number;
   ip?: string;
+  /** Told which config is in force, why the file was rejected, and how each converge went (readiness, metrics). */
+  observer?: AgentObserver;
 }
 
 interface ActiveConfig {
   text: string;
   digest: string;
   desired: DesiredState;
+  source: ConfigSource;
 }
 
 const DEFAULT_DEBOUNCE_MS = 200;
@@ -155,9 +159,9 @@ export class Agent {
     this.resyncTimer = null;
     this.watcher.close();
     await Promise.all([this.monitor.stop(), this.scheduler.stop()]);
-    // dhcpcd deconfigures its addresses when it stops but keeps its leases: a restarted agent
-    // gets the same ones back within seconds.
-    await this.dhcp.stop();
+    // dhcpcd's addresses and routes stay until their leases run out; a restarted agent's
+    // dhcpcd takes the same leases back.
+    await this.dhcp.leave();
   }
 
   private async step(reasons: string[]): Promise<void> {
@@ -184,19 +188,23 @@ export class Agent {
     } catch (err) {
       const reason = (err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message;
       if (this.seenDigest !== "unreadable" || atStart) this.log.error("cannot read the config file", { file, error: reason, keeping: this.keeping(atStart) });
+      this.opts.observer?.configRejected(file, [`${file}: cannot read the config file: ${reason}`]);
       this.seenDigest = "unreadable";
       return atStart ? this.fallBack() : false;
     }
     const digest = configDigest(text);
     if (!atStart && digest === this.seenDigest) return false;
     this.seenDigest = digest;
-    if (this.active && digest === this.active.digest && !atStart) return false; // back to what is applied
+    if (this.active && digest === this.active.digest && !atStart) {
+      this.opts.observer?.configFileAccepted(); // back to what is applied
+      return false;
+    }
     const loaded = loadConfigText(text, file);
     if (loaded.problems.length) {
       this.reportProblems(file, loaded.problems, this.keeping(atStart));
       return atStart ? this.fallBack() : false;
     }
-    this.activate({ text, digest, desired: desiredState(loaded.objects) });
+    this.activate({ text, digest, desired: desiredState(loaded.objects), source: "file" });
     if (!atStart) this.log.info("config file changed; applying it", { file, digest });
     return true;
   }
@@ -214,7 +222,7 @@ export class Agent {
       this.reportProblems(name, loaded.problems, "nothing is applied until the config file is valid");
       return false;
     }
-    this.activate({ text: lkg.text, digest: configDigest(lkg.text), desired: desiredState(loaded.objects) });
+    this.activate({ text: lkg.text, digest: configDigest(lkg.text), desired: desiredState(loaded.objects), source: "last-known-good" });
     this.log.warn("converging to the last-known-good config", { digest: lkg.entry.digest, appliedAt: lkg.entry.startedAt });
     return true;
   }
@@ -223,6 +231,7 @@ export class Agent {
     this.active = config;
     this.committed = false;
     this.fight = { lines: new Set(), at: 0, repeats: 0, holdMs: 0 };
+    this.opts.observer?.configInForce({ digest: config.digest, source: config.source });
   }
 
   private keeping(atStart: boolean): string {
@@ -233,6 +242,7 @@ export class Agent {
   private reportProblems(file: string, problems: ConfigProblem[], keeping: string): void {
     const n = problems.length;
     for (const p of problems) this.log.error(formatProblem(p), { file });
+    this.opts.observer?.configRejected(file, problems.map(formatProblem));
     this.log.error(`${file}: ${n} problem${n === 1 ? "" : "s"}; the config was not applied`, { file, problems: n, keeping });
   }
 
@@ -253,12 +263,14 @@ export class Agent {
       // Observing failed (ip missing, a permission problem): try again later, not in a tight loop.
       const retryInMs = Math.min(1000 * 2 ** this.errors++, HOLD_MAX_MS);
       this.log.error("converge failed", { trigger, error: (err as Error).message, retryInMs });
+      this.opts.observer?.converged({ trigger, seconds: (performance.now() - started) / 1000, error: (err as Error).message });
       this.scheduler.holdFor(retryInMs);
       this.scheduler.request("retry");
       return;
     }
     this.errors = 0;
     this.converges++;
+    this.opts.observer?.converged({ trigger, seconds: (performance.now() - started) / 1000, desired: config.desired, result });
     await this.convergeDhcp(config.desired);
     const converged = isConverged(result);
     const degradedChanged = this.noteDegraded(result);

@@ -127,6 +127,30 @@ export class DhcpSupervisor {
     });
   }
 
+  /**
+   * Stops supervising and ends dhcpcd without it deconfiguring: the addresses and routes it
+   * installed stay, until their lease lifetimes run out, and the next start takes the same
+   * leases back. This is how the agent stops: a service restart must not take the uplinks down.
+   * dhcpcd 9.4 keeps its configuration on SIGTERM only with `persistent` in its config (which
+   * would also keep what a config change must remove), and `dhcpcd -x -p` signals the manager
+   * by pid file, dropping the -p. So it is ended the way a crash ends it, with SIGKILL, which
+   * the next start already handles (stopOrphan, and dhcpcd rebinding its stored lease).
+   */
+  leave(): Promise<void> {
+    return this.serial(async () => {
+      this.config = "";
+      this.specs = [];
+      this.cancelRestart();
+      const child = this.child;
+      this.child = undefined;
+      if (!child) return;
+      this.log.info("leaving dhcpcd's addresses and routes in place", { pid: child.proc.pid });
+      removeGroup(child.proc.pid);
+      await child.proc.exited;
+      rmSync(this.pidRecord, { force: true });
+    });
+  }
+
   /** Per uplink of the current specs: the leases dhcpcd holds and the addresses in the kernel. */
   async status(): Promise<DhcpLeaseStatus[]> {
     const specs = this.specs;
