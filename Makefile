@@ -21,7 +21,7 @@ TALOS_VERSION ?= v1.13.9
 EXT_TAR  := dist/fos1-extension.oci.tar
 
 .PHONY: setup build generate bpf typecheck test test-unit test-bats test-lab demo bench lab-image clean
-.PHONY: extension extension-push image
+.PHONY: extension extension-push image talos-config
 .NOTPARALLEL: setup
 
 setup:
@@ -73,6 +73,10 @@ extension-push: extension
 image: setup
 	PROFILE='$(PROFILE)' REGISTRY='$(REGISTRY)' INSECURE='$(INSECURE)' TALOS_VERSION='$(TALOS_VERSION)' \
 	  hack/image/run '$(PROFILE)'
+
+# A single-node router's machine config from talos-patches/example (dist/talos/).
+talos-config: setup
+	$(BUN) hack/talos-config/render.ts
 
 # Every suite; the last line is "N passed, N failed" over all of them.
 test: setup build lab-image

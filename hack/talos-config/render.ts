@@ -1,0 +1,100 @@
+// make talos-config: the machine config of a single-node fos1 router, from
+//   talos-patches/*.yaml             Cilium as CNI, sysctls, modules, the management link, firewall
+//   the fos1 config                  FOS1_CONFIG, default src/host/default-config.yaml (fos1 defaults),
+//                                    carried by an ExtensionServiceConfig to where the service reads it
+//   talos-patches/example/controlplane.yaml   the single-node example the patches apply to
+// into OUT (TALOS_CONFIG_OUT, default dist/talos):
+//   patches.yaml       every patch in one multi-document file, for talosctl --config-patch
+//   controlplane.yaml  with talosctl: `talosctl gen config` output, secrets included (and
+//                      talosconfig); without: the example with the patches merged in, no secrets
+// Every document is checked against Talos's schema first; a bad one writes nothing.
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parse } from "yaml";
+import { loadConfigText } from "../../src/api/load";
+import { formatProblem } from "../../src/api/problems";
+import { agentConfigPath, applyPatches, docKey, extensionServiceConfig, merge, parseStream, toStream, type Doc } from "./config-set";
+import { TalosSchema } from "./schema";
+
+const repo = resolve(import.meta.dir, "../..");
+export const PATCH_DIR = join(repo, "talos-patches");
+export const EXAMPLE = join(PATCH_DIR, "example/controlplane.yaml");
+export const SERVICE_SPEC = join(repo, "extension/rootfs/usr/local/etc/containers/fos1-agent.yaml");
+export const DEFAULT_FOS1_CONFIG = join(repo, "src/host/default-config.yaml");
+
+export interface RenderOptions {
+  out: string;
+  fos1Config: string;
+  /** talosctl's path, or null to render without it. */
+  talosctl: string | null;
+  schema: TalosSchema;
+}
+
+/** The committed patches, one entry per file, each document checked against the schema. */
+export function readPatches(schema: TalosSchema): { file: string; docs: Doc[] }[] {
+  return readdirSync(PATCH_DIR)
+    .filter((f) => f.endsWith(".yaml"))
+    .sort()
+    .map((f) => ({ file: `talos-patches/${f}`, docs: parseStream(readFileSync(join(PATCH_DIR, f), "utf8"), `talos-patches/${f}`) }))
+    .map((p) => (assertValid(schema, p.file, p.docs), p));
+}
+
+/** Every patch as one stream: the legacy (v1alpha1) patches merged into one document, as talosctl wants. */
+export function patchSet(schema: TalosSchema, fos1ConfigPath: string): Doc[] {
+  const fos1Text = readFileSync(fos1ConfigPath, "utf8");
+  const loaded = loadConfigText(fos1Text, fos1ConfigPath);
+  if (loaded.problems.length > 0) throw new Error(`${fos1ConfigPath} is not a valid fos1 config:\n${loaded.problems.map(formatProblem).join("\n")}`);
+  const { service, configPath } = agentConfigPath(parse(readFileSync(SERVICE_SPEC, "utf8")));
+  const docs = [...readPatches(schema).flatMap((p) => p.docs), extensionServiceConfig(service, configPath, fos1Text)];
+  const legacy = docs.filter((d) => docKey(d) === "v1alpha1").reduce<unknown>((a, d) => merge(a, d), {}) as Doc;
+  const set = [legacy, ...docs.filter((d) => docKey(d) !== "v1alpha1")];
+  assertValid(schema, "the patch set", set);
+  return set;
+}
+
+export async function render(opts: RenderOptions): Promise<string> {
+  const patches = patchSet(opts.schema, opts.fos1Config);
+  const example = parseStream(readFileSync(EXAMPLE, "utf8"), "talos-patches/example/controlplane.yaml");
+  assertValid(opts.schema, "talos-patches/example/controlplane.yaml", example);
+  mkdirSync(opts.out, { recursive: true });
+  const patchFile = join(opts.out, "patches.yaml");
+  writeFileSync(patchFile, toStream(patches));
+  const controlplane = join(opts.out, "controlplane.yaml");
+  // The cluster's name and endpoint are arguments of talosctl gen config, not patch fields.
+  const cluster = (example[0]?.cluster ?? {}) as { clusterName?: string; controlPlane?: { endpoint?: string } };
+  const genConfig = ["gen", "config", cluster.clusterName ?? "fos1", cluster.controlPlane?.endpoint ?? "https://192.168.99.1:6443",
+    "--config-patch", `@${EXAMPLE}`, "--config-patch", `@${patchFile}`, "--output-types", "controlplane,talosconfig", "--output", opts.out];
+
+  if (opts.talosctl) {
+    const proc = Bun.spawnSync([opts.talosctl, ...genConfig, "--force", "--with-docs=false", "--with-examples=false"], { stdout: "pipe", stderr: "pipe" });
+    if (proc.exitCode !== 0) throw new Error(`talosctl gen config failed: ${proc.stderr.toString().trim()}`);
+    assertValid(opts.schema, controlplane, parseStream(readFileSync(controlplane, "utf8"), controlplane));
+    return `talos-config: ${controlplane} and ${join(opts.out, "talosconfig")} (talosctl gen config, with secrets); apply with\n  talosctl apply-config --insecure --nodes <address> --file ${controlplane}`;
+  }
+
+  const merged = applyPatches(example, patches);
+  assertValid(opts.schema, controlplane, merged);
+  const howTo = `talosctl ${genConfig.join(" ")}`;
+  writeFileSync(controlplane, `# The example with the fos1 patches merged in, WITHOUT secrets (talosctl was not installed):\n# a reference, not a config to apply. With talosctl, make talos-config again, or run\n#   ${howTo}\n${toStream(merged)}`);
+  return `talos-config: ${controlplane} (the example with the patches merged in; no secrets: talosctl is not installed) and ${patchFile}.\nFor a config to apply, install talosctl and run make talos-config again, or:\n  ${howTo}`;
+}
+
+function assertValid(schema: TalosSchema, where: string, docs: Doc[]): void {
+  const problems = docs.flatMap((d, i) => schema.check(d).map((p) => `${where}: document ${i + 1} (${docKey(d)}): ${p}`));
+  if (problems.length > 0) throw new Error(`not valid against Talos's machine-config schema:\n${problems.join("\n")}`);
+}
+
+if (import.meta.main) {
+  try {
+    const message = await render({
+      out: resolve(process.env.TALOS_CONFIG_OUT ?? join(repo, "dist/talos")),
+      fos1Config: resolve(process.env.FOS1_CONFIG ?? DEFAULT_FOS1_CONFIG),
+      talosctl: Bun.which("talosctl"),
+      schema: TalosSchema.load(),
+    });
+    console.error(message);
+  } catch (err) {
+    console.error(`talos-config: ${(err as Error).message}`);
+    process.exit(1);
+  }
+}
