@@ -19,7 +19,7 @@ export const DEFAULT_AGENT_CONFIG = "/usr/local/etc/fos1/config.yaml";
 /**
  * Loopback only by default: the endpoints say which config runs and why one was refused,
  * which is for the node (and a scraper on it), not for every network the router touches.
- * 9641 is free among the ports Prometheus exporters commonly use.
+ * 9641 sits in the 9xxx range exporters use; it is not registered for fos1, hence --listen.
  */
 export const DEFAULT_LISTEN = "127.0.0.1:9641";
 
