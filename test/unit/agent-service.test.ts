@@ -13,7 +13,7 @@ import { interfaceStates } from "../../src/host/agent/interface-state";
 import { AgentMetrics } from "../../src/host/agent/metrics";
 import { Readiness } from "../../src/host/agent/readiness";
 import { ReadyNotifier } from "../../src/host/agent/ready-notifier";
-import { NotifyError, notifySockaddr } from "../../src/host/agent/sd-notify";
+import { NotifyError, notifySockaddr } from "../../src/observe/sd-notify";
 import { parseListen } from "../../src/cli/commands/agent";
 import { UsageError } from "../../src/cli/errors";
 import { Logger, type LogSink } from "../../src/observe/log";

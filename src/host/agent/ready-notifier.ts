@@ -9,7 +9,7 @@
 import type { Logger } from "../../observe/log";
 import type { AgentObserver } from "./observer";
 import type { Readiness } from "./readiness";
-import { sdNotify } from "./sd-notify";
+import { sdNotify } from "../../observe/sd-notify";
 
 export type Send = (message: string) => boolean;
 
