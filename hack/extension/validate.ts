@@ -100,5 +100,5 @@ if (import.meta.main) {
     console.error(`${problems.length} problem${problems.length === 1 ? "" : "s"}: Talos would refuse this extension`);
     process.exit(1);
   }
-  console.error(`${dir}: a valid Talos ${TALOS_RELEASE} system extension`);
+  console.error(`extension: valid for Talos ${TALOS_RELEASE} (${dir})`);
 }
