@@ -2,6 +2,7 @@
 import type { TObject } from "@sinclair/typebox";
 import { NetworkInterface, Route, RoutingPolicy, VRF, type NetworkInterfaceT, type RouteT, type RoutingPolicyT, type VRFT } from "./schema/network";
 import { FirewallRule, FirewallZone, NATPolicy, VLANPolicy, XDPFilter, type FirewallRuleT, type FirewallZoneT, type NATPolicyT, type VLANPolicyT, type XDPFilterT } from "./schema/security";
+import { DPIProfile, type DPIProfileT } from "./schema/dpi";
 
 export interface KindInfo {
   apiVersion: string;
@@ -9,10 +10,10 @@ export interface KindInfo {
   schema: TObject;
 }
 
-export const kinds: KindInfo[] = [NetworkInterface, VRF, Route, RoutingPolicy, NATPolicy, FirewallZone, FirewallRule, VLANPolicy, XDPFilter].map((schema) => ({
+export const kinds: KindInfo[] = [NetworkInterface, VRF, Route, RoutingPolicy, NATPolicy, FirewallZone, FirewallRule, VLANPolicy, XDPFilter, DPIProfile].map((schema) => ({
   apiVersion: schema.properties.apiVersion.const as string,
   kind: schema.properties.kind.const as string,
   schema,
 }));
 
-export type ConfigObject = NetworkInterfaceT | VRFT | RouteT | RoutingPolicyT | NATPolicyT | FirewallZoneT | FirewallRuleT | VLANPolicyT | XDPFilterT;
+export type ConfigObject = NetworkInterfaceT | VRFT | RouteT | RoutingPolicyT | NATPolicyT | FirewallZoneT | FirewallRuleT | VLANPolicyT | XDPFilterT | DPIProfileT;

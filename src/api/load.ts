@@ -7,6 +7,7 @@ import { checkSchema } from "./schema-check";
 import { checkNetwork } from "./checks/network";
 import { checkSecurity } from "./checks/security";
 import { checkXdp } from "./checks/xdp";
+import { checkDpi } from "./checks/dpi";
 
 export interface LoadedObject<T extends ConfigObject = ConfigObject> {
   source: Source;
@@ -64,7 +65,7 @@ export function loadConfigText(text: string, file: string): LoadResult {
     else seen.set(o.ref, o);
   }
   // Cross-object checks only make sense once every object is well-formed.
-  if (!problems.length) problems.push(...checkNetwork(objects), ...checkSecurity(objects), ...checkXdp(objects));
+  if (!problems.length) problems.push(...checkNetwork(objects), ...checkSecurity(objects), ...checkXdp(objects), ...checkDpi(objects));
   return { objects, problems };
 }
 
