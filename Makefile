@@ -20,7 +20,7 @@ LAB_IMG  := .cache/lab/initramfs.cpio
 TALOS_VERSION ?= v1.13.9
 EXT_TAR  := dist/fos1-extension.oci.tar
 
-.PHONY: setup build generate bpf typecheck test test-unit test-bats test-lab demo bench lab-image clean
+.PHONY: setup build generate crds bpf typecheck test test-unit test-bats test-lab demo bench lab-image clean
 .PHONY: extension extension-push image talos-config
 .NOTPARALLEL: setup
 
@@ -34,6 +34,9 @@ bpf: $(BPF_OBJ)
 # Code generated from the one schema source (committed; test/unit/generated.test.ts keeps it current).
 generate: setup
 	$(BUN) hack/generate.ts
+
+# The CRDs of every kind (deploy/crds/), written by the same generator.
+crds: generate
 
 # The executable carries the commit it was built from: rebuild when HEAD moves.
 .cache/commit: FORCE
