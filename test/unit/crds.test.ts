@@ -115,7 +115,8 @@ describe("every config in the repository validates against its CRD's openAPIV3Sc
       expect(docs.length).toBeGreaterThan(0);
       const failures = docs.flatMap((d) => {
         const validate = validators.get(d.kind as string)!;
-        return validate(d) ? [] : [`${d.kind}/${(d.metadata as Schema).name}: ${ajv.errorsText(validate.errors)}`];
+        const ref = `${d.kind}/${(d.metadata as Schema).name}`;
+        return validate(d) ? [] : [`${ref}: ${ajv.errorsText(validate.errors)}`];
       });
       expect(failures).toEqual([]);
     });
