@@ -1,0 +1,44 @@
+// Every resource type fos1's controllers read or write. The RBAC rules of the controller and
+// the agent (manifests.ts) are derived from these lists, so the permissions granted are exactly
+// the resources the code uses.
+import { kinds } from "../api/kinds";
+import type { ResourceType } from "./kube-api";
+
+export const LEASE: ResourceType = { group: "coordination.k8s.io", version: "v1", plural: "leases", kind: "Lease", namespaced: true };
+export const EVENT: ResourceType = { group: "events.k8s.io", version: "v1", plural: "events", kind: "Event", namespaced: true };
+
+export const CILIUM_CLUSTERWIDE_NETWORK_POLICY: ResourceType = { group: "cilium.io", version: "v2", plural: "ciliumclusterwidenetworkpolicies", kind: "CiliumClusterwideNetworkPolicy", namespaced: false };
+export const CILIUM_NETWORK_POLICY: ResourceType = { group: "cilium.io", version: "v2", plural: "ciliumnetworkpolicies", kind: "CiliumNetworkPolicy", namespaced: true };
+export const CILIUM_EGRESS_GATEWAY_POLICY: ResourceType = { group: "cilium.io", version: "v2", plural: "ciliumegressgatewaypolicies", kind: "CiliumEgressGatewayPolicy", namespaced: false };
+export const CILIUM_CIDR_GROUP: ResourceType = { group: "cilium.io", version: "v2alpha1", plural: "ciliumcidrgroups", kind: "CiliumCIDRGroup", namespaced: false };
+export const CILIUM_NODE_CONFIG: ResourceType = { group: "cilium.io", version: "v2", plural: "ciliumnodeconfigs", kind: "CiliumNodeConfig", namespaced: true };
+
+/** The Cilium kinds fos1 may create; what it created of them is garbage-collected by label. */
+export const CILIUM_RESOURCES: ResourceType[] = [CILIUM_CLUSTERWIDE_NETWORK_POLICY, CILIUM_NETWORK_POLICY, CILIUM_EGRESS_GATEWAY_POLICY, CILIUM_CIDR_GROUP, CILIUM_NODE_CONFIG];
+
+/** The plural Kubernetes uses for a kind: lower case, then English plural (policy → policies). */
+export function pluralOf(kind: string): string {
+  const lower = kind.toLowerCase();
+  return lower.endsWith("y") ? `${lower.slice(0, -1)}ies` : `${lower}s`;
+}
+
+/** Every fos1 kind as a cluster-scoped custom resource (the router's configuration is cluster-wide). */
+export const FOS1_RESOURCES: ResourceType[] = kinds.map((k) => {
+  const [group = "", version = ""] = k.apiVersion.split("/");
+  return { group, version, plural: pluralOf(k.kind), kind: k.kind, namespaced: false };
+});
+
+/** The node-local kinds the agent takes from the cluster (configured on the node, not by Cilium). */
+export const NODE_LOCAL_KINDS = ["NetworkInterface", "VRF", "Route", "RoutingPolicy", "NATPolicy", "XDPFilter"] as const;
+
+export function fos1Resource(kind: string): ResourceType {
+  const type = FOS1_RESOURCES.find((r) => r.kind === kind);
+  if (!type) throw new Error(`${kind} is not a fos1 kind`);
+  return type;
+}
+
+export function ciliumResourceOf(object: { apiVersion: string; kind: string }): ResourceType {
+  const type = CILIUM_RESOURCES.find((r) => `${r.group}/${r.version}` === object.apiVersion && r.kind === object.kind);
+  if (!type) throw new Error(`${object.apiVersion} ${object.kind} is not a Cilium kind fos1 manages (${CILIUM_RESOURCES.map((r) => r.kind).join(", ")})`);
+  return type;
+}
