@@ -8,6 +8,7 @@ import { agent } from "./cli/commands/agent";
 import { apply } from "./cli/commands/apply";
 import { confirm } from "./cli/commands/confirm";
 import { defaults } from "./cli/commands/defaults";
+import { flows } from "./cli/commands/flows";
 import { history } from "./cli/commands/history";
 import { rollback } from "./cli/commands/rollback";
 import { plan } from "./cli/commands/plan";
@@ -17,7 +18,7 @@ import { version } from "./cli/commands/version";
 import { xdp } from "./cli/commands/xdp";
 import { log } from "./observe/log";
 
-const commands: Command[] = [agent, apply, confirm, defaults, history, rollback, plan, status, validate, version, xdp, ...plannedCommands].sort((a, b) => a.name.localeCompare(b.name));
+const commands: Command[] = [agent, apply, confirm, defaults, flows, history, rollback, plan, status, validate, version, xdp, ...plannedCommands].sort((a, b) => a.name.localeCompare(b.name));
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
