@@ -7,7 +7,7 @@ SHELL := bash
 BUN      := node_modules/.bin/bun
 ARCH     := $(shell uname -m)
 COMMIT   := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
-SRC      := $(shell find src -name '*.ts') package.json package-lock.json tsconfig.json
+SRC      := $(shell find src -name '*.ts' -o -name '*.proto') package.json package-lock.json tsconfig.json
 # What the executable was built from, byte for byte: a config it validated stays valid for it.
 SRC_DIGEST := $(shell sha256sum $(sort $(SRC)) | sha256sum | cut -c1-16)
 BPF_DIR  ?= bpf
