@@ -1,6 +1,7 @@
 // Hubble's messages as fos1 receives them (schema.ts DECODE_OPTIONS): field names as in the
 // .proto, enums as their names, 64-bit integers as decimal strings, absent fields undefined.
-// Only the fields fos1 reads are typed; the decoded objects carry every field the server sent.
+// Only the fields fos1 (and its tests) read are typed; the decoded objects carry every field
+// the server sent.
 
 export interface Timestamp {
   seconds: string;
@@ -8,9 +9,7 @@ export interface Timestamp {
 }
 
 export interface Endpoint {
-  ID?: number;
   identity?: number;
-  cluster_name?: string;
   namespace?: string;
   labels?: string[];
   pod_name?: string;
@@ -29,15 +28,13 @@ export interface Layer4 {
   ICMPv6?: { type?: number; code?: number };
   VRRP?: { type?: number; vrid?: number; priority?: number };
   IGMP?: { type?: number; group_address?: string };
-  protocol?: string;
 }
 
 export interface Layer7 {
   type?: string;
   dns?: { query?: string; qtypes?: string[]; rcode?: number; ips?: string[] };
-  http?: { code?: number; method?: string; url?: string; protocol?: string };
+  http?: { code?: number; method?: string; url?: string };
   kafka?: { topic?: string; api_key?: string };
-  record?: string;
 }
 
 export interface PolicyRef {
@@ -56,14 +53,11 @@ export interface Flow {
   l4?: Layer4;
   source?: Endpoint;
   destination?: Endpoint;
-  Type?: string;
   node_name?: string;
   source_names?: string[];
   destination_names?: string[];
   l7?: Layer7;
-  traffic_direction?: string;
   is_reply?: { value?: boolean };
-  interface?: { index?: number; name?: string };
   egress_denied_by?: PolicyRef[];
   ingress_denied_by?: PolicyRef[];
 }
@@ -77,7 +71,6 @@ export interface GetFlowsResponse {
   flow?: Flow;
   node_status?: { state_change?: string; node_names?: string[]; message?: string };
   lost_events?: LostEvent;
-  response_types?: "flow" | "node_status" | "lost_events";
   node_name?: string;
   time?: Timestamp;
 }
