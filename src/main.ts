@@ -15,10 +15,11 @@ import { plan } from "./cli/commands/plan";
 import { status } from "./cli/commands/status";
 import { validate } from "./cli/commands/validate";
 import { version } from "./cli/commands/version";
+import { translate } from "./cli/commands/translate";
 import { xdp } from "./cli/commands/xdp";
 import { log } from "./observe/log";
 
-const commands: Command[] = [agent, apply, confirm, defaults, flows, history, rollback, plan, status, validate, version, xdp, ...plannedCommands].sort((a, b) => a.name.localeCompare(b.name));
+const commands: Command[] = [agent, apply, confirm, defaults, flows, history, rollback, plan, status, translate, validate, version, xdp, ...plannedCommands].sort((a, b) => a.name.localeCompare(b.name));
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -66,7 +67,8 @@ function parseCommandArgs(cmd: Command, args: string[]) {
   } catch (err) {
     throw new UsageError(`${(err as Error).message.replace(/\. To specify.*$/s, "")}\nusage: ${cmd.usage}`);
   }
-  const output = parsed.values.output ?? "text";
+  // A command that prints objects rather than state (translate: -o yaml|json) reads -o itself.
+  const output = cmd.printsState ? (parsed.values.output ?? "text") : "text";
   if (output !== "text" && output !== "json") throw new UsageError(`-o must be "text" or "json", not "${output}"`);
   if (parsed.positionals.length > (cmd.maxPositionals ?? 0))
     throw new UsageError(`unexpected argument "${parsed.positionals[cmd.maxPositionals ?? 0]}"\nusage: ${cmd.usage}`);

@@ -19,5 +19,4 @@ function planned(name: string, summary: string, issue: number): Command {
 
 export const plannedCommands: Command[] = [
   planned("controller", "cluster controller: fos1 CRDs to Cilium resources", 7),
-  planned("translate", "translate fos1 objects to Cilium resources, offline", 7),
 ];

@@ -1,0 +1,97 @@
+// nftables decides by the first matching rule; Cilium has no order: a deny wins over every
+// allow. One "pair" (a zone's traffic toward another zone, the router, …) is an ordered list of
+// rules; this turns it into unordered allows and denies that decide the same way:
+//   - every allow stays as it is;
+//   - every deny loses what the allows above it (and the prelude: what nftables accepts before
+//     any rule, e.g. the management ports) already took, so it cannot override them;
+//   - "every other protocol" left in a deny (an `any` deny with a tcp allow above it) cannot be
+//     written for Cilium: it is dropped when nothing would allow other protocols to those peers
+//     anyway, and refused otherwise.
+import { intersectPeer, isNobody, subtractPeer, type Peer } from "./peer";
+import { describeService, expressible, intersectService, isEmptyService, subtractService, type Service } from "./service";
+
+/** Cilium L7 rules on a box's single port (DPIProfile). */
+export type L7 = { http: true } | { dns: { matchName?: string; matchPattern?: string }[] };
+
+export interface Box {
+  peer: Peer;
+  service: Service;
+  l7?: L7;
+  /** The fos1 objects ("Kind/name") this box comes from. */
+  sources: string[];
+}
+
+export interface PairRule {
+  ref: string;
+  action: "allow" | "deny";
+  peer: Peer;
+  service: Service;
+}
+
+export interface PairProblem {
+  ref: string;
+  message: string;
+}
+
+export interface ResolvedPair {
+  allows: Box[];
+  denies: Box[];
+  problems: PairProblem[];
+}
+
+const overlapping = (a: Box, b: { peer: Peer; service: Service }) => !isNobody(intersectPeer(a.peer, b.peer)) && !isEmptyService(intersectService(a.service, b.service));
+
+function carve(d: Box, a: Box): Box[] {
+  if (!overlapping(d, a)) return [d];
+  const out: Box[] = [];
+  const outside = subtractPeer(d.peer, a.peer);
+  if (!isNobody(outside)) out.push({ ...d, peer: outside });
+  const rest = subtractService(d.service, a.service);
+  if (!isEmptyService(rest)) out.push({ ...d, peer: intersectPeer(d.peer, a.peer), service: rest });
+  return out;
+}
+
+/**
+ * @param prelude what is accepted before any rule (carved out of denies, not emitted here)
+ * @param rules the pair's rules in evaluation order
+ * @param fallback the pair's default when it allows (emitted after the rules), or null
+ * @param otherAllows allows elsewhere for the same peers (e.g. a zone's forward default), only to judge what a deny may leave out
+ */
+export function resolvePair(prelude: Box[], rules: PairRule[], fallback: Box | null, otherAllows: Box[] = []): ResolvedPair {
+  const allows: Box[] = [];
+  const denies: Box[] = [];
+  const problems: PairProblem[] = [];
+  const above: Box[] = [...prelude];
+  const unwritable: { ref: string; box: Box; carvedBy: Box[] }[] = [];
+  for (const r of rules) {
+    const box: Box = { peer: r.peer, service: r.service, sources: [r.ref] };
+    if (r.action === "allow") {
+      allows.push(box);
+      above.push(box);
+      continue;
+    }
+    const carvedBy = above.filter((a) => overlapping(box, a));
+    let pieces = [box];
+    for (const a of carvedBy) pieces = pieces.flatMap((p) => carve(p, a));
+    for (const p of pieces) {
+      if (expressible(p.service)) denies.push(p);
+      else unwritable.push({ ref: r.ref, box: p, carvedBy });
+    }
+  }
+  const laterAllows = [...allows, ...(fallback ? [fallback] : []), ...otherAllows];
+  for (const u of unwritable) {
+    const opener = laterAllows.find((a) => a.service.other && !isNobody(intersectPeer(a.peer, u.box.peer)));
+    if (opener) {
+      const carvers = u.carvedBy.map((c) => `${c.sources.join(", ")} (${describeService(c.service)})`).join(" and ");
+      problems.push({
+        ref: u.ref,
+        message: `this deny of every protocol comes after ${carvers}; Cilium has no order, so it would have to deny "every protocol but ${describeService(u.carvedBy[0]!.service)}", which it cannot write while ${opener.sources.join(", ")} allows other protocols to the same peers. Name the deny's protocols (tcp, udp, icmp) instead`,
+      });
+      continue;
+    }
+    const written = { ...u.box.service, other: false };
+    if (!isEmptyService(written)) denies.push({ ...u.box, service: written });
+  }
+  if (fallback) allows.push(fallback);
+  return { allows, denies, problems };
+}
