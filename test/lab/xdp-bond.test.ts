@@ -7,7 +7,8 @@
 // hashed layer3+4 so both cables carry them. Then the loader is "restarted" (every run is a
 // new process: the program stays attached and the maps pinned in between) while the
 // blocked source pings without pause, and finally the filter moves from the bond to each
-// member separately.
+// member separately. Last, `fos1 agent` runs an XDPFilter on the bond's members while
+// members join, leave, are pulled out and come back (see the second describe).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Lab, standardLab, type LabVm } from "../../hack/lab/vm";
@@ -43,7 +44,7 @@ const config = [
 
 /** The router's XDP and link state, shown with every failure. */
 async function diagnostics(): Promise<string> {
-  const r = await router.run("bpftool net; ip -d link; cat /proc/net/bonding/bond0; ls -l /sys/fs/bpf/fos1", { timeoutSec: 30 });
+  const r = await router.run("bpftool net; ip -d link; cat /proc/net/bonding/bond0; ls -l /sys/fs/bpf/fos1; tail -n 30 /tmp/agent.log 2>/dev/null", { timeoutSec: 30 });
   const p = await peer.run("ip -n wan -s link; cat /proc/net/bonding/bond0 2>/dev/null || ip netns exec wan cat /proc/net/bonding/bond0", { timeoutSec: 30 });
   return `--- router: bpftool net, ip -d link, bonding\n${r.stdout}${r.stderr}\n--- peer (wan)\n${p.stdout}${p.stderr}`;
 }
@@ -87,7 +88,8 @@ async function loader(vm: LabVm, args: string[], netns?: string): Promise<Json> 
   return out;
 }
 
-const dropsBlocked = async (): Promise<number> => Number((await loader(router, ["read", PIN_ROOT])).counters.XDPF_DROP_BLOCK_V4.packets);
+/** The blocklist's drop counter of the filter whose maps are pinned in `pins` (the loader's, unless told). */
+const dropsBlocked = async (pins = PIN_ROOT): Promise<number> => Number((await loader(router, ["read", pins])).counters.XDPF_DROP_BLOCK_V4.packets);
 
 async function rxPackets(): Promise<Record<string, number>> {
   const out = await router.runOk(MEMBERS.map((m) => `echo ${m} $(cat /sys/class/net/${m}/statistics/rx_packets)`).join("\n"));
@@ -107,13 +109,13 @@ async function ping(from: string, count = 3): Promise<{ transmitted: number; rec
  * layer3+4 hash spreads them over both cables). Returns what was sent, how many more packets
  * each router member received, and how far the blocklist's drop counter rose.
  */
-async function blockedFlows(flows = 32, packets = 20) {
+async function blockedFlows(pins = PIN_ROOT, flows = 32, packets = 20) {
   const rx0 = await rxPackets();
-  const drops0 = await dropsBlocked();
+  const drops0 = await dropsBlocked(pins);
   const { sent } = await loader(peer, ["send", BLOCKED, ROUTER, "9", String(flows), String(packets)], "wan");
   await Bun.sleep(1000); // the last packets cross the cable
   const rx1 = await rxPackets();
-  const drops = (await dropsBlocked()) - drops0;
+  const drops = (await dropsBlocked(pins)) - drops0;
   const rx = Object.fromEntries(MEMBERS.map((m) => [m, rx1[m]! - rx0[m]!]));
   console.log(`blocked UDP: ${sent} sent over ${flows} flows; router rx per member ${JSON.stringify(rx)}; drop_block_v4 +${drops}`);
   return { sent: sent as number, rx, drops };
@@ -266,4 +268,132 @@ describe("XDP on a 2-member 802.3ad bond", () => {
       const pins = await loader(router, ["read", PIN_ROOT]);
       expect(pins.blocked.map((b: Json) => b.prefix)).toEqual([BLOCKED_PREFIX]);
     }), 120_000);
+});
+
+// fos1 agent keeps an XDPFilter on the bond's members consistent while membership changes: the
+// filter names wan1 only, so it filters bond0 member by member and follows the members the
+// config gives bond0. Every change below reaches the agent by a rewritten config file, or
+// (the pulled NIC) straight from the kernel.
+describe("an XDPFilter on the bond's members, kept by fos1 agent while members join and leave", () => {
+  const AGENT_CONFIG = "/etc/fos1/agent.yaml";
+  const FILTER_PINS = `${PIN_ROOT}/xdp/members`;
+  const routerConfig = (members: string, filterOn = "wan1") =>
+    [
+      NI("wan1", "{device: eth0}"),
+      NI("wan2", "{device: eth1}"),
+      NI("bond0", `{bond: {mode: 802.3ad, members: [${members}], lacpRate: fast}, addresses: [198.51.100.1/24]}`),
+      `---
+apiVersion: security.fos1.io/v1alpha1
+kind: XDPFilter
+metadata: {name: members}
+spec: {interfaces: [${filterOn}], blocklist: [${BLOCKED_PREFIX}]}
+`,
+    ].join("");
+
+  /** The kernel's view: "mode id" of the XDP program on each interface (bpftool), each link's master, and the filter's pinned program id (0: none). */
+  interface KernelView {
+    xdp: Record<string, string>;
+    master: Record<string, string | null>;
+    filterProg: number;
+  }
+
+  async function kernel(): Promise<KernelView> {
+    const out = await router.runOk(`bpftool net -j; echo; ip -j link show; echo; bpftool prog show pinned ${FILTER_PINS}/xdp_filter -j 2>/dev/null || echo '{"id": 0}'`);
+    const [net, links, prog] = out.trim().split("\n").filter((l) => l.trim()) as [string, string, string];
+    const xdp = (JSON.parse(net) as { xdp: { devname: string; mode: string; id: number }[] }[])[0]!.xdp;
+    return {
+      xdp: Object.fromEntries(xdp.map((x) => [x.devname, `${x.mode} ${x.id}`])),
+      master: Object.fromEntries((JSON.parse(links) as { ifname: string; master?: string }[]).map((l) => [l.ifname, l.master ?? null])),
+      filterProg: (JSON.parse(prog) as { id: number }).id,
+    };
+  }
+
+  /** Hands the agent a new config (renamed into place, as an atomic writer does) and waits until the kernel shows `want`. */
+  async function reconfigure(what: string, config: string, want: (k: KernelView) => boolean): Promise<void> {
+    await router.put(`${AGENT_CONFIG}.new`, config);
+    await router.runOk(`mv ${AGENT_CONFIG}.new ${AGENT_CONFIG}`);
+    await settled(what, want);
+  }
+
+  /** Waits until the kernel shows `want`; a timeout says what it showed last. */
+  async function settled(what: string, want: (k: KernelView) => boolean): Promise<void> {
+    let last: KernelView | undefined;
+    await eventually(what, async () => want((last = await kernel())), 60).catch((err: Error) => {
+      throw new Error(`${err.message}\nlast seen: ${JSON.stringify(last)}`);
+    });
+  }
+
+  /** Whether LACP lets both members carry traffic at this end: each port's actor state has collecting and distributing set. */
+  const distributing = (bonding: string) =>
+    MEMBERS.every((m) => {
+      const section = bonding.split("Slave Interface: ").find((x) => x.startsWith(`${m}\n`)) ?? "";
+      const actor = /details actor lacp pdu:[\s\S]*?port state: (\d+)/.exec(section);
+      return actor !== null && (Number(actor[1]) & 0x30) === 0x30;
+    });
+
+  /** Blocked traffic over both cables is dropped on both members by the filter's program. */
+  async function dropsOnBothMembers(): Promise<void> {
+    // A member that comes back is used by the partner only once LACP has it distributing at both ends.
+    await eventually("LACP distributes over both members at both ends", async () =>
+      distributing(await router.runOk("cat /proc/net/bonding/bond0")) && distributing(await peer.runOk("ip netns exec wan cat /proc/net/bonding/bond0")),
+    );
+    const { sent, rx, drops } = await blockedFlows(FILTER_PINS);
+    for (const m of MEMBERS) expect(rx[m]!).toBeGreaterThanOrEqual(sent / 8);
+    expect(drops).toBeGreaterThanOrEqual(sent);
+    expect((await ping(BLOCKED, 2)).received).toBe(0);
+    await eventually("the allowed source is answered", async () => (await ping(ALLOWED, 1)).received === 1, 30);
+  }
+
+  const onlyEth0 = (k: KernelView) => k.filterProg > 0 && k.xdp.eth0 === `driver ${k.filterProg}` && !k.xdp.eth1 && k.master.eth1 === null;
+  const bothMembers = (k: KernelView) =>
+    k.filterProg > 0 && MEMBERS.every((m) => k.xdp[m] === `driver ${k.filterProg}` && k.master[m] === "bond0") && !k.xdp.bond0;
+
+  beforeAll(async () => {
+    await router.put(AGENT_CONFIG, routerConfig("wan1"));
+    await router.runOk(`fos1 agent -f ${AGENT_CONFIG} --state-dir /var/lib/fos1 >>/tmp/agent.log 2>&1 &`);
+  }, 60_000);
+
+  afterAll(async () => {
+    await router?.run("kill $(pidof fos1) 2>/dev/null; true");
+  });
+
+  test("bond0 with one member: the filter runs on wan1 (eth0) alone", () =>
+    withDiagnostics(() => settled("the agent attaches the filter to eth0 and leaves eth1 out of bond0", onlyEth0)), 120_000);
+
+  test("wan2 joins bond0 in the config: eth1 gets the filter without being named, and blocked flows are dropped on both members", () =>
+    withDiagnostics(async () => {
+      await reconfigure("eth1 joins bond0 and runs the filter's program", routerConfig("wan1, wan2"), bothMembers);
+      await dropsOnBothMembers();
+    }), 240_000);
+
+  test("wan2 leaves bond0 (still configured, as a plain NIC): its program goes, eth0 keeps filtering", () =>
+    withDiagnostics(async () => {
+      await reconfigure("eth1 leaves bond0 and runs no XDP", routerConfig("wan1"), onlyEth0);
+      await eventually("the allowed source is answered over eth0", async () => (await ping(ALLOWED, 1)).received === 1, 30);
+      expect((await ping(BLOCKED, 3)).received).toBe(0);
+    }), 180_000);
+
+  test("a member pulled out (its PCI device removed) and plugged back in: the agent enslaves the new eth1 and gives it the filter", () =>
+    withDiagnostics(async () => {
+      await reconfigure("eth1 is a member with the filter again", routerConfig("wan1, wan2"), bothMembers);
+      await router.runOk("echo 1 > /sys/class/net/eth1/device/../remove");
+      await settled("eth1 is gone and eth0 still filters", (k) => !("eth1" in k.master) && k.xdp.eth0 === `driver ${k.filterProg}`);
+      await router.runOk("echo 1 > /sys/bus/pci/rescan");
+      await settled("the new eth1 is a member of bond0 with the filter", bothMembers);
+      await dropsOnBothMembers();
+    }), 240_000);
+
+  test("the filter moves to the bond and back, each in one converge: the bond gets a native program, the members none, and back", () =>
+    withDiagnostics(async () => {
+      const toBond = (k: KernelView) => k.filterProg > 0 && k.xdp.bond0 === `driver ${k.filterProg}` && MEMBERS.every((m) => !k.xdp[m]);
+      await router.runOk(": >/tmp/agent.log"); // from here on, only these two moves
+      await reconfigure("bond0 runs the filter natively, its members nothing of their own", routerConfig("wan1, wan2", "bond0"), toBond);
+      expect((await ping(BLOCKED, 2)).received).toBe(0);
+      await reconfigure("both members run the filter again, bond0 nothing", routerConfig("wan1, wan2"), bothMembers);
+      // Each move was applied as planned: the kernel refused nothing (before, it refused the
+      // members' detach while the bond ran a program, and auto mode fell back to generic).
+      const log = await router.runOk("cat /tmp/agent.log");
+      expect(log).not.toContain('"could not apply"');
+      expect(log).toContain('"converged"');
+    }), 180_000);
 });

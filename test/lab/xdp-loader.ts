@@ -18,6 +18,7 @@
 import { existsSync } from "node:fs";
 import { attachXdp, detachXdp, queryXdp } from "../../src/bpf/xdp";
 import { PROGRAM_NAME, XdpFilter, XdpFilterMaps } from "../../src/bpf/xdp-filter";
+import { sendUdp } from "../netns/xdp-udp";
 
 const names = (list: string) => list.split(",").filter(Boolean);
 
@@ -54,18 +55,7 @@ async function main(argv: string[]): Promise<unknown> {
       return readPins(a[0]!);
     case "send": {
       const [src, dst, port, flows, packets] = a as [string, string, string, string, string];
-      const payload = new Uint8Array(64).fill(0x61);
-      let sent = 0;
-      for (let f = 0; f < Number(flows); f++) {
-        const s = await Bun.udpSocket({ hostname: src, port: 40000 + f });
-        for (let i = 0; i < Number(packets); i++) {
-          if (s.send(payload, Number(port), dst)) sent++;
-          // a little pacing: the TCG guest's NIC queue is short
-          if (i % 8 === 7) await Bun.sleep(1);
-        }
-        s.close();
-      }
-      return { sent };
+      return { sent: await sendUdp(src, dst, Number(port), Number(flows), Number(packets)) };
     }
   }
   throw new Error(`unknown command ${cmd}`);

@@ -6,25 +6,26 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { XdpFilterMaps } from "../../src/bpf/xdp-filter";
+import { join } from "node:path";
 import { removePinRoot, testPinRoot } from "../helpers/bpffs";
 import { logMessages } from "../helpers/fos1";
-import { destroyAll, fos1Argv, ipBatch, nsRun, run, type RunResult } from "./netns";
+import { destroyAll, ipBatch, run } from "./netns";
+import { FarFos1 } from "./xdp-fos1";
 import { ALLOWED4, ALLOWED6, BLOCKED4, BLOCKED6, FAR4, FAR6, createXdpPair, pingOnceFrom, reachesFrom } from "./xdp-pair";
 
-const repo = resolve(import.meta.dir, "../..");
 const tmp = mkdtempSync(join(tmpdir(), "fos1-xdp-engine-"));
 const stateDir = join(tmp, "state");
 
 let src: string;
 let far: string;
 let pinRoot: string;
+let fos1: FarFos1;
 
 beforeAll(async () => {
   pinRoot = testPinRoot("engine");
   ({ src, far } = await createXdpPair());
   await ipBatch(far, ["link set lo up"]);
+  fos1 = new FarFos1(far, pinRoot, stateDir, tmp);
 });
 
 afterAll(async () => {
@@ -33,18 +34,7 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const env = () => ({ FOS1_BPF_PIN_ROOT: pinRoot, FOS1_BPF_DIR: join(repo, "dist/bpf") });
-
-/** fos1 in the far namespace, bpffs still visible. */
-function fos1Far(args: string[], extraEnv: Record<string, string> = {}): Promise<RunResult> {
-  return run(["nsenter", `--net=/run/netns/${far}`, ...fos1Argv(args)], { env: { ...env(), ...extraEnv } });
-}
-
-async function fos1FarJson<T>(args: string[]): Promise<T> {
-  const r = await fos1Far([...args, "-o", "json"]);
-  if (r.exitCode !== 0) throw new Error(`fos1 ${args.join(" ")} exited ${r.exitCode}: ${logMessages(r)}\n${r.stdout}`);
-  return JSON.parse(r.stdout) as T;
-}
+const fos1Far = (args: string[]) => fos1.run(args);
 
 const NIC = `apiVersion: network.fos1.io/v1alpha1
 kind: NetworkInterface
@@ -61,34 +51,14 @@ spec:
   denyPorts: [{protocol: tcp, port: 23}]
 `;
 
-let n = 0;
-async function applyConfig(text: string): Promise<{ writes: number; converged: boolean; ops: { phase: string; subject: string }[] }> {
-  const file = join(tmp, `config-${++n}.yaml`);
-  await Bun.write(file, text);
-  return fos1FarJson(["apply", "-f", file, "--state-dir", stateDir, "--force"]);
-}
+const applyConfig = (text: string) => fos1.apply(text);
 
 const pingOnce = (from: string, to: string) => pingOnceFrom(src, from, to);
 const reaches = (from: string, to: string) => reachesFrom(src, from, to);
 
-interface Listed {
-  entries: { filter: string; prefix: string; source: string; expires: string | null; packets: string }[];
-}
-interface Status {
-  filters: { name: string; progId: number; interfaces: { ifname: string; mode: string }[]; counters: Record<string, { packets: string }> }[];
-}
-const list = async () => (await fos1FarJson<Listed>(["xdp", "list", "--state-dir", stateDir])).entries;
+const list = () => fos1.list();
 const prefixes = async () => (await list()).map((e) => `${e.prefix} ${e.source}`).sort();
-
-/** The blocklists straight from the pins, independent of the CLI. */
-function pinnedBlocked(): string[] {
-  const m = XdpFilterMaps.openPinned(join(pinRoot, "xdp", "edge"));
-  try {
-    return m.blocked().map((b) => b.prefix).sort();
-  } finally {
-    m.close();
-  }
-}
+const pinnedBlocked = () => fos1.pinnedBlocked("edge");
 
 describe("XDPFilter applied with the rest of the config", () => {
   test("fos1 xdp block on a host with no filter loaded says so and exits 1", async () => {
@@ -101,7 +71,7 @@ describe("XDPFilter applied with the rest of the config", () => {
     const r = await applyConfig(NIC + filter([`${BLOCKED4}/32`, `${BLOCKED6}/128`, "198.51.100.0/24"]));
     expect(r.converged).toBe(true);
     expect(r.ops.filter((o) => o.phase === "xdp").map((o) => o.subject)).toContain("XDP on f0");
-    const s = await fos1FarJson<Status>(["xdp", "status"]);
+    const s = await fos1.status();
     expect(s.filters).toHaveLength(1);
     expect(s.filters[0]!.interfaces).toEqual([{ ifname: "f0", mode: "native" }]);
     const text = await fos1Far(["xdp", "status"]);
@@ -112,7 +82,7 @@ describe("XDPFilter applied with the rest of the config", () => {
     expect(await reaches(ALLOWED6, FAR6)).toBe(true);
     expect(await pingOnce(BLOCKED4, FAR4)).toBe(false);
     expect(await pingOnce(BLOCKED6, FAR6)).toBe(false);
-    const after = await fos1FarJson<Status>(["xdp", "status"]);
+    const after = await fos1.status();
     expect(Number(after.filters[0]!.counters.drop_block_v4!.packets)).toBeGreaterThan(0);
     expect(Number(after.filters[0]!.counters.drop_block_v6!.packets)).toBeGreaterThan(0);
   });
@@ -168,8 +138,8 @@ describe("XDPFilter applied with the rest of the config", () => {
 
     const file = join(tmp, "agent.yaml");
     await Bun.write(file, NIC + filter([`${BLOCKED6}/128`, "198.51.100.0/24"]));
-    const agent = Bun.spawn(["nsenter", `--net=/run/netns/${far}`, ...fos1Argv(["agent", "-f", file, "--state-dir", stateDir])], {
-      env: { ...process.env, ...env() },
+    const agent = Bun.spawn(fos1.argv(["agent", "-f", file, "--state-dir", stateDir]), {
+      env: { ...process.env, ...fos1.env() },
       stdout: "pipe",
       stderr: "pipe",
     });
@@ -193,7 +163,7 @@ describe("XDPFilter applied with the rest of the config", () => {
     expect(r.ops.map((o) => o.subject)).toEqual(["XDP on f0", "XDP filter edge"]);
     expect(existsSync(join(pinRoot, "xdp", "edge"))).toBe(false);
     expect(await reaches(BLOCKED6, FAR6)).toBe(true);
-    const s = await fos1FarJson<Status>(["xdp", "status"]);
+    const s = await fos1.status();
     expect(s.filters).toEqual([]);
     const q = await run(["nsenter", `--net=/run/netns/${far}`, "ip", "-json", "link", "show", "f0"]);
     expect(q.stdout).not.toContain('"xdp"');

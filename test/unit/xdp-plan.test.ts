@@ -46,7 +46,7 @@ test("a host that matches plans nothing, whatever mode auto got", () => {
 });
 
 test("an entry no longer configured is deleted; one added by fos1 xdp block is kept", () => {
-  const obs = { ...converged, filters: [{ ...converged.filters[0]!, blocklist: [...converged.filters[0]!.blocklist, "198.51.100.0/24", "192.0.2.0/24"] }], dynamic: ["192.0.2.0/24"] };
+  const obs = { ...converged, filters: [{ ...converged.filters[0]!, blocklist: [...converged.filters[0]!.blocklist, "198.51.100.0/24", "192.0.2.0/24"] }], dynamic: [{ prefix: "192.0.2.0/24", expires: null }] };
   expect(xdpOps(plan(desired(SPEC), host(obs)).ops)).toEqual([["remove", "XDP block 198.51.100.0/24 (edge)", { do: "unblock", filter: "edge", prefix: "198.51.100.0/24" }]]);
 });
 
@@ -83,4 +83,89 @@ test("XDP that cannot be observed (no libbpf, no bpffs) degrades the filters and
 
 test("no filter configured and none observed: no xdp ops at all (observation is skipped too)", () => {
   expect(plan(desired(null), host({ filters: [], attached: {}, dynamic: [] })).ops).toEqual([]);
+});
+
+// --- bonds: a filter on a bond's members follows the bond's membership in the config
+
+const ATTACHED = (progId = 7) => [{ mode: "native" as const, progId, progName: "xdp_filter" }];
+const bondConfig = (members: string[], filters: Record<string, string>) => {
+  const yaml =
+    ["wan1 eth0", "wan2 eth1", "wan3 eth2"].map((p) => doc("NetworkInterface", p.split(" ")[0]!, `{device: ${p.split(" ")[1]}}`)).join("") +
+    doc("NetworkInterface", "bond0", `{bond: {mode: 802.3ad, members: [${members.join(", ")}]}}`) +
+    Object.entries(filters).map(([name, ifs]) => doc("XDPFilter", name, `{interfaces: [${ifs}], blocklist: [203.0.113.0/24]}`, "security.fos1.io")).join("");
+  const r = loadConfigText(yaml, "t.yaml");
+  if (r.problems.length) throw new Error(r.problems.map((p) => p.message).join("\n"));
+  return desiredState(r.objects);
+};
+const bondHost = (attached: ObservedXdp["attached"], filters = ["edge"]): ObservedState => ({
+  ...host({ filters: filters.map((name, i) => ({ name, progId: 7 + i, blocklist: ["203.0.113.0/24"], ports: [], rate: null })), attached, dynamic: [] }, ["eth0", "eth1", "eth2"]),
+  links: [
+    ...["eth0", "eth1"].map((n, i) => ({ ...nic(n), alias: `fos1:wan${i + 1}`, master: "bond0" })),
+    { ...nic("eth2"), alias: "fos1:wan3" },
+    { ...nic("bond0"), kind: "bond", group: 241, alias: null, bond: { mode: "802.3ad", miimon: 100, lacpRate: "slow" } },
+  ],
+});
+/** The XDP ops of every phase, in the order apply runs them (remove phase first). */
+const allXdpOps = (ops: Op[]) =>
+  ops.filter((o) => o.subject.startsWith("XDP")).sort((a, b) => Number(a.phase === "xdp") - Number(b.phase === "xdp")).map((o) => [o.phase, o.action, o.subject, o.line.startsWith("{") ? JSON.parse(o.line) : o.line]);
+
+test("a filter naming one member of a bond runs on every member the config gives the bond", () => {
+  expect(bondConfig(["wan1", "wan2", "wan3"], { edge: "wan1" }).xdp!.filters[0]!.interfaces).toEqual(["eth0", "eth1", "eth2"]);
+});
+
+test("a NIC that joins a bond filtered member by member gets the filter; one that leaves loses it, unless the filter names it", () => {
+  const joined = plan(bondConfig(["wan1", "wan2", "wan3"], { edge: "wan1, wan2" }), bondHost({ eth0: ATTACHED(), eth1: ATTACHED() }));
+  expect(xdpOps(joined.ops)).toEqual([["add", "XDP on eth2", { do: "attach", filter: "edge", ifname: "eth2", mode: "auto", detachFirst: false }]]);
+
+  const left = plan(bondConfig(["wan1"], { edge: "wan1" }), bondHost({ eth0: ATTACHED(), eth1: ATTACHED() }));
+  expect(xdpOps(left.ops)).toEqual([["remove", "XDP on eth1", { do: "detach", ifname: "eth1" }]]);
+  const named = plan(bondConfig(["wan1"], { edge: "wan1, wan2" }), bondHost({ eth0: ATTACHED(), eth1: ATTACHED() }));
+  expect(xdpOps(named.ops)).toEqual([]);
+});
+
+test("members of one bond named by two filters: neither follows the bond, and plan says so", () => {
+  const d = bondConfig(["wan1", "wan2", "wan3"], { a: "wan1", b: "wan2" });
+  expect(d.xdp!.filters.map((f) => f.interfaces)).toEqual([["eth0"], ["eth1"]]);
+  expect(plan(d, bondHost({ eth0: ATTACHED(7), eth1: ATTACHED(8) }, ["a", "b"])).degraded).toContainEqual({
+    ref: "XDPFilter/a",
+    subject: "XDP on the members of bond0",
+    reason: "XDPFilter/a and XDPFilter/b name members of bond bond0, so neither follows its membership: wan3 runs no filter; name all of a bond's members in one filter, or the bond",
+  });
+});
+
+test("members to the bond: the members' programs go in the remove phase (the kernel refuses a native bond program, and enslaving, while a member runs one)", () => {
+  const p = plan(bondConfig(["wan1", "wan2", "wan3"], { edge: "bond0" }), bondHost({ eth0: ATTACHED(), eth1: ATTACHED(), eth2: ATTACHED() }));
+  expect(allXdpOps(p.ops)).toEqual([
+    ["remove", "remove", "XDP on eth0", "link set dev eth0 xdpdrv off"],
+    ["remove", "remove", "XDP on eth1", "link set dev eth1 xdpdrv off"],
+    ["remove", "remove", "XDP on eth2", "link set dev eth2 xdpdrv off"],
+    ["xdp", "add", "XDP on bond0", { do: "attach", filter: "edge", ifname: "bond0", mode: "auto", detachFirst: false }],
+  ]);
+});
+
+test("the bond to its members: the bond's program is detached before the members get theirs (the kernel refuses them while the bond runs one)", () => {
+  const p = plan(bondConfig(["wan1", "wan2"], { edge: "wan1, wan2" }), bondHost({ bond0: ATTACHED() }));
+  expect(xdpOps(p.ops).map(([action, subject]) => `${action} ${subject}`)).toEqual(["remove XDP on bond0", "add XDP on eth0", "add XDP on eth1"]);
+});
+
+test("a bond deleted together with its filter takes its program along: no detach of an interface that will not exist", () => {
+  const yaml = ["wan1 eth0", "wan2 eth1", "wan3 eth2"].map((p) => doc("NetworkInterface", p.split(" ")[0]!, `{device: ${p.split(" ")[1]}}`)).join("");
+  const r = loadConfigText(yaml, "t.yaml");
+  const p = plan(desiredState(r.objects), bondHost({ bond0: ATTACHED() }));
+  expect(p.ops.filter((o) => o.subject === "link bond0").map((o) => o.line)).toEqual(["link del dev bond0"]);
+  expect(xdpOps(p.ops)).toEqual([["remove", "XDP filter edge", { do: "unload", filter: "edge" }]]);
+});
+
+test("prefixes blocked with fos1 xdp block go into a filter that lacks them, with their expiry", () => {
+  const dynamic = [{ prefix: "192.0.2.0/24", expires: "2030-01-01T00:00:00.000Z" }, { prefix: "198.51.100.7/32", expires: null }, { prefix: "203.0.113.0/24", expires: null }];
+  const ops = xdpOps(plan(desired(SPEC), host({ filters: [], attached: {}, dynamic })).ops);
+  expect(ops.filter(([, subject]) => String(subject).startsWith("XDP block"))).toEqual([
+    ["add", "XDP block 203.0.113.0/24 (edge)", { do: "block", filter: "edge", prefix: "203.0.113.0/24" }],
+    ["add", "XDP block 2001:db8:bad::/48 (edge)", { do: "block", filter: "edge", prefix: "2001:db8:bad::/48" }],
+    ["add", "XDP block 192.0.2.0/24 (edge)", { do: "block", filter: "edge", prefix: "192.0.2.0/24", until: "2030-01-01T00:00:00.000Z" }],
+    ["add", "XDP block 198.51.100.7/32 (edge)", { do: "block", filter: "edge", prefix: "198.51.100.7/32", until: null }],
+  ]);
+  // once there, nothing more to do
+  const there = { ...converged, filters: [{ ...converged.filters[0]!, blocklist: [...converged.filters[0]!.blocklist, "192.0.2.0/24", "198.51.100.7/32"] }], dynamic };
+  expect(plan(desired(SPEC), host(there)).ops).toEqual([]);
 });

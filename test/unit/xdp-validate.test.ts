@@ -43,6 +43,8 @@ spec:
         name: "uplink",
         mode: "auto",
         interfaces: ["bond0"],
+        bondMembers: ["eth0", "eth1"],
+        uncovered: [],
         blocklist: ["203.0.113.0/24", "198.18.0.0/15", "2001:db8:bad::/48"],
         ports: ["tcp/23", "udp/1900"],
         rate: { pps: 10000, burst: 20000, v4Prefix: 32, v6Prefix: 56 },

@@ -1,5 +1,5 @@
 // The xdp phase of apply: every op through src/bpf (libbpf over bun:ffi), no ip or bpftool
-// process. Ops arrive in plan order (load, map entries, attach, detach, unload); each
+// process. Ops arrive in plan order (load, map entries, detach, attach, unload); each
 // failure is reported against its op and the rest still runs.
 import { rmSync } from "node:fs";
 import { join } from "node:path";
@@ -43,6 +43,9 @@ function run(a: XdpAction, mapsOf: (f: string) => XdpFilterMaps, closeMaps: () =
     case "load":
       return loadFilter(a.filter);
     case "block":
+      // A dynamic block that expired since the plan was made: the agent has already removed
+      // it everywhere else (or is about to), and must not find it written back here.
+      if (a.until && Date.parse(a.until) <= Date.now()) return;
       return mapsOf(a.filter).block(a.prefix);
     case "unblock":
       mapsOf(a.filter).unblock(a.prefix);

@@ -2,11 +2,18 @@
 // program with its own maps, pinned under <pin root>/xdp/<name>/ (maps by name, the program
 // as "xdp_filter"), so two filters never share a blocklist, and a later process finds both
 // the program (to compare with what an interface runs) and the maps (to diff their contents).
+//
+// Bonds. A filter that names a bond runs there and the kernel runs it on every member, present
+// and future. A filter that names members of a bond filters that bond member by member: fos1
+// attaches it to every member the config gives the bond, so a member that joins gets it and
+// one that leaves (and that the filter does not name) loses it, as with the kernel's own
+// propagation. Filtering some members of a bond and not others is never what an operator
+// means: with LACP or a failover the flows move between members at the partner's whim.
 import { join } from "node:path";
 import { canonicalPrefix, network, parsePrefix, formatPrefix } from "../../api/ip";
 import type { LoadedObject } from "../../api/load";
 import type { ConfigObject } from "../../api/kinds";
-import { NetworkIndex } from "../../api/network-index";
+import { NetworkIndex, type InterfaceInfo } from "../../api/network-index";
 import type { XDPFilterT } from "../../api/schema/security";
 import type { RateLimit } from "../../bpf/layout";
 import type { XdpMode, XdpModeRequest } from "../../bpf/xdp";
@@ -25,8 +32,19 @@ export interface DesiredXdpFilter {
   ref: string;
   name: string;
   mode: XdpModeRequest;
-  /** Kernel names (a NIC matched by MAC: "mac:…" until plan settles it). */
+  /**
+   * Where fos1 attaches the program, as kernel names (a NIC matched by MAC: "mac:…" until plan
+   * settles it): the interfaces the filter names, and the other members of a bond whose members
+   * it names.
+   */
   interfaces: string[];
+  /**
+   * Members of the bonds the filter names (kernel names; MAC-matched ones left out): the kernel
+   * gives them the bond's program, which it refuses while a member runs a program of its own.
+   */
+  bondMembers: string[];
+  /** Members of a bond that get no program because two filters name its members: plan reports them. */
+  uncovered: { subject: string; reason: string }[];
   /** Canonical networks. */
   blocklist: string[];
   /** "tcp/22" */
@@ -57,8 +75,11 @@ export interface ObservedXdp {
   filters: ObservedXdpFilter[];
   /** XDP programs per interface, for the interfaces present (none attached: absent or []). */
   attached: Record<string, ObservedAttachment[]>;
-  /** Prefixes `fos1 xdp block` added and that have not expired: apply leaves them alone. */
-  dynamic: string[];
+  /**
+   * Prefixes `fos1 xdp block` added and that have not expired: apply leaves them alone, and
+   * puts them in every filter that lacks them (one loaded later, or reloaded with fresh maps).
+   */
+  dynamic: { prefix: string; expires: string | null }[];
   /** Why XDP could not be observed (no libbpf, no bpffs): the filters are then degraded, the rest applies. */
   error?: string;
 }
@@ -68,18 +89,41 @@ export const EMPTY_OBSERVED_XDP: ObservedXdp = { filters: [], attached: {}, dyna
 export function desiredXdp(objects: LoadedObject<ConfigObject>[]): DesiredXdp {
   const idx = new NetworkIndex(objects);
   const filters = objects.filter((o) => o.value.kind === "XDPFilter") as LoadedObject<XDPFilterT>[];
+  const kernelName = (i: InterfaceInfo) => i.ifname ?? `mac:${i.obj.value.spec.mac!.toLowerCase()}`;
+  const bondOf = new Map<InterfaceInfo, InterfaceInfo>();
+  // References resolve: desired state is only built from a config that passed validation.
+  const membersOf = (b: InterfaceInfo) => idx.members(b).map((m) => idx.resolve(m)!);
+  for (const b of idx.interfaces) if (b.type === "bond") for (const m of membersOf(b)) bondOf.set(m, b);
+  const named = new Map(filters.map((f) => [f, f.value.spec.interfaces.map((ref) => idx.resolve(ref)!)]));
+  // Which filters name members of each bond: one covers the bond member by member; two leave it to plan to report.
+  const namers = new Map<InterfaceInfo, LoadedObject<XDPFilterT>[]>();
+  for (const [f, ifs] of named)
+    for (const b of new Set(ifs.flatMap((i) => bondOf.get(i) ?? []))) namers.set(b, [...(namers.get(b) ?? []), f]);
+  const everyNamed = new Set([...named.values()].flat());
+
   return {
     filters: filters.map((f) => {
       const s = f.value.spec;
       const r = s.rateLimit;
+      const ifs = named.get(f)!;
+      const bonds = [...namers].filter(([, fs]) => fs.includes(f));
+      const followed = bonds.filter(([, fs]) => fs.length === 1).flatMap(([b]) => membersOf(b));
+      const uncovered = bonds
+        .filter(([, fs]) => fs.length > 1)
+        .map(([b, fs]) => {
+          const left = membersOf(b).filter((m) => !everyNamed.has(m));
+          return {
+            subject: `XDP on the members of ${b.name}`,
+            reason: `${fs.map((x) => x.ref).join(" and ")} name members of bond ${b.name}, so neither follows its membership${left.length ? `: ${left.map((m) => m.name).join(", ")} run${left.length === 1 ? "s" : ""} no filter` : ""}; name all of a bond's members in one filter, or the bond`,
+          };
+        });
       return {
         ref: f.ref,
         name: f.value.metadata.name,
         mode: s.mode ?? "auto",
-        interfaces: s.interfaces.map((ref) => {
-          const i = idx.resolve(ref)!;
-          return i.ifname ?? `mac:${i.obj.value.spec.mac!.toLowerCase()}`;
-        }),
+        interfaces: [...new Set([...ifs, ...followed])].map(kernelName),
+        bondMembers: ifs.filter((i) => i.type === "bond").flatMap((b) => membersOf(b).flatMap((m) => (m.ifname ? [m.ifname] : []))),
+        uncovered,
         blocklist: [...new Set((s.blocklist ?? []).map((c) => formatPrefix(network(parsePrefix(c)!))))],
         ports: [...new Set((s.denyPorts ?? []).map((p) => `${p.protocol}/${p.port}`))],
         rate: r ? { pps: r.packetsPerSecond, burst: r.burst, v4Prefix: r.v4PrefixLength ?? 32, v6Prefix: r.v6PrefixLength ?? 64 } : null,

@@ -56,6 +56,8 @@ export function observeXdp(links: string[], opts: { wanted: boolean; stateDir: s
   return {
     filters: names.map((n) => observeFilter(n)),
     attached,
-    dynamic: readDynamic(opts.stateDir).filter((e) => !isExpired(e, now)).map((e) => e.prefix),
+    dynamic: readDynamic(opts.stateDir)
+      .filter((e) => !isExpired(e, now))
+      .map((e) => ({ prefix: e.prefix, expires: e.expires })),
   };
 }

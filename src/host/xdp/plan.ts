@@ -1,16 +1,24 @@
 // The XDP part of the plan (pure): load missing filters, bring each filter's maps to the
-// config (leaving prefixes added by `fos1 xdp block`), attach where an interface does not run
-// the filter's program in an acceptable mode, detach fos1's programs no longer configured, and
-// remove the pins of filters no longer configured. Ops are in that order within the phase.
+// config (leaving prefixes added by `fos1 xdp block`, and adding them to a filter that lacks
+// them), detach fos1's programs no longer wanted, attach where an interface does not run the
+// filter's program in an acceptable mode, and remove the pins of filters no longer configured.
+//
+// Detaches come before attaches because the kernel ties a bond's XDP to its members': a bond
+// cannot take a native program while a member runs one, and a member can neither take nor
+// drop a program while its bond runs one. A NIC with a program of its own that the config puts
+// in a bond running one loses it even earlier, in the remove phase (an iproute2 line in that
+// batch): the kernel refuses to enslave it otherwise, and enslaving is the links phase's work.
+// An interface the remove phase deletes takes its program with it: nothing to detach.
 import type { Degraded, Op } from "../plan";
-import type { DesiredXdp, ObservedXdp, ObservedXdpFilter } from "./model";
+import type { DesiredXdp, ObservedAttachment, ObservedXdp, ObservedXdpFilter } from "./model";
 import { PROGRAM_NAME } from "./model";
 import type { RateLimit } from "../../bpf/layout";
 
 /** What an xdp op's `line` carries: apply.ts executes it through src/bpf. */
 export type XdpAction =
   | { do: "load"; filter: string }
-  | { do: "block" | "unblock"; filter: string; prefix: string }
+  | { do: "block"; filter: string; prefix: string; /** a dynamic block's expiry: not written once past */ until?: string | null }
+  | { do: "unblock"; filter: string; prefix: string }
   | { do: "deny-port" | "allow-port"; filter: string; port: string }
   | { do: "rate"; filter: string; rate: RateLimit | null }
   | { do: "attach"; filter: string; ifname: string; mode: "auto" | "native" | "generic"; detachFirst: boolean }
@@ -31,7 +39,7 @@ export function planXdp(desired: DesiredXdp, observed: ObservedXdp, present: Set
     ops.push({ phase: "xdp", action, ref, subject, ...(detail ? { detail } : {}), line: JSON.stringify(a) });
   const have = new Map(observed.filters.map((f) => [f.name, f]));
   const ours = new Set(observed.filters.flatMap((f) => (f.progId === null ? [] : [f.progId])));
-  const dynamic = new Set(observed.dynamic);
+  const dynamic = new Set(observed.dynamic.map((d) => d.prefix));
   const attach: Op[] = [];
 
   for (const f of desired.filters) {
@@ -39,12 +47,16 @@ export function planXdp(desired: DesiredXdp, observed: ObservedXdp, present: Set
     if (o.progId === null) op("add", f.ref, `XDP filter ${f.name}`, { do: "load", filter: f.name }, "load xdp_filter with its maps pinned");
     for (const p of f.blocklist)
       if (!o.blocklist.includes(p)) op("add", f.ref, `XDP block ${p} (${f.name})`, { do: "block", filter: f.name, prefix: p });
+    for (const d of observed.dynamic)
+      if (!o.blocklist.includes(d.prefix) && !f.blocklist.includes(d.prefix))
+        op("add", f.ref, `XDP block ${d.prefix} (${f.name})`, { do: "block", filter: f.name, prefix: d.prefix, until: d.expires }, `fos1 xdp block, ${d.expires ? `until ${d.expires}` : "no expiry"}`);
     for (const p of o.blocklist)
       if (!f.blocklist.includes(p) && !dynamic.has(p)) op("remove", f.ref, `XDP block ${p} (${f.name})`, { do: "unblock", filter: f.name, prefix: p });
     for (const p of f.ports) if (!o.ports.includes(p)) op("add", f.ref, `XDP deny port ${p} (${f.name})`, { do: "deny-port", filter: f.name, port: p });
     for (const p of o.ports) if (!f.ports.includes(p)) op("remove", f.ref, `XDP deny port ${p} (${f.name})`, { do: "allow-port", filter: f.name, port: p });
     if (!sameRate(o.rate, f.rate)) op("change", f.ref, `XDP rate limit (${f.name})`, { do: "rate", filter: f.name, rate: f.rate }, `${describeRate(o.rate)} → ${describeRate(f.rate)}`);
 
+    for (const u of f.uncovered) degraded.push({ ref: f.ref, ...u });
     for (const ifname of f.interfaces) {
       if (ifname.startsWith("mac:")) continue; // settleNames already reported it degraded
       if (!present.has(ifname)) {
@@ -71,12 +83,18 @@ export function planXdp(desired: DesiredXdp, observed: ObservedXdp, present: Set
       });
     }
   }
+  const wanted = new Set(desired.filters.flatMap((f) => f.interfaces));
+  const joinsXdpBond = new Set(desired.filters.flatMap((f) => f.bondMembers));
+  const isOurs = (a: ObservedAttachment) => a.progName === PROGRAM_NAME && ours.has(a.progId);
+  for (const [ifname, list] of Object.entries(observed.attached).sort(([a], [b]) => a.localeCompare(b))) {
+    if (wanted.has(ifname) || !present.has(ifname) || !list.some(isOurs)) continue;
+    if (joinsXdpBond.has(ifname))
+      for (const a of list.filter(isOurs))
+        ops.push({ phase: "remove", action: "remove", ref: GONE, subject: `XDP on ${ifname}`, detail: "its bond runs XDP: the kernel gives it the bond's program", line: `link set dev ${ifname} ${a.mode === "generic" ? "xdpgeneric" : "xdpdrv"} off` });
+    else op("remove", GONE, `XDP on ${ifname}`, { do: "detach", ifname });
+  }
   ops.push(...attach);
 
-  const wanted = new Set(desired.filters.flatMap((f) => f.interfaces));
-  for (const [ifname, list] of Object.entries(observed.attached).sort(([a], [b]) => a.localeCompare(b)))
-    if (!wanted.has(ifname) && list.some((a) => a.progName === PROGRAM_NAME && ours.has(a.progId)))
-      op("remove", GONE, `XDP on ${ifname}`, { do: "detach", ifname });
   const desiredNames = new Set(desired.filters.map((f) => f.name));
   for (const f of observed.filters)
     if (!desiredNames.has(f.name)) op("remove", GONE, `XDP filter ${f.name}`, { do: "unload", filter: f.name }, "its program and maps are unpinned");
