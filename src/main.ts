@@ -13,13 +13,14 @@ import { history } from "./cli/commands/history";
 import { rollback } from "./cli/commands/rollback";
 import { plan } from "./cli/commands/plan";
 import { status } from "./cli/commands/status";
+import { talos } from "./cli/commands/talos";
 import { validate } from "./cli/commands/validate";
 import { version } from "./cli/commands/version";
 import { translate } from "./cli/commands/translate";
 import { xdp } from "./cli/commands/xdp";
 import { log } from "./observe/log";
 
-const commands: Command[] = [agent, apply, confirm, defaults, flows, history, rollback, plan, status, translate, validate, version, xdp, ...plannedCommands].sort((a, b) => a.name.localeCompare(b.name));
+const commands: Command[] = [agent, apply, confirm, defaults, flows, history, rollback, plan, status, translate, talos, validate, version, xdp, ...plannedCommands].sort((a, b) => a.name.localeCompare(b.name));
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
