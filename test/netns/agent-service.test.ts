@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ReadinessReport } from "../../src/host/agent/readiness";
 import { Netns, waitUntil } from "../helpers/netns";
+import { samples, value, type Sample } from "../helpers/prometheus";
 import { AgentProcess, type AgentProcessOptions } from "./agent-process";
 import { NotifyListener } from "./notify-listener";
 
@@ -22,32 +23,6 @@ const lan = (address = "192.0.2.1/24") => doc("NetworkInterface", "lan", `  devi
 const config = (address?: string) => [lan(address), doc("NetworkInterface", "wan", "  device: wan0\n  addresses:\n    - 198.51.100.1/24\n")].join("---\n");
 const digestOf = (text: string) => "sha256:" + createHash("sha256").update(text).digest("hex");
 const lineOf = (text: string, needle: string) => text.split("\n").findIndex((l) => l.includes(needle)) + 1;
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** The samples of a Prometheus text exposition. */
-function samples(text: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split("\n")) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
-    out.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return out;
-}
-
-/** The value of the one sample of name whose labels include labels. */
-function value(all: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
-  const found = all.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
-  if (found.length > 1) throw new Error(`${found.length} samples of ${name} match ${JSON.stringify(labels)}`);
-  return found[0]?.value;
-}
 
 let ns: Netns;
 let dir: string;

@@ -10,6 +10,8 @@ import { parseIp } from "../../api/ip";
 import { Agent } from "../../host/agent/agent";
 import { HealthServer, type ListenAddress } from "../../host/agent/health-server";
 import { AgentMetrics } from "../../host/agent/metrics";
+import { registerHostMetrics } from "../../host/metrics/host-metrics";
+import type { Logger } from "../../observe/log";
 import { observeAll } from "../../host/agent/observer";
 import { Readiness } from "../../host/agent/readiness";
 import { ReadyNotifier } from "../../host/agent/ready-notifier";
@@ -44,7 +46,7 @@ export const agent: Command = {
     process.on("SIGINT", onSignal);
 
     const readiness = new Readiness();
-    const metrics = new AgentMetrics(() => readiness.report().ready);
+    const metrics = agentMetrics(() => readiness.report().ready, stateDir, ctx.log);
     const notifier = new ReadyNotifier(readiness, ctx.log);
     const health = new HealthServer(listen, { readiness: () => readiness.report(), metrics: () => metrics.render(), metricsContentType: metrics.contentType }, ctx.log);
     const a = new Agent({ configFile: file, stateDir, log: ctx.log, observer: observeAll(readiness, metrics, notifier), ...(debounceMs !== undefined ? { debounceMs } : {}) });
@@ -71,6 +73,13 @@ export const agent: Command = {
     return 0;
   },
 };
+
+/** What /metrics serves: the agent's own metrics and the router's, read from the kernel at each scrape. */
+export function agentMetrics(isReady: () => boolean, stateDir: string, log: Logger): AgentMetrics {
+  const metrics = new AgentMetrics(isReady);
+  registerHostMetrics(metrics.registry, { stateDir, log });
+  return metrics;
+}
 
 function parseDebounce(v: unknown): number | undefined {
   if (v === undefined) return undefined;
