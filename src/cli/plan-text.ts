@@ -5,7 +5,8 @@ import { table } from "./output";
 
 const SIGN: Record<Op["action"], string> = { add: "+", change: "~", remove: "-", replace: "-/+" };
 
-export function opRows(ops: Op[]): string[][] {
+/** Rows of planned or applied operations (also those the journal's history recorded). */
+export function opRows(ops: Pick<Op, "action" | "subject" | "detail" | "ref">[]): string[][] {
   return ops.map((o) => [SIGN[o.action], o.subject, o.detail ?? "", o.ref]);
 }
 

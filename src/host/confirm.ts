@@ -4,6 +4,7 @@
 // and rolls back when it is due.
 import { loadConfigText } from "../api/load";
 import { converge, type ApplyOptions, type ApplyResult } from "./apply";
+import { applySummary } from "./audit";
 import { desiredState } from "./desired";
 import type { Journal, JournalEntry } from "./journal";
 
@@ -25,7 +26,7 @@ export async function rollBack(journal: Journal, pending: JournalEntry, reason: 
   const lkg = journal.lastKnownGood();
   const objects = lkg ? loadConfigText(lkg.text, "last-known-good.yaml").objects : [];
   const result = await converge(desiredState(objects), { stateDir: journal.dir, ...opts });
-  journal.discard(pending, { reason, writes: result.writes, failed: result.failed.length });
+  journal.discard(pending, { reason, ...applySummary(result) });
   return { result, to: lkg ? lkg.entry.digest : "no config (nothing of fos1's)" };
 }
 

@@ -1,13 +1,16 @@
 // The apply journal in the state folder (default /var/lib/fos1), on persistent storage:
 //   pending.yaml + pending.json   the config being applied (written before the first kernel write)
 //   last-known-good.yaml + .json  the last config that applied and converged completely
-//   history.jsonl                 one line per finished apply: when, digest, outcome, command
-//   configs/<digest>.yaml         every config that converged, for `fos1 rollback N`
+//   history.jsonl                 one line per finished apply: when, digest, outcome, command, and
+//                                 what it changed (the operations applied; src/host/audit.ts)
+//   configs/<digest>.yaml         every config that was applied (converged or not), for
+//                                 `fos1 rollback N` (converged ones) and `fos1 history --diff`
 // Every file is replaced atomically (write, fsync, rename, fsync the folder), so a crash at
 // any point leaves either the old or the new file, never half of one.
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync, appendFileSync, existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { createHash } from "node:crypto";
+import type { OpRecord } from "./audit";
 
 export interface JournalEntry {
   digest: string;
@@ -25,9 +28,17 @@ export interface JournalEntry {
 
 export interface HistoryLine extends JournalEntry {
   finishedAt: string;
-  outcome: "converged" | "failed" | "rolled back" | "confirmed";
+  /**
+   * applied unconfirmed: apply --confirm converged and waits (a later line says confirmed or
+   * rolled back); reapplied: the agent wrote the config in force again (a NIC appeared, someone
+   * changed what fos1 owns).
+   */
+  outcome: "converged" | "failed" | "rolled back" | "confirmed" | "applied unconfirmed" | "reapplied";
   writes?: number;
   changes?: Record<string, number>;
+  /** The operations applied (absent on lines written before fos1 recorded them). */
+  ops?: OpRecord[];
+  opsOmitted?: number;
 }
 
 export const configDigest = (text: string) => "sha256:" + createHash("sha256").update(text).digest("hex");
@@ -45,9 +56,7 @@ export class Journal {
 
   /** The pending config converged: it becomes the last-known-good (and is archived for rollback). */
   commit(entry: JournalEntry, summary: Record<string, unknown>, outcome: HistoryLine["outcome"] = "converged") {
-    const text = readFileSync(join(this.dir, "pending.yaml"), "utf8");
-    mkdirSync(join(this.dir, "configs"), { recursive: true });
-    this.writeAtomic(join("configs", `${entry.digest.replace(":", "-")}.yaml`), text);
+    this.archivePending(entry);
     renameSync(join(this.dir, "pending.yaml"), join(this.dir, "last-known-good.yaml"));
     const { confirmBy: _c, awaitingConfirmation: _a, failedAt: _f, ...clean } = entry;
     this.writeAtomic("pending.json", JSON.stringify(clean) + "\n");
@@ -57,14 +66,17 @@ export class Journal {
   }
 
   /** apply --confirm converged: the pending config now waits for `fos1 confirm` until its deadline. */
-  awaitConfirmation(entry: JournalEntry): JournalEntry {
+  awaitConfirmation(entry: JournalEntry, summary: Record<string, unknown> = {}): JournalEntry {
     const waiting = { ...entry, awaitingConfirmation: true };
     this.writeAtomic("pending.json", JSON.stringify(waiting) + "\n");
+    this.archivePending(entry);
+    this.record(waiting, "applied unconfirmed", summary);
     return waiting;
   }
 
   /** The pending config was abandoned (rolled back): it is no longer pending. */
   discard(entry: JournalEntry, summary: Record<string, unknown>) {
+    this.archivePending(entry);
     rmSync(join(this.dir, "pending.json"), { force: true });
     rmSync(join(this.dir, "pending.yaml"), { force: true });
     this.syncDir();
@@ -82,14 +94,27 @@ export class Journal {
 
   /** An archived config by digest, if this journal kept it. */
   archived(digest: string): string | null {
+    const file = this.archivedPath(digest);
+    return file ? readFileSync(file, "utf8") : null;
+  }
+
+  /** Where the archived config of digest is, or null when this journal did not keep it. */
+  archivedPath(digest: string): string | null {
     const file = join(this.dir, "configs", `${digest.replace(":", "-")}.yaml`);
-    return existsSync(file) ? readFileSync(file, "utf8") : null;
+    return existsSync(file) ? file : null;
   }
 
   /** The apply finished without converging: the pending config stays for the next attempt. */
   fail(entry: JournalEntry, summary: Record<string, unknown>) {
     this.writeAtomic("pending.json", JSON.stringify({ ...entry, failedAt: new Date().toISOString() }) + "\n");
+    this.archivePending(entry);
     this.record(entry, "failed", summary);
+  }
+
+  /** The agent wrote the config in force (entry: its digest, the trigger) again: the host had drifted from it. */
+  reapplied(entry: JournalEntry, summary: Record<string, unknown>) {
+    mkdirSync(this.dir, { recursive: true });
+    this.record(entry, "reapplied", summary);
   }
 
   pending(): { entry: JournalEntry; text: string } | null {
@@ -108,6 +133,13 @@ export class Journal {
 
   private record(entry: JournalEntry, outcome: HistoryLine["outcome"] | "failed", summary: Record<string, unknown>) {
     appendFileSync(join(this.dir, "history.jsonl"), JSON.stringify({ ...entry, finishedAt: new Date().toISOString(), outcome, ...summary }) + "\n");
+  }
+
+  /** Keeps the pending config's text under its digest, so history can show what any entry applied. */
+  private archivePending(entry: JournalEntry) {
+    if (this.archivedPath(entry.digest)) return;
+    mkdirSync(join(this.dir, "configs"), { recursive: true });
+    this.writeAtomic(join("configs", `${entry.digest.replace(":", "-")}.yaml`), readFileSync(join(this.dir, "pending.yaml"), "utf8"));
   }
 
   private writeAtomic(name: string, content: string) {

@@ -3,6 +3,7 @@
 // converged; otherwise it stays pending and the history says it failed. Keeping this in one
 // place means both leave the same trail a crash-recovery or an operator reads.
 import { converge, type ApplyOptions, type ApplyResult } from "./apply";
+import { applySummary } from "./audit";
 import type { Journal, JournalEntry } from "./journal";
 import type { DesiredState } from "./model";
 
@@ -25,16 +26,10 @@ export async function applyJournaled(
   const begun = journal.begin(configText, source, opts.confirmBy);
   const result = await converge(desired, { stateDir: journal.dir, ...opts });
   const converged = isConverged(result);
-  const summary = { writes: result.writes, processes: result.processes, failed: result.failed.length, degraded: result.degraded.length, changes: changeCounts(result) };
+  const summary = applySummary(result);
   // With a confirmation deadline a converged config is not yet the last-known-good: it waits.
-  const entry = converged && opts.confirmBy ? journal.awaitConfirmation(begun) : begun;
+  const entry = converged && opts.confirmBy ? journal.awaitConfirmation(begun, summary) : begun;
   if (converged && !opts.confirmBy) journal.commit(entry, summary);
   else if (!converged) journal.fail(entry, summary);
   return { result, converged, entry };
-}
-
-function changeCounts(r: ApplyResult): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const op of r.applied) counts[op.action] = (counts[op.action] ?? 0) + 1;
-  return counts;
 }

@@ -24,6 +24,7 @@ import type { Logger } from "../../observe/log";
 import { converge, type ApplyResult } from "../apply";
 import { desiredState } from "../desired";
 import { applyJournaled, isConverged } from "../journaled-apply";
+import { applySummary } from "../audit";
 import { Journal, configDigest } from "../journal";
 import { expireUnconfirmed } from "../confirm";
 import { DhcpSupervisor } from "../dhcp";
@@ -251,10 +252,14 @@ export class Agent {
     const written: Op[] = [];
     const opts = { ...(this.opts.ip ? { ip: this.opts.ip } : {}), stateDir: this.opts.stateDir, onPhase: (_phase: string, ops: Op[]) => void written.push(...ops) };
     const started = performance.now();
+    const startedAt = new Date().toISOString();
     let result: ApplyResult;
     try {
-      if (this.committed) result = await converge(config.desired, opts);
-      else {
+      if (this.committed) {
+        result = await converge(config.desired, opts);
+        // The host had drifted from the config in force: what the agent wrote goes in the audit trail.
+        if (result.writes) this.journal.reapplied({ digest: config.digest, startedAt, source: `fos1 agent (${trigger})` }, applySummary(result));
+      } else {
         const j = await applyJournaled(this.journal, config.text, config.desired, `fos1 agent (${trigger})`, opts);
         result = j.result;
         this.committed = j.converged;
