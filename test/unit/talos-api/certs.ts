@@ -1,7 +1,7 @@
 // Certificates for the tests, made with openssl the way Talos makes its own: an Ed25519 OS CA,
 // apid's server certificate (SAN IP 127.0.0.1) and an os:admin client certificate from it, plus
 // a second, unrelated CA with a client certificate of its own (another cluster's).
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
@@ -42,12 +42,16 @@ function issue(dir: string, ca: string, name: string, subject: string, extension
 
 export function makeTestPki(): TestPki {
   const dir = mkdtempSync(join(tmpdir(), "fos1-talos-pki-"));
-  const ca = makeCa(dir, "ca", "talos");
-  const server = issue(dir, "ca", "apid", "/CN=apid", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
-  const client = issue(dir, "ca", "admin", "/O=os:admin", "extendedKeyUsage=clientAuth\n");
-  const otherCa = makeCa(dir, "other-ca", "another-cluster");
-  const otherClient = issue(dir, "other-ca", "other-admin", "/O=os:admin", "extendedKeyUsage=clientAuth\n");
-  return { ca, server, client, otherCa, otherClient };
+  try {
+    const ca = makeCa(dir, "ca", "talos");
+    const server = issue(dir, "ca", "apid", "/CN=apid", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
+    const client = issue(dir, "ca", "admin", "/O=os:admin", "extendedKeyUsage=clientAuth\n");
+    const otherCa = makeCa(dir, "other-ca", "another-cluster");
+    const otherClient = issue(dir, "other-ca", "other-admin", "/O=os:admin", "extendedKeyUsage=clientAuth\n");
+    return { ca, server, client, otherCa, otherClient };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Talos's label for a PKCS#8 Ed25519 key, as talosctl writes it into a talosconfig. */
