@@ -121,7 +121,10 @@ export function plan(desiredIn: DesiredState, observed: ObservedState): Plan {
   const after = new Map<string, ObservedLink>();
   for (const o of observed.links) {
     if (gone.has(o.name)) continue;
-    after.set(o.name, { ...o, master: o.master && gone.has(o.master) ? null : o.master });
+    // The kernel takes a member down when its bond is deleted (a bridge's or VRF's stay up).
+    const masterGone = o.master !== null && gone.has(o.master);
+    const releasedFromBond = masterGone && obs.get(o.master!)?.kind === "bond";
+    after.set(o.name, { ...o, master: masterGone ? null : o.master, adminUp: releasedFromBond ? false : o.adminUp });
   }
   const ops: Op[] = [];
   const releasedNics = new Set(observed.links.filter((o) => isOwned(o) && !VIRTUAL.has(o.kind) && !desiredNames.has(o.name)));

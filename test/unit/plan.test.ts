@@ -158,6 +158,22 @@ describe("bond membership", () => {
     const p = plan(desired(routerYaml.replace("members: [wan1, wan2]", "members: [wan1]")), h);
     expect(lines(p.ops)).toEqual(["link set dev eth1 nomaster", "link set dev eth1 up"]);
   });
+
+  test("deleting a bond brings up its former members that stay configured (the kernel takes them down)", () => {
+    const yaml = doc("NetworkInterface", "wan1", "{device: eth0, addresses: [198.51.100.1/24]}") + doc("NetworkInterface", "wan2", "{device: eth1}");
+    const p = plan(desired(yaml), convergedRouter());
+    const ops = lines(p.ops);
+    expect(at(p.ops, "link del dev bond0")).toBeLessThan(at(p.ops, "link set dev eth0 up"));
+    expect(ops).toContain("link set dev eth1 up");
+    expect(ops).toContain("address add 198.51.100.1/24 dev eth0");
+  });
+
+  test("a bond re-created for a mode change takes its members back without taking them down first", () => {
+    const p = plan(desired(routerYaml.replace("mode: 802.3ad", "mode: active-backup")), convergedRouter());
+    const ops = lines(p.ops);
+    expect(ops).not.toContain("link set dev eth0 down");
+    expect(at(p.ops, "link del dev bond0")).toBeLessThan(at(p.ops, "link set dev eth0 master bond0"));
+  });
 });
 
 describe("ownership and degradation", () => {
