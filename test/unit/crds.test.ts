@@ -97,7 +97,7 @@ function configDocuments(text: string): Schema[] {
 
 const examples: [string, Schema[]][] = [
   ["src/host/default-config.yaml", configDocuments(readFileSync(join(repo, "src/host/default-config.yaml"), "utf8"))],
-  ...[...new Bun.Glob("test/unit/golden/**/*.yaml").scanSync(repo)].sort().map((f): [string, Schema[]] => [f, configDocuments(readFileSync(join(repo, f), "utf8"))]),
+  ...[...new Bun.Glob("test/unit/golden/**/*.yaml").scanSync(repo)].filter((f) => !f.endsWith(".out.yaml")).sort().map((f): [string, Schema[]] => [f, configDocuments(readFileSync(join(repo, f), "utf8"))]),
   [
     "README.md (configuration examples)",
     [...readFileSync(join(repo, "README.md"), "utf8").matchAll(/```yaml\n([\s\S]*?)```/g)].flatMap((m) => configDocuments(m[1]!)),

@@ -28,7 +28,7 @@ export function translateNat(n: FwNat, topo: Topology): NatTranslation {
   if (v6) return { ...base, nftables: `${lanHosts}: Cilium's egress gateway is IPv4 only` };
 
   const sources = n.sources.map((s) => parsePrefix(s)!);
-  const zones = topo.zones.filter((z) => {
+  const zones = [...topo.zones].sort((a, b) => a.name.localeCompare(b.name)).filter((z) => {
     const v4 = z.networks.filter((p) => p.family === 4);
     return v4.length > 0 && v4.every((net) => sources.some((s) => within(net, s)));
   });

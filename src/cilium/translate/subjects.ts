@@ -105,6 +105,7 @@ export function buildSubjects(topo: Topology, note: Note): Subjects {
   const pair = (prelude: Box[], rules: (PairRule | null)[], fallback: Box | null, otherAllows: Box[] = []) => {
     const r = resolvePair(prelude, rules.filter((x): x is PairRule => x !== null), fallback, otherAllows);
     problems.push(...r.problems);
+    for (const ref of r.shadowed) note(ref, "a deny above it covers everything it matches, so it never matches (in nftables either): nothing to render");
     return r;
   };
   const collect = (parts: { allows: Box[]; denies: Box[] }[], extra: Box[]): Direction => ({

@@ -39,12 +39,13 @@ export const translate: Command = {
       const lines = result.refused.map((r) => `  ${r.object}: ${r.reason}`);
       throw new InvalidInputError(`${input.file}: ${result.refused.length} object(s) cannot be translated for Cilium; nothing was generated:\n${lines.join("\n")}`);
     }
-    ctx.stdout(format === "json" ? JSON.stringify({ objects: result.objects, status: result.status, policyMap: result.policyMap }, null, 2) + "\n" : yamlOutput(input.file, result));
+    ctx.stdout(format === "json" ? JSON.stringify({ objects: result.objects, status: result.status, policyMap: result.policyMap }, null, 2) + "\n" : translationYaml(input.file, result));
     return 0;
   },
 };
 
-function yamlOutput(file: string, r: TranslationResult): string {
+/** The objects as a multi-document YAML stream for kubectl apply, after a comment per fos1 object saying what went where. */
+export function translationYaml(file: string, r: TranslationResult): string {
   const head = [`# fos1 translate -f ${file}: ${r.objects.length} object(s); what went where:`];
   for (const s of r.status) {
     head.push(`# ${s.object} (${s.state})`);
