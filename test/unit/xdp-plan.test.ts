@@ -123,16 +123,6 @@ test("a NIC that joins a bond filtered member by member gets the filter; one tha
   expect(xdpOps(named.ops)).toEqual([]);
 });
 
-test("members of one bond named by two filters: neither follows the bond, and plan says so", () => {
-  const d = bondConfig(["wan1", "wan2", "wan3"], { a: "wan1", b: "wan2" });
-  expect(d.xdp!.filters.map((f) => f.interfaces)).toEqual([["eth0"], ["eth1"]]);
-  expect(plan(d, bondHost({ eth0: ATTACHED(7), eth1: ATTACHED(8) }, ["a", "b"])).degraded).toContainEqual({
-    ref: "XDPFilter/a",
-    subject: "XDP on the members of bond0",
-    reason: "XDPFilter/a and XDPFilter/b name members of bond bond0, so neither follows its membership: wan3 runs no filter; name all of a bond's members in one filter, or the bond",
-  });
-});
-
 test("members to the bond: the members' programs go in the remove phase (the kernel refuses a native bond program, and enslaving, while a member runs one)", () => {
   const p = plan(bondConfig(["wan1", "wan2", "wan3"], { edge: "bond0" }), bondHost({ eth0: ATTACHED(), eth1: ATTACHED(), eth2: ATTACHED() }));
   expect(allXdpOps(p.ops)).toEqual([

@@ -44,7 +44,6 @@ spec:
         mode: "auto",
         interfaces: ["bond0"],
         bondMembers: ["eth0", "eth1"],
-        uncovered: [],
         blocklist: ["203.0.113.0/24", "198.18.0.0/15", "2001:db8:bad::/48"],
         ports: ["tcp/23", "udp/1900"],
         rate: { pps: 10000, burst: 20000, v4Prefix: 32, v6Prefix: 56 },
@@ -71,6 +70,13 @@ test.each([
   ["a bond member beside its bond", "interfaces: [bond0, wan1]", "x.yaml:37:23: document 5 (XDPFilter/f) spec.interfaces[1]: wan1 is a member of bond bond0, which runs XDPFilter/f; the kernel runs a bond's XDP program on its members"],
 ])("%s is one clear problem", (_what, spec, want) => {
   expect(problems(BASE + xdp("f", spec))).toEqual([want]);
+});
+
+test("the members of one bond in two XDPFilters are a problem on the second", () => {
+  expect(problems(BASE + xdp("a", "interfaces: [wan1]") + xdp("b", "interfaces: [wan2]"))).toEqual([
+    "x.yaml:44:16: document 6 (XDPFilter/b) spec.interfaces[0]: wan2 and wan1 are members of bond bond0, and wan1 is filtered by XDPFilter/a; a filter on a bond's members runs on all of them, so name them in one XDPFilter",
+  ]);
+  expect(problems(BASE + xdp("a", "interfaces: [wan1, wan2]"))).toEqual([]);
 });
 
 test("an interface in two XDPFilters is a problem on the second", () => {

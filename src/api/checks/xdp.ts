@@ -1,6 +1,8 @@
 // Cross-object checks of XDPFilter: interfaces that exist, one filter per interface (a link
 // runs one XDP program), no program on a bond member whose bond already runs one (the kernel
-// attaches the bond's program to its members), and blocklist entries that are networks.
+// attaches the bond's program to its members), the members of one bond filtered by one filter
+// (a filter on members follows the bond's membership to every member), and blocklist entries
+// that are networks.
 import type { LoadedObject } from "../load";
 import type { ConfigObject } from "../kinds";
 import { formatIp, hasHostBits, network, parsePrefix } from "../ip";
@@ -48,6 +50,19 @@ export function checkXdp(objects: LoadedObject<ConfigObject>[]): ConfigProblem[]
       if (!f) continue;
       const n = (f.value as XDPFilterT).spec.interfaces.findIndex((r) => idx.resolve(r) === member);
       report(f, ["spec", "interfaces", n], `${m} is a member of bond ${i.name}, which runs ${owner.get(i.name)!.ref}; the kernel runs a bond's XDP program on its members`);
+    }
+  }
+  // Member by member, a filter runs on every member the bond has: two filters would both claim them.
+  for (const i of idx.interfaces) {
+    if (i.type !== "bond" || owner.has(i.name)) continue;
+    const claims = idx
+      .members(i)
+      .map((m) => ({ m, member: idx.resolve(m) }))
+      .flatMap(({ m, member }) => (member && owner.get(member.name) ? [{ m, member, f: owner.get(member.name)! }] : []));
+    const first = claims[0];
+    for (const c of claims.filter((x) => x.f !== first?.f)) {
+      const n = (c.f.value as XDPFilterT).spec.interfaces.findIndex((r) => idx.resolve(r) === c.member);
+      report(c.f, ["spec", "interfaces", n], `${c.m} and ${first!.m} are members of bond ${i.name}, and ${first!.m} is filtered by ${first!.f.ref}; a filter on a bond's members runs on all of them, so name them in one XDPFilter`);
     }
   }
   return problems;

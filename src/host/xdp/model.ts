@@ -43,8 +43,6 @@ export interface DesiredXdpFilter {
    * gives them the bond's program, which it refuses while a member runs a program of its own.
    */
   bondMembers: string[];
-  /** Members of a bond that get no program because two filters name its members: plan reports them. */
-  uncovered: { subject: string; reason: string }[];
   /** Canonical networks. */
   blocklist: string[];
   /** "tcp/22" */
@@ -95,35 +93,21 @@ export function desiredXdp(objects: LoadedObject<ConfigObject>[]): DesiredXdp {
   const membersOf = (b: InterfaceInfo) => idx.members(b).map((m) => idx.resolve(m)!);
   for (const b of idx.interfaces) if (b.type === "bond") for (const m of membersOf(b)) bondOf.set(m, b);
   const named = new Map(filters.map((f) => [f, f.value.spec.interfaces.map((ref) => idx.resolve(ref)!)]));
-  // Which filters name members of each bond: one covers the bond member by member; two leave it to plan to report.
-  const namers = new Map<InterfaceInfo, LoadedObject<XDPFilterT>[]>();
-  for (const [f, ifs] of named)
-    for (const b of new Set(ifs.flatMap((i) => bondOf.get(i) ?? []))) namers.set(b, [...(namers.get(b) ?? []), f]);
-  const everyNamed = new Set([...named.values()].flat());
+  // A filter naming members of a bond covers the bond member by member (validation allows one such filter per bond).
+  const bondsNamedBy = (f: LoadedObject<XDPFilterT>) => new Set(named.get(f)!.flatMap((i) => bondOf.get(i) ?? []));
 
   return {
     filters: filters.map((f) => {
       const s = f.value.spec;
       const r = s.rateLimit;
       const ifs = named.get(f)!;
-      const bonds = [...namers].filter(([, fs]) => fs.includes(f));
-      const followed = bonds.filter(([, fs]) => fs.length === 1).flatMap(([b]) => membersOf(b));
-      const uncovered = bonds
-        .filter(([, fs]) => fs.length > 1)
-        .map(([b, fs]) => {
-          const left = membersOf(b).filter((m) => !everyNamed.has(m));
-          return {
-            subject: `XDP on the members of ${b.name}`,
-            reason: `${fs.map((x) => x.ref).join(" and ")} name members of bond ${b.name}, so neither follows its membership${left.length ? `: ${left.map((m) => m.name).join(", ")} run${left.length === 1 ? "s" : ""} no filter` : ""}; name all of a bond's members in one filter, or the bond`,
-          };
-        });
+      const followed = [...bondsNamedBy(f)].flatMap(membersOf);
       return {
         ref: f.ref,
         name: f.value.metadata.name,
         mode: s.mode ?? "auto",
         interfaces: [...new Set([...ifs, ...followed])].map(kernelName),
         bondMembers: ifs.filter((i) => i.type === "bond").flatMap((b) => membersOf(b).flatMap((m) => (m.ifname ? [m.ifname] : []))),
-        uncovered,
         blocklist: [...new Set((s.blocklist ?? []).map((c) => formatPrefix(network(parsePrefix(c)!))))],
         ports: [...new Set((s.denyPorts ?? []).map((p) => `${p.protocol}/${p.port}`))],
         rate: r ? { pps: r.packetsPerSecond, burst: r.burst, v4Prefix: r.v4PrefixLength ?? 32, v6Prefix: r.v6PrefixLength ?? 64 } : null,

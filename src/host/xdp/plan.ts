@@ -56,7 +56,6 @@ export function planXdp(desired: DesiredXdp, observed: ObservedXdp, present: Set
     for (const p of o.ports) if (!f.ports.includes(p)) op("remove", f.ref, `XDP deny port ${p} (${f.name})`, { do: "allow-port", filter: f.name, port: p });
     if (!sameRate(o.rate, f.rate)) op("change", f.ref, `XDP rate limit (${f.name})`, { do: "rate", filter: f.name, rate: f.rate }, `${describeRate(o.rate)} → ${describeRate(f.rate)}`);
 
-    for (const u of f.uncovered) degraded.push({ ref: f.ref, ...u });
     for (const ifname of f.interfaces) {
       if (ifname.startsWith("mac:")) continue; // settleNames already reported it degraded
       if (!present.has(ifname)) {
