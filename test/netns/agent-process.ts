@@ -16,6 +16,11 @@ export interface AgentProcessOptions {
   env?: Record<string, string>;
   /** A command that runs the agent's argv after its own (e.g. a shell that mounts something first, then `exec "$@"`). */
   via?: string[];
+  /**
+   * Enter the namespace with `nsenter --net=` instead of `ip netns exec`, which remounts /sys
+   * and so hides /sys/fs/bpf: for an agent that loads XDP filters.
+   */
+  keepSys?: boolean;
 }
 
 export class AgentProcess {
@@ -23,13 +28,15 @@ export class AgentProcess {
   readonly raw: string[] = [];
   private readonly proc: Subprocess<"ignore", "ignore", "pipe">;
   private readonly reading: Promise<void>;
+  private readonly enter: (cmd: string[]) => string[];
 
   constructor(
     private readonly ns: Netns,
     args: string[],
     opts: AgentProcessOptions = {},
   ) {
-    this.proc = Bun.spawn(ns.argv([...(opts.via ?? []), ...fos1Argv(), "agent", ...args]), {
+    this.enter = opts.keepSys ? (cmd) => ["nsenter", `--net=/run/netns/${ns.name}`, ...cmd] : (cmd) => ns.argv(cmd);
+    this.proc = Bun.spawn(this.enter([...(opts.via ?? []), ...fos1Argv(), "agent", ...args]), {
       stdin: "ignore",
       stdout: "ignore",
       stderr: "pipe",
@@ -73,7 +80,7 @@ export class AgentProcess {
    */
   async get(url: string): Promise<{ status: number; body: string }> {
     const script = "try { const r = await fetch(process.argv.at(-1)); console.log(JSON.stringify({ status: r.status, body: await r.text() })) } catch (e) { console.log(JSON.stringify({ status: 0, body: String(e) })) }";
-    const proc = Bun.spawn(this.ns.argv([process.execPath, "-e", script, url]), { stdout: "pipe", stderr: "pipe" });
+    const proc = Bun.spawn(this.enter([process.execPath, "-e", script, url]), { stdout: "pipe", stderr: "pipe" });
     const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
     if (!out.trim()) throw new Error(`fetching ${url} in ${this.ns.name} printed nothing: ${err}`);
     return JSON.parse(out) as { status: number; body: string };

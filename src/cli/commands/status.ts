@@ -3,21 +3,22 @@ import { printResult, table } from "../output";
 import { hostStatus, type HostStatus, type InterfaceStatus } from "../../host/status";
 import { describeRoute, describeRule } from "../../host/plan";
 import { DEFAULT_STATE_DIR } from "./apply";
+import { summaryText } from "../status-summary";
 
 export const status: Command = {
   name: "status",
-  summary: "show links with state, speed and addresses, bonds, VLANs, VRFs, fos1's routes and rules, and the config in force",
-  usage: "fos1 status [--state-dir DIR] [-o json]",
+  summary: "one screen: interfaces with traffic rates and zones, top talkers, drops by reason, XDP blocks, last changes; --details: every link with addresses, bonds, VLANs, VRFs, fos1's routes and rules",
+  usage: "fos1 status [--details] [--state-dir DIR] [-o json]   (rates are measured over about a second)",
   printsState: true,
-  options: { "state-dir": { type: "string" } },
+  options: { "state-dir": { type: "string" }, details: { type: "boolean" } },
   async run(ctx) {
     const s = await hostStatus(String(ctx.values["state-dir"] ?? DEFAULT_STATE_DIR));
-    printResult(ctx, s, () => statusText(s));
+    printResult(ctx, s, () => (ctx.values.details ? detailsText(s) : summaryText(s)));
     return 0;
   },
 };
 
-function statusText(s: HostStatus): string {
+function detailsText(s: HostStatus): string {
   const cfg = s.config.lastKnownGood;
   const lines = [
     `host     ${s.hostname} (Linux ${s.kernel})`,
