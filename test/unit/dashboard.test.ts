@@ -1,11 +1,13 @@
 // The Grafana dashboard in deploy/grafana/ may only ask for metrics fos1 really exports: every
 // metric name in its queries (panel targets and template variables) must be registered by the
-// agent's /metrics registry as `fos1 agent` builds it.
+// agent's /metrics registry as `fos1 agent` builds it, or by the flow counters of Hubble's feed
+// (src/observe/hubble/metrics.ts).
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Registry } from "prom-client";
+import { Registry as PromRegistry } from "prom-client";
 import { agentMetrics } from "../../src/cli/commands/agent";
+import { createFlowMetrics } from "../../src/observe/hubble/metrics";
 import { Logger } from "../../src/observe/log";
 
 const DASHBOARD = join(import.meta.dir, "../../deploy/grafana/fos1.json");
@@ -59,9 +61,9 @@ interface Panel {
 }
 
 /** The sample names a registry exposes: histograms as their _bucket, _sum and _count series too. */
-async function exported(registry: Registry): Promise<Set<string>> {
+async function exported(...registries: PromRegistry[]): Promise<Set<string>> {
   const names = new Set<string>();
-  for (const { name, type } of await registry.getMetricsAsJSON()) {
+  for (const { name, type } of (await Promise.all(registries.map((r) => r.getMetricsAsJSON()))).flat()) {
     names.add(name);
     // prom-client's typings say an enum; at run time type is the exposition's word.
     if (["histogram", "summary"].includes(String(type))) for (const s of ["_bucket", "_sum", "_count"]) names.add(name + s);
@@ -74,10 +76,14 @@ const unknownIn = (exprs: string[], known: Set<string>) => [...new Set(exprs.fla
 describe("the Grafana dashboard", () => {
   const dashboard = JSON.parse(readFileSync(DASHBOARD, "utf8"));
   const exprs = queries(dashboard);
-  const registry = () => agentMetrics(() => true, "/nonexistent/fos1-state", new Logger({ write: () => {}, isTTY: false }, "error")).registry;
+  const registries = () => {
+    const flows = new PromRegistry();
+    createFlowMetrics(flows);
+    return [agentMetrics(() => true, "/nonexistent/fos1-state", new Logger({ write: () => {}, isTTY: false }, "error")).registry, flows];
+  };
 
   test("every query names only metrics the agent's /metrics registers", async () => {
-    const known = await exported(registry());
+    const known = await exported(...registries());
     expect(exprs.length).toBeGreaterThan(20);
     expect(unknownIn(exprs, known)).toEqual([]);
   });
@@ -90,7 +96,7 @@ describe("the Grafana dashboard", () => {
   });
 
   test("the check finds a misspelt or made-up metric, and reads PromQL's grouping and matchers correctly", async () => {
-    const known = await exported(registry());
+    const known = await exported(...registries());
     expect(unknownIn(['sum by (device) (rate(fos1_interface_recieve_bytes_total{device="eth0"}[5m]))', "fos1_ready"], known)).toEqual(["fos1_interface_recieve_bytes_total"]);
     expect(metricNames('histogram_quantile(0.95, sum by (le) (rate(fos1_converge_duration_seconds_bucket{instance=~"$instance"}[$__rate_interval])))')).toEqual(["fos1_converge_duration_seconds_bucket"]);
     expect(metricNames("a * on (instance, device) group_left (vlan) b offset 5m")).toEqual(["a", "b"]);
