@@ -1,7 +1,7 @@
 // Sets of addresses as Cilium's CIDR rules write them: blocks `{cidr, except: [...]}`. Exact
 // set algebra on them (intersection, difference), because prefixes either nest or are
 // disjoint: what an earlier allow takes out of a later deny becomes an `except` entry.
-import { formatPrefix, network, overlaps, parsePrefix, type Prefix } from "../../api/ip";
+import { bits, formatPrefix, network, parsePrefix, type Prefix } from "../../api/ip";
 
 export interface Block {
   /** A network (no host bits). */
@@ -13,16 +13,28 @@ export interface Block {
 /** Disjoint blocks. */
 export type CidrSet = Block[];
 
-export const within = (inner: Prefix, outer: Prefix): boolean => inner.len >= outer.len && overlaps(inner, outer);
+/** inner lies in outer (a shift, not a mask: this runs millions of times on large configs). */
+export function within(inner: Prefix, outer: Prefix): boolean {
+  if (inner.family !== outer.family || inner.len < outer.len) return false;
+  const host = BigInt(bits(outer.family) - outer.len);
+  return inner.addr >> host === outer.addr >> host;
+}
+
+const overlaps = (a: Prefix, b: Prefix): boolean => within(a, b) || within(b, a);
 
 const order = (a: Prefix, b: Prefix) => a.family - b.family || (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : a.len - b.len);
 
-/** The prefixes none of which lies inside another, sorted. */
+/**
+ * The prefixes none of which lies inside another, sorted. Sorted by address (shorter first),
+ * a prefix inside an earlier kept one is inside the last kept one: prefixes nest or are disjoint.
+ */
 function outermost(ps: Prefix[]): Prefix[] {
-  const sorted = [...ps].sort((a, b) => a.len - b.len);
   const out: Prefix[] = [];
-  for (const p of sorted) if (!out.some((o) => within(p, o))) out.push(p);
-  return out.sort(order);
+  for (const p of [...ps].sort(order)) {
+    const last = out[out.length - 1];
+    if (!last || !within(p, last)) out.push(p);
+  }
+  return out;
 }
 
 function block(net: Prefix, except: Prefix[]): Block | null {
@@ -58,6 +70,17 @@ function minus(x: Block, y: Block): Block[] {
     for (const e of y.except) if (within(e, x.net)) out.push(block(e, x.except));
   }
   return out.filter((b): b is Block => b !== null);
+}
+
+/** Whether a ∩ b is not empty, without building it. */
+export function cidrsMeet(a: CidrSet, b: CidrSet): boolean {
+  for (const x of a)
+    for (const y of b) {
+      if (!overlaps(x.net, y.net)) continue;
+      const inner = within(x.net, y.net) ? x.net : y.net;
+      if (!x.except.some((e) => within(inner, e)) && !y.except.some((e) => within(inner, e))) return true;
+    }
+  return false;
 }
 
 export function subtract(a: CidrSet, b: CidrSet): CidrSet {

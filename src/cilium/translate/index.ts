@@ -14,6 +14,7 @@ import { applyL7, idsConfig, zoneL7 } from "./dpi";
 import { translateNat } from "./nat";
 import { budgetOf, DEFAULT_POLICY_MAP_MAX, policyMapEntries, PrefixUniverse } from "./policy-map";
 import { MAX_OBJECT_BYTES, mergeSubject, policyParts } from "./render";
+import { narrowDenies } from "./pair";
 import { buildSubjects, ruleNotes } from "./subjects";
 import { topology } from "./topology";
 
@@ -103,9 +104,23 @@ export function translate(values: ConfigObject[], options: TranslateOptions = {}
   for (const p of built.problems) refused.push({ object: p.ref, reason: p.message });
   const profiles = values.filter((v): v is DPIProfileT => v.kind === "DPIProfile");
   const l7 = zoneL7(profiles, topo);
-  const rendered = built.subjects.map((s) => mergeSubject(s.zone && l7.has(s.zone) ? applyL7(s, l7.get(s.zone)!) : s));
+  const subjects = built.subjects.map((s) => (s.zone && l7.has(s.zone) ? applyL7(s, l7.get(s.zone)!) : s));
+  let rendered = subjects.map(mergeSubject);
   const universe = PrefixUniverse.of(rendered);
   const budget = budgetOf(options.policyMapMax ?? DEFAULT_POLICY_MAP_MAX);
+  // A policy over budget gets its denies narrowed to what its allows admit (same verdicts on a
+  // default-deny endpoint) before anything is refused.
+  rendered = rendered.map((r, i) => {
+    if (policyMapEntries(r, universe) <= budget) return r;
+    const s = subjects[i]!;
+    const narrowed = mergeSubject({
+      ...s,
+      ingress: { ...s.ingress, denies: narrowDenies(s.ingress.denies, s.ingress.allows) },
+      egress: { ...s.egress, denies: narrowDenies(s.egress.denies, s.egress.allows) },
+    });
+    note(`${s.owner.kind}/${s.owner.name}`, `${s.name}: its denies are narrowed to what its own allows admit, to fit the policy map (the same verdicts on its endpoints; only allows of policies that are not fos1's are no longer overridden)`);
+    return narrowed;
+  });
   const entries: Record<string, number> = {};
   const placed = new Map<string, Set<string>>(); // fos1 ref → generated objects
   const place = (ref: string, obj: string) => placed.set(ref, (placed.get(ref) ?? new Set()).add(obj));
@@ -155,6 +170,8 @@ export function translate(values: ConfigObject[], options: TranslateOptions = {}
     ids.set(ref, { summary: c.summary, object: objRef(obj) });
   }
 
+  const refusalOf = new Map<string, Refusal>();
+  for (const r of refused) if (!refusalOf.has(r.object)) refusalOf.set(r.object, r);
   const status = values
     .filter((v) => TRANSLATED_KINDS.includes(v.kind))
     .map((v): ObjectStatus => {
@@ -181,7 +198,7 @@ export function translate(values: ConfigObject[], options: TranslateOptions = {}
           break;
         }
       }
-      const refusal = refused.find((r) => r.object === ref);
+      const refusal = refusalOf.get(ref);
       const state = refusal ? "refused" : v.kind === "DPIProfile" && (v as DPIProfileT).spec.enabled === false ? "disabled" : cilium.length || ids.has(ref) ? "translated" : "node-only";
       return { object: ref, state, placements, notes: notes.get(ref) ?? [], ...(refusal ? { reason: refusal.reason } : {}) };
     });

@@ -8,7 +8,7 @@
 //     written for Cilium: the deny is written without it and the allows below it lose other
 //     protocols for its peers; when an allow outside the pair would let them through, the config
 //     is refused.
-import { intersectPeer, isNobody, subtractPeer, type Peer } from "./peer";
+import { intersectPeer, isNobody, peersMeet, subtractPeer, type Peer } from "./peer";
 import { describeService, expressible, intersectService, isEmptyService, subtractService, type Service } from "./service";
 
 /** Cilium L7 rules on a box's single port (DPIProfile). */
@@ -42,7 +42,7 @@ export interface ResolvedPair {
   shadowed: string[];
 }
 
-const overlapping = (a: Box, b: { peer: Peer; service: Service }) => !isNobody(intersectPeer(a.peer, b.peer)) && !isEmptyService(intersectService(a.service, b.service));
+const overlapping = (a: Box, b: { peer: Peer; service: Service }) => !isEmptyService(intersectService(a.service, b.service)) && peersMeet(a.peer, b.peer);
 
 function carve(d: Box, a: Box): Box[] {
   if (!overlapping(d, a)) return [d];
@@ -100,7 +100,7 @@ export function resolvePair(prelude: Box[], rules: PairRule[], fallback: Box | n
     // written without it; allows below it (shadowed by it in nftables) lose other protocols for
     // its peers, so nothing gets through that nftables would stop. An allow elsewhere cannot be
     // narrowed that way: then the config is refused.
-    const opener = otherAllows.find((a) => a.service.other && !isNobody(intersectPeer(a.peer, u.box.peer)));
+    const opener = otherAllows.find((a) => a.service.other && peersMeet(a.peer, u.box.peer));
     if (opener) {
       const carvers = u.carvedBy.map((c) => `${c.sources.length ? c.sources.join(", ") : "what nftables accepts first"} (${describeService(c.service)})`).join(" and ");
       problems.push({
@@ -124,4 +124,19 @@ export function resolvePair(prelude: Box[], rules: PairRule[], fallback: Box | n
   const kept = allows.map((a) => ({ a, pieces: shadowedAway(a, denies) }));
   const shadowed = kept.filter((k) => !k.pieces.length && k.a !== fallback).flatMap((k) => k.a.sources);
   return { allows: kept.flatMap((k) => k.pieces), denies, problems, shadowed };
+}
+
+/**
+ * Denies cut down to what the allows beside them admit. On a default-deny endpoint that is the
+ * same verdict for every packet — only denies of policies that are not fos1's stop applying —
+ * and it can take far fewer policy-map entries (a deny of all 256 ICMP types becomes the few
+ * types an allow admits). Used only when a policy would not fit otherwise.
+ */
+export function narrowDenies(denies: Box[], allows: Box[]): Box[] {
+  return denies.flatMap((d) =>
+    allows
+      .filter((a) => overlapping(d, a))
+      .map((a) => ({ ...d, peer: intersectPeer(d.peer, a.peer), service: intersectService(d.service, a.service) }))
+      .filter((b) => expressible(b.service)),
+  );
 }

@@ -1,6 +1,6 @@
 // The other side of a Cilium rule: pods chosen by label selectors, addresses (CIDR blocks),
 // reserved entities, or everything. Set algebra over the parts, so deny rules can be carved.
-import { cidrKey, intersect, subtract, union, type CidrSet } from "./cidr-set";
+import { cidrKey, cidrsMeet, intersect, subtract, union, type CidrSet } from "./cidr-set";
 
 export interface Selector {
   matchLabels?: Record<string, string>;
@@ -30,6 +30,14 @@ const sameSelectors = (a: Selector[], b: Selector[]) => {
   const keys = new Set(b.map(selectorKey));
   return a.filter((s) => keys.has(selectorKey(s)));
 };
+
+/** Whether a and b share any identity, without building the intersection. */
+export function peersMeet(a: Peer, b: Peer): boolean {
+  if (a.all) return !isNobody(b);
+  if (b.all) return !isNobody(a);
+  const keys = new Set(b.selectors.map(selectorKey));
+  return a.selectors.some((s) => keys.has(selectorKey(s))) || a.entities.some((e) => b.entities.includes(e)) || cidrsMeet(a.cidrs, b.cidrs);
+}
 
 export function intersectPeer(a: Peer, b: Peer): Peer {
   if (a.all) return b;

@@ -33,8 +33,17 @@ export class PrefixUniverse {
     return new PrefixUniverse(items.flatMap((i) => i.peer.cidrs.flatMap((b) => [b.net, ...b.except])));
   }
 
+  private readonly memo = new Map<string, number>();
+
   /** The CIDR identities a block selects: the prefixes inside it and not inside one of its excepts. */
   selected(net: Prefix, except: Prefix[]): number {
+    const key = [net, ...except].map((p) => `${p.family}:${p.addr}/${p.len}`).join(" ");
+    let n = this.memo.get(key);
+    if (n === undefined) this.memo.set(key, (n = this.count(net, except)));
+    return n;
+  }
+
+  private count(net: Prefix, except: Prefix[]): number {
     const end = net.addr + (1n << BigInt(bits(net.family) - net.len));
     let lo = 0, hi = this.sorted.length;
     while (lo < hi) {

@@ -112,7 +112,13 @@ export function buildSubjects(topo: Topology, note: Note): Subjects {
     allows: [...parts.flatMap((p) => p.allows), ...extra],
     denies: parts.flatMap((p) => p.denies),
   });
-  const rulesBetween = (from: string, to: string) => topo.fw.rules.filter((r) => r.from === from && r.to === to);
+  const byPair = new Map<string, FwRule[]>();
+  for (const r of topo.fw.rules) {
+    const list = byPair.get(`${r.from}>${r.to}`);
+    if (list) list.push(r);
+    else byPair.set(`${r.from}>${r.to}`, [r]);
+  }
+  const rulesBetween = (from: string, to: string) => byPair.get(`${from}>${to}`) ?? [];
 
   const zoneSubject = (z: Zone): Subject => {
     const egressDefault = z.forward === "accept" ? anyFrom(EVERYONE, [z.ref]) : null;
