@@ -36,6 +36,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSyn
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import { median, rotate } from "./stats";
 
 const repo = resolve(import.meta.dir, "../..");
 const intEnv = (name: string, def: number, min: number) => {
@@ -372,15 +373,6 @@ interface ForwardSample {
   /** Round 0 only. */
   flowRulePackets?: number;
 }
-
-// --- statistics
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
-const rotate = <T>(xs: T[], k: number) => xs.map((_, i) => xs[(i + k) % xs.length]!);
 
 // --- the run
 

@@ -3,6 +3,7 @@
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Lab, standardLab } from "../lab/vm";
+import { median } from "./stats";
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const out = resolve(import.meta.dir, "../../bench/lab-boot.md");
@@ -17,7 +18,6 @@ async function bootOnce(pair: boolean): Promise<Sample[]> {
   return samples;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const single: Sample[] = [];
 const pair: Sample[] = [];
 for (let i = 0; i < rounds; i++) {
