@@ -177,6 +177,22 @@ describe("the fewest objects, inside Cilium's limits", () => {
     expect(bigger.policyMap.budget).toBe(49152);
   });
 
+  test("a policy over budget because of its denies gets them narrowed to what its allows admit, instead of being refused", () => {
+    // 55 denies of every ICMP type (256 policy-map entries per peer identity each) from 55 address groups: 14 080 entries.
+    const groups = Array.from({ length: 55 }, (_, i) => rule(`no-icmp-${i}`, `{fromZone: lan, toZone: dmz, protocol: icmp, sources: [192.168.10.${i * 4}/30], action: deny}`));
+    const objects = router("{}", rule("ping-dmz", "{fromZone: lan, toZone: dmz, protocol: icmp, action: allow, priority: 2000}"), ...groups);
+    const r = translate(objects);
+    expect(r.refused).toEqual([]);
+    expect(r.policyMap.entries["fos1-zone-dmz"]).toBeLessThanOrEqual(r.policyMap.budget);
+    const denies = spec(r, "fos1-zone-dmz").ingressDeny!;
+    const types = denies.flatMap((d) => ((d.icmps as { fields: { type: number }[] }[] | undefined) ?? []).flatMap((i) => i.fields.map((f) => f.type)));
+    expect([...new Set(types)].sort((a, b) => a - b)).toEqual([8, 13, 42]);
+    expect(statusOf(r, "FirewallZone/dmz").notes.join()).toContain("its denies are narrowed to what its own allows admit");
+    // The lan side keeps its denies whole: they fit.
+    expect(spec(r, "fos1-zone-lan").egressDeny).toBeUndefined();
+    expectValidCiliumObjects(r.objects);
+  });
+
   test("an object too large for the API server is split into parts with the same selector", () => {
     const r = translate(router("{}", ...manyPorts(120, ", destinations: [203.0.113.0/24]")), { maxObjectBytes: 3000 });
     const parts = r.objects.filter((o) => o.metadata.name.startsWith("fos1-zone-lan"));

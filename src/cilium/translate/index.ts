@@ -115,8 +115,8 @@ export function translate(values: ConfigObject[], options: TranslateOptions = {}
     const s = subjects[i]!;
     const narrowed = mergeSubject({
       ...s,
-      ingress: { ...s.ingress, denies: narrowDenies(s.ingress.denies, s.ingress.allows) },
-      egress: { ...s.egress, denies: narrowDenies(s.egress.denies, s.egress.allows) },
+      ingress: { ...s.ingress, denies: narrowDenies(s.ingress.denies, s.ingress.admitted) },
+      egress: { ...s.egress, denies: narrowDenies(s.egress.denies, s.egress.admitted) },
     });
     note(`${s.owner.kind}/${s.owner.name}`, `${s.name}: its denies are narrowed to what its own allows admit, to fit the policy map (the same verdicts on its endpoints; only allows of policies that are not fos1's are no longer overridden)`);
     return narrowed;

@@ -36,6 +36,8 @@ export interface PairProblem {
 
 export interface ResolvedPair {
   allows: Box[];
+  /** The allows before the denies took their share: what the rules admit (narrowDenies). */
+  admitted: Box[];
   denies: Box[];
   problems: PairProblem[];
   /** Allow rules that a deny above them covers whole: they never match, in nftables either. */
@@ -123,7 +125,7 @@ export function resolvePair(prelude: Box[], rules: PairRule[], fallback: Box | n
   // Deny wins in Cilium whatever the order, so no allow needs what any deny takes.
   const kept = allows.map((a) => ({ a, pieces: shadowedAway(a, denies) }));
   const shadowed = kept.filter((k) => !k.pieces.length && k.a !== fallback).flatMap((k) => k.a.sources);
-  return { allows: kept.flatMap((k) => k.pieces), denies, problems, shadowed };
+  return { allows: kept.flatMap((k) => k.pieces), admitted: allows, denies, problems, shadowed };
 }
 
 /**

@@ -22,6 +22,8 @@ import { ROLE_LABEL, ROUTER_ROLE, UNZONED, vlanSelector, zoneSelector, type Topo
 export interface Direction {
   allows: Box[];
   denies: Box[];
+  /** What the allows admit before the denies take their share (narrowDenies). */
+  admitted: Box[];
 }
 
 export interface Subject {
@@ -108,9 +110,10 @@ export function buildSubjects(topo: Topology, note: Note): Subjects {
     for (const ref of r.shadowed) note(ref, "a deny above it covers everything it matches, so it never matches (in nftables either): nothing to render");
     return r;
   };
-  const collect = (parts: { allows: Box[]; denies: Box[] }[], extra: Box[]): Direction => ({
+  const collect = (parts: { allows: Box[]; denies: Box[]; admitted: Box[] }[], extra: Box[]): Direction => ({
     allows: [...parts.flatMap((p) => p.allows), ...extra],
     denies: parts.flatMap((p) => p.denies),
+    admitted: [...parts.flatMap((p) => p.admitted), ...extra],
   });
   const byPair = new Map<string, FwRule[]>();
   for (const r of topo.fw.rules) {
@@ -175,7 +178,7 @@ export function buildSubjects(topo: Topology, note: Note): Subjects {
       selector: { nodeSelector: { matchLabels: { [ROLE_LABEL]: ROUTER_ROLE } } },
       defaultDeny: { ingress: true, egress: false },
       ingress: collect(ingress, [HOST_CLUSTER_INGRESS, ...essentials]),
-      egress: { allows: [], denies: [] },
+      egress: { allows: [], denies: [], admitted: [] },
     };
   };
 
