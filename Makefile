@@ -31,9 +31,11 @@ build: setup dist/fos1 bpf
 
 bpf: $(BPF_OBJ)
 
-# Code generated from the one schema source (committed; test/unit/generated.test.ts keeps it current).
+# Code generated from the one schema source (committed; test/unit/generated.test.ts keeps it current),
+# and the cluster manifests from theirs (deploy/manifests/; test/unit/deploy-manifests.test.ts).
 generate: setup
 	$(BUN) hack/generate.ts
+	$(BUN) hack/generate-deploy.ts
 
 # The CRDs of every kind (deploy/crds/), written by the same generator.
 crds: generate

@@ -3,10 +3,10 @@
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import type { Command, OutputFormat } from "./cli/command";
 import { EXIT_INVALID, EXIT_OK, UsageError, exitCodeOf } from "./cli/errors";
-import { plannedCommands } from "./cli/commands/planned";
 import { agent } from "./cli/commands/agent";
 import { apply } from "./cli/commands/apply";
 import { confirm } from "./cli/commands/confirm";
+import { controller } from "./cli/commands/controller";
 import { defaults } from "./cli/commands/defaults";
 import { flows } from "./cli/commands/flows";
 import { history } from "./cli/commands/history";
@@ -20,7 +20,7 @@ import { translate } from "./cli/commands/translate";
 import { xdp } from "./cli/commands/xdp";
 import { log } from "./observe/log";
 
-const commands: Command[] = [agent, apply, confirm, defaults, flows, history, rollback, plan, status, translate, talos, validate, version, xdp, ...plannedCommands].sort((a, b) => a.name.localeCompare(b.name));
+const commands: Command[] = [agent, apply, confirm, controller, defaults, flows, history, rollback, plan, status, translate, talos, validate, version, xdp].sort((a, b) => a.name.localeCompare(b.name));
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

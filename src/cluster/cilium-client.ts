@@ -5,8 +5,8 @@
 // by label, so nothing fos1 did not make is ever touched).
 import { createHash } from "node:crypto";
 import type { Logger } from "../observe/log";
-import { refOf, type KubeApi, type KubeObject, type ResourceType } from "./kube-api";
-import { CILIUM_CIDR_GROUP, CILIUM_CLUSTERWIDE_NETWORK_POLICY, CILIUM_EGRESS_GATEWAY_POLICY, CILIUM_NETWORK_POLICY, CILIUM_NODE_CONFIG, ciliumResourceOf } from "./resources";
+import { apiVersionOf, refOf, type KubeApi, type KubeObject, type ResourceType } from "./kube-api";
+import { CILIUM_CIDR_GROUP, CILIUM_CLUSTERWIDE_NETWORK_POLICY, CILIUM_EGRESS_GATEWAY_POLICY, CILIUM_NETWORK_POLICY, CILIUM_NODE_CONFIG, CONFIG_MAP, generatedResourceOf } from "./resources";
 
 export const FIELD_MANAGER = "fos1";
 export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
@@ -27,7 +27,7 @@ export const PURPOSE_KINDS: Record<Purpose, ResourceType[]> = {
   "network-policy": [CILIUM_CLUSTERWIDE_NETWORK_POLICY, CILIUM_NETWORK_POLICY, CILIUM_CIDR_GROUP],
   nat: [CILIUM_EGRESS_GATEWAY_POLICY],
   "vlan-routing": [CILIUM_CLUSTERWIDE_NETWORK_POLICY, CILIUM_NETWORK_POLICY, CILIUM_NODE_CONFIG],
-  dpi: [CILIUM_CLUSTERWIDE_NETWORK_POLICY, CILIUM_NETWORK_POLICY],
+  dpi: [CILIUM_CLUSTERWIDE_NETWORK_POLICY, CILIUM_NETWORK_POLICY, CONFIG_MAP],
 };
 
 export interface ApplyReport {
@@ -46,16 +46,12 @@ export interface CiliumClient {
   createNAT(objects: KubeObject[]): Promise<ApplyReport>;
   /** Inter-VLAN policy and the VLAN settings of Cilium's agents (CiliumNodeConfig). */
   configureVLANRouting(objects: KubeObject[]): Promise<ApplyReport>;
-  /** L7 (HTTP, DNS) policy from DPI profiles. */
+  /** L7 (HTTP, DNS) policy from DPI profiles, and the IDS configuration (ConfigMaps) for the rest. */
   configureDPIIntegration(objects: KubeObject[]): Promise<ApplyReport>;
 }
 
-/** What fos1 made earlier, by resource type: from informers' caches, or listed (listObjectsBy). */
+/** What fos1 made earlier for a job, of one resource type (the controller reads its informers' caches). */
 export type ExistingObjects = (type: ResourceType, purpose: Purpose) => Promise<KubeObject[]>;
-
-export function listObjectsBy(api: KubeApi): ExistingObjects {
-  return async (type, purpose) => (await api.list(type, { labelSelector: `${MANAGED_BY_LABEL}=${FIELD_MANAGER},${PURPOSE_LABEL}=${purpose}` })).items;
-}
 
 export class KubeCiliumClient implements CiliumClient {
   constructor(
@@ -84,14 +80,14 @@ export class KubeCiliumClient implements CiliumClient {
     const report: ApplyReport = { applied: [], unchanged: [], deleted: [], failed: [] };
     const kinds = PURPOSE_KINDS[purpose];
     for (const o of objects) {
-      const type = ciliumResourceOf(o);
+      const type = generatedResourceOf(o);
       if (!kinds.includes(type)) throw new Error(`${refOf(o)}: a ${o.kind} is not a ${purpose} object (${kinds.map((k) => k.kind).join(", ")})`);
     }
     const wanted = new Set(objects.map((o) => identity(o)));
     for (const type of kinds) {
       const existing = await this.existing(type, purpose);
-      const byIdentity = new Map(existing.map((o) => [identity({ ...o, apiVersion: `${type.group}/${type.version}`, kind: type.kind }), o]));
-      for (const o of objects.filter((x) => ciliumResourceOf(x) === type)) {
+      const byIdentity = new Map(existing.map((o) => [identity({ ...o, apiVersion: apiVersionOf(type), kind: type.kind }), o]));
+      for (const o of objects.filter((x) => generatedResourceOf(x) === type)) {
         const desired = labelled(o, purpose);
         const current = byIdentity.get(identity(o));
         if (current && contains(current, desired)) {

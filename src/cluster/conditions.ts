@@ -25,6 +25,8 @@ export interface Outcome {
   generation: number;
   translated: Verdict;
   applied: Verdict;
+  /** status.placements: which part of the object is enforced where (absent: leave as it is). */
+  placements?: unknown[];
 }
 
 /** The three conditions for an outcome; unchanged conditions keep their lastTransitionTime. */

@@ -1,7 +1,8 @@
-// KubeApi on @kubernetes/client-node. Every resource fos1 touches (its CRDs, Cilium's, Leases,
-// Events) lives under /apis/{group}/{version}, so the generic CustomObjectsApi reaches all of
-// them and one untyped code path serves every kind.
-import { ApiException, CustomObjectsApi, KubeConfig, Watch, setHeaderOptions } from "@kubernetes/client-node";
+// KubeApi on @kubernetes/client-node. Nearly every resource fos1 touches (its CRDs, Cilium's,
+// Leases, Events) lives under /apis/{group}/{version}, so the generic CustomObjectsApi reaches
+// them all through one untyped code path; the one core-group kind, ConfigMap (the IDS
+// configuration), goes through CoreV1Api.
+import { ApiException, CoreV1Api, CustomObjectsApi, KubeConfig, Watch, setHeaderOptions, type V1ConfigMap } from "@kubernetes/client-node";
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -30,24 +31,132 @@ export function loadKubeConfig(source: KubeConfigSource = {}, env: NodeJS.Proces
   return kc;
 }
 
+/** The create/read/update/delete requests of one API family. */
+interface Requests {
+  list(type: ResourceType, selection: Selection): Promise<unknown>;
+  get(type: ResourceType, name: string, namespace: string | undefined): Promise<unknown>;
+  create(type: ResourceType, object: KubeObject): Promise<unknown>;
+  replace(type: ResourceType, object: KubeObject): Promise<unknown>;
+  apply(type: ResourceType, object: KubeObject, fieldManager: string): Promise<unknown>;
+  patchStatus(type: ResourceType, name: string, namespace: string | undefined, status: Record<string, unknown>): Promise<unknown>;
+  delete(type: ResourceType, name: string, namespace: string | undefined): Promise<unknown>;
+}
+
+// client-node offers json-patch and merge-patch; server-side apply is the same PATCH with
+// another Content-Type (the JSON body is valid YAML).
+const APPLY = () => setHeaderOptions("Content-Type", "application/apply-patch+yaml");
+const MERGE = () => setHeaderOptions("Content-Type", "application/merge-patch+json");
+
+/** /apis/{group}/{version}/…: CustomObjectsApi, whatever the kind. */
+class CustomObjects implements Requests {
+  constructor(private readonly api: CustomObjectsApi) {}
+
+  list(type: ResourceType, selection: Selection) {
+    const common = { ...address(type), labelSelector: selection.labelSelector };
+    if (!type.namespaced) return this.api.listClusterCustomObject(common);
+    if (selection.namespace) return this.api.listNamespacedCustomObject({ ...common, namespace: selection.namespace });
+    return this.api.listCustomObjectForAllNamespaces({ ...common, resourcePlural: type.plural });
+  }
+
+  get(type: ResourceType, name: string, namespace: string | undefined) {
+    return type.namespaced ? this.api.getNamespacedCustomObject({ ...address(type), namespace: ns(type, namespace), name }) : this.api.getClusterCustomObject({ ...address(type), name });
+  }
+
+  create(type: ResourceType, body: KubeObject) {
+    return type.namespaced
+      ? this.api.createNamespacedCustomObject({ ...address(type), namespace: ns(type, body.metadata.namespace), body })
+      : this.api.createClusterCustomObject({ ...address(type), body });
+  }
+
+  replace(type: ResourceType, body: KubeObject) {
+    const name = body.metadata.name;
+    return type.namespaced
+      ? this.api.replaceNamespacedCustomObject({ ...address(type), namespace: ns(type, body.metadata.namespace), name, body })
+      : this.api.replaceClusterCustomObject({ ...address(type), name, body });
+  }
+
+  apply(type: ResourceType, body: KubeObject, fieldManager: string) {
+    const request = { ...address(type), name: body.metadata.name, body, fieldManager, force: true };
+    return type.namespaced
+      ? this.api.patchNamespacedCustomObject({ ...request, namespace: ns(type, body.metadata.namespace) }, APPLY())
+      : this.api.patchClusterCustomObject(request, APPLY());
+  }
+
+  patchStatus(type: ResourceType, name: string, namespace: string | undefined, status: Record<string, unknown>) {
+    const body = { status };
+    return type.namespaced
+      ? this.api.patchNamespacedCustomObjectStatus({ ...address(type), namespace: ns(type, namespace), name, body }, MERGE())
+      : this.api.patchClusterCustomObjectStatus({ ...address(type), name, body }, MERGE());
+  }
+
+  delete(type: ResourceType, name: string, namespace: string | undefined) {
+    return type.namespaced
+      ? this.api.deleteNamespacedCustomObject({ ...address(type), namespace: ns(type, namespace), name })
+      : this.api.deleteClusterCustomObject({ ...address(type), name });
+  }
+}
+
+/** /api/v1/…: the one core kind fos1 writes, ConfigMap (typed models, turned back into plain JSON). */
+class CoreConfigMaps implements Requests {
+  constructor(private readonly api: CoreV1Api) {}
+
+  private check(type: ResourceType) {
+    if (type.plural !== "configmaps") throw new Error(`${type.kind}: the only core-group kind fos1 handles is ConfigMap`);
+  }
+
+  async list(type: ResourceType, selection: Selection) {
+    this.check(type);
+    const query = { labelSelector: selection.labelSelector };
+    return plain(selection.namespace ? await this.api.listNamespacedConfigMap({ ...query, namespace: selection.namespace }) : await this.api.listConfigMapForAllNamespaces(query));
+  }
+
+  async get(type: ResourceType, name: string, namespace: string | undefined) {
+    this.check(type);
+    return plain(await this.api.readNamespacedConfigMap({ name, namespace: ns(type, namespace) }));
+  }
+
+  async create(type: ResourceType, body: KubeObject) {
+    this.check(type);
+    return plain(await this.api.createNamespacedConfigMap({ namespace: ns(type, body.metadata.namespace), body: body as V1ConfigMap }));
+  }
+
+  async replace(type: ResourceType, body: KubeObject) {
+    this.check(type);
+    return plain(await this.api.replaceNamespacedConfigMap({ name: body.metadata.name, namespace: ns(type, body.metadata.namespace), body: body as V1ConfigMap }));
+  }
+
+  async apply(type: ResourceType, body: KubeObject, fieldManager: string) {
+    this.check(type);
+    return plain(await this.api.patchNamespacedConfigMap({ name: body.metadata.name, namespace: ns(type, body.metadata.namespace), body, fieldManager, force: true }, APPLY()));
+  }
+
+  async patchStatus(type: ResourceType): Promise<never> {
+    throw new Error(`${type.kind} has no status`);
+  }
+
+  async delete(type: ResourceType, name: string, namespace: string | undefined) {
+    this.check(type);
+    return plain(await this.api.deleteNamespacedConfigMap({ name, namespace: ns(type, namespace) }));
+  }
+}
+
 export class ClientNodeKubeApi implements KubeApi {
-  private readonly api: CustomObjectsApi;
+  private readonly custom: CustomObjects;
+  private readonly core: CoreConfigMaps;
   private readonly watcher: Watch;
 
   constructor(private readonly kc: KubeConfig) {
-    this.api = kc.makeApiClient(CustomObjectsApi);
+    this.custom = new CustomObjects(kc.makeApiClient(CustomObjectsApi));
+    this.core = new CoreConfigMaps(kc.makeApiClient(CoreV1Api));
     this.watcher = new Watch(kc);
   }
 
+  private requests(type: ResourceType): Requests {
+    return type.group ? this.custom : this.core;
+  }
+
   async list(type: ResourceType, selection: Selection = {}): Promise<ObjectList> {
-    const common = { group: type.group, version: type.version, plural: type.plural, labelSelector: selection.labelSelector };
-    const body = (await call(() =>
-      !type.namespaced
-        ? this.api.listClusterCustomObject(common)
-        : selection.namespace
-          ? this.api.listNamespacedCustomObject({ ...common, namespace: selection.namespace })
-          : this.api.listCustomObjectForAllNamespaces({ ...common, resourcePlural: type.plural }),
-    )) as { metadata?: { resourceVersion?: string }; items?: KubeObject[] };
+    const body = (await call(() => this.requests(type).list(type, selection))) as { metadata?: { resourceVersion?: string }; items?: KubeObject[] };
     return { resourceVersion: body.metadata?.resourceVersion ?? "", items: body.items ?? [] };
   }
 
@@ -86,11 +195,7 @@ export class ClientNodeKubeApi implements KubeApi {
 
   async get(type: ResourceType, name: string, namespace?: string): Promise<KubeObject | undefined> {
     try {
-      return (await call(() =>
-        type.namespaced
-          ? this.api.getNamespacedCustomObject({ ...address(type), namespace: ns(type, namespace), name })
-          : this.api.getClusterCustomObject({ ...address(type), name }),
-      )) as KubeObject;
+      return (await call(() => this.requests(type).get(type, name, namespace))) as KubeObject;
     } catch (err) {
       if (err instanceof KubeError && err.status === 404) return undefined;
       throw err;
@@ -98,52 +203,24 @@ export class ClientNodeKubeApi implements KubeApi {
   }
 
   async create(type: ResourceType, object: KubeObject): Promise<KubeObject> {
-    return (await call(() =>
-      type.namespaced
-        ? this.api.createNamespacedCustomObject({ ...address(type), namespace: ns(type, object.metadata.namespace), body: object })
-        : this.api.createClusterCustomObject({ ...address(type), body: object }),
-    )) as KubeObject;
+    return (await call(() => this.requests(type).create(type, object))) as KubeObject;
   }
 
   async replace(type: ResourceType, object: KubeObject): Promise<KubeObject> {
-    const name = object.metadata.name;
-    return (await call(() =>
-      type.namespaced
-        ? this.api.replaceNamespacedCustomObject({ ...address(type), namespace: ns(type, object.metadata.namespace), name, body: object })
-        : this.api.replaceClusterCustomObject({ ...address(type), name, body: object }),
-    )) as KubeObject;
+    return (await call(() => this.requests(type).replace(type, object))) as KubeObject;
   }
 
   async apply(type: ResourceType, object: KubeObject, fieldManager: string): Promise<KubeObject> {
-    // client-node offers json-patch and merge-patch for custom objects; server-side apply is the
-    // same PATCH with another Content-Type (JSON is valid YAML).
-    const options = setHeaderOptions("Content-Type", "application/apply-patch+yaml");
-    const name = object.metadata.name;
-    const common = { ...address(type), name, body: object, fieldManager, force: true };
-    return (await call(() =>
-      type.namespaced
-        ? this.api.patchNamespacedCustomObject({ ...common, namespace: ns(type, object.metadata.namespace) }, options)
-        : this.api.patchClusterCustomObject(common, options),
-    )) as KubeObject;
+    return (await call(() => this.requests(type).apply(type, object, fieldManager))) as KubeObject;
   }
 
   async patchStatus(type: ResourceType, name: string, namespace: string | undefined, status: Record<string, unknown>): Promise<KubeObject> {
-    const options = setHeaderOptions("Content-Type", "application/merge-patch+json");
-    const body = { status };
-    return (await call(() =>
-      type.namespaced
-        ? this.api.patchNamespacedCustomObjectStatus({ ...address(type), namespace: ns(type, namespace), name, body }, options)
-        : this.api.patchClusterCustomObjectStatus({ ...address(type), name, body }, options),
-    )) as KubeObject;
+    return (await call(() => this.requests(type).patchStatus(type, name, namespace, status))) as KubeObject;
   }
 
   async delete(type: ResourceType, name: string, namespace?: string): Promise<boolean> {
     try {
-      await call(() =>
-        type.namespaced
-          ? this.api.deleteNamespacedCustomObject({ ...address(type), namespace: ns(type, namespace), name })
-          : this.api.deleteClusterCustomObject({ ...address(type), name }),
-      );
+      await call(() => this.requests(type).delete(type, name, namespace));
       return true;
     } catch (err) {
       if (err instanceof KubeError && err.status === 404) return false;
@@ -167,7 +244,13 @@ function ns(type: ResourceType, namespace: string | undefined): string {
 }
 
 function collectionPath(type: ResourceType, namespace: string | undefined): string {
-  return `/apis/${type.group}/${type.version}${namespace ? `/namespaces/${namespace}` : ""}/${type.plural}`;
+  const root = type.group ? `/apis/${type.group}/${type.version}` : `/api/${type.version}`;
+  return `${root}${namespace ? `/namespaces/${namespace}` : ""}/${type.plural}`;
+}
+
+/** Typed models (Date objects and all) as the plain JSON the API server sent. */
+function plain(model: unknown): unknown {
+  return JSON.parse(JSON.stringify(model)) as unknown;
 }
 
 async function call<T>(fn: () => Promise<T>): Promise<T> {

@@ -15,8 +15,8 @@ import { conditionsFor, sameConditions, type Condition, type Outcome } from "./c
 import type { EventRecorder } from "./events";
 import { Informer } from "./informer";
 import { refOf, type KubeApi, type KubeObject } from "./kube-api";
-import { invalidOutcomes, outcomesOf, type Translator } from "./outcomes";
-import { CILIUM_RESOURCES, FOS1_RESOURCES } from "./resources";
+import { blockedOutcomes, outcomesOf, type Translator } from "./outcomes";
+import { FOS1_RESOURCES, GENERATED_RESOURCES } from "./resources";
 import { WorkQueue } from "./work-queue";
 
 export interface NetworkController {
@@ -32,6 +32,8 @@ const SYNC = "@sync";
 export interface NetworkControllerOptions {
   api: KubeApi;
   translate: Translator;
+  /** The controller's namespace: where the namespaced objects it generates (IDS ConfigMaps) live. */
+  namespace: string;
   events: EventRecorder;
   log: Logger;
   /** Informers' list/watch retries. */
@@ -45,7 +47,8 @@ const DEFAULT_RETRY: BackoffPolicy = { initialMs: 200, maxMs: 60_000 };
 
 export class Fos1NetworkController implements NetworkController {
   private readonly sources = new Map<string, Informer>();
-  private readonly cilium = new Map<string, Informer>();
+  /** The objects fos1 generated (by label), by kind. */
+  private readonly generated = new Map<string, Informer>();
   private readonly queue: WorkQueue;
   private readonly client: CiliumClient;
   /** The last SYNC's conclusion per fos1 object. */
@@ -58,11 +61,13 @@ export class Fos1NetworkController implements NetworkController {
   constructor(private readonly options: NetworkControllerOptions) {
     const backoff = options.informerBackoff ?? DEFAULT_INFORMER_BACKOFF;
     for (const type of FOS1_RESOURCES) this.sources.set(type.kind, new Informer(options.api, type, { backoff, log: options.log }));
-    for (const type of CILIUM_RESOURCES)
-      this.cilium.set(type.kind, new Informer(options.api, type, { backoff, log: options.log, selection: { labelSelector: `${MANAGED_BY_LABEL}=${FIELD_MANAGER}` } }));
+    for (const type of GENERATED_RESOURCES) {
+      const selection = { labelSelector: `${MANAGED_BY_LABEL}=${FIELD_MANAGER}`, ...(type.namespaced ? { namespace: options.namespace } : {}) };
+      this.generated.set(type.kind, new Informer(options.api, type, { backoff, log: options.log, selection }));
+    }
     this.client = new KubeCiliumClient(
       options.api,
-      async (type, purpose) => (this.cilium.get(type.kind)?.list() ?? []).filter((o) => o.metadata.labels?.[PURPOSE_LABEL] === purpose),
+      async (type, purpose) => (this.generated.get(type.kind)?.list() ?? []).filter((o) => o.metadata.labels?.[PURPOSE_LABEL] === purpose),
       options.log,
     );
     this.queue = new WorkQueue((key) => (key === SYNC ? this.sync() : this.reconcileObject(key)), { retry: options.retry ?? DEFAULT_RETRY, log: options.log });
@@ -71,8 +76,8 @@ export class Fos1NetworkController implements NetworkController {
   async run(signal: AbortSignal): Promise<void> {
     const log = this.options.log;
     for (const informer of this.sources.values()) informer.onChange((_change, o) => this.sourceChanged(o));
-    for (const informer of this.cilium.values()) informer.onChange(() => this.queue.add(SYNC));
-    const informers = [...this.sources.values(), ...this.cilium.values()];
+    for (const informer of this.generated.values()) informer.onChange(() => this.queue.add(SYNC));
+    const informers = [...this.sources.values(), ...this.generated.values()];
     for (const i of informers) i.start();
     // GC must not run before the caches hold what exists, or it would see nothing to collect.
     await Promise.race([Promise.all(informers.map((i) => i.synced)), new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }))]);
@@ -105,12 +110,24 @@ export class Fos1NetworkController implements NetworkController {
     const generations = new Map(live.map((o) => [refOf(o), o.metadata.generation ?? 0]));
     const checked = checkClusterObjects(live);
     if (checked.problems.size) {
-      this.options.log.warn("fos1 objects in the cluster are invalid; Cilium keeps what it had", { problems: Object.fromEntries(checked.problems) });
-      this.outcomes = invalidOutcomes(generations, checked.problems);
+      // Like `fos1 apply`, an invalid set changes nothing. Said on the culprits and on the
+      // objects Cilium holds something for (they carry the finalizer); node-local ones are the agent's.
+      const concerned = new Map([...generations].filter(([ref]) => checked.problems.has(ref) || this.holdsFinalizer(ref)));
+      const problems = new Map([...checked.problems].map(([ref, lines]) => [ref, lines.join("; ")]));
+      this.options.log.warn("fos1 objects in the cluster are invalid; Cilium keeps what it had", { problems: Object.fromEntries(problems) });
+      this.outcomes = blockedOutcomes(concerned, problems, { own: "Invalid", other: "OtherObjectInvalid" });
       this.requeueObjects(all);
       return;
     }
     const translation = this.options.translate(checked.objects);
+    if (translation.refused.size) {
+      // A partial translation could allow more than the config does: Cilium keeps what it had.
+      this.options.log.warn("the translation refused objects; Cilium keeps what it had", { refused: Object.fromEntries(translation.refused) });
+      const concerned = new Map([...generations].filter(([ref]) => translation.sources.has(ref)));
+      this.outcomes = blockedOutcomes(concerned, translation.refused, { own: "Refused", other: "OtherObjectRefused" });
+      this.requeueObjects(all);
+      return;
+    }
     const byPurpose = (purpose: Purpose) => translation.pieces.filter((p) => p.purpose === purpose).map((p) => p.object);
     const reports: ApplyReport[] = [
       await this.client.applyNetworkPolicy(byPurpose("network-policy")),
@@ -122,7 +139,12 @@ export class Fos1NetworkController implements NetworkController {
     const failed = reports.flatMap((r) => r.failed);
     if (!failed.length) for (const o of deleting) if (o.metadata.uid) this.collected.add(o.metadata.uid);
     this.requeueObjects(all);
-    if (failed.length) throw new Error(`${failed.length} Cilium object(s) not applied: ${failed.map((f) => `${f.ref}: ${f.error}`).join("; ")}`);
+    if (failed.length) throw new Error(`${failed.length} generated object(s) not applied: ${failed.map((f) => `${f.ref}: ${f.error}`).join("; ")}`);
+  }
+
+  private holdsFinalizer(ref: string): boolean {
+    const [kind = "", name = ""] = ref.split("/");
+    return Boolean(this.sources.get(kind)?.get(name)?.metadata.finalizers?.includes(FINALIZER));
   }
 
   private requeueObjects(objects: KubeObject[]): void {
@@ -148,14 +170,20 @@ export class Fos1NetworkController implements NetworkController {
       return;
     }
     const outcome = this.outcomes.get(ref);
-    if (!outcome) return; // not (yet) a source of Cilium objects
+    const previous = (o.status as { conditions?: Condition[] } | undefined)?.conditions;
+    if (!outcome) {
+      // Not a source of anything in Cilium (or not yet translated). Conditions left from when
+      // the set was invalid would be stale: only this controller writes them, so they go.
+      if (previous?.length && this.outcomes.size) await this.options.api.patchStatus(informer.type, name, undefined, { conditions: null, placements: null });
+      return;
+    }
     const current = finalizers.includes(FINALIZER)
       ? o
       : await this.options.api.replace(informer.type, { ...o, metadata: { ...o.metadata, finalizers: [...finalizers, FINALIZER] } });
-    const previous = (current.status as { conditions?: Condition[] } | undefined)?.conditions;
     const next = conditionsFor(outcome, previous, new Date());
-    if (sameConditions(previous, next)) return;
-    await this.options.api.patchStatus(informer.type, name, undefined, { conditions: next });
+    const placementsChanged = outcome.placements !== undefined && JSON.stringify(outcome.placements) !== JSON.stringify((o.status as { placements?: unknown } | undefined)?.placements);
+    if (sameConditions(previous, next) && !placementsChanged) return;
+    await this.options.api.patchStatus(informer.type, name, undefined, { conditions: next, ...(outcome.placements ? { placements: outcome.placements } : {}) });
     await this.recordTransition(current, previous, next);
   }
 

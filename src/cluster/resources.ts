@@ -1,8 +1,9 @@
 // Every resource type fos1's controllers read or write. The RBAC rules of the controller and
 // the agent (manifests.ts) are derived from these lists, so the permissions granted are exactly
 // the resources the code uses.
+import { plural } from "../api/crds";
 import { kinds } from "../api/kinds";
-import type { ResourceType } from "./kube-api";
+import { apiVersionOf, type ResourceType } from "./kube-api";
 
 export const LEASE: ResourceType = { group: "coordination.k8s.io", version: "v1", plural: "leases", kind: "Lease", namespaced: true };
 export const EVENT: ResourceType = { group: "events.k8s.io", version: "v1", plural: "events", kind: "Event", namespaced: true };
@@ -13,19 +14,17 @@ export const CILIUM_EGRESS_GATEWAY_POLICY: ResourceType = { group: "cilium.io", 
 export const CILIUM_CIDR_GROUP: ResourceType = { group: "cilium.io", version: "v2alpha1", plural: "ciliumcidrgroups", kind: "CiliumCIDRGroup", namespaced: false };
 export const CILIUM_NODE_CONFIG: ResourceType = { group: "cilium.io", version: "v2", plural: "ciliumnodeconfigs", kind: "CiliumNodeConfig", namespaced: true };
 
-/** The Cilium kinds fos1 may create; what it created of them is garbage-collected by label. */
+/** The Cilium kinds fos1 may create, cluster-wide; what it created of them is garbage-collected by label. */
 export const CILIUM_RESOURCES: ResourceType[] = [CILIUM_CLUSTERWIDE_NETWORK_POLICY, CILIUM_NETWORK_POLICY, CILIUM_EGRESS_GATEWAY_POLICY, CILIUM_CIDR_GROUP, CILIUM_NODE_CONFIG];
+/** The IDS configuration of DPI profiles: ConfigMaps in the controller's own namespace only. */
+export const CONFIG_MAP: ResourceType = { group: "", version: "v1", plural: "configmaps", kind: "ConfigMap", namespaced: true };
+/** Everything the controller generates. */
+export const GENERATED_RESOURCES: ResourceType[] = [...CILIUM_RESOURCES, CONFIG_MAP];
 
-/** The plural Kubernetes uses for a kind: lower case, then English plural (policy → policies). */
-export function pluralOf(kind: string): string {
-  const lower = kind.toLowerCase();
-  return lower.endsWith("y") ? `${lower.slice(0, -1)}ies` : `${lower}s`;
-}
-
-/** Every fos1 kind as a cluster-scoped custom resource (the router's configuration is cluster-wide). */
+/** Every fos1 kind, as its CRD (src/api/crds.ts) serves it: cluster-scoped. */
 export const FOS1_RESOURCES: ResourceType[] = kinds.map((k) => {
   const [group = "", version = ""] = k.apiVersion.split("/");
-  return { group, version, plural: pluralOf(k.kind), kind: k.kind, namespaced: false };
+  return { group, version, plural: plural(k.kind), kind: k.kind, namespaced: false };
 });
 
 /** The node-local kinds the agent takes from the cluster (configured on the node, not by Cilium). */
@@ -37,8 +36,8 @@ export function fos1Resource(kind: string): ResourceType {
   return type;
 }
 
-export function ciliumResourceOf(object: { apiVersion: string; kind: string }): ResourceType {
-  const type = CILIUM_RESOURCES.find((r) => `${r.group}/${r.version}` === object.apiVersion && r.kind === object.kind);
-  if (!type) throw new Error(`${object.apiVersion} ${object.kind} is not a Cilium kind fos1 manages (${CILIUM_RESOURCES.map((r) => r.kind).join(", ")})`);
+export function generatedResourceOf(object: { apiVersion: string; kind: string }): ResourceType {
+  const type = GENERATED_RESOURCES.find((r) => apiVersionOf(r) === object.apiVersion && r.kind === object.kind);
+  if (!type) throw new Error(`${object.apiVersion} ${object.kind} is not a kind fos1 generates (${GENERATED_RESOURCES.map((r) => r.kind).join(", ")})`);
   return type;
 }

@@ -12,7 +12,7 @@ export interface ControllerRunOptions {
   api: KubeApi;
   translate: Translator;
   log: Logger;
-  /** The Lease: namespace and name; the identity this replica campaigns as (its pod name). */
+  /** The controller's namespace: its Lease and the namespaced objects it generates. */
   namespace: string;
   leaseName: string;
   identity: string;
@@ -42,6 +42,7 @@ export async function runController(options: ControllerRunOptions, signal: Abort
     new Fos1NetworkController({
       api: options.api,
       translate: options.translate,
+      namespace: options.namespace,
       events: new KubeEventRecorder(options.api, options.identity, log),
       log,
       informerBackoff: options.informerBackoff,

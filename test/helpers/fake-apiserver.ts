@@ -16,6 +16,7 @@
 //     manager applied last time and omits now are removed. There are no managedFields, no
 //     conflicts between managers and no list-map merge keys;
 //   - label selectors (=, ==, !=, key, !key) on list and watch.
+//   - optionally an authorizer (RBAC evaluated by the test) that answers 403 Forbidden.
 // Not implemented: field selectors, pagination, discovery, admission, validation against CRD
 // schemas, defaulting, the garbage collector of ownerReferences, authentication.
 import { parse as parseYaml } from "yaml";
@@ -73,6 +74,16 @@ export interface FakeRequest {
 /** A hook runs before each request; returning a Response answers the request with it instead. */
 export type FakeHook = (req: FakeRequest) => Response | undefined | void;
 
+/** What an authorizer sees of a request, as Kubernetes RBAC names it. */
+export interface RequestAttributes {
+  verb: "get" | "list" | "watch" | "create" | "update" | "patch" | "delete";
+  group: string;
+  /** The plural, or "plural/subresource". */
+  resource: string;
+  namespace?: string;
+  name?: string;
+}
+
 export class FakeApiServer {
   private readonly server: ReturnType<typeof Bun.serve>;
   private readonly objects = new Map<string, StoredObject>();
@@ -90,7 +101,13 @@ export class FakeApiServer {
   expiredWatches = 0;
   conflicts = 0;
 
-  constructor(private readonly resources: FakeResource[]) {
+  /** Requests the authorizer refused (403), as "verb group/resource namespace/name". */
+  readonly denied: string[] = [];
+
+  constructor(
+    private readonly resources: FakeResource[],
+    private readonly authorize?: (attributes: RequestAttributes) => boolean,
+  ) {
     this.server = Bun.serve({ port: 0, hostname: "127.0.0.1", idleTimeout: 0, fetch: (req) => this.handle(req) });
   }
 
@@ -138,12 +155,17 @@ export class FakeApiServer {
     return this.objects.get(this.keyOf(this.resource(plural), namespace, name));
   }
 
-  /** Creates or replaces an object as another client would (no resourceVersion check). */
+  /**
+   * Creates or updates an object as a person with kubectl apply would: no resourceVersion check,
+   * and metadata it does not mention (finalizers, labels) stays as it is.
+   */
   put(plural: string, object: Json): StoredObject {
     const res = this.resource(plural);
     const meta = object.metadata as { name: string; namespace?: string };
     const current = this.objects.get(this.keyOf(res, meta.namespace, meta.name));
-    return current ? this.store(res, current, this.withoutStatusChange(res, current, object), "MODIFIED") : this.create(res, object);
+    if (!current) return this.create(res, object);
+    const next = { ...object, metadata: { ...current.metadata, ...meta } };
+    return this.store(res, current, this.withoutStatusChange(res, current, next), "MODIFIED");
   }
 
   /** Deletes an object as another client would (finalizers are honoured). */
@@ -166,6 +188,15 @@ export class FakeApiServer {
     const route = this.route(url.pathname);
     if (!route) return status(404, "NotFound", `the server could not find the requested resource (${url.pathname})`);
     const { res, namespace, name, subresource } = route;
+    if (this.authorize) {
+      const verbs: Record<string, RequestAttributes["verb"]> = { POST: "create", PUT: "update", PATCH: "patch", DELETE: "delete" };
+      const verb = verbs[req.method] ?? (name ? "get" : watch ? "watch" : "list");
+      const attributes: RequestAttributes = { verb, group: res.group, resource: subresource ? `${res.plural}/${subresource}` : res.plural, namespace, name };
+      if (!this.authorize(attributes)) {
+        this.denied.push(`${verb} ${res.group}/${attributes.resource} ${namespace ?? ""}/${name ?? ""}`);
+        return status(403, "Forbidden", `${verb} ${attributes.resource}.${res.group} is forbidden`);
+      }
+    }
     try {
       if (!name) {
         if (req.method === "GET" && watch) return this.watch(res, namespace, url.searchParams);
@@ -199,9 +230,10 @@ export class FakeApiServer {
   }
 
   private route(path: string) {
-    const m = /^\/apis\/([^/]+)\/([^/]+)\/(?:namespaces\/([^/]+)\/)?([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/.exec(path);
+    // /apis/{group}/{version}/… for named groups, /api/v1/… for the core group.
+    const m = /^\/(?:apis\/([^/]+)|api)\/([^/]+)\/(?:namespaces\/([^/]+)\/)?([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/.exec(path);
     if (!m) return undefined;
-    const [, group, version, namespace, plural, name, subresource] = m;
+    const [, group = "", version, namespace, plural, name, subresource] = m;
     const res = this.resources.find((r) => r.group === group && r.version === version && r.plural === plural);
     if (!res || (namespace !== undefined && !res.namespaced)) return undefined;
     if (res.namespaced && name !== undefined && namespace === undefined) return undefined;
@@ -213,7 +245,7 @@ export class FakeApiServer {
     const items = [...this.objects.entries()]
       .filter(([key, o]) => key.startsWith(this.prefixOf(res, namespace)) && selector(o.metadata.labels ?? {}))
       .map(([, o]) => o);
-    return Response.json({ apiVersion: `${res.group}/${res.version}`, kind: `${res.kind}List`, metadata: { resourceVersion: String(this.rv) }, items });
+    return Response.json({ apiVersion: apiVersionOf(res), kind: `${res.kind}List`, metadata: { resourceVersion: String(this.rv) }, items });
   }
 
   private watch(res: FakeResource, namespace: string | undefined, query: URLSearchParams): Response {
@@ -321,7 +353,7 @@ export class FakeApiServer {
     const meta = object.metadata as Meta;
     const stored: StoredObject = {
       ...object,
-      apiVersion: `${res.group}/${res.version}`,
+      apiVersion: apiVersionOf(res),
       kind: res.kind,
       metadata: {
         ...meta,
@@ -415,6 +447,8 @@ export class FakeApiServer {
     return `${res.group}/${res.plural}/${res.namespaced && namespace !== undefined ? `${namespace}/` : ""}`;
   }
 }
+
+const apiVersionOf = (res: FakeResource) => (res.group ? `${res.group}/${res.version}` : res.version);
 
 class FakeStatus extends Error {
   constructor(

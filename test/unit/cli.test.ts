@@ -91,13 +91,7 @@ describe("fos1 status", () => {
   });
 });
 
-describe("commands not built yet", () => {
-  test("fail with exit 1 and name the issue instead of pretending", async () => {
-    const r = await fos1(["controller"]);
-    expect(r.exitCode).toBe(1);
-    expect(logMessages(r)).toContain("not implemented yet");
-  });
-
+describe("fos1 xdp", () => {
   test("fos1 xdp: a bad CIDR is invalid input (exit 2) and says why, before anything is looked at", async () => {
     for (const [cidr, why] of [["203.0.113.1/24", "host bits set (the network is 203.0.113.0/24)"], ["300.1.2.0/24", "not an IPv4 or IPv6 prefix"], ["2001:db8::/129", "not an IPv4 or IPv6 prefix"]] as const) {
       const r = await fos1(["xdp", "block", cidr, "--state-dir", "/nonexistent"]);

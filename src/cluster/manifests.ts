@@ -1,0 +1,161 @@
+// The Kubernetes manifests that run fos1 in the cluster, as data (hack/generate-deploy.ts writes
+// them to deploy/manifests/, where Talos inline manifests take them; a unit test keeps them
+// current). Every permission is derived from the resource lists the code uses (resources.ts),
+// so the ClusterRoles grant exactly what the controller and the agent touch.
+import type { KubeObject, ResourceType } from "./kube-api";
+import { CILIUM_RESOURCES, CONFIG_MAP, EVENT, FOS1_RESOURCES, LEASE, NODE_LOCAL_KINDS } from "./resources";
+
+export const NAMESPACE = "fos1-system";
+export const CONTROLLER = "fos1-controller";
+export const AGENT = "fos1-agent";
+const PART_OF = { "app.kubernetes.io/part-of": "fos1" };
+
+interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
+
+/** One rule per API group: the given verbs on those resources (and optional subresource). */
+function rulesFor(types: ResourceType[], verbs: string[], subresource?: string): PolicyRule[] {
+  const groups = [...new Set(types.map((t) => t.group))].sort();
+  return groups.map((group) => ({
+    apiGroups: [group],
+    resources: types.filter((t) => t.group === group).map((t) => (subresource ? `${t.plural}/${subresource}` : t.plural)).sort(),
+    verbs,
+  }));
+}
+
+const labels = (name: string) => ({ "app.kubernetes.io/name": name, ...PART_OF });
+
+function namespace(): KubeObject {
+  // The controller needs no privilege at all: the restricted Pod Security level holds it to that.
+  return { apiVersion: "v1", kind: "Namespace", metadata: { name: NAMESPACE, labels: { ...PART_OF, "pod-security.kubernetes.io/enforce": "restricted" } } };
+}
+
+function serviceAccount(name: string): KubeObject {
+  return { apiVersion: "v1", kind: "ServiceAccount", metadata: { name, namespace: NAMESPACE, labels: labels(name) } };
+}
+
+function binding(kind: "ClusterRoleBinding" | "RoleBinding", name: string, roleKind: "ClusterRole" | "Role", subject: string, ns?: string): KubeObject {
+  return {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind,
+    metadata: { name, ...(ns ? { namespace: ns } : {}), labels: labels(subject) },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: roleKind, name },
+    subjects: [{ kind: "ServiceAccount", name: subject, namespace: NAMESPACE }],
+  };
+}
+
+function role(kind: "ClusterRole" | "Role", name: string, rules: PolicyRule[], ns?: string, owner = name): KubeObject {
+  return { apiVersion: "rbac.authorization.k8s.io/v1", kind, metadata: { name, ...(ns ? { namespace: ns } : {}), labels: labels(owner) }, rules };
+}
+
+/** The controller's permissions, cluster-wide: fos1's kinds, and the Cilium objects it makes. */
+export function controllerClusterRules(): PolicyRule[] {
+  return [
+    // Read every fos1 object; update only to add or remove fos1's finalizer.
+    ...rulesFor(FOS1_RESOURCES, ["get", "list", "watch", "update"]),
+    ...rulesFor(FOS1_RESOURCES, ["patch"], "status"),
+    // Server-side apply creates and updates (create + patch), garbage collection deletes.
+    ...rulesFor(CILIUM_RESOURCES, ["get", "list", "watch", "create", "patch", "delete"]),
+  ];
+}
+
+export interface ControllerDeployment {
+  image: string;
+  replicas?: number;
+}
+
+/** Namespace, service account, RBAC, the Deployment (2 replicas, leader election) and its disruption budget. */
+export function controllerManifests(o: ControllerDeployment): KubeObject[] {
+  const lease: PolicyRule[] = [
+    // create cannot be limited by name (the object does not exist yet); the rest can.
+    { apiGroups: [LEASE.group], resources: [LEASE.plural], verbs: ["create"] },
+    { apiGroups: [LEASE.group], resources: [LEASE.plural], resourceNames: [CONTROLLER], verbs: ["get", "update"] },
+  ];
+  // The IDS configuration it generates lives in its own namespace only.
+  const own: PolicyRule[] = [...lease, ...rulesFor([CONFIG_MAP], ["get", "list", "watch", "create", "patch", "delete"])];
+  // Events about cluster-scoped objects live in "default" (events.ts).
+  const events: PolicyRule[] = [{ apiGroups: [EVENT.group], resources: [EVENT.plural], verbs: ["create"] }];
+  const podLabels = labels(CONTROLLER);
+  return [
+    namespace(),
+    serviceAccount(CONTROLLER),
+    role("ClusterRole", CONTROLLER, controllerClusterRules()),
+    binding("ClusterRoleBinding", CONTROLLER, "ClusterRole", CONTROLLER),
+    role("Role", CONTROLLER, own, NAMESPACE),
+    binding("RoleBinding", CONTROLLER, "Role", CONTROLLER, NAMESPACE),
+    role("Role", `${CONTROLLER}-events`, events, "default", CONTROLLER),
+    binding("RoleBinding", `${CONTROLLER}-events`, "Role", CONTROLLER, "default"),
+    {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: CONTROLLER, namespace: NAMESPACE, labels: podLabels },
+      spec: {
+        replicas: o.replicas ?? 2,
+        selector: { matchLabels: podLabels },
+        template: {
+          metadata: { labels: podLabels },
+          spec: {
+            serviceAccountName: CONTROLLER,
+            // A router is often one node: spread replicas when there are several, never refuse to run.
+            affinity: {
+              podAntiAffinity: {
+                preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: podLabels } } }],
+              },
+            },
+            tolerations: [{ key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" }],
+            securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: "RuntimeDefault" } },
+            containers: [
+              {
+                name: "controller",
+                image: o.image,
+                args: ["controller", "--namespace", NAMESPACE, "--lease-name", CONTROLLER],
+                env: [
+                  { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+                  { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+                  { name: "FOS1_LOG_FORMAT", value: "json" },
+                ],
+                resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "512Mi" } },
+                securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+              },
+            ],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: "policy/v1",
+      kind: "PodDisruptionBudget",
+      metadata: { name: CONTROLLER, namespace: NAMESPACE, labels: podLabels },
+      spec: { minAvailable: 1, selector: { matchLabels: podLabels } },
+    },
+  ];
+}
+
+/** The agent's permissions: read the node-local kinds (its node's share of them) and its Node's labels. */
+export function agentClusterRules(): PolicyRule[] {
+  const nodeLocal = FOS1_RESOURCES.filter((t) => (NODE_LOCAL_KINDS as readonly string[]).includes(t.kind));
+  return [...rulesFor(nodeLocal, ["get", "list", "watch"]), { apiGroups: [""], resources: ["nodes"], verbs: ["get"] }];
+}
+
+/**
+ * The agent runs on the host (a Talos extension service), not in a pod, so it cannot mount a
+ * projected token: a service-account token Secret gives it a long-lived one for its kubeconfig.
+ */
+export function agentManifests(): KubeObject[] {
+  return [
+    namespace(),
+    serviceAccount(AGENT),
+    role("ClusterRole", AGENT, agentClusterRules()),
+    binding("ClusterRoleBinding", AGENT, "ClusterRole", AGENT),
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      type: "kubernetes.io/service-account-token",
+      metadata: { name: `${AGENT}-token`, namespace: NAMESPACE, labels: labels(AGENT), annotations: { "kubernetes.io/service-account.name": AGENT } },
+    },
+  ];
+}

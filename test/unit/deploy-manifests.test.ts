@@ -1,0 +1,83 @@
+// deploy/manifests/ is generated (src/cluster/deploy-files.ts) and committed for Talos's inline
+// manifests: it must be what its sources give today, and say what the deployment promises.
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseAllDocuments } from "yaml";
+import { deployFiles } from "../../src/cluster/deploy-files";
+import type { KubeObject } from "../../src/cluster/kube-api";
+import { CILIUM_RESOURCES, FOS1_RESOURCES, NODE_LOCAL_KINDS } from "../../src/cluster/resources";
+
+const repo = join(import.meta.dir, "..", "..");
+const files = deployFiles(repo);
+const committed = (path: string) => readFileSync(join(repo, path), "utf8");
+const objects = (path: string) => parseAllDocuments(committed(path)).map((d) => d.toJS() as KubeObject);
+const find = (path: string, kind: string, name?: string) => objects(path).filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+
+type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
+
+test.each([...files.keys()])("%s is current with its sources (else: make generate)", (path) => {
+  expect(committed(path) === files.get(path)).toBe(true);
+});
+
+test("every rendered document is a named Kubernetes object", () => {
+  for (const path of files.keys())
+    for (const o of objects(path)) {
+      expect(o.apiVersion).toMatch(/^([a-z0-9.]+\/)?v\d/);
+      expect(o.kind).toMatch(/^[A-Z]/);
+      expect(o.metadata.name).toMatch(/^[a-z0-9][-a-z0-9.]*$/);
+    }
+});
+
+describe("fos1-controller.yaml", () => {
+  const path = "deploy/manifests/fos1-controller.yaml";
+
+  test("a Deployment of 2 replicas that elect a leader, unprivileged", () => {
+    const [d] = find(path, "Deployment", "fos1-controller");
+    const spec = d!.spec as { replicas: number; template: { spec: { serviceAccountName: string; securityContext: object; containers: { args: string[]; env: { name: string }[]; securityContext: object }[] } } };
+    expect(spec.replicas).toBe(2);
+    const pod = spec.template.spec;
+    expect(pod.serviceAccountName).toBe("fos1-controller");
+    expect(pod.containers[0]!.args).toEqual(["controller", "--namespace", "fos1-system", "--lease-name", "fos1-controller"]);
+    expect(pod.containers[0]!.env.map((e) => e.name)).toContain("POD_NAME");
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true });
+    expect(pod.containers[0]!.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+    expect(find(path, "PodDisruptionBudget")[0]!.spec).toMatchObject({ minAvailable: 1 });
+  });
+
+  test("its ClusterRole names exactly fos1's kinds and the Cilium kinds it manages, no wildcard, no secrets", () => {
+    const rules = find(path, "ClusterRole", "fos1-controller")[0]!.rules as Rule[];
+    const all = rules.flatMap((r) => [...r.apiGroups, ...r.resources, ...r.verbs]);
+    expect(all).not.toContain("*");
+    const resources = new Set(rules.flatMap((r) => r.resources));
+    expect(resources).toEqual(new Set([...FOS1_RESOURCES.flatMap((t) => [t.plural, `${t.plural}/status`]), ...CILIUM_RESOURCES.map((t) => t.plural)]));
+    // fos1's own objects: read, finalizers (update), status (patch) — never created or deleted.
+    for (const r of rules.filter((r) => r.apiGroups.some((g) => g.endsWith("fos1.io")))) expect(r.verbs).not.toContain("delete");
+  });
+
+  test("in its namespace: the Lease, updated only by name, and ConfigMaps; events only where cluster-scoped objects' events go", () => {
+    const own = find(path, "Role", "fos1-controller")[0]!;
+    expect(own.metadata.namespace).toBe("fos1-system");
+    const rules = own.rules as Rule[];
+    for (const r of rules.filter((r) => r.resources.includes("leases") && r.verbs.includes("update"))) expect(r.resourceNames).toEqual(["fos1-controller"]);
+    expect(rules.some((r) => r.apiGroups.includes("") && r.resources.includes("configmaps"))).toBe(true);
+    expect(find(path, "Role", "fos1-controller-events")[0]!.metadata.namespace).toBe("default");
+  });
+});
+
+test("fos1-agent-rbac.yaml: the agent only reads its node-local kinds and Nodes", () => {
+  const rules = find("deploy/manifests/fos1-agent-rbac.yaml", "ClusterRole", "fos1-agent")[0]!.rules as Rule[];
+  expect(new Set(rules.flatMap((r) => r.verbs))).toEqual(new Set(["get", "list", "watch"]));
+  const kinds = FOS1_RESOURCES.filter((t) => rules.some((r) => r.resources.includes(t.plural))).map((t) => t.kind);
+  expect(kinds.sort()).toEqual([...NODE_LOCAL_KINDS].sort());
+  expect(rules.some((r) => r.apiGroups.includes("") && r.resources.includes("nodes"))).toBe(true);
+});
+
+test.each(["cilium-install.yaml", "cilium-install-direct-routing.yaml"])("%s hands Helm the values files as they are in deploy/cilium/", (file) => {
+  const path = `deploy/manifests/${file}`;
+  const data = find(path, "ConfigMap")[0]!.data as Record<string, string>;
+  expect(data["values.yaml"]).toBe(committed("deploy/cilium/values.yaml"));
+  const args = (find(path, "Job")[0]!.spec as { template: { spec: { containers: { args: string[] }[] } } }).template.spec.containers[0]!.args;
+  const given = args.flatMap((a, i) => (args[i - 1] === "--values" ? [a.replace("/values/", "")] : []));
+  expect(given.sort()).toEqual(Object.keys(data).sort());
+});
