@@ -41,6 +41,12 @@ describe("zones of flow endpoints", () => {
     expect(zones.zoneOf(world, "10.21.0.1")).toBe("wan");
   });
 
+  test("a pod labelled fos1.io/zone, as the translated policies select zones' pods, is in that zone", async () => {
+    const zones = zoneMapFromConfig(await objects());
+    expect(zones.zoneOf({ labels: ["k8s:app=web", "k8s:fos1.io/zone=guest"] }, "192.168.10.23")).toBe("guest");
+    expect(zones.zoneOf({ labels: ["k8s:fos1.io/zone=nosuchzone"] }, "192.168.10.23")).toBe("lan");
+  });
+
   test("a pod carrying a zone interface's cilium.labels is in that zone, whatever its address", async () => {
     const zones = zoneMapFromConfig(await objects());
     expect(zones.zoneOf({ labels: ["k8s:app=web", "k8s:zone=lan"] }, "10.0.1.15")).toBe("lan");

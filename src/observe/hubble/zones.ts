@@ -1,8 +1,9 @@
 // Which fos1 zone a flow's endpoint is in. Hubble knows Cilium identities, not fos1 zones: the
 // hosts of a LAN are all "reserved:world" to it. So a zone is found, in this order, by
 //   1. the router itself: the "reserved:host" label → host (FirewallRule's name for the router);
-//   2. labels: an endpoint carrying every cilium.labels entry of one of a zone's interfaces
-//      (any label source: k8s:zone=lan matches cilium: {labels: {zone: lan}}) — pods;
+//   2. labels: the fos1.io/zone=<zone> label the translated Cilium policies select a zone's
+//      pods by (src/cilium/translate/topology.ts), or every cilium.labels entry of one of a
+//      zone's interfaces (any label source: k8s:zone=lan matches cilium: {labels: {zone: lan}});
 //   3. address, longest prefix first: the router's own addresses → host; the networks of the
 //      zone's interfaces (configured, and on the node itself also the kernel's, which include
 //      DHCP and delegated prefixes); static Routes → the zone they leave by; DHCP on an
@@ -15,6 +16,7 @@ import { NetworkIndex, type InterfaceInfo } from "../../api/network-index";
 import { bits, contains, network, parseIp, parsePrefix, type Prefix } from "../../api/ip";
 import { desiredFirewall } from "../../host/firewall/model";
 import type { Endpoint } from "./types";
+import { ZONE_LABEL } from "../../cilium/translate/topology";
 
 export const HOST_ZONE = "host";
 export const UNKNOWN_ZONE = "unknown";
@@ -56,6 +58,8 @@ export class ZoneMap {
     if (labels.includes("reserved:host")) return HOST_ZONE;
     if (labels.length) {
       const have = new Set(labels.map(withoutSource));
+      const policyZone = this.zones.find((z) => have.has(`${ZONE_LABEL}=${z}`));
+      if (policyZone) return policyZone;
       const match = this.labelSets.find((s) => s.labels.every(([k, v]) => have.has(`${k}=${v}`)));
       if (match) return match.zone;
     }
