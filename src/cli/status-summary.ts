@@ -2,6 +2,7 @@
 // in force, each interface's state, zone, traffic and first address, the top talkers beside the
 // drops by reason, the XDP blocks, and the last changes. Interfaces get the lines the other
 // sections leave; what does not fit is counted and `fos1 status --details` or -o json has it.
+import { ROUTER_KINDS } from "../host/metrics/link-counters";
 import type { HostStatus, InterfaceStatus } from "../host/status";
 import { changesText } from "./commands/history";
 import { table } from "./output";
@@ -10,8 +11,6 @@ export const SCREEN = { columns: 80, lines: 24 };
 const SIDE_ROWS = 4;
 const CHANGES = 3;
 const LABEL = "changes  ";
-/** Kinds that make up the router's network, listed before the rest (Cilium's veths, tunnels). */
-const ROUTER_KINDS = new Set(["physical", "bond", "vlan", "bridge", "vrf"]);
 
 /** 1234 → "1.2 k"; SI steps of 1000, as network rates are counted. */
 function si(n: number, unit: string): string {

@@ -1,8 +1,9 @@
 // The apply journal in the state folder (default /var/lib/fos1), on persistent storage:
 //   pending.yaml + pending.json   the config being applied (written before the first kernel write)
 //   last-known-good.yaml + .json  the last config that applied and converged completely
-//   history.jsonl                 one line per finished apply: when, digest, outcome, command, and
-//                                 what it changed (the operations applied; src/host/audit.ts)
+//   history.jsonl                 one line per finished apply, confirmation, rollback and agent
+//                                 repair: when, digest, outcome, command, and what it changed
+//                                 (the operations applied; src/host/audit.ts)
 //   configs/<digest>.yaml         every config that was applied (converged or not), for
 //                                 `fos1 rollback N` (converged ones) and `fos1 history --diff`
 // Every file is replaced atomically (write, fsync, rename, fsync the folder), so a crash at
@@ -113,7 +114,6 @@ export class Journal {
 
   /** The agent wrote the config in force (entry: its digest, the trigger) again: the host had drifted from it. */
   reapplied(entry: JournalEntry, summary: Record<string, unknown>) {
-    mkdirSync(this.dir, { recursive: true });
     this.record(entry, "reapplied", summary);
   }
 

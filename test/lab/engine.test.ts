@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Lab, standardLab, type CableSpec } from "../../hack/lab/vm";
 import { buildLabHosts } from "../../hack/lab/topology";
+import { samples, value } from "../helpers/prometheus";
 
 let lab: Lab;
 const cables = standardLab().cables;
@@ -181,6 +182,42 @@ describe("changing the bond's mode to active-backup", () => {
     await eventually("eth0 is active again", async () => /Currently Active Slave: eth0/.test(await lab.vm("router").runOk("cat /proc/net/bonding/bond0")));
     await eventually("wan reaches the router over eth0 again", () => pingFrom("wan", "198.51.100.1"));
   }, 180_000);
+});
+
+describe("the agent's /metrics on the bond and its VLANs", () => {
+  test("bond members' state follows a pulled cable; the VLANs on the bond are counted with their id and parent", async () => {
+    const router = lab.vm("router");
+    const cable0 = cables[0] as CableSpec;
+    // The agent on the config in force (active-backup, primary eth0): it finds nothing to change.
+    const pid = (await router.runOk("mkdir -p /var/log && setsid fos1 agent -f /etc/fos1/config.yaml --state-dir /var/lib/fos1 >/var/log/fos1-metrics-agent.log 2>&1 & echo $!")).trim();
+    const scrape = async () => samples(await router.runOk("wget -qO- http://127.0.0.1:9641/metrics"));
+    const member = async (name: string, m: string) => value(await scrape(), name, { bond: "bond0", member: m });
+    try {
+      await eventually("the agent's /metrics answers", async () => (await router.run("wget -qO- http://127.0.0.1:9641/metrics")).exitCode === 0);
+      await eventually("eth0 active and eth1 backup, both links up", async () =>
+        (await member("fos1_bond_member_active", "eth0")) === 1 && (await member("fos1_bond_member_active", "eth1")) === 0 && (await member("fos1_bond_member_link_up", "eth1")) === 1);
+      const c100 = { device: "c100", interface: "c100", kind: "vlan" };
+      const before = value(await scrape(), "fos1_interface_receive_packets_total", c100)!;
+      expect(await pingFrom("c100", "198.18.100.1", 3)).toBe(true);
+      const after = await scrape();
+      expect(value(after, "fos1_interface_receive_packets_total", c100)! - before).toBeGreaterThanOrEqual(3);
+      expect(value(after, "fos1_interface_info", { ...c100, vlan: "100", parent: "bond0" })).toBe(1);
+      expect(value(after, "fos1_interface_info", { device: "bond0", interface: "bond0", kind: "bond", vlan: "", parent: "" })).toBe(1);
+
+      await lab.setCable(cable0, false);
+      try {
+        await eventually("/metrics: eth0's link down, eth1 active", async () =>
+          (await member("fos1_bond_member_link_up", "eth0")) === 0 && (await member("fos1_bond_member_active", "eth1")) === 1);
+      } finally {
+        await lab.setCable(cable0, true);
+      }
+      await eventually("/metrics: eth0 active again", async () => (await member("fos1_bond_member_active", "eth0")) === 1);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- the agent's log:\n${(await router.run("tail -n 20 /var/log/fos1-metrics-agent.log")).stdout}`);
+    } finally {
+      await router.run(`kill ${pid}; while kill -0 ${pid} 2>/dev/null; do sleep 0.2; done`, { timeoutSec: 30 });
+    }
+  }, 240_000);
 });
 
 describe("inter-VLAN policy between VLANs on the bond, in nftables", () => {

@@ -10,7 +10,7 @@ import { filterStatus, type FilterStatus } from "../xdp/admin";
 import { isExpired, readDynamic } from "../xdp/dynamic";
 import { readConntrackUsage, type ConntrackUsage } from "./conntrack";
 import { readFirewallCounters, type FirewallCounters } from "./firewall-counters";
-import { readLinkCounters, type LinkCounters } from "./link-counters";
+import { readLinkCounters, ROUTER_KINDS, type LinkCounters } from "./link-counters";
 
 export const SOURCES = ["interfaces", "firewall", "conntrack", "xdp"] as const;
 export type SourceName = (typeof SOURCES)[number];
@@ -23,8 +23,6 @@ export interface HostMetricsOptions {
   nft?: string;
 }
 
-/** Kinds that make up the router's network; other links (Cilium's veths and tunnels, lo) count only when fos1 owns them. */
-const ROUTER_KINDS = new Set(["physical", "bond", "vlan", "bridge", "vrf"]);
 
 type Read<T> = () => Promise<T | null>;
 type Labels = Record<string, string>;
@@ -60,6 +58,7 @@ export function registerHostMetrics(registry: Registry, opts: HostMetricsOptions
       }
     });
 
+  // The router's links; others (Cilium's veths and tunnels, lo) only when fos1 owns them.
   const links = source("interfaces", async () => (await readLinkCounters(opts.ip)).filter((l) => l.interface !== "" || ROUTER_KINDS.has(l.kind)));
   const firewall = source("firewall", () => readFirewallCounters(opts.nft));
   const conntrack = source("conntrack", readConntrackUsage);

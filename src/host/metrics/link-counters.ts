@@ -5,6 +5,9 @@ import { ALIAS_PREFIX, isOwned } from "../model";
 import { parseLinks } from "../observe";
 import { runToolOk } from "../tool";
 
+/** Kinds that make up the router's network, as opposed to links of others (Cilium's veths and tunnels) and lo. */
+export const ROUTER_KINDS: ReadonlySet<string> = new Set(["physical", "bond", "vlan", "bridge", "vrf"]);
+
 export interface DirectionCounters {
   bytes: number;
   packets: number;
