@@ -1,7 +1,7 @@
 // KubeApi on @kubernetes/client-node. Nearly every resource fos1 touches (its CRDs, Cilium's,
 // Leases, Events) lives under /apis/{group}/{version}, so the generic CustomObjectsApi reaches
-// them all through one untyped code path; the one core-group kind, ConfigMap (the IDS
-// configuration), goes through CoreV1Api.
+// them all through one untyped code path; the core-group kinds (ConfigMap, Node) go through
+// CoreV1Api.
 import { ApiException, CoreV1Api, CustomObjectsApi, KubeConfig, Watch, setHeaderOptions, type V1ConfigMap } from "@kubernetes/client-node";
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
@@ -96,12 +96,15 @@ class CustomObjects implements Requests {
   }
 }
 
-/** /api/v1/…: the one core kind fos1 writes, ConfigMap (typed models, turned back into plain JSON). */
-class CoreConfigMaps implements Requests {
+/**
+ * /api/v1/…: the core kinds fos1 touches — ConfigMaps it writes (the IDS configuration) and a
+ * Node it reads (the agent's labels). Typed models, turned back into plain JSON.
+ */
+class Core implements Requests {
   constructor(private readonly api: CoreV1Api) {}
 
   private check(type: ResourceType) {
-    if (type.plural !== "configmaps") throw new Error(`${type.kind}: the only core-group kind fos1 handles is ConfigMap`);
+    if (type.plural !== "configmaps") throw new Error(`${type.kind}: the core-group kinds fos1 handles are ConfigMap and (read only) Node`);
   }
 
   async list(type: ResourceType, selection: Selection) {
@@ -111,6 +114,7 @@ class CoreConfigMaps implements Requests {
   }
 
   async get(type: ResourceType, name: string, namespace: string | undefined) {
+    if (type.plural === "nodes") return plain(await this.api.readNode({ name }));
     this.check(type);
     return plain(await this.api.readNamespacedConfigMap({ name, namespace: ns(type, namespace) }));
   }
@@ -142,12 +146,12 @@ class CoreConfigMaps implements Requests {
 
 export class ClientNodeKubeApi implements KubeApi {
   private readonly custom: CustomObjects;
-  private readonly core: CoreConfigMaps;
+  private readonly core: Core;
   private readonly watcher: Watch;
 
   constructor(private readonly kc: KubeConfig) {
     this.custom = new CustomObjects(kc.makeApiClient(CustomObjectsApi));
-    this.core = new CoreConfigMaps(kc.makeApiClient(CoreV1Api));
+    this.core = new Core(kc.makeApiClient(CoreV1Api));
     this.watcher = new Watch(kc);
   }
 

@@ -18,6 +18,8 @@ export const CILIUM_NODE_CONFIG: ResourceType = { group: "cilium.io", version: "
 export const CILIUM_RESOURCES: ResourceType[] = [CILIUM_CLUSTERWIDE_NETWORK_POLICY, CILIUM_NETWORK_POLICY, CILIUM_EGRESS_GATEWAY_POLICY, CILIUM_CIDR_GROUP, CILIUM_NODE_CONFIG];
 /** The IDS configuration of DPI profiles: ConfigMaps in the controller's own namespace only. */
 export const CONFIG_MAP: ResourceType = { group: "", version: "v1", plural: "configmaps", kind: "ConfigMap", namespaced: true };
+/** The agent reads its own Node's labels (nodeSelector annotations are matched against them). */
+export const NODE: ResourceType = { group: "", version: "v1", plural: "nodes", kind: "Node", namespaced: false };
 /** Everything the controller generates. */
 export const GENERATED_RESOURCES: ResourceType[] = [...CILIUM_RESOURCES, CONFIG_MAP];
 

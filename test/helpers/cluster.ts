@@ -3,12 +3,12 @@
 // and a generous wait for eventual consistency (a wait, not a timing assertion).
 import { KubeConfig } from "@kubernetes/client-node";
 import { ClientNodeKubeApi } from "../../src/cluster/kube-client";
-import { EVENT, FOS1_RESOURCES, GENERATED_RESOURCES, LEASE } from "../../src/cluster/resources";
+import { EVENT, FOS1_RESOURCES, GENERATED_RESOURCES, LEASE, NODE } from "../../src/cluster/resources";
 import { Logger } from "../../src/observe/log";
 import { FakeApiServer, type RequestAttributes } from "./fake-apiserver";
 
 export function startFakeCluster(authorize?: (attributes: RequestAttributes) => boolean): FakeApiServer {
-  return new FakeApiServer([...FOS1_RESOURCES.map((r) => ({ ...r, statusSubresource: true })), ...GENERATED_RESOURCES, LEASE, EVENT], authorize);
+  return new FakeApiServer([...FOS1_RESOURCES.map((r) => ({ ...r, statusSubresource: true })), ...GENERATED_RESOURCES, LEASE, EVENT, NODE], authorize);
 }
 
 export function kubeConfigFor(fake: FakeApiServer): KubeConfig {
