@@ -11,8 +11,6 @@ import { CILIUM_CIDR_GROUP, CILIUM_CLUSTERWIDE_NETWORK_POLICY, CILIUM_EGRESS_GAT
 export const FIELD_MANAGER = "fos1";
 export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
 export const PURPOSE_LABEL = "fos1.io/purpose";
-/** The fos1 objects ("Kind/name", comma-separated) a Cilium object was translated from. */
-export const SOURCES_ANNOTATION = "fos1.io/sources";
 /**
  * A digest of the object as fos1 last applied it. "Contains what we want" alone would miss a
  * field fos1 stopped setting (apply removes it); the digest catches that, and `contains` catches

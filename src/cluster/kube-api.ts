@@ -86,7 +86,6 @@ export class KubeError extends Error {
 }
 
 export const isConflict = (err: unknown): boolean => err instanceof KubeError && err.status === 409;
-export const isNotFound = (err: unknown): boolean => err instanceof KubeError && err.status === 404;
 export const isGone = (err: unknown): boolean => err instanceof KubeError && err.status === 410;
 
 export const apiVersionOf = (type: ResourceType): string => (type.group ? `${type.group}/${type.version}` : type.version);

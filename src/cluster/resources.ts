@@ -32,12 +32,6 @@ export const FOS1_RESOURCES: ResourceType[] = kinds.map((k) => {
 /** The node-local kinds the agent takes from the cluster (configured on the node, not by Cilium). */
 export const NODE_LOCAL_KINDS = ["NetworkInterface", "VRF", "Route", "RoutingPolicy", "NATPolicy", "XDPFilter"] as const;
 
-export function fos1Resource(kind: string): ResourceType {
-  const type = FOS1_RESOURCES.find((r) => r.kind === kind);
-  if (!type) throw new Error(`${kind} is not a fos1 kind`);
-  return type;
-}
-
 export function generatedResourceOf(object: { apiVersion: string; kind: string }): ResourceType {
   const type = GENERATED_RESOURCES.find((r) => apiVersionOf(r) === object.apiVersion && r.kind === object.kind);
   if (!type) throw new Error(`${object.apiVersion} ${object.kind} is not a kind fos1 generates (${GENERATED_RESOURCES.map((r) => r.kind).join(", ")})`);
