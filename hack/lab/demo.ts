@@ -2,26 +2,16 @@
 // (`fos1 defaults`), and shows `fos1 status` and which lab hosts reach which. Parts that
 // later issues deliver are named as missing, not faked.
 import { Lab, standardLab } from "./vm";
-import { buildLabHosts, labHosts, reachability, reachabilityTable } from "./topology";
+import { buildLabHosts, labHosts, reachability, reachabilityTable, wanDhcpServer } from "./topology";
 
 const say = (text: string) => process.stdout.write(text.endsWith("\n") ? text : text + "\n");
 const heading = (text: string) => say(`\n=== ${text}`);
 
 const notYet = [
   "XDP on bond members one by one following membership changes (issue #5)",
-  "the Talos extension, boot images and machine-config patches (issue #6)",
   "cluster controllers and the hand-off to Cilium (issue #7)",
   "metrics, flows and IDS-driven blocks (issue #8)",
 ];
-
-// The provider: DHCPv4 on the wan host's end of the bond, with a fixed lease for the router's
-// bond (it carries eth0's MAC) so the table below can name the router's WAN address.
-const provider = [
-  "mkdir -p /tmp/dhcp",
-  "ip netns exec wan dnsmasq --keep-in-foreground --log-facility=- --conf-file=/dev/null --port=0 --user=root --pid-file= " +
-    "--interface=bond0 --bind-interfaces --dhcp-leasefile=/tmp/dhcp/leases --dhcp-range=198.51.100.100,198.51.100.199,255.255.255.0,1h " +
-    "--dhcp-host=52:54:00:00:01:00,198.51.100.1 --dhcp-option=option:router,198.51.100.254 >/tmp/dhcp/dnsmasq.log 2>&1 &",
-].join("\n");
 
 const { vms, cables } = standardLab();
 heading("booting the lab: router (system under test) and peer (the world), 4 virtual cables");
@@ -33,7 +23,7 @@ try {
 
   heading("lab hosts (namespaces in the peer VM)");
   await buildLabHosts(peer);
-  await peer.runOk(provider);
+  await peer.runOk(wanDhcpServer);
   for (const h of labHosts) say(`${h.name.padEnd(6)} ${h.cidr.padEnd(18)} router expected at ${h.gateway}`);
   say("wan    runs a DHCP server (dnsmasq) for the router's uplink");
 

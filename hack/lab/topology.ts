@@ -60,6 +60,18 @@ export const labHosts: LabHost[] = [
 
 export const hostAddress = (h: LabHost) => h.cidr.split("/")[0]!;
 
+/**
+ * The provider's DHCPv4 server on the wan host's end of the bond (dnsmasq, in the background),
+ * with a fixed lease for the router's bond (it carries eth0's MAC): the router's uplink gets
+ * 198.51.100.1 and a default route via the wan host.
+ */
+export const wanDhcpServer = [
+  "mkdir -p /tmp/dhcp",
+  "ip netns exec wan dnsmasq --keep-in-foreground --log-facility=- --conf-file=/dev/null --port=0 --user=root --pid-file= " +
+    "--interface=bond0 --bind-interfaces --dhcp-leasefile=/tmp/dhcp/leases --dhcp-range=198.51.100.100,198.51.100.199,255.255.255.0,1h " +
+    "--dhcp-host=52:54:00:00:01:00,198.51.100.1 --dhcp-option=option:router,198.51.100.254 >/tmp/dhcp/dnsmasq.log 2>&1 &",
+].join("\n");
+
 /** Builds every lab host's namespace in the peer VM. */
 export async function buildLabHosts(peer: LabVm): Promise<void> {
   await peer.runOk(["modprobe 8021q", "modprobe bonding max_bonds=0", "ip link set lo up", ...labHosts.map((h) => h.setup)].join(" && "));
