@@ -79,9 +79,10 @@ image: setup
 	PROFILE='$(PROFILE)' REGISTRY='$(REGISTRY)' INSECURE='$(INSECURE)' TALOS_VERSION='$(TALOS_VERSION)' \
 	  hack/image/run '$(PROFILE)'
 
-# A single-node router's machine config from talos-patches/example (dist/talos/).
+# A single-node router's machine config from talos-patches/example (dist/talos/), with the
+# cluster's inline manifests from deploy/; REGISTRY=… names where the controller's image is.
 talos-config: setup
-	$(BUN) hack/talos-config/render.ts
+	REGISTRY='$(REGISTRY)' $(BUN) hack/talos-config/render.ts
 
 # Every suite; the last line is "N passed, N failed" over all of them.
 test: setup build lab-image

@@ -24,14 +24,20 @@ export function docKey(doc: Doc): string {
   return doc.kind === undefined ? "v1alpha1" : `${String(doc.kind)}/${String(doc.name ?? "")}`;
 }
 
+/** Lists Talos replaces whole instead of appending (merge:"replace" in its v1alpha1 types) that these patches set. */
+const REPLACED_LISTS = new Set(["cluster.network.podSubnets", "cluster.network.serviceSubnets"]);
+
 /**
  * Talos's strategic merge as these patches use it: mappings merge key by key, lists are
- * appended, anything else is replaced by the patch.
+ * appended (except REPLACED_LISTS), anything else is replaced by the patch.
  */
-export function merge(base: unknown, patch: unknown): unknown {
+export function merge(base: unknown, patch: unknown, path = ""): unknown {
   if (isMapping(base) && isMapping(patch)) {
     const out: Doc = { ...base };
-    for (const [k, v] of Object.entries(patch)) out[k] = k in base ? merge(base[k], v) : v;
+    for (const [k, v] of Object.entries(patch)) {
+      const at = path === "" ? k : `${path}.${k}`;
+      out[k] = k in base && !REPLACED_LISTS.has(at) ? merge(base[k], v, at) : v;
+    }
     return out;
   }
   if (Array.isArray(base) && Array.isArray(patch)) return [...base, ...patch];

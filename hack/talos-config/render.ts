@@ -1,5 +1,8 @@
 // make talos-config: the machine config of a single-node fos1 router, from
-//   talos-patches/*.yaml             Cilium as CNI, sysctls, modules, the management link, firewall
+//   talos-patches/*.yaml             Cilium as CNI (dual stack), sysctls, modules, the management link, firewall
+//   deploy/                          cluster.inlineManifests: Cilium's install Job, fos1's CRDs, the agent's
+//                                    RBAC and the controller (inline-manifests.ts); the controller's image
+//                                    is REGISTRY/fos1-controller:VERSION when REGISTRY is set
 //   the fos1 config                  FOS1_CONFIG, default src/host/default-config.yaml (fos1 defaults),
 //                                    carried by an ExtensionServiceConfig to where the service reads it
 //   talos-patches/example/controlplane.yaml   the single-node example the patches apply to
@@ -13,7 +16,9 @@ import { join, resolve } from "node:path";
 import { parse } from "yaml";
 import { loadConfigText } from "../../src/api/load";
 import { formatProblem } from "../../src/api/problems";
+import { CONTROLLER_IMAGE, controllerImage } from "../../src/cluster/deploy-files";
 import { agentConfigPath, applyPatches, docKey, extensionServiceConfig, merge, parseStream, toStream, type Doc } from "./config-set";
+import { clusterManifests } from "./inline-manifests";
 import { TalosSchema } from "./schema";
 
 const repo = resolve(import.meta.dir, "../..");
@@ -25,6 +30,8 @@ export const DEFAULT_FOS1_CONFIG = join(repo, "src/host/default-config.yaml");
 export interface RenderOptions {
   out: string;
   fos1Config: string;
+  /** Where `make controller-image-push` put the controller's image; null keeps the placeholder. */
+  registry: string | null;
   /** talosctl's path, or null to render without it. */
   talosctl: string | null;
   schema: TalosSchema;
@@ -39,13 +46,17 @@ export function readPatches(schema: TalosSchema): { file: string; docs: Doc[] }[
     .map((p) => (assertValid(schema, p.file, p.docs), p));
 }
 
-/** Every patch as one stream: the legacy (v1alpha1) patches merged into one document, as talosctl wants. */
-export function patchSet(schema: TalosSchema, fos1ConfigPath: string): Doc[] {
+/**
+ * Every patch as one stream: the legacy (v1alpha1) patches, with the cluster's inline manifests,
+ * merged into one document, as talosctl wants.
+ */
+export function patchSet(schema: TalosSchema, fos1ConfigPath: string, image: string | null): Doc[] {
   const fos1Text = readFileSync(fos1ConfigPath, "utf8");
   const loaded = loadConfigText(fos1Text, fos1ConfigPath);
   if (loaded.problems.length > 0) throw new Error(`${fos1ConfigPath} is not a valid fos1 config:\n${loaded.problems.map(formatProblem).join("\n")}`);
   const { service, configPath } = agentConfigPath(parse(readFileSync(SERVICE_SPEC, "utf8")));
-  const docs = [...readPatches(schema).flatMap((p) => p.docs), extensionServiceConfig(service, configPath, fos1Text)];
+  const inline: Doc = { cluster: { inlineManifests: clusterManifests(repo, image) } };
+  const docs = [...readPatches(schema).flatMap((p) => p.docs), inline, extensionServiceConfig(service, configPath, fos1Text)];
   const legacy = docs.filter((d) => docKey(d) === "v1alpha1").reduce<unknown>((a, d) => merge(a, d), {}) as Doc;
   const set = [legacy, ...docs.filter((d) => docKey(d) !== "v1alpha1")];
   assertValid(schema, "the patch set", set);
@@ -53,7 +64,8 @@ export function patchSet(schema: TalosSchema, fos1ConfigPath: string): Doc[] {
 }
 
 export async function render(opts: RenderOptions): Promise<string> {
-  const patches = patchSet(opts.schema, opts.fos1Config);
+  const image = opts.registry === null ? null : controllerImage(opts.registry);
+  const patches = patchSet(opts.schema, opts.fos1Config, image);
   const example = parseStream(readFileSync(EXAMPLE, "utf8"), "talos-patches/example/controlplane.yaml");
   assertValid(opts.schema, "talos-patches/example/controlplane.yaml", example);
   mkdirSync(opts.out, { recursive: true });
@@ -69,14 +81,19 @@ export async function render(opts: RenderOptions): Promise<string> {
     const proc = Bun.spawnSync([opts.talosctl, ...genConfig, "--force", "--with-docs=false", "--with-examples=false"], { stdout: "pipe", stderr: "pipe" });
     if (proc.exitCode !== 0) throw new Error(`talosctl gen config failed: ${proc.stderr.toString().trim()}`);
     assertValid(opts.schema, controlplane, parseStream(readFileSync(controlplane, "utf8"), controlplane));
-    return `talos-config: ${controlplane} and ${join(opts.out, "talosconfig")} (talosctl gen config, with secrets); apply with\n  talosctl apply-config --insecure --nodes <address> --file ${controlplane}`;
+    return `talos-config: ${controlplane} and ${join(opts.out, "talosconfig")} (talosctl gen config, with secrets); apply with\n  talosctl apply-config --insecure --nodes <address> --file ${controlplane}\n${imageNote(image)}`;
   }
 
   const merged = applyPatches(example, patches);
   assertValid(opts.schema, controlplane, merged);
   const howTo = `talosctl ${genConfig.join(" ")}`;
   writeFileSync(controlplane, `# The example with the fos1 patches merged in, WITHOUT secrets (talosctl was not installed):\n# a reference, not a config to apply. With talosctl, make talos-config again, or run\n#   ${howTo}\n${toStream(merged)}`);
-  return `talos-config: ${controlplane} (the example with the patches merged in; no secrets: talosctl is not installed) and ${patchFile}.\nFor a config to apply, install talosctl and run make talos-config again, or:\n  ${howTo}`;
+  return `talos-config: ${controlplane} (the example with the patches merged in; no secrets: talosctl is not installed) and ${patchFile}.\nFor a config to apply, install talosctl and run make talos-config again, or:\n  ${howTo}\n${imageNote(image)}`;
+}
+
+function imageNote(image: string | null): string {
+  if (image !== null) return `The controller's Deployment runs ${image} (make controller-image-push with the same REGISTRY puts it there).`;
+  return `The controller's Deployment names the placeholder image ${CONTROLLER_IMAGE}, which no registry holds: push the image with make controller-image-push REGISTRY=… and render with make talos-config REGISTRY=… (the same REGISTRY).`;
 }
 
 function assertValid(schema: TalosSchema, where: string, docs: Doc[]): void {
@@ -89,6 +106,7 @@ if (import.meta.main) {
     const message = await render({
       out: resolve(process.env.TALOS_CONFIG_OUT ?? join(repo, "dist/talos")),
       fos1Config: resolve(process.env.FOS1_CONFIG ?? DEFAULT_FOS1_CONFIG),
+      registry: process.env.REGISTRY || null,
       talosctl: Bun.which("talosctl"),
       schema: TalosSchema.load(),
     });
