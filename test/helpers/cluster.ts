@@ -7,8 +7,8 @@ import { EVENT, FOS1_RESOURCES, GENERATED_RESOURCES, LEASE, NODE } from "../../s
 import { Logger } from "../../src/observe/log";
 import { FakeApiServer, type RequestAttributes } from "./fake-apiserver";
 
-export function startFakeCluster(authorize?: (attributes: RequestAttributes) => boolean): FakeApiServer {
-  return new FakeApiServer([...FOS1_RESOURCES.map((r) => ({ ...r, statusSubresource: true })), ...GENERATED_RESOURCES, LEASE, EVENT, NODE], authorize);
+export function startFakeCluster(authorize?: (attributes: RequestAttributes) => boolean, hostname?: string): FakeApiServer {
+  return new FakeApiServer([...FOS1_RESOURCES.map((r) => ({ ...r, statusSubresource: true })), ...GENERATED_RESOURCES, LEASE, EVENT, NODE], authorize, hostname);
 }
 
 export function kubeConfigFor(fake: FakeApiServer): KubeConfig {

@@ -107,12 +107,14 @@ export class FakeApiServer {
   constructor(
     private readonly resources: FakeResource[],
     private readonly authorize?: (attributes: RequestAttributes) => boolean,
+    /** Where to listen: another address than loopback serves an agent in a network namespace. */
+    private readonly hostname = "127.0.0.1",
   ) {
-    this.server = Bun.serve({ port: 0, hostname: "127.0.0.1", idleTimeout: 0, fetch: (req) => this.handle(req) });
+    this.server = Bun.serve({ port: 0, hostname, idleTimeout: 0, fetch: (req) => this.handle(req) });
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.server.port}`;
+    return `http://${this.hostname}:${this.server.port}`;
   }
 
   async stop(): Promise<void> {

@@ -262,4 +262,18 @@ describe("fos1 agent as a boot service", () => {
     expect((await agent.get(`${BASE}/readyz`)).status).toBe(0); // not on the default address
     expect(await agent.stop("SIGTERM")).toBe(0);
   }, T);
+
+  test("an HTTP/1.0 probe without a Host header gets the readiness report, and SIGTERM still exits 0", async () => {
+    writeFileSync(file, config());
+    const agent = startAgent();
+    await agent.waitForLog("the boot converge", (l) => l.msg === "boot converge done");
+    // A raw request from inside the namespace, as minimal probes (busybox wget, nc) send it.
+    const script = `const chunks = []; await new Promise((done) => Bun.connect({ hostname: "127.0.0.1", port: 9641, socket: {
+      open(s) { s.write("GET /readyz HTTP/1.0\\r\\n\\r\\n"); }, data(_s, d) { chunks.push(Buffer.from(d)); }, close() { done(); }, error() { done(); } } }));
+      console.log(Buffer.concat(chunks).toString());`;
+    const answer = ns.sh(`${process.execPath} -e '${script}'`);
+    expect(answer).toMatch(/^HTTP\/1\.[01] 200/);
+    expect(answer).toContain('"ready": true');
+    expect(await agent.stop("SIGTERM")).toBe(0);
+  }, T);
 });

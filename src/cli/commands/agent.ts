@@ -15,6 +15,11 @@ import type { Logger } from "../../observe/log";
 import { observeAll } from "../../host/agent/observer";
 import { Readiness } from "../../host/agent/readiness";
 import { ReadyNotifier } from "../../host/agent/ready-notifier";
+import { hostname } from "node:os";
+import type { ClusterSource } from "../../host/agent/cluster-source";
+import { createFlowMetrics } from "../../observe/hubble/metrics";
+import { DEFAULT_HUBBLE_SERVER, parseServer, type HubbleServer } from "../../observe/hubble/server";
+import { zoneMapFromConfig, type ZoneMap } from "../../observe/hubble/zones";
 
 /** Where Talos mounts the agent's ExtensionServiceConfig file. */
 export const DEFAULT_AGENT_CONFIG = "/usr/local/etc/fos1/config.yaml";
@@ -28,15 +33,30 @@ export const DEFAULT_LISTEN = "127.0.0.1:9641";
 export const agent: Command = {
   name: "agent",
   summary: "boot-time host configuration service: converge, then watch the kernel and the config file; health and metrics endpoints",
-  usage: `fos1 agent [-f FILE] [--state-dir DIR] [--debounce-ms N] [--listen ADDR:PORT]   (FILE defaults to ${DEFAULT_AGENT_CONFIG}, ADDR:PORT to ${DEFAULT_LISTEN})`,
+  usage:
+    `fos1 agent [-f FILE] [--state-dir DIR] [--debounce-ms N] [--listen ADDR:PORT] [--hubble SERVER|off] [--kubeconfig FILE [--node NAME]]\n` +
+    `  FILE defaults to ${DEFAULT_AGENT_CONFIG}, ADDR:PORT to ${DEFAULT_LISTEN}, SERVER (flow metrics) to ${DEFAULT_HUBBLE_SERVER};\n` +
+    "  with --kubeconfig the node's objects in the cluster are merged over FILE (NAME defaults to the host name)",
   printsState: false,
-  options: { file: { type: "string", short: "f" }, "state-dir": { type: "string" }, "debounce-ms": { type: "string" }, listen: { type: "string" } },
+  options: {
+    file: { type: "string", short: "f" },
+    "state-dir": { type: "string" },
+    "debounce-ms": { type: "string" },
+    listen: { type: "string" },
+    hubble: { type: "string" },
+    kubeconfig: { type: "string" },
+    node: { type: "string" },
+  },
   async run(ctx) {
     const file = typeof ctx.values.file === "string" ? ctx.values.file : DEFAULT_AGENT_CONFIG;
     if (file === "-") throw new UsageError("the agent re-reads its config when it changes, so it needs a file, not standard input");
     const debounceMs = parseDebounce(ctx.values["debounce-ms"]);
     const listen = parseListen(String(ctx.values.listen ?? DEFAULT_LISTEN));
     const stateDir = String(ctx.values["state-dir"] ?? DEFAULT_STATE_DIR);
+    const hubbleText = String(ctx.values.hubble ?? DEFAULT_HUBBLE_SERVER);
+    const hubble = hubbleText === "off" ? null : parseHubble(hubbleText);
+    if (ctx.values.node !== undefined && ctx.values.kubeconfig === undefined) throw new UsageError("--node names this node in the cluster: it needs --kubeconfig");
+    const cluster = ctx.values.kubeconfig === undefined ? undefined : await clusterSource(String(ctx.values.kubeconfig), String(ctx.values.node ?? hostname()), ctx.log);
 
     // Installed before the first converge so a stop request during it is not lost.
     let stopRequested: (signal: string) => void = () => {};
@@ -49,11 +69,14 @@ export const agent: Command = {
     const metrics = agentMetrics(() => readiness.report().ready, stateDir, ctx.log);
     const notifier = new ReadyNotifier(readiness, ctx.log);
     const health = new HealthServer(listen, { readiness: () => readiness.report(), metrics: () => metrics.render(), metricsContentType: metrics.contentType }, ctx.log);
-    const a = new Agent({ configFile: file, stateDir, log: ctx.log, observer: observeAll(readiness, metrics, notifier), ...(debounceMs !== undefined ? { debounceMs } : {}) });
+    const a = new Agent({ configFile: file, stateDir, log: ctx.log, observer: observeAll(readiness, metrics, notifier), ...(debounceMs !== undefined ? { debounceMs } : {}), ...(cluster ? { cluster } : {}) });
+    // gRPC and the Kubernetes client load only when used: every other command starts without them.
+    const flows = hubble && (await import("../../observe/hubble/feed")).startFlowFeed({ server: hubble, zones: zonesInForce(a), metrics: createFlowMetrics(metrics.registry), log: ctx.log });
     ctx.log.info("agent starting", { config: file, stateDir, pid: process.pid });
     try {
       // Listening before the boot converge: /readyz says what it is waiting for meanwhile.
       health.start();
+      cluster?.start();
       const first = await Promise.race([a.start().then(() => "started" as const), stopped]);
       if (first === "started") {
         notifier.ready();
@@ -66,6 +89,7 @@ export const agent: Command = {
       readiness.stop();
       notifier.stopping();
       await a.stop();
+      await Promise.all([flows?.stop(), cluster?.stop()]);
       await health.stop();
       process.off("SIGTERM", onSignal);
       process.off("SIGINT", onSignal);
@@ -79,6 +103,34 @@ export function agentMetrics(isReady: () => boolean, stateDir: string, log: Logg
   const metrics = new AgentMetrics(isReady);
   registerHostMetrics(metrics.registry, { stateDir, log });
   return metrics;
+}
+
+/** The zones of the config in force, for placing flows; rebuilt only when the config changes. */
+function zonesInForce(agent: Agent): () => ZoneMap | undefined {
+  let cached: { digest: string; zones: ZoneMap } | undefined;
+  return () => {
+    const config = agent.configObjects();
+    if (!config) return undefined;
+    if (cached?.digest !== config.digest) cached = { digest: config.digest, zones: zoneMapFromConfig(config.objects) };
+    return cached.zones;
+  };
+}
+
+function parseHubble(text: string): HubbleServer {
+  try {
+    return parseServer(text);
+  } catch (err) {
+    throw new UsageError(`--hubble: ${(err as Error).message}; or off`);
+  }
+}
+
+async function clusterSource(kubeconfig: string, node: string, log: Logger): Promise<ClusterSource> {
+  const [{ ClientNodeKubeApi, loadKubeConfig }, { ClusterSource }] = await Promise.all([import("../../cluster/kube-client"), import("../../host/agent/cluster-source")]);
+  try {
+    return new ClusterSource({ api: new ClientNodeKubeApi(loadKubeConfig({ kubeconfig })), node, log });
+  } catch (err) {
+    throw new UsageError(`--kubeconfig ${kubeconfig}: ${(err as Error).message}`);
+  }
 }
 
 function parseDebounce(v: unknown): number | undefined {

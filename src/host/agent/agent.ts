@@ -35,6 +35,9 @@ import type { AgentObserver, ConfigSource } from "./observer";
 import { NetlinkMonitor } from "./monitor";
 import { ConvergeScheduler } from "./scheduler";
 import { expireDynamic } from "../xdp/admin";
+import type { ConfigObject } from "../../api/kinds";
+import type { LoadedObject } from "../../api/load";
+import { mergeOverBoot, type LeftOut } from "./cluster-merge";
 
 export interface AgentOptions {
   configFile: string;
@@ -49,16 +52,29 @@ export interface AgentOptions {
   ip?: string;
   /** Told which config is in force, why the file was rejected, and how each converge went (readiness, metrics). */
   observer?: AgentObserver;
+  /**
+   * The node-local objects the cluster has for this node (cluster-source.ts), merged over the
+   * config file with the management path kept as the file has it (cluster-merge.ts).
+   */
+  cluster?: ClusterObjects;
+}
+
+/** What the agent needs of a ClusterSource. */
+export interface ClusterObjects {
+  selected(): { objects: ConfigObject[]; leftOut: LeftOut[] };
+  onChange(listener: () => void): void;
 }
 
 interface ActiveConfig {
   text: string;
   digest: string;
   desired: DesiredState;
+  objects: LoadedObject[];
   source: ConfigSource;
 }
 
 const DEFAULT_DEBOUNCE_MS = 200;
+const CLUSTER_CHANGED = "cluster objects";
 const HOLD_MAX_MS = 60_000;
 /**
  * Writes of the same objects this close together (beyond the debounce, any hold and a few
@@ -101,6 +117,7 @@ export class Agent {
       onEvent: (e) => this.scheduler.request(`netlink ${e.object}`),
       onRestart: () => this.scheduler.request("netlink monitor restarted"),
     });
+    opts.cluster?.onChange(() => this.scheduler.request(CLUSTER_CHANGED));
     this.watcher = new ConfigWatcher(opts.configFile, opts.log, () => {
       // The operator acted: apply it now even if the agent is holding off.
       this.scheduler.releaseHold();
@@ -169,10 +186,10 @@ export class Agent {
     try {
       let changed = false;
       if (reasons.includes("start")) changed = await this.takeUpConfig(true);
-      else if (reasons.includes("config file") || reasons.includes("resync")) changed = await this.takeUpConfig(false);
+      else if (reasons.some((r) => r === "config file" || r === "resync" || r === CLUSTER_CHANGED)) changed = await this.takeUpConfig(false);
       if (!this.active) return;
       // A touched but unchanged file alone is no reason to look at the host.
-      if (!changed && reasons.every((r) => r === "config file")) return;
+      if (!changed && reasons.every((r) => r === "config file" || r === CLUSTER_CHANGED)) return;
       await this.converge(reasons.join(", "), changed);
     } catch (err) {
       // A bug must not end the agent: the network stays as it is and the next event tries again.
@@ -193,21 +210,32 @@ export class Agent {
       this.seenDigest = "unreadable";
       return atStart ? this.fallBack() : false;
     }
-    const digest = configDigest(text);
-    if (!atStart && digest === this.seenDigest) return false;
-    this.seenDigest = digest;
-    if (this.active && digest === this.active.digest && !atStart) {
-      this.opts.observer?.configFileAccepted(); // back to what is applied
-      return false;
-    }
+    const cluster = this.opts.cluster?.selected();
+    // The file and the cluster's objects together: a change of either is a new config.
+    const seen = configDigest(text + (cluster?.objects.length ? JSON.stringify(cluster.objects) : ""));
+    if (!atStart && seen === this.seenDigest) return false;
+    this.seenDigest = seen;
     const loaded = loadConfigText(text, file);
     if (loaded.problems.length) {
       this.reportProblems(file, loaded.problems, this.keeping(atStart));
       return atStart ? this.fallBack() : false;
     }
-    this.activate({ text, digest, desired: desiredState(loaded.objects), source: "file" });
-    if (!atStart) this.log.info("config file changed; applying it", { file, digest });
+    const merged = cluster?.objects.length ? mergeOverBoot(text, file, cluster.objects) : null;
+    for (const l of [...(cluster?.leftOut ?? []), ...(merged?.leftOut ?? [])]) this.log.warn("a cluster object for this node is left out", { object: l.ref, reason: l.reason });
+    const config = merged?.taken.length ? { text: merged.text, objects: merged.objects, source: "file and cluster" as const } : { text, objects: loaded.objects, source: "file" as const };
+    const digest = configDigest(config.text);
+    if (this.active && digest === this.active.digest && !atStart) {
+      this.opts.observer?.configFileAccepted(); // back to what is applied
+      return false;
+    }
+    this.activate({ ...config, digest, desired: desiredState(config.objects) });
+    if (!atStart) this.log.info(merged?.taken.length ? "config changed; applying the file with the cluster's objects" : "config file changed; applying it", { file, digest, ...(merged?.taken.length ? { fromCluster: merged.taken } : {}) });
     return true;
+  }
+
+  /** The objects of the config in force (null before one is taken up). */
+  configObjects(): { digest: string; objects: LoadedObject[] } | null {
+    return this.active && { digest: this.active.digest, objects: this.active.objects };
   }
 
   /** At start without a usable file: the journal's last-known-good, if there is one. */
@@ -223,7 +251,7 @@ export class Agent {
       this.reportProblems(name, loaded.problems, "nothing is applied until the config file is valid");
       return false;
     }
-    this.activate({ text: lkg.text, digest: configDigest(lkg.text), desired: desiredState(loaded.objects), source: "last-known-good" });
+    this.activate({ text: lkg.text, digest: configDigest(lkg.text), desired: desiredState(loaded.objects), objects: loaded.objects, source: "last-known-good" });
     this.log.warn("converging to the last-known-good config", { digest: lkg.entry.digest, appliedAt: lkg.entry.startedAt });
     return true;
   }

@@ -30,7 +30,8 @@ const json = (body: unknown, status = 200, headers: Record<string, string> = {})
 
 /** Answers one request; separate from the server so it can be exercised without a socket. */
 export async function handleHealthRequest(req: Request, sources: HealthSources): Promise<Response> {
-  const path = new URL(req.url).pathname;
+  // An HTTP/1.0 request without a Host header reaches here with a relative URL.
+  const path = new URL(req.url, "http://localhost").pathname;
   if (!(ENDPOINTS as readonly string[]).includes(path)) return json({ error: `no such endpoint ${path}`, endpoints: ENDPOINTS }, 404);
   if (req.method !== "GET" && req.method !== "HEAD") return json({ error: `${req.method} is not allowed: the endpoints are read-only` }, 405, { allow: "GET, HEAD" });
   if (path === "/healthz") return json({ status: "ok" });

@@ -5,7 +5,7 @@ import type { ApplyResult } from "../apply";
 import type { DesiredState } from "../model";
 
 /** Where the config in force came from: the config file, or the journal's last-known-good. */
-export type ConfigSource = "file" | "last-known-good";
+export type ConfigSource = "file" | "file and cluster" | "last-known-good";
 
 export type ConvergeReport =
   | { trigger: string; seconds: number; desired: DesiredState; result: ApplyResult }

@@ -28,6 +28,13 @@ export function startFlowFeed(opts: FlowFeedOptions): FlowFeed {
   const backoff = opts.backoff ?? DEFAULT_BACKOFF;
   const abort = new AbortController();
   const log = opts.log.with({ hubble: opts.server.target });
+  // A router without Cilium yet (booting, or none at all) would say the same every 30 s: a
+  // reason is logged when it first appears, and again only after the stream was up.
+  let lastReason = "";
+  const once = (reason: string, say: () => void) => {
+    if (reason !== lastReason) say();
+    lastReason = reason;
+  };
   const run = async () => {
     while (!abort.signal.aborted) {
       try {
@@ -38,11 +45,12 @@ export function startFlowFeed(opts: FlowFeedOptions): FlowFeed {
           backoff,
           onConnected: () => {
             opts.metrics.connected(true);
+            lastReason = "";
             log.info("following Hubble's flows");
           },
           onRetry: (err, ms) => {
             opts.metrics.connected(false);
-            log.warn(`flow stream from Hubble: ${err.message}; retrying in ${ms} ms`);
+            once(err.message, () => log.warn(`flow stream from Hubble: ${err.message}; retrying with backoff (first ${ms} ms), logged again when the reason changes`));
           },
           onResponse: (r) => {
             if (r.flow) opts.metrics.flow(summarizeFlow(r.flow, opts.zones()));
@@ -51,7 +59,7 @@ export function startFlowFeed(opts: FlowFeedOptions): FlowFeed {
         });
       } catch (err) {
         opts.metrics.connected(false);
-        log.error(`Hubble refused the flow stream: ${(err as Error).message}; retrying in ${backoff.maxMs} ms`);
+        once((err as Error).message, () => log.error(`Hubble refused the flow stream: ${(err as Error).message}; retrying every ${backoff.maxMs} ms`));
         await sleep(backoff.maxMs, abort.signal);
       }
     }
