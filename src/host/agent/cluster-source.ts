@@ -3,9 +3,8 @@
 // the objects; the Node's labels, which selectors are matched against, are read again every
 // so often (the agent's RBAC allows reading its Node, not watching every node).
 //
-// Not yet wired into `fos1 agent`: the agent converges to its boot file only. The hook is one
-// call — the text it applies becomes mergeOverBoot(fileText, file, source.selected().objects).text,
-// re-converged when onChange fires — left out while the agent's loop is being reworked.
+// `fos1 agent --kubeconfig` starts one; the agent (agent.ts) applies
+// mergeOverBoot(fileText, file, source.selected().objects) and converges again on onChange.
 import type { ConfigObject } from "../../api/kinds";
 import type { Logger } from "../../observe/log";
 import { sleep, type BackoffPolicy } from "../../cluster/backoff";
