@@ -19,9 +19,10 @@ LAB_IMG  := .cache/lab/initramfs.cpio
 # (hack/extension/talos-rules.ts TALOS_RELEASE, the schema in ../shared/schemas/talos).
 TALOS_VERSION ?= v1.13.9
 EXT_TAR  := dist/fos1-extension.oci.tar
+CTL_TAR  := dist/fos1-controller.oci.tar
 
 .PHONY: setup build generate crds bpf typecheck test test-unit test-bats test-lab demo bench lab-image clean
-.PHONY: extension extension-push image talos-config
+.PHONY: extension extension-push controller-image controller-image-push image talos-config
 .NOTPARALLEL: setup
 
 setup:
@@ -72,6 +73,16 @@ extension: build
 # make extension-push REGISTRY=ghcr.io/you [INSECURE=1]: REGISTRY/fos1-extension:VERSION.
 extension-push: extension
 	REGISTRY='$(REGISTRY)' INSECURE='$(INSECURE)' hack/extension/push $(EXT_TAR)
+
+# The controller's container image (the Deployment of deploy/manifests/fos1-controller.yaml):
+# dist/fos1 alone, as an OCI image layout tarball, reproducibly, like the extension.
+controller-image: setup dist/fos1
+	hack/controller-image/build $(CTL_TAR)
+
+# make controller-image-push REGISTRY=ghcr.io/you [INSECURE=1]: REGISTRY/fos1-controller:VERSION,
+# the image make talos-config REGISTRY=… puts in the controller's Deployment.
+controller-image-push: controller-image
+	REGISTRY='$(REGISTRY)' INSECURE='$(INSECURE)' hack/controller-image/push $(CTL_TAR)
 
 # make image PROFILE=iso|raw|pxe|installer REGISTRY=… : Talos boot media with the extension
 # (runs the imager under Docker; says what is missing when Docker or the registry is).

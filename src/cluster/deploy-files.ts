@@ -20,7 +20,7 @@ export const VALUES_DIR = "deploy/cilium";
  * `make talos-config REGISTRY=…` puts that name in the Deployment it renders.
  */
 export const CONTROLLER_IMAGE = `ghcr.io/fos1/fos1:${pkg.version}`;
-/** The image's repository below REGISTRY. */
+/** The image's repository below REGISTRY, where hack/controller-image/push puts it. */
 export const CONTROLLER_IMAGE_NAME = "fos1-controller";
 
 // A registry host (name or IPv4, optional port) and optional path, as image references spell them.
