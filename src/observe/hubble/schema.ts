@@ -1,10 +1,9 @@
 // Hubble's observer API as gRPC definitions, built from fos1's .proto files (proto/README.md).
 // The files are imported as text so `bun build --compile` embeds them in the executable: fos1
 // never reads them from disk, wherever it runs from.
-import * as protobuf from "protobufjs";
-import { fromJSON } from "@grpc/proto-loader";
-import { loadPackageDefinition, type ChannelCredentials, type ChannelOptions, type Client, type ClientReadableStream, type ServiceClientConstructor, type ServiceDefinition } from "@grpc/grpc-js";
+import type { ChannelCredentials, ChannelOptions, Client, ClientReadableStream, ServiceClientConstructor, ServiceDefinition } from "@grpc/grpc-js";
 import type { GetFlowsRequest, GetFlowsResponse } from "./types";
+import { embeddedProtoRoot, grpcPackages } from "../../grpc/embedded-protos";
 import flowProto from "./proto/flow/flow.proto" with { type: "text" };
 import relayProto from "./proto/relay/relay.proto" with { type: "text" };
 import observerProto from "./proto/observer/observer.proto" with { type: "text" };
@@ -18,27 +17,9 @@ const files: Record<string, string> = {
 /** How decoded messages look: field names as in the .proto, 64-bit numbers and enums as strings. */
 export const DECODE_OPTIONS = { keepCase: true, longs: String, enums: String, defaults: false, oneofs: true } as const;
 
-function buildRoot(): protobuf.Root {
-  const root = new protobuf.Root();
-  const added = new Set<string>();
-  const add = (name: string) => {
-    if (added.has(name)) return;
-    added.add(name);
-    const wellKnown = protobuf.common.get(name);
-    if (wellKnown) return void root.addJSON(wellKnown.nested!);
-    const text = files[name];
-    if (text === undefined) throw new Error(`Hubble API: ${name} is imported but not embedded`);
-    const parsed = protobuf.parse(text, root, { keepCase: true });
-    for (const dep of [...(parsed.imports ?? []), ...(parsed.weakImports ?? [])]) add(dep);
-  };
-  add("observer/observer.proto");
-  root.resolveAll();
-  return root;
-}
+export const hubbleRoot = embeddedProtoRoot("Hubble API", files, "observer/observer.proto");
 
-export const hubbleRoot = buildRoot();
-
-const grpcObjects = loadPackageDefinition(fromJSON(hubbleRoot.toJSON(), DECODE_OPTIONS));
+const grpcObjects = grpcPackages(hubbleRoot, DECODE_OPTIONS);
 
 const observerConstructor = (grpcObjects.observer as Record<string, ServiceClientConstructor>).Observer!;
 
