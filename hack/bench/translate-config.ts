@@ -13,23 +13,12 @@ import { cidrRule, cidrSet, intersect } from "../../src/cilium/translate/cidr-se
 import { renderService, serviceOf } from "../../src/cilium/translate/service";
 import { topology } from "../../src/cilium/translate/topology";
 import { desiredFirewall } from "../../src/host/firewall/model";
+import { seededRandom } from "../../test/helpers/seeded-random";
 
 export const ZONES = 50;
 
-/** A small deterministic PRNG (mulberry32): the same config on every run. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function benchConfig(rules: number): ConfigObject[] {
-  const rnd = prng(7);
+  const rnd = seededRandom(7); // the same config on every run
   const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const internetPorts = [22, 25, 53, 80, 110, 123, 143, 443, 465, 587, 993, 995];
   const lanPorts = [...internetPorts, 1194, 1883, 3306, 3389, 5432, 6379, 8080, 8443, ...Array.from({ length: 20 }, (_, i) => 10000 + i * 7)];

@@ -18,23 +18,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { logMessages } from "../helpers/fos1";
 import { addVeth, createNs, destroyAll, dumpState, fos1In, ipBatch, killGroup, spawnFos1In, summary, type NetState } from "./netns";
+import { seededRandom } from "../helpers/seeded-random";
 
 const SEED = Number(process.env.FOS1_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const ROUNDS = Math.max(20, Number(process.env.FOS1_CRASH_ROUNDS ?? 24));
 console.log(`crash test: seed ${SEED}, ${ROUNDS} rounds (repeat with FOS1_CRASH_SEED=${SEED})`);
 
-/** mulberry32: a small seeded generator of floats in [0, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = rng(SEED);
+const random = seededRandom(SEED);
 
 // ---------------------------------------------------------------------------------------------
 // Two configs over the same four NICs. B is the one applied (and killed); A is an earlier
