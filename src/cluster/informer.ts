@@ -4,6 +4,7 @@
 // version) lists again and reports the difference; any other failure retries with backoff.
 import type { Logger } from "../observe/log";
 import { Backoff, sleep, type BackoffPolicy } from "./backoff";
+import type { WatchRestartReason } from "./controller-observer";
 import { isGone, KubeError, type KubeApi, type KubeObject, type ResourceType, type Selection, type WatchEvent } from "./kube-api";
 
 export type Change = "added" | "modified" | "deleted";
@@ -13,6 +14,8 @@ export interface InformerOptions {
   selection?: Selection;
   backoff: BackoffPolicy;
   log: Logger;
+  /** Told each time the informer starts over (not when a healthy watch times out and is resumed). */
+  onRestart?: (reason: WatchRestartReason) => void;
 }
 
 /** A watch that ends sooner than this without news is treated as a failure (backoff), not as a normal timeout. */
@@ -64,14 +67,19 @@ export class Informer {
         const started = Date.now();
         const news = await this.watchOnce();
         if (news || Date.now() - started >= SHORTEST_HEALTHY_WATCH_MS) backoff.reset();
-        else await sleep(backoff.next(), this.abort.signal);
+        else if (!this.abort.signal.aborted) {
+          this.options.onRestart?.("failed");
+          await sleep(backoff.next(), this.abort.signal);
+        }
       } catch (err) {
         if (this.abort.signal.aborted) break;
         if (isGone(err)) {
           log.info("watch expired (410 Gone); listing again");
+          this.options.onRestart?.("expired");
           this.resourceVersion = "";
           continue;
         }
+        this.options.onRestart?.("failed");
         const delay = backoff.next();
         log.warn("list/watch failed; retrying", { error: err, retryInMs: delay });
         await sleep(delay, this.abort.signal);

@@ -6,6 +6,7 @@
 // wins (the other gets 409). A leader that cannot renew within renewDeadline stops leading.
 import type { Logger } from "../observe/log";
 import { sleep } from "./backoff";
+import type { Leadership } from "./controller-observer";
 import { isConflict, type KubeApi, type KubeObject } from "./kube-api";
 import { LEASE } from "./resources";
 
@@ -19,6 +20,12 @@ export interface LeaderElectionOptions {
   /** Empty the Lease when stopped (default true), so the next candidate need not wait it out. */
   releaseOnStop?: boolean;
   log: Logger;
+  /**
+   * Told the outcome of each campaign attempt until this candidate leads, then "stopped" when
+   * leading ended (or the campaign was stopped). A leader's renewals are not told: one that
+   * fails is not yet a lost leadership.
+   */
+  onLeadership?: (state: Leadership) => void;
 }
 
 export interface LeaseSpec {
@@ -55,8 +62,17 @@ export class LeaderElector {
    */
   async run(signal: AbortSignal, lead: (leading: AbortSignal) => Promise<void>): Promise<boolean> {
     const log = this.options.log.with({ lease: `${this.options.namespace}/${this.options.name}`, identity: this.options.identity });
-    while (!signal.aborted && !(await this.tryAcquireOrRenew(log))) await sleep(jittered(this.options.retryPeriodMs), signal);
-    if (signal.aborted) return false;
+    const told = this.options.onLeadership ?? (() => {});
+    while (!signal.aborted) {
+      const attempt = await this.tryAcquireOrRenew(log);
+      told(attempt);
+      if (attempt.state === "leader") break;
+      await sleep(jittered(this.options.retryPeriodMs), signal);
+    }
+    if (signal.aborted) {
+      told({ state: "stopped" });
+      return false;
+    }
     this.leading = true;
     log.info("became leader");
     const leadership = new AbortController();
@@ -71,6 +87,7 @@ export class LeaderElector {
     signal.removeEventListener("abort", stopLeading);
     await work;
     this.leading = false;
+    told({ state: "stopped" });
     if (lost) log.warn("lost leadership");
     else if (this.options.releaseOnStop !== false) await this.release(log);
     return lost;
@@ -82,33 +99,35 @@ export class LeaderElector {
     while (!leading.aborted) {
       await sleep(this.options.retryPeriodMs, leading);
       if (leading.aborted) return false;
-      if (await this.tryAcquireOrRenew(log)) lastRenew = Date.now();
+      if ((await this.tryAcquireOrRenew(log)).state === "leader") lastRenew = Date.now();
       else if (Date.now() - lastRenew > this.options.renewDeadlineMs) return true;
     }
     return false;
   }
 
-  /** One attempt; true if this candidate holds the Lease afterwards. */
-  private async tryAcquireOrRenew(log: Logger): Promise<boolean> {
+  /** One attempt: whether this candidate holds the Lease afterwards, and if not, who does. */
+  private async tryAcquireOrRenew(log: Logger): Promise<Exclude<Leadership, { state: "stopped" }>> {
     const { namespace, name, identity } = this.options;
     const now = new Date();
     try {
       const current = (await this.api.get(LEASE, name, namespace)) as Lease | undefined;
       if (!current) {
         await this.api.create(LEASE, { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name, namespace }, spec: this.spec(now, undefined) });
-        return true;
+        return { state: "leader" };
       }
       const spec = current.spec ?? {};
       const record = JSON.stringify(spec);
       if (this.observed?.record !== record) this.observed = { record, at: Date.now() };
       const heldByOther = Boolean(spec.holderIdentity) && spec.holderIdentity !== identity;
       const expired = this.observed.at + (spec.leaseDurationSeconds ?? 0) * 1000 <= Date.now();
-      if (heldByOther && !expired) return false;
+      if (heldByOther && !expired) return { state: "standby", holder: spec.holderIdentity };
       await this.api.replace(LEASE, { ...current, spec: this.spec(now, spec) });
-      return true;
+      return { state: "leader" };
     } catch (err) {
-      if (!isConflict(err)) log.warn("lease update failed", { error: err });
-      return false;
+      // A conflict: another candidate wrote the Lease first.
+      if (isConflict(err)) return { state: "standby" };
+      log.warn("lease update failed", { error: err });
+      return { state: "unknown", error: (err as Error).message };
     }
   }
 

@@ -4,6 +4,7 @@
 // so the ClusterRoles grant exactly what the controller and the agent touch.
 import type { KubeObject, ResourceType } from "./kube-api";
 import { CILIUM_RESOURCES, CONFIG_MAP, EVENT, FOS1_RESOURCES, LEASE, NODE_LOCAL_KINDS } from "./resources";
+import { CONTROLLER_LISTEN } from "./run-controller";
 
 export const NAMESPACE = "fos1-system";
 export const CONTROLLER = "fos1-controller";
@@ -80,6 +81,10 @@ export function controllerManifests(o: ControllerDeployment): KubeObject[] {
   // Events about cluster-scoped objects live in "default" (events.ts).
   const events: PolicyRule[] = [{ apiGroups: [EVENT.group], resources: [EVENT.plural], verbs: ["create"] }];
   const podLabels = labels(CONTROLLER);
+  const port = CONTROLLER_LISTEN.port;
+  // The kubelet's probes: /healthz while the process answers; /readyz once a leader's caches are
+  // synced, or a standby's campaign reached the API server (controller-readiness.ts).
+  const probe = (path: string) => ({ httpGet: { path, port: "http" }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 });
   return [
     namespace(),
     serviceAccount(CONTROLLER),
@@ -97,7 +102,8 @@ export function controllerManifests(o: ControllerDeployment): KubeObject[] {
         replicas: o.replicas ?? 2,
         selector: { matchLabels: podLabels },
         template: {
-          metadata: { labels: podLabels },
+          // The de-facto annotations Prometheus's Kubernetes pod discovery is commonly configured by.
+          metadata: { labels: podLabels, annotations: { "prometheus.io/scrape": "true", "prometheus.io/port": String(port), "prometheus.io/path": "/metrics" } },
           spec: {
             serviceAccountName: CONTROLLER,
             // A router is often one node: spread replicas when there are several, never refuse to run.
@@ -118,6 +124,9 @@ export function controllerManifests(o: ControllerDeployment): KubeObject[] {
                   { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
                   { name: "FOS1_LOG_FORMAT", value: "json" },
                 ],
+                ports: [{ name: "http", containerPort: port, protocol: "TCP" }],
+                livenessProbe: probe("/healthz"),
+                readinessProbe: probe("/readyz"),
                 resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "512Mi" } },
                 securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
               },

@@ -12,9 +12,10 @@ import type { BackoffPolicy } from "./backoff";
 import { FIELD_MANAGER, KubeCiliumClient, MANAGED_BY_LABEL, PURPOSE_LABEL, type ApplyReport, type CiliumClient, type Purpose } from "./cilium-client";
 import { checkClusterObjects } from "./cluster-objects";
 import { conditionsFor, sameConditions, type Condition, type Outcome } from "./conditions";
+import { observeAll, SYNC_KIND, type ControllerObserver, type ReconcileConclusion, type WatchRestartReason } from "./controller-observer";
 import type { EventRecorder } from "./events";
 import { Informer } from "./informer";
-import { refOf, type KubeApi, type KubeObject } from "./kube-api";
+import { refOf, type KubeApi, type KubeObject, type ResourceType } from "./kube-api";
 import { blockedOutcomes, outcomesOf, type Translator } from "./outcomes";
 import { FOS1_RESOURCES, GENERATED_RESOURCES } from "./resources";
 import { WorkQueue } from "./work-queue";
@@ -40,6 +41,8 @@ export interface NetworkControllerOptions {
   informerBackoff?: BackoffPolicy;
   /** Work-queue retries of failed keys. */
   retry?: BackoffPolicy;
+  /** Told how reconciles end, the queue's depth, what is translated, cache syncs and informer restarts. */
+  observer?: ControllerObserver;
 }
 
 const DEFAULT_INFORMER_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 30_000 };
@@ -57,20 +60,27 @@ export class Fos1NetworkController implements NetworkController {
   private readonly collected = new Set<string>();
   /** Per object, what of it a translation depends on (generation, labels, deletion): other changes (status) need no SYNC. */
   private readonly fingerprints = new Map<string, string>();
+  private readonly observer: ControllerObserver;
 
   constructor(private readonly options: NetworkControllerOptions) {
+    const observer = (this.observer = options.observer ?? observeAll());
     const backoff = options.informerBackoff ?? DEFAULT_INFORMER_BACKOFF;
-    for (const type of FOS1_RESOURCES) this.sources.set(type.kind, new Informer(options.api, type, { backoff, log: options.log }));
+    const informerOptions = (type: ResourceType) => ({ backoff, log: options.log, onRestart: (reason: WatchRestartReason) => observer.watchRestarted(type.plural, reason) });
+    for (const type of FOS1_RESOURCES) this.sources.set(type.kind, new Informer(options.api, type, informerOptions(type)));
     for (const type of GENERATED_RESOURCES) {
       const selection = { labelSelector: `${MANAGED_BY_LABEL}=${FIELD_MANAGER}`, ...(type.namespaced ? { namespace: options.namespace } : {}) };
-      this.generated.set(type.kind, new Informer(options.api, type, { backoff, log: options.log, selection }));
+      this.generated.set(type.kind, new Informer(options.api, type, { ...informerOptions(type), selection }));
     }
     this.client = new KubeCiliumClient(
       options.api,
       async (type, purpose) => (this.generated.get(type.kind)?.list() ?? []).filter((o) => o.metadata.labels?.[PURPOSE_LABEL] === purpose),
       options.log,
     );
-    this.queue = new WorkQueue((key) => (key === SYNC ? this.sync() : this.reconcileObject(key)), { retry: options.retry ?? DEFAULT_RETRY, log: options.log });
+    this.queue = new WorkQueue((key) => (key === SYNC ? this.sync() : this.reconcileObject(key)), {
+      retry: options.retry ?? DEFAULT_RETRY,
+      log: options.log,
+      observer: { reconciled: (key, outcome, seconds) => observer.reconciled(kindOfKey(key), outcome, seconds), depth: (keys) => observer.queueDepth(keys) },
+    });
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -83,10 +93,12 @@ export class Fos1NetworkController implements NetworkController {
     await Promise.race([Promise.all(informers.map((i) => i.synced)), new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }))]);
     if (!signal.aborted) {
       log.info("caches synced; reconciling");
+      this.observer.cachesSynced(true);
       this.queue.add(SYNC);
       this.queue.start();
       await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
     }
+    this.observer.cachesSynced(false);
     await this.queue.stop();
     await Promise.all(informers.map((i) => i.stop()));
   }
@@ -103,7 +115,7 @@ export class Fos1NetworkController implements NetworkController {
   }
 
   /** Translates every live fos1 object and makes Cilium hold exactly the result. */
-  private async sync(): Promise<void> {
+  private async sync(): Promise<ReconcileConclusion> {
     const all = [...this.sources.values()].flatMap((i) => i.list());
     const live = all.filter((o) => !o.metadata.deletionTimestamp);
     const deleting = all.filter((o) => o.metadata.deletionTimestamp && o.metadata.finalizers?.includes(FINALIZER));
@@ -117,7 +129,7 @@ export class Fos1NetworkController implements NetworkController {
       this.options.log.warn("fos1 objects in the cluster are invalid; Cilium keeps what it had", { problems: Object.fromEntries(problems) });
       this.outcomes = blockedOutcomes(concerned, problems, { own: "Invalid", other: "OtherObjectInvalid" });
       this.requeueObjects(all);
-      return;
+      return "invalid";
     }
     const translation = this.options.translate(checked.objects);
     if (translation.refused.size) {
@@ -126,8 +138,9 @@ export class Fos1NetworkController implements NetworkController {
       const concerned = new Map([...generations].filter(([ref]) => translation.sources.has(ref)));
       this.outcomes = blockedOutcomes(concerned, translation.refused, { own: "Refused", other: "OtherObjectRefused" });
       this.requeueObjects(all);
-      return;
+      return "refused";
     }
+    this.observer.translated(countByKind(translation.pieces.map((p) => p.object)));
     const byPurpose = (purpose: Purpose) => translation.pieces.filter((p) => p.purpose === purpose).map((p) => p.object);
     const reports: ApplyReport[] = [
       await this.client.applyNetworkPolicy(byPurpose("network-policy")),
@@ -140,6 +153,7 @@ export class Fos1NetworkController implements NetworkController {
     if (!failed.length) for (const o of deleting) if (o.metadata.uid) this.collected.add(o.metadata.uid);
     this.requeueObjects(all);
     if (failed.length) throw new Error(`${failed.length} generated object(s) not applied: ${failed.map((f) => `${f.ref}: ${f.error}`).join("; ")}`);
+    return "success";
   }
 
   private holdsFinalizer(ref: string): boolean {
@@ -195,4 +209,15 @@ export class Fos1NetworkController implements NetworkController {
     if (now.status === "True") await this.options.events.record(o, "Normal", "Applied", now.message);
     else if (now.status === "False") await this.options.events.record(o, "Warning", now.reason, now.message);
   }
+}
+
+/** A work-queue key's kind, as reconciles are reported: "Kind/name" → Kind, the whole-set key → sync. */
+function kindOfKey(key: string): string {
+  return key === SYNC ? SYNC_KIND : (key.split("/")[0] ?? key);
+}
+
+function countByKind(objects: KubeObject[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const o of objects) counts.set(o.kind, (counts.get(o.kind) ?? 0) + 1);
+  return counts;
 }

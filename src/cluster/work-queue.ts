@@ -4,13 +4,22 @@
 // that resets once it succeeds.
 import type { Logger } from "../observe/log";
 import { backoffDelay, type BackoffPolicy } from "./backoff";
+import type { ReconcileConclusion, ReconcileOutcome } from "./controller-observer";
 
-export type Reconcile = (key: string) => Promise<void>;
+/** Resolves with what it concluded (nothing: success); a rejection is a failure, retried. */
+export type Reconcile = (key: string) => Promise<ReconcileConclusion | void>;
+
+export interface QueueObserver {
+  reconciled(key: string, outcome: ReconcileOutcome, seconds: number): void;
+  /** Keys waiting, told whenever it changes. */
+  depth(keys: number): void;
+}
 
 export interface WorkQueueOptions {
   retry: BackoffPolicy;
   workers?: number;
   log: Logger;
+  observer?: QueueObserver;
 }
 
 export class WorkQueue {
@@ -41,6 +50,7 @@ export class WorkQueue {
     if (this.queued.has(key)) return;
     this.queued.add(key);
     this.queue.push(key);
+    this.options.observer?.depth(this.queue.length);
     this.idleWorkers.shift()?.();
   }
 
@@ -65,11 +75,14 @@ export class WorkQueue {
     this.workers = Array.from({ length: this.options.workers ?? 1 }, () => this.work());
   }
 
-  /** Stops taking keys and waits for the reconciles in progress. */
+  /** Stops taking keys (those waiting are dropped) and waits for the reconciles in progress. */
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+    this.queue.splice(0);
+    this.queued.clear();
+    this.options.observer?.depth(0);
     for (const wake of this.idleWorkers.splice(0)) wake();
     await Promise.all(this.workers);
   }
@@ -83,10 +96,15 @@ export class WorkQueue {
       }
       this.queued.delete(key);
       this.processing.add(key);
+      this.options.observer?.depth(this.queue.length);
+      const started = performance.now();
+      const seconds = () => (performance.now() - started) / 1000;
       try {
-        await this.reconcile(key);
+        const outcome = (await this.reconcile(key)) ?? "success";
+        this.options.observer?.reconciled(key, outcome, seconds());
         this.failures.delete(key);
       } catch (err) {
+        this.options.observer?.reconciled(key, "error", seconds());
         const attempt = (this.failures.get(key) ?? 0) + 1;
         this.failures.set(key, attempt);
         const delay = backoffDelay(attempt, this.options.retry);

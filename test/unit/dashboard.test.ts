@@ -1,12 +1,13 @@
 // The Grafana dashboard in deploy/grafana/ may only ask for metrics fos1 really exports: every
 // metric name in its queries (panel targets and template variables) must be registered by the
-// agent's /metrics registry as `fos1 agent` builds it, or by the flow counters of Hubble's feed
-// (src/observe/hubble/metrics.ts).
+// agent's /metrics registry as `fos1 agent` builds it, by the flow counters of Hubble's feed
+// (src/observe/hubble/metrics.ts), or by the controller's (`fos1 controller`'s /metrics).
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Registry as PromRegistry } from "prom-client";
 import { agentMetrics } from "../../src/cli/commands/agent";
+import { ControllerMetrics } from "../../src/cluster/controller-metrics";
 import { createFlowMetrics } from "../../src/observe/hubble/metrics";
 import { Logger } from "../../src/observe/log";
 
@@ -79,10 +80,10 @@ describe("the Grafana dashboard", () => {
   const registries = () => {
     const flows = new PromRegistry();
     createFlowMetrics(flows);
-    return [agentMetrics(() => true, "/nonexistent/fos1-state", new Logger({ write: () => {}, isTTY: false }, "error")).registry, flows];
+    return [agentMetrics(() => true, "/nonexistent/fos1-state", new Logger({ write: () => {}, isTTY: false }, "error")).registry, flows, new ControllerMetrics().registry];
   };
 
-  test("every query names only metrics the agent's /metrics registers", async () => {
+  test("every query names only metrics the agent's or the controller's /metrics registers", async () => {
     const known = await exported(...registries());
     expect(exprs.length).toBeGreaterThan(20);
     expect(unknownIn(exprs, known)).toEqual([]);
@@ -93,6 +94,19 @@ describe("the Grafana dashboard", () => {
     const empty = walk(dashboard.panels).filter((p) => p.type !== "row" && !p.targets?.length).map((p) => p.title);
     expect(empty).toEqual([]);
     expect(exprs.filter((e) => !metricNames(e).some((n) => n.startsWith("fos1_")))).toEqual([]);
+  });
+
+  test("the controller's row shows every metric the controller exports, and only those", async () => {
+    const panels: Panel[] = dashboard.panels;
+    const row = panels.findIndex((p) => p.type === "row" && p.title === "Controller (cluster)");
+    expect(row).toBeGreaterThanOrEqual(0);
+    const next = panels.findIndex((p, i) => i > row && p.type === "row");
+    const shown = new Set(panels.slice(row + 1, next < 0 ? undefined : next).flatMap((p) => (p.targets ?? []).flatMap((t) => metricNames(t.expr))));
+    const controller = await exported(new ControllerMetrics().registry);
+    expect([...shown].filter((n) => !controller.has(n))).toEqual([]);
+    const family = (n: string) => n.replace(/_(bucket|sum|count)$/, "");
+    const shownFamilies = new Set([...shown].map(family));
+    expect((await new ControllerMetrics().registry.getMetricsAsJSON()).map((m) => m.name).filter((n) => !shownFamilies.has(n))).toEqual([]);
   });
 
   test("the check finds a misspelt or made-up metric, and reads PromQL's grouping and matchers correctly", async () => {

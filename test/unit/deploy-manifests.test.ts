@@ -7,6 +7,8 @@ import { parseAllDocuments } from "yaml";
 import { deployFiles } from "../../src/cluster/deploy-files";
 import type { KubeObject } from "../../src/cluster/kube-api";
 import { CILIUM_RESOURCES, FOS1_RESOURCES, NODE_LOCAL_KINDS } from "../../src/cluster/resources";
+import { CONTROLLER_LISTEN } from "../../src/cluster/run-controller";
+import { ENDPOINTS } from "../../src/host/agent/health-server";
 
 const repo = join(import.meta.dir, "..", "..");
 const files = deployFiles(repo);
@@ -43,6 +45,25 @@ describe("fos1-controller.yaml", () => {
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true });
     expect(pod.containers[0]!.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
     expect(find(path, "PodDisruptionBudget")[0]!.spec).toMatchObject({ minAvailable: 1 });
+  });
+
+  test("its pods answer the kubelet's probes and Prometheus on the port the controller listens on", () => {
+    const [d] = find(path, "Deployment", "fos1-controller");
+    type Probe = { httpGet: { path: string; port: string } };
+    const template = (d!.spec as { template: { metadata: { annotations: Record<string, string> }; spec: { containers: { args: string[]; ports: { name: string; containerPort: number }[]; livenessProbe: Probe; readinessProbe: Probe }[] } } }).template;
+    const container = template.spec.containers[0]!;
+    // No --listen: the controller's default, every address of the pod.
+    expect(container.args.some((a) => a.startsWith("--listen"))).toBe(false);
+    expect(CONTROLLER_LISTEN.host).toBe("0.0.0.0");
+    const port = container.ports.find((p) => p.containerPort === CONTROLLER_LISTEN.port);
+    expect(port).toBeDefined();
+    expect([container.livenessProbe.httpGet, container.readinessProbe.httpGet]).toEqual([
+      { path: "/healthz", port: port!.name },
+      { path: "/readyz", port: port!.name },
+    ]);
+    expect(ENDPOINTS).toContain("/healthz");
+    expect(ENDPOINTS).toContain("/readyz");
+    expect(template.metadata.annotations).toEqual({ "prometheus.io/scrape": "true", "prometheus.io/port": String(CONTROLLER_LISTEN.port), "prometheus.io/path": "/metrics" });
   });
 
   test("its ClusterRole names exactly fos1's kinds and the Cilium kinds it manages, no wildcard, no secrets", () => {

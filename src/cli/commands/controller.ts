@@ -1,26 +1,33 @@
 // `fos1 controller`: the cluster controller (a Deployment of 2 replicas, deploy/): campaigns for
 // a Lease and, while leading, turns fos1's objects into Cilium's resources with status
 // conditions and events. It runs until SIGTERM/SIGINT (exit 0, the Lease released), or exits 1
-// when it loses leadership, so that Kubernetes restarts it as a fresh candidate.
+// when it loses leadership, so that Kubernetes restarts it as a fresh candidate. Every replica
+// answers /healthz, /readyz and /metrics on --listen, leader or not.
 import { hostname } from "node:os";
 import type { Command } from "../command";
 import { UsageError } from "../errors";
+import { parseListen } from "./agent";
 import { parseDuration } from "../../host/confirm";
+import { HealthServer, hostPort } from "../../host/agent/health-server";
+import { observeAll } from "../../cluster/controller-observer";
+import { ControllerMetrics } from "../../cluster/controller-metrics";
+import { ControllerReadiness } from "../../cluster/controller-readiness";
 import { ClientNodeKubeApi, loadKubeConfig } from "../../cluster/kube-client";
-import { runController } from "../../cluster/run-controller";
+import { CONTROLLER_LISTEN, runController } from "../../cluster/run-controller";
 import { ciliumTranslator } from "../../cluster/cilium-translator";
 
 /** client-go's defaults for leader election. */
 const DEFAULTS = { leaseDuration: "15s", renewDeadline: "10s", retryPeriod: "2s" };
 export const DEFAULT_NAMESPACE = "fos1-system";
 export const DEFAULT_LEASE = "fos1-controller";
+const DEFAULT_LISTEN = hostPort(CONTROLLER_LISTEN);
 
 export const controller: Command = {
   name: "controller",
   summary: "cluster controller: fos1's objects (CRDs) to Cilium resources, with status conditions, events and leader election",
   usage:
     "fos1 controller [--kubeconfig FILE] [--context NAME] [--namespace NS] [--lease-name NAME] [--identity ID] " +
-    "[--lease-duration 15s] [--renew-deadline 10s] [--retry-period 2s]   (in a pod: the service account; NS defaults to $POD_NAMESPACE, else fos1-system; ID to $POD_NAME, else the host name)",
+    `[--lease-duration 15s] [--renew-deadline 10s] [--retry-period 2s] [--listen ADDR:PORT]   (in a pod: the service account; NS defaults to $POD_NAMESPACE, else fos1-system; ID to $POD_NAME, else the host name; ADDR:PORT to ${DEFAULT_LISTEN}, where /healthz, /readyz and /metrics answer)`,
   printsState: false,
   options: {
     kubeconfig: { type: "string" },
@@ -31,6 +38,7 @@ export const controller: Command = {
     "lease-duration": { type: "string" },
     "renew-deadline": { type: "string" },
     "retry-period": { type: "string" },
+    listen: { type: "string" },
   },
   async run(ctx) {
     const text = (name: string) => (typeof ctx.values[name] === "string" ? (ctx.values[name] as string) : undefined);
@@ -45,6 +53,7 @@ export const controller: Command = {
     const retryPeriodMs = duration("retryPeriod", "retry-period");
     if (!(leaseDurationMs > renewDeadlineMs && renewDeadlineMs > retryPeriodMs))
       throw new UsageError("leader election needs --lease-duration > --renew-deadline > --retry-period");
+    const listen = parseListen(text("listen") ?? DEFAULT_LISTEN);
     const namespace = text("namespace") ?? process.env.POD_NAMESPACE ?? DEFAULT_NAMESPACE;
     const identity = text("identity") ?? process.env.POD_NAME ?? `${hostname()}-${process.pid}`;
     const kc = loadKubeConfig({ kubeconfig: text("kubeconfig"), context: text("context") });
@@ -57,10 +66,25 @@ export const controller: Command = {
     };
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
+    const metrics = new ControllerMetrics();
+    const readiness = new ControllerReadiness();
+    const health = new HealthServer(listen, { readiness: () => readiness.report(), metrics: () => metrics.render(), metricsContentType: metrics.contentType }, ctx.log);
     ctx.log.info("controller starting", { server: api.server, namespace, lease: text("lease-name") ?? DEFAULT_LEASE, identity });
+    health.start();
     try {
       const end = await runController(
-        { api, translate: ciliumTranslator(namespace), log: ctx.log, namespace, leaseName: text("lease-name") ?? DEFAULT_LEASE, identity, leaseDurationMs, renewDeadlineMs, retryPeriodMs },
+        {
+          api,
+          translate: ciliumTranslator(namespace),
+          log: ctx.log,
+          namespace,
+          leaseName: text("lease-name") ?? DEFAULT_LEASE,
+          identity,
+          leaseDurationMs,
+          renewDeadlineMs,
+          retryPeriodMs,
+          observer: observeAll(metrics, readiness),
+        },
         stop.signal,
       );
       if (end === "lost") {
@@ -69,6 +93,7 @@ export const controller: Command = {
       }
       return 0;
     } finally {
+      await health.stop();
       process.off("SIGTERM", onSignal);
       process.off("SIGINT", onSignal);
     }

@@ -1,14 +1,14 @@
-// The agent's local HTTP endpoints (Bun.serve): /healthz (the process answers), /readyz (the
-// readiness report as JSON: 200 when ready, 503 with the reasons when not) and /metrics
-// (Prometheus text format). GET and HEAD only; nothing here changes anything.
+// The HTTP endpoints of fos1's long-running processes, the agent and the controller (Bun.serve):
+// /healthz (the process answers), /readyz (the readiness report as JSON: 200 when ready, 503
+// with the reasons when not) and /metrics (Prometheus text format). GET and HEAD only; nothing
+// here changes anything.
 //
-// The address may be one fos1 itself configures (a management address): it does not exist
-// before the first converge. A listen that fails is therefore retried every few seconds, with
-// one error logged, rather than ending the agent — a router without its metrics endpoint is
-// better than a router whose network is not configured.
+// The agent's address may be one fos1 itself configures (a management address): it does not
+// exist before the first converge. A listen that fails is therefore retried every few seconds,
+// with one error logged, rather than ending the agent — a router without its metrics endpoint
+// is better than a router whose network is not configured.
 import type { Server } from "bun";
 import type { Logger } from "../../observe/log";
-import type { ReadinessReport } from "./readiness";
 
 export interface ListenAddress {
   /** An IPv4 or IPv6 literal. */
@@ -16,8 +16,13 @@ export interface ListenAddress {
   port: number;
 }
 
+/** The report /readyz serves as it is: the agent's ReadinessReport, the controller's ControllerReadinessReport. */
+export interface ReadinessAnswer {
+  ready: boolean;
+}
+
 export interface HealthSources {
-  readiness: () => ReadinessReport;
+  readiness: () => ReadinessAnswer;
   metrics: () => Promise<string>;
   metricsContentType: string;
 }
