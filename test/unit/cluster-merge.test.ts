@@ -6,13 +6,13 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ConfigObject } from "../../src/api/kinds";
 import { desiredState } from "../../src/host/desired";
-import { mergeOverBoot, NODE_SELECTOR_ANNOTATION, selectForNode } from "../../src/host/agent/cluster-merge";
+import { mergeOverBoot, selectForNode } from "../../src/host/agent/cluster-merge";
 
 const bootFile = join(import.meta.dir, "..", "..", "src", "host", "default-config.yaml");
 const bootText = readFileSync(bootFile, "utf8");
 
-const obj = (kind: string, name: string, spec: Record<string, unknown>, annotations?: Record<string, string>) =>
-  ({ apiVersion: kind === "XDPFilter" ? "security.fos1.io/v1alpha1" : "network.fos1.io/v1alpha1", kind, metadata: { name, ...(annotations ? { annotations } : {}) }, spec }) as unknown as ConfigObject;
+const obj = (kind: string, name: string, spec: Record<string, unknown>) =>
+  ({ apiVersion: kind === "XDPFilter" ? "security.fos1.io/v1alpha1" : "network.fos1.io/v1alpha1", kind, metadata: { name }, spec }) as unknown as ConfigObject;
 
 const merge = (...cluster: ConfigObject[]) => mergeOverBoot(bootText, "config.yaml", cluster);
 const reasons = (m: ReturnType<typeof merge>) => Object.fromEntries(m.leftOut.map((l) => [l.ref, l.reason]));
@@ -69,18 +69,17 @@ describe("merging cluster objects over the boot config", () => {
 describe("which cluster objects are for this node", () => {
   const labels = { "kubernetes.io/hostname": "r1", "fos1.io/role": "router", "topology.kubernetes.io/zone": "a" };
 
-  test("by the node-selector annotation (none: every node); cluster-level kinds are the controller's", () => {
-    const { selected, leftOut } = selectForNode(
+  test("by spec.nodeSelector, every label matching (none: every node); cluster-level kinds are the controller's", () => {
+    const selected = selectForNode(
       [
         obj("Route", "everywhere", { destination: "10.1.0.0/16", gateway: "192.168.10.254" }),
-        obj("Route", "zone-a", { destination: "10.2.0.0/16", gateway: "192.168.10.254" }, { [NODE_SELECTOR_ANNOTATION]: "fos1.io/role=router,topology.kubernetes.io/zone in (a,b)" }),
-        obj("Route", "zone-c", { destination: "10.3.0.0/16", gateway: "192.168.10.254" }, { [NODE_SELECTOR_ANNOTATION]: "topology.kubernetes.io/zone=c" }),
-        obj("Route", "typo", { destination: "10.4.0.0/16", gateway: "192.168.10.254" }, { [NODE_SELECTOR_ANNOTATION]: "zone in (a" }),
+        obj("Route", "zone-a", { destination: "10.2.0.0/16", gateway: "192.168.10.254", nodeSelector: { "fos1.io/role": "router", "topology.kubernetes.io/zone": "a" } }),
+        obj("Route", "zone-c", { destination: "10.3.0.0/16", gateway: "192.168.10.254", nodeSelector: { "topology.kubernetes.io/zone": "c" } }),
+        obj("Route", "one-of-two", { destination: "10.4.0.0/16", gateway: "192.168.10.254", nodeSelector: { "fos1.io/role": "router", "kubernetes.io/hostname": "r2" } }),
         { apiVersion: "security.fos1.io/v1alpha1", kind: "FirewallRule", metadata: { name: "r" }, spec: { fromZone: "lan", toZone: "wan", action: "allow" } } as ConfigObject,
       ],
       labels,
     );
     expect(selected.map((o) => o.metadata.name)).toEqual(["everywhere", "zone-a"]);
-    expect(leftOut).toEqual([{ ref: "Route/typo", reason: expect.stringContaining(`annotation ${NODE_SELECTOR_ANNOTATION}: "zone in (a" is not a label selector term`) }]);
   });
 });

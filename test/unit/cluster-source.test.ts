@@ -4,18 +4,18 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { mergeOverBoot, NODE_SELECTOR_ANNOTATION } from "../../src/host/agent/cluster-merge";
+import { mergeOverBoot } from "../../src/host/agent/cluster-merge";
 import { ClusterSource } from "../../src/host/agent/cluster-source";
 import { agentManifests } from "../../src/cluster/manifests";
 import { eventually, kubeApiFor, memoryLogger, startFakeCluster } from "../helpers/cluster";
 import type { FakeApiServer } from "../helpers/fake-apiserver";
 import { rbacAuthorizer } from "../helpers/rbac";
 
-const route = (name: string, destination: string, selector?: string) => ({
+const route = (name: string, destination: string, selector?: Record<string, string>) => ({
   apiVersion: "network.fos1.io/v1alpha1",
   kind: "Route",
-  metadata: { name, ...(selector ? { annotations: { [NODE_SELECTOR_ANNOTATION]: selector } } : {}) },
-  spec: { destination, gateway: "192.168.10.254" },
+  metadata: { name },
+  spec: { destination, gateway: "192.168.10.254", ...(selector ? { nodeSelector: selector } : {}) },
 });
 
 let fake: FakeApiServer;
@@ -26,8 +26,8 @@ beforeEach(() => {
   fake = startFakeCluster(rbacAuthorizer(agentManifests(), { namespace: "fos1-system", name: "fos1-agent" }));
   fake.put("nodes", { apiVersion: "v1", kind: "Node", metadata: { name: "r1", labels: { "fos1.io/role": "router", "topology.kubernetes.io/zone": "a" } } });
   fake.put("routes", route("everywhere", "10.1.0.0/16"));
-  fake.put("routes", route("zone-a", "10.2.0.0/16", "topology.kubernetes.io/zone=a"));
-  fake.put("routes", route("zone-b", "10.3.0.0/16", "topology.kubernetes.io/zone=b"));
+  fake.put("routes", route("zone-a", "10.2.0.0/16", { "topology.kubernetes.io/zone": "a" }));
+  fake.put("routes", route("zone-b", "10.3.0.0/16", { "topology.kubernetes.io/zone": "b" }));
   fake.put("firewallrules", { apiVersion: "security.fos1.io/v1alpha1", kind: "FirewallRule", metadata: { name: "r" }, spec: { fromZone: "lan", toZone: "wan", action: "allow" } });
   source = new ClusterSource({ api: kubeApiFor(fake), node: "r1", log: memoryLogger().log, backoff: { initialMs: 50, maxMs: 400 }, nodeRefreshMs: 100 });
   changes = 0;
@@ -40,7 +40,7 @@ afterEach(async () => {
   await fake.stop();
 });
 
-const names = () => source.selected().objects.map((o) => o.metadata.name).sort();
+const names = () => source.selected().map((o) => o.metadata.name).sort();
 
 test("takes the node-local objects meant for this node, with only the agent's read-only permissions", async () => {
   await source.synced;
@@ -48,14 +48,14 @@ test("takes the node-local objects meant for this node, with only the agent's re
   expect(fake.denied).toEqual([]);
   // Merged over the shipped boot config, they become routes of the host.
   const bootFile = join(import.meta.dir, "..", "..", "src", "host", "default-config.yaml");
-  const merged = mergeOverBoot(readFileSync(bootFile, "utf8"), "config.yaml", source.selected().objects);
+  const merged = mergeOverBoot(readFileSync(bootFile, "utf8"), "config.yaml", source.selected());
   expect(merged.taken.sort()).toEqual(["Route/everywhere", "Route/zone-a"]);
 });
 
 test("follows objects added, changed and deleted, and the Node's labels", async () => {
   await source.synced;
   const before = changes;
-  fake.put("routes", route("new", "10.4.0.0/16", "fos1.io/role=router"));
+  fake.put("routes", route("new", "10.4.0.0/16", { "fos1.io/role": "router" }));
   fake.remove("routes", "everywhere");
   await eventually("the new route in, the deleted one out", () => names().join() === "new,zone-a");
   expect(changes).toBeGreaterThan(before);

@@ -23,6 +23,16 @@ export const IpAddress = Type.String({ format: "ip", description: "an IPv4 or IP
 export const Mac = (description = "a MAC address, e.g. 52:54:00:12:34:56") =>
   Type.String({ pattern: "^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$", description });
 
+/**
+ * Which nodes' agents take a node-local object from the cluster (NetworkInterface, VRF, Route,
+ * RoutingPolicy, NATPolicy, XDPFilter), as a Pod's nodeSelector: every label must match.
+ */
+export const NodeSelector = Type.Optional(
+  Type.Record(Type.String(), Type.String(), {
+    description: "labels a node must carry for its agent to take this object from the cluster (as a Pod's nodeSelector); absent: every node. Not used in a node's own config file",
+  }),
+);
+
 export const Metadata = Type.Object(
   {
     name: ObjectName(),

@@ -1,7 +1,7 @@
 // network.fos1.io/v1alpha1: links, VRFs, routes and routing policy. The one source for the
 // TypeScript types, config validation and the CRDs.
 import { Type, type Static } from "@sinclair/typebox";
-import { Cidr, IfName, InterfaceRef, IpAddress, KindSchema, Mac, ObjectName, StringEnum } from "./common";
+import { Cidr, IfName, InterfaceRef, IpAddress, KindSchema, Mac, NodeSelector, ObjectName, StringEnum } from "./common";
 
 export const NETWORK_GROUP = "network.fos1.io";
 
@@ -79,6 +79,7 @@ export const NetworkInterfaceSpec = Type.Object(
     cilium: Type.Optional(
       Type.Object({ labels: Type.Optional(Type.Record(Type.String(), Type.String())) }, { additionalProperties: false }),
     ),
+    nodeSelector: NodeSelector,
   },
   { additionalProperties: false },
 );
@@ -91,6 +92,7 @@ export const VRFSpec = Type.Object(
   {
     table: Type.Integer({ minimum: 1, maximum: 4294967295, description: "the VRF's routing table (not 253–255)" }),
     members: Type.Optional(Type.Array(InterfaceRef(), { description: "NetworkInterface names placed in this VRF" })),
+    nodeSelector: NodeSelector,
   },
   { additionalProperties: false },
 );
@@ -106,6 +108,7 @@ export const RouteSpec = Type.Object(
     table: Type.Optional(TableRef),
     vrf: Type.Optional(ObjectName()),
     type: Type.Optional(StringEnum(ROUTE_TYPES)),
+    nodeSelector: NodeSelector,
   },
   { additionalProperties: false },
 );
@@ -122,6 +125,7 @@ export const RoutingPolicySpec = Type.Object(
     fwmask: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295 })),
     table: Type.Optional(TableRef),
     vrf: Type.Optional(ObjectName("look up in this VRF's table")),
+    nodeSelector: NodeSelector,
   },
   { additionalProperties: false },
 );

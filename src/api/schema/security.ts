@@ -2,7 +2,7 @@
 // network.fos1.io. Enforced by the host's nftables (src/host/firewall), later also rendered
 // for Cilium (pod traffic).
 import { Type, type Static } from "@sinclair/typebox";
-import { Cidr, InterfaceRef, IpAddress, KindSchema, ObjectName, StringEnum } from "./common";
+import { Cidr, InterfaceRef, IpAddress, KindSchema, NodeSelector, ObjectName, StringEnum } from "./common";
 import { NETWORK_GROUP } from "./network";
 
 export const SECURITY_GROUP = "security.fos1.io";
@@ -96,6 +96,7 @@ export const NATPolicySpec = Type.Object(
     externalPrefix: Type.Optional(Cidr),
     externalAddress: Type.Optional(IpAddress),
     forwards: Type.Optional(Type.Array(PortForward, { minItems: 1 })),
+    nodeSelector: NodeSelector,
   },
   { additionalProperties: false },
 );
@@ -128,6 +129,7 @@ export const XDPFilterSpec = Type.Object(
       ),
     ),
     mode: Type.Optional(StringEnum(XDP_MODES, { description: "native (driver), generic (skb), or auto: native, else generic (default auto)" })),
+    nodeSelector: NodeSelector,
   },
   { additionalProperties: false },
 );

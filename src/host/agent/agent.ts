@@ -37,7 +37,7 @@ import { ConvergeScheduler } from "./scheduler";
 import { expireDynamic } from "../xdp/admin";
 import type { ConfigObject } from "../../api/kinds";
 import type { LoadedObject } from "../../api/load";
-import { mergeOverBoot, type LeftOut } from "./cluster-merge";
+import { mergeOverBoot } from "./cluster-merge";
 
 export interface AgentOptions {
   configFile: string;
@@ -61,7 +61,7 @@ export interface AgentOptions {
 
 /** What the agent needs of a ClusterSource. */
 export interface ClusterObjects {
-  selected(): { objects: ConfigObject[]; leftOut: LeftOut[] };
+  selected(): ConfigObject[];
   onChange(listener: () => void): void;
 }
 
@@ -210,9 +210,9 @@ export class Agent {
       this.seenDigest = "unreadable";
       return atStart ? this.fallBack() : false;
     }
-    const cluster = this.opts.cluster?.selected();
+    const cluster = this.opts.cluster?.selected() ?? [];
     // The file and the cluster's objects together: a change of either is a new config.
-    const seen = configDigest(text + (cluster?.objects.length ? JSON.stringify(cluster.objects) : ""));
+    const seen = configDigest(text + (cluster.length ? JSON.stringify(cluster) : ""));
     if (!atStart && seen === this.seenDigest) return false;
     this.seenDigest = seen;
     const loaded = loadConfigText(text, file);
@@ -220,8 +220,8 @@ export class Agent {
       this.reportProblems(file, loaded.problems, this.keeping(atStart));
       return atStart ? this.fallBack() : false;
     }
-    const merged = cluster?.objects.length ? mergeOverBoot(text, file, cluster.objects) : null;
-    for (const l of [...(cluster?.leftOut ?? []), ...(merged?.leftOut ?? [])]) this.log.warn("a cluster object for this node is left out", { object: l.ref, reason: l.reason });
+    const merged = cluster.length ? mergeOverBoot(text, file, cluster) : null;
+    for (const l of merged?.leftOut ?? []) this.log.warn("a cluster object for this node is left out", { object: l.ref, reason: l.reason });
     const config = merged?.taken.length ? { text: merged.text, objects: merged.objects, source: "file and cluster" as const } : { text, objects: loaded.objects, source: "file" as const };
     const digest = configDigest(config.text);
     if (this.active && digest === this.active.digest && !atStart) {

@@ -17,15 +17,11 @@ import type { ConfigObject } from "../../api/kinds";
 import { loadConfigText, type LoadedObject } from "../../api/load";
 import { network, overlaps, parsePrefix, type Prefix } from "../../api/ip";
 import { formatProblem } from "../../api/problems";
-import { parseLabelSelector, type Labels } from "../../cluster/label-selector";
 import { NODE_LOCAL_KINDS } from "../../cluster/resources";
 import { desiredState } from "../desired";
 import type { DesiredState } from "../model";
 
 const MAIN_TABLE = 254;
-
-/** Which nodes an object is for, as a label selector (kubectl -l syntax); absent: every node. */
-export const NODE_SELECTOR_ANNOTATION = "fos1.io/node-selector";
 
 export interface LeftOut {
   ref: string;
@@ -43,20 +39,16 @@ export interface Merged {
 
 const refOf = (o: ConfigObject) => `${o.kind}/${o.metadata.name}`;
 
-/** The cluster objects meant for this node: node-local kinds whose selector matches its labels. */
-export function selectForNode(objects: ConfigObject[], nodeLabels: Labels): { selected: ConfigObject[]; leftOut: LeftOut[] } {
-  const selected: ConfigObject[] = [];
-  const leftOut: LeftOut[] = [];
-  for (const o of objects) {
-    if (!(NODE_LOCAL_KINDS as readonly string[]).includes(o.kind)) continue; // cluster-level: the controller's
-    const selector = o.metadata.annotations?.[NODE_SELECTOR_ANNOTATION] ?? "";
-    try {
-      if (parseLabelSelector(selector)(nodeLabels)) selected.push(o);
-    } catch (err) {
-      leftOut.push({ ref: refOf(o), reason: `annotation ${NODE_SELECTOR_ANNOTATION}: ${(err as Error).message}` });
-    }
-  }
-  return { selected, leftOut };
+/**
+ * The cluster objects meant for this node: node-local kinds whose spec.nodeSelector (as a Pod's)
+ * the node's labels all match; without one, every node's.
+ */
+export function selectForNode(objects: ConfigObject[], nodeLabels: Record<string, string>): ConfigObject[] {
+  return objects.filter((o) => {
+    if (!(NODE_LOCAL_KINDS as readonly string[]).includes(o.kind)) return false; // cluster-level: the controller's
+    const selector = (o.spec as { nodeSelector?: Record<string, string> }).nodeSelector ?? {};
+    return Object.entries(selector).every(([k, v]) => nodeLabels[k] === v);
+  });
 }
 
 /** Merges the selected cluster objects over the boot config (already valid), guarding the management path. */

@@ -12,7 +12,7 @@ import { toConfigValue } from "../../cluster/cluster-objects";
 import { Informer } from "../../cluster/informer";
 import type { KubeApi } from "../../cluster/kube-api";
 import { FOS1_RESOURCES, NODE, NODE_LOCAL_KINDS } from "../../cluster/resources";
-import { selectForNode, type LeftOut } from "./cluster-merge";
+import { selectForNode } from "./cluster-merge";
 
 export interface ClusterSourceOptions {
   api: KubeApi;
@@ -62,11 +62,10 @@ export class ClusterSource {
   }
 
   /** The objects meant for this node now, and those left out (a bad selector). */
-  selected(): { objects: ConfigObject[]; leftOut: LeftOut[] } {
-    if (!this.labels) return { objects: [], leftOut: [] };
+  selected(): ConfigObject[] {
+    if (!this.labels) return [];
     const live = this.informers.flatMap((i) => i.list()).filter((o) => !o.metadata.deletionTimestamp);
-    const { selected, leftOut } = selectForNode(live.map((o) => toConfigValue(o) as unknown as ConfigObject), this.labels);
-    return { objects: selected, leftOut };
+    return selectForNode(live.map((o) => toConfigValue(o) as unknown as ConfigObject), this.labels);
   }
 
   private changed(): void {
