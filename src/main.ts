@@ -10,6 +10,7 @@ import { controller } from "./cli/commands/controller";
 import { defaults } from "./cli/commands/defaults";
 import { flows } from "./cli/commands/flows";
 import { history } from "./cli/commands/history";
+import { ids } from "./cli/commands/ids";
 import { rollback } from "./cli/commands/rollback";
 import { plan } from "./cli/commands/plan";
 import { status } from "./cli/commands/status";
@@ -20,7 +21,7 @@ import { translate } from "./cli/commands/translate";
 import { xdp } from "./cli/commands/xdp";
 import { log } from "./observe/log";
 
-const commands: Command[] = [agent, apply, confirm, controller, defaults, flows, history, rollback, plan, status, translate, talos, validate, version, xdp].sort((a, b) => a.name.localeCompare(b.name));
+const commands: Command[] = [agent, apply, confirm, controller, defaults, flows, history, ids, rollback, plan, status, translate, talos, validate, version, xdp].sort((a, b) => a.name.localeCompare(b.name));
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

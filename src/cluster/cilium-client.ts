@@ -1,5 +1,6 @@
-// The seed's CiliumClient: the four jobs fos1 hands to Cilium. Each call is declarative — the
-// cluster afterwards holds exactly the given objects for that job: each is created or updated
+// The seed's CiliumClient: the four jobs fos1 hands to Cilium, and a fifth, the IDS's blocks
+// (not the controller's). Each call is declarative — the cluster afterwards holds exactly the
+// given objects for that job: each is created or updated
 // with server-side apply (field manager fos1), labelled as fos1's and as that job's, and every
 // object fos1 made earlier for the job that is not in the call is deleted (garbage collection
 // by label, so nothing fos1 did not make is ever touched).
@@ -18,7 +19,7 @@ export const PURPOSE_LABEL = "fos1.io/purpose";
  */
 export const DIGEST_ANNOTATION = "fos1.io/applied-digest";
 
-export type Purpose = "network-policy" | "nat" | "vlan-routing" | "dpi";
+export type Purpose = "network-policy" | "nat" | "vlan-routing" | "dpi" | "ids-block";
 
 /** The Cilium kinds each job may produce. */
 export const PURPOSE_KINDS: Record<Purpose, ResourceType[]> = {
@@ -26,6 +27,7 @@ export const PURPOSE_KINDS: Record<Purpose, ResourceType[]> = {
   nat: [CILIUM_EGRESS_GATEWAY_POLICY],
   "vlan-routing": [CILIUM_CLUSTERWIDE_NETWORK_POLICY, CILIUM_NETWORK_POLICY, CILIUM_NODE_CONFIG],
   dpi: [CILIUM_CLUSTERWIDE_NETWORK_POLICY, CILIUM_NETWORK_POLICY, CONFIG_MAP],
+  "ids-block": [CILIUM_CLUSTERWIDE_NETWORK_POLICY],
 };
 
 export interface ApplyReport {
@@ -46,6 +48,8 @@ export interface CiliumClient {
   configureVLANRouting(objects: KubeObject[]): Promise<ApplyReport>;
   /** L7 (HTTP, DNS) policy from DPI profiles, and the IDS configuration (ConfigMaps) for the rest. */
   configureDPIIntegration(objects: KubeObject[]): Promise<ApplyReport>;
+  /** Sources the IDS blocks until their TTL runs out (src/observe/ids/cilium-sink.ts): a deny policy. Not the controller's job. */
+  applyIdsBlocks(objects: KubeObject[]): Promise<ApplyReport>;
 }
 
 /** What fos1 made earlier for a job, of one resource type (the controller reads its informers' caches). */
@@ -72,6 +76,10 @@ export class KubeCiliumClient implements CiliumClient {
 
   configureDPIIntegration(objects: KubeObject[]) {
     return this.converge("dpi", objects);
+  }
+
+  applyIdsBlocks(objects: KubeObject[]) {
+    return this.converge("ids-block", objects);
   }
 
   private async converge(purpose: Purpose, objects: KubeObject[]): Promise<ApplyReport> {
