@@ -297,7 +297,7 @@ function section(raw: Raw): string {
       `What fos1 adds to the kernel's work is about its no-op re-apply (start, load, observe, plan), so (batch + no-op) / batch estimates the same ratio from other samples: ` +
       `${results.map((x) => `${r((x.medians.batch + x.medians.noop) / x.medians.batch)} at ${n0(x.vlans)}`).join(", ")}.`,
     `- **No-op re-apply of ${n0(largest.vlans)} VLANs**: ${s(largest.medians.noop)} s here, ${r(largest.ratios.noopToObserve)} the ${s(largest.medians.observe)} s the observation dump alone takes in the same run. ` +
-      `The issue's "under 1 s" is an absolute time on hardware; under TCG (several times slower) it is judged by that ratio, and the table below shows what the no-op spends beyond the dump.`,
+      `The issue's "under 1 s" is an absolute time on hardware: TCG runs fos1's JavaScript far slower than the kernel's C, so it is measured on this machine's own CPU in the next section (noop-host), and the table below shows what the no-op spends beyond the dump here.`,
   ].join("\n");
 
   return `<!-- vlans:begin (written by hack/bench/vlans.ts) -->
