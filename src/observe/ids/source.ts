@@ -26,7 +26,8 @@ export function parseEveAddress(text: string): EveAddress {
     if (!path.startsWith("/")) throw new Error(`--eve ${text}: a unix socket is unix:/absolute/path (Suricata's eve-log filetype: unix_stream)`);
     return { kind: "unix_stream", path };
   }
-  if (/^[a-z][a-z0-9+.-]*:/i.test(text) && !text.startsWith("/")) throw new Error(`--eve ${text}: give a file path (Suricata's eve.json) or unix:/path (filetype: unix_stream); unix_dgram and other schemes are not read`);
   if (!text) throw new Error("--eve needs a file path or unix:/path");
+  // "unix_dgram:/run/…", "udp:…": anything that looks like a scheme rather than a file.
+  if (/^[^/]*:/.test(text)) throw new Error(`--eve ${text}: give a file path (Suricata's eve.json, filetype: regular) or unix:/path (filetype: unix_stream); unix_dgram and other outputs are not read`);
   return { kind: "file", path: text };
 }
