@@ -21,6 +21,8 @@ export interface AgentProcessOptions {
    * and so hides /sys/fs/bpf: for an agent that loads XDP filters.
    */
   keepSys?: boolean;
+  /** Another long-running fos1 command in the agent's place (["ids", "run"]); default ["agent"]. */
+  command?: string[];
 }
 
 export class AgentProcess {
@@ -31,12 +33,12 @@ export class AgentProcess {
   private readonly enter: (cmd: string[]) => string[];
 
   constructor(
-    private readonly ns: Netns,
+    private readonly ns: Pick<Netns, "name" | "argv">,
     args: string[],
     opts: AgentProcessOptions = {},
   ) {
     this.enter = opts.keepSys ? (cmd) => ["nsenter", `--net=/run/netns/${ns.name}`, ...cmd] : (cmd) => ns.argv(cmd);
-    this.proc = Bun.spawn(this.enter([...(opts.via ?? []), ...fos1Argv(), "agent", ...args]), {
+    this.proc = Bun.spawn(this.enter([...(opts.via ?? []), ...fos1Argv(), ...(opts.command ?? ["agent"]), ...args]), {
       stdin: "ignore",
       stdout: "ignore",
       stderr: "pipe",
