@@ -1,5 +1,5 @@
 // Checks Talos machine-config documents against Talos's published JSON schema
-// (../shared/schemas/talos/config.v1.13.9.schema.json; FOS1_TALOS_SCHEMA names another copy).
+// (schemas/talos/config.v1.13.9.schema.json, a copy of the published one; FOS1_TALOS_SCHEMA names another).
 // The schema's root is a oneOf over every document kind, which answers a bad document with
 // every kind's complaints; each document is checked against its own kind's part instead:
 // v1alpha1.Config for the legacy document (no kind), the $def whose kind enum names it for
@@ -8,7 +8,7 @@ import Ajv2020, { type ErrorObject, type ValidateFunction } from "ajv/dist/2020"
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 
-export const TALOS_SCHEMA_PATH = process.env.FOS1_TALOS_SCHEMA ?? resolve(import.meta.dir, "../../../shared/schemas/talos/config.v1.13.9.schema.json");
+export const TALOS_SCHEMA_PATH = process.env.FOS1_TALOS_SCHEMA ?? resolve(import.meta.dir, "../../schemas/talos/config.v1.13.9.schema.json");
 
 interface Schema {
   $id: string;
@@ -27,7 +27,7 @@ export class TalosSchema {
   }
 
   static load(path = TALOS_SCHEMA_PATH): TalosSchema {
-    if (!existsSync(path)) throw new Error(`Talos's machine-config schema is not at ${path} (the project's shared folder, ../shared, beside the repository; FOS1_TALOS_SCHEMA names another copy)`);
+    if (!existsSync(path)) throw new Error(`Talos's machine-config schema is not at ${path} (FOS1_TALOS_SCHEMA names another copy)`);
     return new TalosSchema(JSON.parse(readFileSync(path, "utf8")) as Schema);
   }
 

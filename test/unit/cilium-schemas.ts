@@ -1,4 +1,4 @@
-// Cilium's published CRD schemas (../shared/schemas/cilium/, one JSON Schema per kind) as ajv
+// Cilium's published CRD schemas (schemas/cilium/, one JSON Schema per kind) as ajv
 // validators, so every object fos1 generates for Cilium is checked the way the API server with
 // Cilium's CRDs installed would check it. Cilium's patterns are Go RE2; the one that JavaScript
 // reads differently (`\PC`) is rewritten; formats (cidr, int32, …) are not checked here.
@@ -6,7 +6,7 @@ import Ajv, { type ValidateFunction } from "ajv";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
-const SCHEMAS = join(import.meta.dir, "..", "..", "..", "shared", "schemas", "cilium");
+const SCHEMAS = join(import.meta.dir, "..", "..", "schemas", "cilium");
 const FILES: Record<string, string> = {
   CiliumClusterwideNetworkPolicy: "ciliumclusterwidenetworkpolicy_v2.json",
   CiliumNetworkPolicy: "ciliumnetworkpolicy_v2.json",

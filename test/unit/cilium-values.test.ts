@@ -1,5 +1,5 @@
 // fos1's Helm values for Cilium (deploy/cilium/) against the chart's published values schema
-// (../shared/schemas/cilium/helm-values.schema.json, JSON Schema draft-07). That schema checks
+// (schemas/cilium/helm-values.schema.json, JSON Schema draft-07). That schema checks
 // the types of the keys it knows and nothing else (no additionalProperties: false), so a
 // misspelled key would pass it: every key path set here must also exist in the schema.
 import { describe, expect, test } from "bun:test";
@@ -10,7 +10,7 @@ import { parse } from "yaml";
 
 type Json = Record<string, unknown>;
 const repo = join(import.meta.dir, "..", "..");
-const schema = JSON.parse(readFileSync(join(repo, "..", "shared", "schemas", "cilium", "helm-values.schema.json"), "utf8")) as Json;
+const schema = JSON.parse(readFileSync(join(repo, "schemas", "cilium", "helm-values.schema.json"), "utf8")) as Json;
 const values = (file: string) => parse(readFileSync(join(repo, "deploy", "cilium", file), "utf8")) as Json;
 
 const isMap = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);

@@ -1,5 +1,5 @@
 // talos-patches/ and make talos-config (hack/talos-config/): every patch and every rendered
-// document is checked against Talos's published machine-config schema (../shared/schemas/talos,
+// document is checked against Talos's published machine-config schema (schemas/talos,
 // v1.13.9), each document against its own kind's part of it.
 import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
