@@ -1,5 +1,5 @@
 // make demo: boots the lab, has the router run `fos1 agent` on the embedded default config
-// (`fos1 defaults`), and shows `fos1 status` and which lab hosts reach which. Parts that
+// (`fos1 defaults`), and shows `fos1 status` and which lab hosts reach which. Parts
 // that need what the lab does not run are named, not faked.
 import { Lab, standardLab } from "./vm";
 import { buildLabHosts, labHosts, reachability, reachabilityTable, wanDhcpServer } from "./topology";
