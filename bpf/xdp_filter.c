@@ -5,7 +5,8 @@
  * Parses Ethernet, up to two VLAN tags (802.1Q, or 802.1ad + 802.1Q), IPv4 (options
  * included), IPv6 (a bounded walk over extension headers), TCP, UDP, ICMP and ICMPv6, and
  * drops a packet when
- *   - its source is in a blocklist (LPM tries, IPv4 and IPv6),
+ *   - its source is in a blocklist (IPv4 and IPv6 prefixes, found through an index fos1
+ *     computes: see xdp_filter.h),
  *   - it is TCP or UDP to a denied destination port, or
  *   - its source prefix is over its token bucket (when a rate is configured),
  * in that order, so blocked sources never use rate-limit state. Everything else is passed
@@ -28,7 +29,14 @@
  *
  * CO-RE: the program reads packet bytes and its own maps only, never a kernel structure, so
  * it needs no relocations; the object carries BTF (map definitions, the layout fos1 checks).
- * It needs kernel 5.6 or later (global BPF functions, verified once each).
+ * It needs kernel 5.17 or later (bpf_loop; global BPF functions, verified once each).
+ *
+ * Cost. What every packet pays is kept to array loads, which the verifier inlines: the
+ * configuration, the IPv4 index, the IPv6 index's buckets. A kernel hash lookup (a blocked
+ * prefix's counter, a denied port) or a call to a global function each cost about as much as
+ * all the rest of a packet, so they are paid only where the index says a blocked prefix may
+ * cover the source, where port denies or a rate limit are configured (xdpf_config), or where
+ * there are IPv6 prefixes shorter than /20 (looked up by length for every IPv6 packet).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -74,22 +82,38 @@ struct ipv6_frag_hdr {
 #define XDPF_MAX_OFF 4096
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XDPF_BLOCK_V4_MAX);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__type(key, struct xdpf_lpm_v4);
+	__type(key, struct xdpf_prefix_v4);
 	__type(value, struct xdpf_hits);
 } xdpf_block_v4 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XDPF_BLOCK_V6_MAX);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__type(key, struct xdpf_lpm_v6);
+	__type(key, struct xdpf_prefix_v6);
 	__type(value, struct xdpf_hits);
 } xdpf_block_v6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XDPF_INDEX_V4_PAGES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__type(key, __u32);
+	__type(value, struct xdpf_index_v4_page);
+} xdpf_index_v4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XDPF_V6_BUCKETS);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__type(key, __u32);
+	__type(value, struct xdpf_index_v6_bucket);
+} xdpf_index_v6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -142,12 +166,8 @@ static __always_inline void *header(struct xdp_md *ctx, __u32 off, __u32 len)
 	return p;
 }
 
-/*
- * Counts the packet under its reason and turns the reason into the XDP action. Not inlined
- * on purpose: it is the one place verdicts are made, and as a real function its prototype
- * (with enum xdpf_reason) is in the object's BTF, where fos1 checks its mirror of the enum.
- */
-static __noinline int verdict(struct xdp_md *ctx, enum xdpf_reason reason)
+/* Counts the packet under its reason and turns the reason into the XDP action. */
+static __always_inline int verdict(struct xdp_md *ctx, enum xdpf_reason reason)
 {
 	__u32 key = reason;
 	struct xdpf_counter *c = bpf_map_lookup_elem(&xdpf_stats, &key);
@@ -171,15 +191,18 @@ static __always_inline __u64 mask_be64(__u64 be, __u32 bits)
 }
 
 /*
- * Token bucket of the source's prefix, whose address is at saddr_off in the packet: 1 when
- * the packet is over the rate. The read-modify-write of a bucket is not atomic: packets of
- * one source handled on several CPUs at the same instant race on it, which makes the limit
- * approximate by about one packet per race. A lock per packet would cost more than that.
+ * Token bucket of the source's prefix, whose address is at saddr_off in the packet:
+ * XDPF_DROP_RATE when the packet is over the rate, else XDPF_PASS. The read-modify-write of a
+ * bucket is not atomic: packets of one source handled on several CPUs at the same instant race
+ * on it, which makes the limit approximate by about one packet per race. A lock per packet
+ * would cost more than that.
  *
- * A global function, like xdpf_check_l4: the verifier checks it once, not once for every
- * parse path that reaches it (the IPv6 walk alone makes hundreds of those).
+ * A global function: the verifier checks it once, not once for every parse path that reaches
+ * it (the IPv6 walk alone makes hundreds of those). Calling one costs as much as a hash
+ * lookup, which only a packet that meets a rate limit pays. Its prototype also puts enum
+ * xdpf_reason in the object's BTF, where fos1 checks its mirror of the enum.
  */
-__noinline int xdpf_over_rate(struct xdp_md *ctx, __u32 family, __u32 saddr_off)
+__noinline enum xdpf_reason xdpf_over_rate(struct xdp_md *ctx, __u32 family, __u32 saddr_off)
 {
 	struct xdpf_rate_key key = {};
 	struct xdpf_rate_state fresh, *st;
@@ -190,10 +213,10 @@ __noinline int xdpf_over_rate(struct xdp_md *ctx, __u32 family, __u32 saddr_off)
 
 	cfg = bpf_map_lookup_elem(&xdpf_config, &zero);
 	if (!cfg)
-		return 0;
+		return XDPF_PASS;
 	rate = cfg->rate_pps;
 	if (!rate)
-		return 0;
+		return XDPF_PASS;
 	full = (cfg->burst ? cfg->burst : 1) * XDPF_NANO;
 
 	key.family = family;
@@ -202,7 +225,7 @@ __noinline int xdpf_over_rate(struct xdp_md *ctx, __u32 family, __u32 saddr_off)
 		__u32 a;
 
 		if (!saddr)
-			return 0;
+			return XDPF_PASS;
 		plen = cfg->rate_v4_prefix > 32 ? 32 : cfg->rate_v4_prefix;
 		__builtin_memcpy(&a, saddr, 4);
 		/* the address sits in the high half of a big-endian 64-bit word */
@@ -211,7 +234,7 @@ __noinline int xdpf_over_rate(struct xdp_md *ctx, __u32 family, __u32 saddr_off)
 		const __u8 *saddr = header(ctx, saddr_off, 16);
 
 		if (!saddr)
-			return 0;
+			return XDPF_PASS;
 		plen = cfg->rate_v6_prefix > 128 ? 128 : cfg->rate_v6_prefix;
 		__builtin_memcpy(&hi, saddr, 8);
 		__builtin_memcpy(&lo, saddr + 8, 8);
@@ -229,7 +252,7 @@ __noinline int xdpf_over_rate(struct xdp_md *ctx, __u32 family, __u32 saddr_off)
 		fresh.tokens = full - XDPF_NANO;
 		fresh.last_ns = now;
 		bpf_map_update_elem(&xdpf_rate, &key, &fresh, BPF_ANY);
-		return 0;
+		return XDPF_PASS;
 	}
 
 	/* Refill. Past fill_ns the bucket is full anyway; below it elapsed * rate < full, so
@@ -248,18 +271,20 @@ __noinline int xdpf_over_rate(struct xdp_md *ctx, __u32 family, __u32 saddr_off)
 	st->last_ns = now;
 	if (tokens < XDPF_NANO) {
 		st->tokens = tokens;
-		return 1;
+		return XDPF_DROP_RATE;
 	}
 	st->tokens = tokens - XDPF_NANO;
-	return 0;
+	return XDPF_PASS;
 }
 
 /*
  * The transport header at l4off, which must end within both the frame and the IP packet
  * (ip_end, from the IP header's length): XDPF_DROP_PORT for a denied TCP/UDP destination
- * port, XDPF_MALFORMED for a truncated header, otherwise XDPF_PASS.
+ * port (looked up only when `ports`: the deny map has entries), XDPF_MALFORMED for a
+ * truncated header, otherwise XDPF_PASS. Inlined: every packet that passes comes here, and a
+ * call to a global function costs as much as a hash lookup.
  */
-__noinline int xdpf_check_l4(struct xdp_md *ctx, __u32 proto, __u32 l4off, __u32 ip_end)
+static __always_inline enum xdpf_reason check_l4(struct xdp_md *ctx, __u32 proto, __u32 l4off, __u32 ip_end, __u32 ports)
 {
 	struct xdpf_port_key key = {};
 	struct xdpf_hits *hits;
@@ -304,6 +329,8 @@ __noinline int xdpf_check_l4(struct xdp_md *ctx, __u32 proto, __u32 l4off, __u32
 	} else {
 		return header(ctx, l4off, need) ? XDPF_PASS : XDPF_MALFORMED;
 	}
+	if (!ports)
+		return XDPF_PASS;
 
 	key.port = bpf_ntohs(dport);
 	key.proto = proto;
@@ -315,11 +342,189 @@ __noinline int xdpf_check_l4(struct xdp_md *ctx, __u32 proto, __u32 l4off, __u32
 	return XDPF_PASS;
 }
 
-static __always_inline enum xdpf_reason filter_ipv4(struct xdp_md *ctx, __u32 off)
+/* Counts a drop on the blocklist entry `key`; 0 when there is no such entry. */
+static __always_inline int hit(void *map, const void *key)
 {
-	struct xdpf_lpm_v4 key = { .prefixlen = 32 };
+	struct xdpf_hits *hits = bpf_map_lookup_elem(map, key);
+
+	if (!hits)
+		return 0;
+	__sync_fetch_and_add(&hits->packets, 1);
+	return 1;
+}
+
+/* The /len of the IPv4 source (host byte order) is blocked: count it. */
+static __always_inline int probe_v4(__u32 addr, __u32 len)
+{
+	struct xdpf_prefix_v4 key = { .prefixlen = len };
+	__be32 net = bpf_htonl(len ? addr & (~0U << (32 - len)) : 0);
+
+	__builtin_memcpy(key.addr, &net, 4);
+	return hit(&xdpf_block_v4, &key);
+}
+
+/* 1 when a blocked prefix covers the IPv4 source (counted on the longest). */
+static __always_inline int blocked_v4(const struct xdpf_config *cfg, __be32 saddr)
+{
+	__u32 a = bpf_ntohl(saddr);
+	__u32 s24 = a >> 8;
+	__u32 page = s24 / XDPF_INDEX_V4_PAGE;
+	struct xdpf_index_v4_page *ix = bpf_map_lookup_elem(&xdpf_index_v4, &page);
+	__u32 slot, len;
+
+	if (!ix)
+		return 0;
+	slot = ix->slot[s24 % XDPF_INDEX_V4_PAGE];
+	if (!slot)
+		return 0;
+	if ((slot & XDPF_V4_HAS_HOST) && probe_v4(a, 32))
+		return 1;
+	if (slot & XDPF_V4_HAS_MID) {
+#pragma unroll
+		for (len = 31; len >= 25; len--)
+			if ((cfg->v4_mid & (1U << len)) && probe_v4(a, len))
+				return 1;
+	}
+	len = slot & XDPF_V4_COVER;
+	return len && probe_v4(a, len - 1);
+}
+
+/* The IPv6 lengths still to look up for one source, longest first (bpf_loop's context). */
+struct probe_v6 {
+	__u32 addr[4];	/* the source, as in the packet */
+	__u64 w_hi;	/* bit i: length 128 - i */
+	__u64 w_lo;	/* bit i: length 64 - i (i < 64) */
+	__u32 dropped;
+};
+
+static __always_inline __u32 popcount64(__u64 v)
+{
+	v = v - ((v >> 1) & 0x5555555555555555ULL);
+	v = (v & 0x3333333333333333ULL) + ((v >> 2) & 0x3333333333333333ULL);
+	v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (v * 0x0101010101010101ULL) >> 56;
+}
+
+/* The first `bits` bits of a big-endian 32-bit word; bits may be out of 0..32 either way. */
+static __always_inline __u32 mask_be32(__u32 be, int bits)
+{
+	if (bits <= 0)
+		return 0;
+	if (bits >= 32)
+		return be;
+	return be & bpf_htonl(~0U << (32 - bits));
+}
+
+/* The /len of the IPv6 source is blocked: count it. */
+static __always_inline int probe_v6(const struct probe_v6 *p, __u32 len)
+{
+	struct xdpf_prefix_v6 key = { .prefixlen = len };
+	__u32 w[4];
+	int i;
+
+#pragma unroll
+	for (i = 0; i < 4; i++)
+		w[i] = mask_be32(p->addr[i], (int)len - 32 * i);
+	__builtin_memcpy(key.addr, w, 16);
+	return hit(&xdpf_block_v6, &key);
+}
+
+/* Takes the longest length left (the lowest set bit) off; 0 when none is left. */
+static __always_inline __u32 next_length(struct probe_v6 *p)
+{
+	__u64 bit;
+
+	if (p->w_hi) {
+		bit = p->w_hi & -p->w_hi;
+		p->w_hi ^= bit;
+		return 128 - popcount64(bit - 1);
+	}
+	bit = p->w_lo & -p->w_lo;
+	p->w_lo ^= bit;
+	return 64 - popcount64(bit - 1);
+}
+
+/*
+ * bpf_loop's callback: looks up the next length; 1 (stop) on a hit or when none is left. A
+ * real function: the verifier checks it once however many lengths there are.
+ */
+static __noinline long probe_v6_next(__u32 i, struct probe_v6 *p)
+{
+	if (!(p->w_hi | p->w_lo))
+		return 1;
+	if (probe_v6(p, next_length(p))) {
+		p->dropped = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* The /32's slot in bucket number `b`, or NULL. */
+static __always_inline const struct xdpf_index_v6_slot *in_bucket(__u32 b, __u32 top)
+{
+	const struct xdpf_index_v6_bucket *bk = bpf_map_lookup_elem(&xdpf_index_v6, &b);
+	int i;
+
+	if (!bk)
+		return NULL;
+#pragma unroll
+	for (i = 0; i < XDPF_V6_WAYS; i++)
+		if (bk->slot[i].top == top && (bk->slot[i].cover & XDPF_V6_USED))
+			return &bk->slot[i];
+	return NULL;
+}
+
+/* The /32's slot in the IPv6 index (either of its two buckets), or NULL. */
+static __always_inline const struct xdpf_index_v6_slot *find_v6(__u32 top)
+{
+	const struct xdpf_index_v6_slot *s;
+
+	s = in_bucket((top * XDPF_V6_HASH1) >> (32 - XDPF_V6_BUCKET_BITS), top);
+	if (s)
+		return s;
+	return in_bucket((top * XDPF_V6_HASH2) >> (32 - XDPF_V6_BUCKET_BITS), top);
+}
+
+/* 1 when a blocked prefix covers the IPv6 source (counted on the longest). */
+static __always_inline int blocked_v6(const struct xdpf_config *cfg, const struct in6_addr *saddr)
+{
+	const struct xdpf_index_v6_slot *ix;
+	struct probe_v6 p;
+	__u32 len, cover;
+
+	p.addr[0] = saddr->in6_u.u6_addr32[0];
+	p.addr[1] = saddr->in6_u.u6_addr32[1];
+	p.addr[2] = saddr->in6_u.u6_addr32[2];
+	p.addr[3] = saddr->in6_u.u6_addr32[3];
+	p.dropped = 0;
+	ix = find_v6(bpf_ntohl(p.addr[0]));
+	if (ix) {
+		p.w_hi = ix->longer_hi[0] | (__u64)ix->longer_hi[1] << 32;
+		p.w_lo = ix->longer_lo;
+		cover = ix->cover & 0xff;
+		if (cover >= XDPF_V6_EXPAND_MIN && cover <= 32)
+			p.w_lo |= 1ULL << (64 - cover);
+		/* Mostly one length: looked up here; the loop only when there are more. */
+		if ((p.w_hi | p.w_lo) && probe_v6(&p, next_length(&p)))
+			return 1;
+		if (p.w_hi | p.w_lo) {
+			bpf_loop(128, probe_v6_next, &p, 0);
+			if (p.dropped)
+				return 1;
+		}
+	}
+	if (cfg->v6_short) {
+#pragma unroll
+		for (len = XDPF_V6_EXPAND_MIN - 1; len < XDPF_V6_EXPAND_MIN; len--)
+			if ((cfg->v6_short & (1U << len)) && probe_v6(&p, len))
+				return 1;
+	}
+	return 0;
+}
+
+static __always_inline enum xdpf_reason filter_ipv4(struct xdp_md *ctx, __u32 off, const struct xdpf_config *cfg)
+{
 	enum xdpf_reason reason;
-	struct xdpf_hits *hits;
 	struct iphdr *ip;
 	__u32 hlen, tot;
 
@@ -331,20 +536,16 @@ static __always_inline enum xdpf_reason filter_ipv4(struct xdp_md *ctx, __u32 of
 	if (tot < hlen || !header(ctx, off, hlen))
 		return XDPF_MALFORMED;
 
-	__builtin_memcpy(key.addr, &ip->saddr, 4);
-	hits = bpf_map_lookup_elem(&xdpf_block_v4, &key);
-	if (hits) {
-		__sync_fetch_and_add(&hits->packets, 1);
+	if (blocked_v4(cfg, ip->saddr))
 		return XDPF_DROP_BLOCK_V4;
-	}
 
 	if (bpf_ntohs(ip->frag_off) & IPV4_FRAG_OFFSET)
 		reason = XDPF_PASS_FRAGMENT;
 	else
-		reason = xdpf_check_l4(ctx, ip->protocol, off + hlen, off + tot);
-	if (reason == XDPF_DROP_PORT)
+		reason = check_l4(ctx, ip->protocol, off + hlen, off + tot, cfg->flags & XDPF_F_PORTS);
+	if (reason == XDPF_DROP_PORT || !cfg->rate_pps)
 		return reason;
-	if (xdpf_over_rate(ctx, 4, off + __builtin_offsetof(struct iphdr, saddr)))
+	if (xdpf_over_rate(ctx, 4, off + __builtin_offsetof(struct iphdr, saddr)) == XDPF_DROP_RATE)
 		return XDPF_DROP_RATE;
 	return reason;
 }
@@ -414,11 +615,9 @@ static __always_inline enum xdpf_reason ipv6_walk(struct xdp_md *ctx, __u32 *off
 	return ipv6_is_ext(*nexthdr) ? XDPF_PASS_EXT_LIMIT : XDPF_PASS;
 }
 
-static __always_inline enum xdpf_reason filter_ipv6(struct xdp_md *ctx, __u32 off)
+static __always_inline enum xdpf_reason filter_ipv6(struct xdp_md *ctx, __u32 off, const struct xdpf_config *cfg)
 {
-	struct xdpf_lpm_v6 key = { .prefixlen = 128 };
 	enum xdpf_reason reason;
-	struct xdpf_hits *hits;
 	struct ipv6hdr *ip6;
 	__u32 l3off = off, ip_end, plen;
 	__u8 nexthdr;
@@ -427,12 +626,8 @@ static __always_inline enum xdpf_reason filter_ipv6(struct xdp_md *ctx, __u32 of
 	if (!ip6 || ip6->version != 6)
 		return XDPF_MALFORMED;
 
-	__builtin_memcpy(key.addr, &ip6->saddr, 16);
-	hits = bpf_map_lookup_elem(&xdpf_block_v6, &key);
-	if (hits) {
-		__sync_fetch_and_add(&hits->packets, 1);
+	if (blocked_v6(cfg, &ip6->saddr))
 		return XDPF_DROP_BLOCK_V6;
-	}
 
 	/* payload length 0 is a jumbogram or an empty packet: bounded by the frame alone */
 	plen = bpf_ntohs(ip6->payload_len);
@@ -442,10 +637,10 @@ static __always_inline enum xdpf_reason filter_ipv6(struct xdp_md *ctx, __u32 of
 
 	reason = ipv6_walk(ctx, &off, &nexthdr, ip_end);
 	if (reason == XDPF_PASS)
-		reason = xdpf_check_l4(ctx, nexthdr, off, ip_end);
-	if (reason == XDPF_DROP_PORT)
+		reason = check_l4(ctx, nexthdr, off, ip_end, cfg->flags & XDPF_F_PORTS);
+	if (reason == XDPF_DROP_PORT || !cfg->rate_pps)
 		return reason;
-	if (xdpf_over_rate(ctx, 6, l3off + __builtin_offsetof(struct ipv6hdr, saddr)))
+	if (xdpf_over_rate(ctx, 6, l3off + __builtin_offsetof(struct ipv6hdr, saddr)) == XDPF_DROP_RATE)
 		return XDPF_DROP_RATE;
 	return reason;
 }
@@ -454,7 +649,8 @@ SEC("xdp")
 int xdp_filter(struct xdp_md *ctx)
 {
 	struct ethhdr *eth = header(ctx, 0, sizeof(*eth));
-	__u32 off = sizeof(*eth);
+	const struct xdpf_config *cfg;
+	__u32 off = sizeof(*eth), zero = 0;
 	__be16 proto;
 	int i;
 
@@ -475,10 +671,14 @@ int xdp_filter(struct xdp_md *ctx)
 		off += sizeof(*vlan);
 	}
 
+	/* An array's element 0 always exists; the verifier wants the check all the same. */
+	cfg = bpf_map_lookup_elem(&xdpf_config, &zero);
+	if (!cfg)
+		return verdict(ctx, XDPF_PASS);
 	if (proto == bpf_htons(ETH_P_IP))
-		return verdict(ctx, filter_ipv4(ctx, off));
+		return verdict(ctx, filter_ipv4(ctx, off, cfg));
 	if (proto == bpf_htons(ETH_P_IPV6))
-		return verdict(ctx, filter_ipv6(ctx, off));
+		return verdict(ctx, filter_ipv6(ctx, off, cfg));
 	return verdict(ctx, XDPF_PASS_NOT_IP);
 }
 

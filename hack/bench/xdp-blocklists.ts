@@ -5,7 +5,7 @@
 //
 // IPv4: non-overlapping prefixes in the unicast space (1.0.0.0–223.255.255.255 without
 // 127.0.0.0/8), with a length mix like a real blocklist feed's: mostly single hosts and /24s,
-// a few larger networks. Non-overlapping so that fos1's LPM trie, xdp-filter's hash and an
+// a few larger networks. Non-overlapping so that fos1's list, xdp-filter's hash and an
 // nftables interval set hold exactly N entries each. IPv6: distinct prefixes in 2000::/3.
 
 export interface Prefix4 {

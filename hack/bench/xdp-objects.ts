@@ -1,9 +1,9 @@
 // BPF objects for the XDP benchmark, through src/bpf's libbpf binding, plus the one thing
 // src/bpf/object.ts does not offer: raising a map's max_entries before load (libbpf's
-// bpf_map__set_max_entries). fos1's blocklist tries hold 65 536 prefixes and xdp-filter's
-// hashes 10 000 addresses, and the benchmark's largest blocklist is 1 000 000: only for sizes
-// above a map's own limit is it raised, and the report says so. An LPM trie is not
-// preallocated, so its limit plays no part in a lookup; a hash map's sets its bucket count.
+// bpf_map__set_max_entries). xdp-filter's hashes hold 10 000 addresses and the benchmark's
+// largest blocklist is 1 000 000: only for sizes above a map's own limit is it raised, and the
+// report says so (a hash map's limit sets its bucket count). fos1's lists hold 1 048 576
+// prefixes per family as shipped and are never raised.
 import { dlopen, FFIType, suffix, type Pointer } from "bun:ffi";
 import { BpfError, check, checkPtr, cstr, native, pointer } from "../../src/bpf/errors";
 import { bpfObjectOpenOpts, CStruct } from "../../src/bpf/cstructs";

@@ -59,6 +59,17 @@ export const bpfTestRunOpts = def({
   },
 });
 
+export const bpfMapBatchOpts = def({
+  name: "bpf_map_batch_opts",
+  size: 24,
+  whole: true,
+  fields: {
+    sz: { offset: 0, type: "u64" },
+    elem_flags: { offset: 8, type: "u64" },
+    flags: { offset: 16, type: "u64" },
+  },
+});
+
 export const bpfXdpAttachOpts = def({
   name: "bpf_xdp_attach_opts",
   size: 16,

@@ -32,7 +32,9 @@ function formatMessage(op: string, detail: string, log: string[]): string {
 
 export const errnoCode = {
   ENOENT: 2,
+  EINTR: 4,
   EEXIST: 17,
+  ENOSPC: 28,
 } as const;
 
 let bound: { lib: Libbpf; libc: Libc } | undefined;
@@ -120,6 +122,14 @@ export function check(op: string, call: (lib: Libbpf) => number): number {
   const { value, log } = captured(() => call(lib));
   if (value < 0) throw failure(op, -value, log);
   warnOnSuccess(log);
+  return value;
+}
+
+/** Runs a libc call that returns an int: a negative value means failure, with the cause in errno. */
+export function checkLibc(op: string, call: (libc: Libc) => number): number {
+  const { libc } = native();
+  const value = call(libc);
+  if (value < 0) throw failure(op, errno(), []);
   return value;
 }
 

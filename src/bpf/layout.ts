@@ -9,6 +9,24 @@ import { bits, formatIp, network, parsePrefix, type Family, type Prefix } from "
 export const XDPF_VLAN_MAX = 2;
 export const XDPF_IPV6_EXT_MAX = 6;
 export const XDPF_NANO = 1_000_000_000n;
+export const XDPF_BLOCK_V4_MAX = 1 << 20;
+export const XDPF_BLOCK_V6_MAX = 1 << 20;
+export const XDPF_INDEX_V4_PAGE = 4096;
+export const XDPF_INDEX_V4_PAGES = 4096;
+export const XDPF_V4_COVER = 0x3f;
+export const XDPF_V4_HAS_MID = 0x40;
+export const XDPF_V4_HAS_HOST = 0x80;
+export const XDPF_V6_EXPAND_MIN = 20;
+export const XDPF_V6_BUCKET_BITS = 17;
+export const XDPF_V6_BUCKETS = 1 << XDPF_V6_BUCKET_BITS;
+export const XDPF_V6_WAYS = 8;
+export const XDPF_V6_HASH1 = 0x9e3779b1;
+export const XDPF_V6_HASH2 = 0x85ebca77;
+export const XDPF_V6_USED = 0x100;
+export const XDPF_PORT_DENY_MAX = 1024;
+export const XDPF_RATE_MAX = 65536;
+/** xdpf_config.flags */
+export const XDPF_F_PORTS = 0x1;
 
 /** enum xdpf_reason: the index of each counter in xdpf_stats. */
 export const Reason = {
@@ -44,11 +62,26 @@ export interface StructLayout {
 const f = (offset: number, size: number): FieldLayout => ({ offset, size });
 
 export const structs = {
-  xdpf_lpm_v4: { size: 8, fields: { prefixlen: f(0, 4), addr: f(4, 4) } },
-  xdpf_lpm_v6: { size: 20, fields: { prefixlen: f(0, 4), addr: f(4, 16) } },
+  xdpf_prefix_v4: { size: 8, fields: { prefixlen: f(0, 4), addr: f(4, 4) } },
+  xdpf_prefix_v6: { size: 20, fields: { prefixlen: f(0, 4), addr: f(4, 16) } },
   xdpf_hits: { size: 8, fields: { packets: f(0, 8) } },
+  xdpf_index_v4_page: { size: XDPF_INDEX_V4_PAGE, fields: { slot: f(0, XDPF_INDEX_V4_PAGE) } },
+  xdpf_index_v6_slot: { size: 20, fields: { top: f(0, 4), longer_lo: f(4, 4), longer_hi: f(8, 8), cover: f(16, 4) } },
+  xdpf_index_v6_bucket: { size: 20 * XDPF_V6_WAYS, fields: { slot: f(0, 20 * XDPF_V6_WAYS) } },
   xdpf_port_key: { size: 4, fields: { port: f(0, 2), proto: f(2, 1), pad: f(3, 1) } },
-  xdpf_config: { size: 24, fields: { rate_pps: f(0, 8), burst: f(8, 8), rate_v4_prefix: f(16, 4), rate_v6_prefix: f(20, 4) } },
+  xdpf_config: {
+    size: 40,
+    fields: {
+      flags: f(0, 4),
+      v4_mid: f(4, 4),
+      v6_short: f(8, 4),
+      rate_v4_prefix: f(12, 4),
+      rate_v6_prefix: f(16, 4),
+      pad: f(20, 4),
+      rate_pps: f(24, 8),
+      burst: f(32, 8),
+    },
+  },
   xdpf_rate_key: { size: 20, fields: { family: f(0, 1), prefixlen: f(1, 1), pad: f(2, 2), addr: f(4, 16) } },
   xdpf_rate_state: { size: 16, fields: { tokens: f(0, 8), last_ns: f(8, 8) } },
   xdpf_counter: { size: 16, fields: { packets: f(0, 8), bytes: f(8, 8) } },
@@ -65,11 +98,13 @@ export interface MapSpec {
 }
 
 export const maps = {
-  xdpf_block_v4: { type: MapType.LPM_TRIE, key: "xdpf_lpm_v4", value: "xdpf_hits", maxEntries: 65536 },
-  xdpf_block_v6: { type: MapType.LPM_TRIE, key: "xdpf_lpm_v6", value: "xdpf_hits", maxEntries: 65536 },
-  xdpf_port_deny: { type: MapType.HASH, key: "xdpf_port_key", value: "xdpf_hits", maxEntries: 1024 },
+  xdpf_block_v4: { type: MapType.HASH, key: "xdpf_prefix_v4", value: "xdpf_hits", maxEntries: XDPF_BLOCK_V4_MAX },
+  xdpf_block_v6: { type: MapType.HASH, key: "xdpf_prefix_v6", value: "xdpf_hits", maxEntries: XDPF_BLOCK_V6_MAX },
+  xdpf_index_v4: { type: MapType.ARRAY, key: "u32", value: "xdpf_index_v4_page", maxEntries: XDPF_INDEX_V4_PAGES },
+  xdpf_index_v6: { type: MapType.ARRAY, key: "u32", value: "xdpf_index_v6_bucket", maxEntries: XDPF_V6_BUCKETS },
+  xdpf_port_deny: { type: MapType.HASH, key: "xdpf_port_key", value: "xdpf_hits", maxEntries: XDPF_PORT_DENY_MAX },
   xdpf_config: { type: MapType.ARRAY, key: "u32", value: "xdpf_config", maxEntries: 1 },
-  xdpf_rate: { type: MapType.LRU_HASH, key: "xdpf_rate_key", value: "xdpf_rate_state", maxEntries: 65536 },
+  xdpf_rate: { type: MapType.LRU_HASH, key: "xdpf_rate_key", value: "xdpf_rate_state", maxEntries: XDPF_RATE_MAX },
   xdpf_stats: { type: MapType.PERCPU_ARRAY, key: "u32", value: "xdpf_counter", maxEntries: REASON_COUNT },
 } as const satisfies Record<string, MapSpec>;
 
@@ -129,30 +164,32 @@ export function parseNetwork(text: string): Prefix {
   return p;
 }
 
+// Through hex text: a blocklist of a million prefixes goes through here, and a BigInt shift
+// per byte is several times slower.
 function addrBytes(family: Family, addr: bigint): Uint8Array {
-  const n = bits(family) / 8;
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = Number((addr >> BigInt(8 * (n - 1 - i))) & 0xffn);
-  return out;
+  const hex = addr.toString(16).padStart(bits(family) / 4, "0");
+  return Uint8Array.from({ length: hex.length / 2 }, (_, i) => parseInt(hex.slice(2 * i, 2 * i + 2), 16));
 }
 
 function bytesAddr(bytes: Uint8Array): bigint {
-  return bytes.reduce((a, b) => (a << 8n) | BigInt(b), 0n);
+  let hex = "0x";
+  for (const b of bytes) hex += b.toString(16).padStart(2, "0");
+  return BigInt(hex);
 }
 
 const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
 
-/** The LPM key (xdpf_lpm_v4 or xdpf_lpm_v6) of a prefix. */
-export function encodeLpmKey(p: Prefix): Uint8Array {
-  const s = p.family === 4 ? structs.xdpf_lpm_v4 : structs.xdpf_lpm_v6;
+/** The blocklist key (xdpf_prefix_v4 or xdpf_prefix_v6) of a prefix. */
+export function encodePrefixKey(p: Prefix): Uint8Array {
+  const s = p.family === 4 ? structs.xdpf_prefix_v4 : structs.xdpf_prefix_v6;
   const out = new Uint8Array(s.size);
   view(out).setUint32(s.fields.prefixlen.offset, p.len, true);
   out.set(addrBytes(p.family, p.addr), s.fields.addr.offset);
   return out;
 }
 
-export function decodeLpmKey(family: Family, key: Uint8Array): Prefix {
-  const s = family === 4 ? structs.xdpf_lpm_v4 : structs.xdpf_lpm_v6;
+export function decodePrefixKey(family: Family, key: Uint8Array): Prefix {
+  const s = family === 4 ? structs.xdpf_prefix_v4 : structs.xdpf_prefix_v6;
   const a = s.fields.addr;
   return { family, len: view(key).getUint32(s.fields.prefixlen.offset, true), addr: bytesAddr(key.subarray(a.offset, a.offset + a.size)) };
 }
@@ -201,10 +238,8 @@ export interface RateLimit {
 export const RATE_MAX_PPS = 1_000_000_000;
 export const RATE_MAX_BURST = 1_000_000_000;
 
-export function encodeConfig(r: RateLimit | null): Uint8Array {
-  const s = structs.xdpf_config;
-  const out = new Uint8Array(s.size);
-  if (!r) return out; // rate_pps 0: off
+/** Throws, saying what is wrong, when the program could not use the rate limit as given. */
+export function checkRateLimit(r: RateLimit): void {
   const checkInt = (what: string, v: number, lo: number, hi: number) => {
     if (!Number.isInteger(v) || v < lo || v > hi) throw new Error(`rate limit ${what} ${v}: must be an integer from ${lo} to ${hi}`);
   };
@@ -212,24 +247,56 @@ export function encodeConfig(r: RateLimit | null): Uint8Array {
   checkInt("burst", r.burst, 1, RATE_MAX_BURST);
   checkInt("IPv4 prefix", r.v4Prefix, 0, 32);
   checkInt("IPv6 prefix", r.v6Prefix, 0, 128);
+}
+
+/** struct xdpf_config as fos1 reads and writes it. */
+export interface FilterConfig {
+  /** XDPF_F_* */
+  flags: number;
+  /** Which IPv4 lengths 25..31 are blocked (bit n: /n), from the blocklist index. */
+  v4Mid: number;
+  /** Which IPv6 lengths below XDPF_V6_EXPAND_MIN are blocked (bit n: /n). */
+  v6Short: number;
+  /** null: off (rate_pps 0). */
+  rate: RateLimit | null;
+}
+
+export const EMPTY_CONFIG: FilterConfig = { flags: 0, v4Mid: 0, v6Short: 0, rate: null };
+
+export function encodeConfig(c: FilterConfig): Uint8Array {
+  const s = structs.xdpf_config.fields;
+  const out = new Uint8Array(structs.xdpf_config.size);
   const v = view(out);
-  v.setBigUint64(s.fields.rate_pps.offset, BigInt(r.pps), true);
-  v.setBigUint64(s.fields.burst.offset, BigInt(r.burst), true);
-  v.setUint32(s.fields.rate_v4_prefix.offset, r.v4Prefix, true);
-  v.setUint32(s.fields.rate_v6_prefix.offset, r.v6Prefix, true);
+  v.setUint32(s.flags.offset, c.flags, true);
+  v.setUint32(s.v4_mid.offset, c.v4Mid, true);
+  v.setUint32(s.v6_short.offset, c.v6Short, true);
+  if (c.rate) {
+    checkRateLimit(c.rate);
+    v.setBigUint64(s.rate_pps.offset, BigInt(c.rate.pps), true);
+    v.setBigUint64(s.burst.offset, BigInt(c.rate.burst), true);
+    v.setUint32(s.rate_v4_prefix.offset, c.rate.v4Prefix, true);
+    v.setUint32(s.rate_v6_prefix.offset, c.rate.v6Prefix, true);
+  }
   return out;
 }
 
-export function decodeConfig(value: Uint8Array): RateLimit | null {
-  const s = structs.xdpf_config;
+export function decodeConfig(value: Uint8Array): FilterConfig {
+  const s = structs.xdpf_config.fields;
   const v = view(value);
-  const pps = Number(v.getBigUint64(s.fields.rate_pps.offset, true));
-  if (pps === 0) return null;
+  const pps = Number(v.getBigUint64(s.rate_pps.offset, true));
   return {
-    pps,
-    burst: Number(v.getBigUint64(s.fields.burst.offset, true)),
-    v4Prefix: v.getUint32(s.fields.rate_v4_prefix.offset, true),
-    v6Prefix: v.getUint32(s.fields.rate_v6_prefix.offset, true),
+    flags: v.getUint32(s.flags.offset, true),
+    v4Mid: v.getUint32(s.v4_mid.offset, true),
+    v6Short: v.getUint32(s.v6_short.offset, true),
+    rate:
+      pps === 0
+        ? null
+        : {
+            pps,
+            burst: Number(v.getBigUint64(s.burst.offset, true)),
+            v4Prefix: v.getUint32(s.rate_v4_prefix.offset, true),
+            v6Prefix: v.getUint32(s.rate_v6_prefix.offset, true),
+          },
   };
 }
 

@@ -1,6 +1,6 @@
 // libbpf reached through bun:ffi (ffi-napi does not work on Bun): the symbol table, and the
 // few libc functions the binding needs beside it (errno, formatting libbpf's log lines,
-// closing fds, interface indexes). The library is opened lazily: the CLI must work on
+// closing fds, interface indexes, locking a directory). The library is opened lazily: the CLI must work on
 // machines without it and say so plainly. Everything here is the raw C API; callers go
 // through errors.ts (return codes and errno become BpfError) and the modules built on it.
 import { dlopen, FFIType, suffix } from "bun:ffi";
@@ -39,6 +39,8 @@ const symbols = {
   bpf_map_lookup_elem: { args: [i32, ptr, ptr], returns: i32 },
   bpf_map_delete_elem: { args: [i32, ptr], returns: i32 },
   bpf_map_get_next_key: { args: [i32, ptr, ptr], returns: i32 },
+  bpf_map_lookup_batch: { args: [i32, ptr, ptr, ptr, ptr, ptr, ptr], returns: i32 },
+  bpf_map_update_batch: { args: [i32, ptr, ptr, ptr, ptr], returns: i32 },
   bpf_obj_get: { args: [ptr], returns: i32 },
   bpf_obj_pin: { args: [i32, ptr], returns: i32 },
   bpf_obj_get_info_by_fd: { args: [i32, ptr, ptr], returns: i32 },
@@ -63,6 +65,9 @@ const libcSymbols = {
   // libbpf hands its log lines to the print callback as (format, va_list).
   vsnprintf: { args: [ptr, u64, ptr, ptr], returns: i32 },
   close: { args: [i32], returns: i32 },
+  // a filter's pin directory is its lock (xdp-filter.ts): open(2) it, flock(2) it
+  open: { args: [ptr, i32], returns: i32 },
+  flock: { args: [i32, i32], returns: i32 },
   // in the caller's network namespace, unlike /sys/class/net (which follows the mount)
   if_nametoindex: { args: [ptr], returns: u32 },
 } as const;

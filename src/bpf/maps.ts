@@ -3,7 +3,7 @@
 // fd) or from a pin on bpffs (openPinnedMap, which owns it: close() when done).
 import { ptr } from "bun:ffi";
 import { BpfError, check, closeFd, cstr, errnoCode } from "./errors";
-import { bpfMapInfo, CStruct } from "./cstructs";
+import { bpfMapBatchOpts, bpfMapInfo, CStruct } from "./cstructs";
 
 /** The map types fos1 uses (enum bpf_map_type in linux/bpf.h). */
 export const MapType = {
@@ -81,6 +81,41 @@ export class BpfMap {
     this.call("update", (lib) => lib.bpf_map_update_elem(this.fd, ptr(key), ptr(value), UpdateFlag[mode]), []);
   }
 
+  /**
+   * Writes count entries (BPF_ANY), their keys and values back to back, a few thousand per
+   * syscall (BPF_MAP_UPDATE_BATCH; kernel 5.6). Every entry is tried: those the kernel refuses
+   * (E2BIG when the map is full, …) are returned with the reason, the rest written. The kernel
+   * takes no NOEXIST here: a caller that must not overwrite looks first.
+   */
+  updateBatch(keys: Uint8Array, values: Uint8Array, count: number): { index: number; error: BpfError }[] {
+    const ks = this.info.keySize;
+    const vs = this.bufferSize;
+    if (keys.length !== count * ks || values.length !== count * vs)
+      throw new BpfError(`update map ${this.name}`, 0, `${count} entries need ${count * ks} bytes of keys and ${count * vs} of values, got ${keys.length} and ${values.length}`);
+    const opts = new CStruct(bpfMapBatchOpts);
+    const refused: { index: number; error: BpfError }[] = [];
+    for (let at = 0; at < count; at += BATCH) {
+      const n = Math.min(count - at, BATCH);
+      const k = keys.subarray(at * ks, (at + n) * ks);
+      const v = values.subarray(at * vs, (at + n) * vs);
+      try {
+        check(`update map ${this.name}`, (lib) => lib.bpf_map_update_batch(this.fd, ptr(k), ptr(v), ptr(new Uint32Array([n])), opts.ptr));
+      } catch (err) {
+        if (!(err instanceof BpfError)) throw err;
+        // Which entry failed, and whether the kernel got that far, is not reliably said:
+        // the chunk again one by one (rewriting an entry that made it is harmless).
+        for (let i = 0; i < n; i++)
+          try {
+            this.update(k.subarray(i * ks, (i + 1) * ks), v.subarray(i * vs, (i + 1) * vs));
+          } catch (e) {
+            if (!(e instanceof BpfError)) throw e;
+            refused.push({ index: at + i, error: e });
+          }
+      }
+    }
+    return refused;
+  }
+
   /** Removes the key; false when it was not there. */
   delete(key: Uint8Array): boolean {
     this.checkKey(key);
@@ -109,6 +144,45 @@ export class BpfMap {
       const value = this.lookup(key);
       if (value) yield [key, value];
     }
+  }
+
+  /**
+   * Every key and value, a few thousand per syscall (BPF_MAP_LOOKUP_BATCH; kernel 5.6): entry
+   * i's key at keys[i * keySize], its value at values[i * bufferSize]. For maps of many
+   * entries, where entries() would take two syscalls each.
+   */
+  dump(): { count: number; keys: Uint8Array; values: Uint8Array } {
+    const ks = this.info.keySize;
+    const vs = this.bufferSize;
+    const keyParts: Uint8Array[] = [];
+    const valueParts: Uint8Array[] = [];
+    // The position token is a key for arrays, a bucket number for hashes.
+    let from: Uint8Array | null = null;
+    let chunk = 4096;
+    for (let done = false; !done; ) {
+      const keys = new Uint8Array(chunk * ks);
+      const values = new Uint8Array(chunk * vs);
+      const next = new Uint8Array(Math.max(ks, 8));
+      const count = new Uint32Array([chunk]);
+      const fromPtr = from ? ptr(from) : null;
+      try {
+        check(`read map ${this.name}`, (lib) => lib.bpf_map_lookup_batch(this.fd, fromPtr, ptr(next), ptr(keys), ptr(values), ptr(count), null));
+      } catch (err) {
+        if (!(err instanceof BpfError)) throw err;
+        // A hash bucket holds more entries than the chunk: the same position again, larger.
+        if (err.errno === errnoCode.ENOSPC && count[0] === 0) {
+          chunk *= 4;
+          continue;
+        }
+        if (err.errno !== errnoCode.ENOENT) throw err;
+        done = true; // the last entries came with the end
+      }
+      keyParts.push(keys.subarray(0, count[0]! * ks));
+      valueParts.push(values.subarray(0, count[0]! * vs));
+      from = next;
+    }
+    const count = keyParts.reduce((n, k) => n + k.length / ks, 0);
+    return { count, keys: concat(keyParts, count * ks), values: concat(valueParts, count * vs) };
   }
 
   close(): void {
@@ -159,4 +233,18 @@ export function mapInfo(fd: number, what: string): MapInfo {
 
 function align8(n: number): number {
   return (n + 7) & ~7;
+}
+
+/** Entries per batch syscall. */
+const BATCH = 8192;
+
+function concat(parts: Uint8Array[], length: number): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }

@@ -157,6 +157,36 @@ describe("XDPFilter applied with the rest of the config", () => {
     }
   });
 
+  test("maps pinned by a fos1 of another layout: fos1 xdp says so, apply loads the filter again and swaps the program in place", async () => {
+    // What an older fos1 leaves behind: a map this layout lacks, and one of another shape.
+    // The running program keeps its own maps (the kernel holds them) and filters on.
+    const dir = join(pinRoot, "xdp", "edge");
+    const before = (await fos1.status()).filters[0]!.progId;
+    const drops = await fos1.counter("edge", "drop_block_v6");
+    rmSync(join(dir, "xdpf_index_v6"));
+    rmSync(join(dir, "xdpf_config"));
+    const made = Bun.spawnSync(["bpftool", "map", "create", join(dir, "xdpf_config"), "type", "array", "key", "4", "value", "24", "entries", "1", "name", "xdpf_config"], { stderr: "pipe" });
+    expect(made.stderr.toString()).toBe("");
+    expect(await pingOnce(BLOCKED6, FAR6)).toBe(false);
+
+    const b = await fos1Far(["xdp", "block", "203.0.113.0/24", "--state-dir", stateDir]);
+    expect(b.exitCode).toBe(1);
+    expect(logMessages(b)).toContain("XDP filter edge was loaded by a fos1 with other maps");
+    expect(existsSync(join(stateDir, "xdp-dynamic", "203.0.113.0_24.json"))).toBe(false); // nothing recorded
+
+    const r = await applyConfig(NIC + filter([`${BLOCKED6}/128`, "198.51.100.0/24"]));
+    expect(r.converged).toBe(true);
+    expect(r.ops.map((o) => o.subject)).toEqual(["XDP filter edge", `XDP block ${BLOCKED6}/128 (edge)`, "XDP block 198.51.100.0/24 (edge)", "XDP deny port tcp/23 (edge)", "XDP on f0"]);
+    const after = (await fos1.status()).filters[0]!;
+    expect(after.progId).not.toBe(before);
+    expect(after.interfaces).toEqual([{ ifname: "f0", mode: "native" }]);
+    expect(await pingOnce(BLOCKED6, FAR6)).toBe(false);
+    expect(await reaches(ALLOWED4, FAR4)).toBe(true);
+    // The counters by reason are of an unchanged shape: kept, and still counting.
+    expect(await fos1.counter("edge", "drop_block_v6")).toBeGreaterThan(drops + 1);
+    expect((await applyConfig(NIC + filter([`${BLOCKED6}/128`, "198.51.100.0/24"]))).writes).toBe(0);
+  });
+
   test("removing the XDPFilter from the config detaches the program and removes its pins", async () => {
     const r = await applyConfig(NIC);
     expect(r.converged).toBe(true);

@@ -9,10 +9,11 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { BpfError } from "../../src/bpf/errors";
-import { REASONS, type ReasonName } from "../../src/bpf/layout";
+import { REASONS, XDPF_V6_WAYS, type ReasonName } from "../../src/bpf/layout";
 import { possibleCpus } from "../../src/bpf/maps";
 import { testRun, xdpActionName } from "../../src/bpf/test-run";
 import { XdpFilter, XdpFilterMaps } from "../../src/bpf/xdp-filter";
+import { bucketsOf } from "../../src/bpf/xdp-index";
 import { removePinRoot, testPinRoot } from "../helpers/bpffs";
 import {
   arp,
@@ -58,12 +59,12 @@ afterAll(() => {
   if (pinRoot) removePinRoot(pinRoot);
 });
 
-/** Empties every map but the counters: each test starts with no rules. */
+/** Empties every list and the rate buckets: each test starts with no rules. */
 function reset(m: XdpFilterMaps = maps) {
-  for (const name of ["xdpf_block_v4", "xdpf_block_v6", "xdpf_port_deny", "xdpf_rate"] as const) {
-    const map = m.map(name);
-    for (const k of [...map.keys()]) map.delete(k);
-  }
+  m.changeBlocklist([], m.blocked().map((b) => b.prefix));
+  for (const p of m.deniedPorts()) m.allowPort(p.proto as "tcp" | "udp", p.port);
+  const rate = m.map("xdpf_rate");
+  for (const k of [...rate.keys()]) rate.delete(k);
   m.setRateLimit(null);
 }
 
@@ -337,7 +338,7 @@ describe("truncated frames: every cut length from 0 to the whole frame", () => {
 
 });
 
-describe("blocklists (LPM tries)", () => {
+describe("blocklists", () => {
   const v4 = (src: string) => ethernet(ipv4(src, V4_DST, udp(5000, 53)));
   const v6 = (src: string) => ethernet(ipv6(src, V6_DST, udp(5000, 53)));
 
@@ -382,6 +383,105 @@ describe("blocklists (LPM tries)", () => {
     expect(reasonOf(v6("2001:db8:5:ffff:1:2:3:4"))).toBe("XDPF_DROP_BLOCK_V6");
     expect(reasonOf(v6("2001:db8:6::1"))).toBe("XDPF_PASS");
     expect(maps.blocked().map((b) => b.prefix)).toEqual(expect.arrayContaining(["2001:db8:1::7/128", "2001:db8:5::/48"]));
+  });
+
+  /** Each source's verdict once, then the packets each blocked prefix counted. */
+  function dropsBy(sources: string[], frame: (src: string) => Frame): { verdicts: Record<string, ReasonName>; hits: Record<string, bigint> } {
+    const verdicts = Object.fromEntries(sources.map((s) => [s, reasonOf(frame(s))]));
+    return { verdicts, hits: Object.fromEntries(maps.blocked().filter((b) => b.packets > 0n).map((b) => [b.prefix, b.packets])) };
+  }
+
+  test("IPv4 /25 to /32 inside a /24 inside a /16: each source counts on the longest prefix covering it; unblocking the /16 keeps the /24", () => {
+    for (const p of ["198.51.0.0/16", "198.51.100.0/24", "198.51.100.128/25", "198.51.100.192/26", "198.51.100.252/30", "198.51.100.254/31", "198.51.100.7/32"]) maps.block(p);
+    const sources = ["198.51.100.7", "198.51.100.8", "198.51.100.129", "198.51.100.200", "198.51.100.253", "198.51.100.255", "198.51.3.3", "198.52.0.1"];
+    expect(dropsBy(sources, v4)).toEqual({
+      verdicts: {
+        "198.51.100.7": "XDPF_DROP_BLOCK_V4",
+        "198.51.100.8": "XDPF_DROP_BLOCK_V4",
+        "198.51.100.129": "XDPF_DROP_BLOCK_V4",
+        "198.51.100.200": "XDPF_DROP_BLOCK_V4",
+        "198.51.100.253": "XDPF_DROP_BLOCK_V4",
+        "198.51.100.255": "XDPF_DROP_BLOCK_V4",
+        "198.51.3.3": "XDPF_DROP_BLOCK_V4",
+        "198.52.0.1": "XDPF_PASS",
+      },
+      hits: {
+        "198.51.100.7/32": 1n,
+        "198.51.100.0/24": 1n,
+        "198.51.100.128/25": 1n,
+        "198.51.100.192/26": 1n,
+        "198.51.100.252/30": 1n,
+        "198.51.100.254/31": 1n,
+        "198.51.0.0/16": 1n,
+      },
+    });
+    maps.unblock("198.51.0.0/16");
+    maps.unblock("198.51.100.254/31");
+    expect(reasonOf(v4("198.51.3.3"))).toBe("XDPF_PASS");
+    expect(reasonOf(v4("198.51.100.8"))).toBe("XDPF_DROP_BLOCK_V4"); // the /24 stays
+    expect(reasonOf(v4("198.51.100.255"))).toBe("XDPF_DROP_BLOCK_V4"); // now on the /30
+    expect(maps.blocked().find((b) => b.prefix === "198.51.100.252/30")!.packets).toBe(2n);
+    maps.unblock("198.51.100.7/32");
+    expect(reasonOf(v4("198.51.100.7"))).toBe("XDPF_DROP_BLOCK_V4"); // the /24 again
+    expect(maps.blocked().find((b) => b.prefix === "198.51.100.0/24")!.packets).toBe(3n);
+  });
+
+  test("IPv6 at every kind of length -- /12 (looked up by length), /29 and /32 (their /32s), longer ones inside a /32 -- each source on the longest", () => {
+    for (const p of ["2c00::/12", "2001:db0::/29", "2001:db8::/32", "2001:db8:1::/48", "2001:db8:1:2::/64", "2001:db8:1:2::7/128"]) maps.block(p);
+    const sources = ["2001:db8:1:2::7", "2001:db8:1:2::8", "2001:db8:1:3::1", "2001:db8:ffff::1", "2001:db3::1", "2c0f:1::1", "2a00::1", "2001:db9::1"];
+    expect(dropsBy(sources, v6)).toEqual({
+      verdicts: {
+        "2001:db8:1:2::7": "XDPF_DROP_BLOCK_V6",
+        "2001:db8:1:2::8": "XDPF_DROP_BLOCK_V6",
+        "2001:db8:1:3::1": "XDPF_DROP_BLOCK_V6",
+        "2001:db8:ffff::1": "XDPF_DROP_BLOCK_V6",
+        "2001:db3::1": "XDPF_DROP_BLOCK_V6",
+        "2c0f:1::1": "XDPF_DROP_BLOCK_V6",
+        "2a00::1": "XDPF_PASS",
+        "2001:db9::1": "XDPF_PASS",
+      },
+      hits: { "2001:db8:1:2::7/128": 1n, "2001:db8:1:2::/64": 1n, "2001:db8:1::/48": 1n, "2001:db8::/32": 1n, "2001:db0::/29": 1n, "2c00::/12": 1n },
+    });
+    maps.unblock("2001:db8:1:2::/64");
+    maps.unblock("2001:db8::/32");
+    maps.unblock("2c00::/12");
+    expect(reasonOf(v6("2001:db8:1:2::8"))).toBe("XDPF_DROP_BLOCK_V6"); // now on the /48
+    expect(maps.blocked().find((b) => b.prefix === "2001:db8:1::/48")!.packets).toBe(2n);
+    expect(reasonOf(v6("2001:db8:ffff::1"))).toBe("XDPF_PASS");
+    expect(reasonOf(v6("2c0f:1::1"))).toBe("XDPF_PASS");
+  });
+
+  test("a /32 holding prefixes of 80 lengths: the one covering the source is found after all the longer ones", () => {
+    // 2001:db8:8::/49 … /128: one prefix of every length, none covering 2001:db8:7::1
+    const longer = Array.from({ length: 80 }, (_, i) => `2001:db8:8::/${49 + i}`);
+    expect(maps.changeBlocklist(["2001:db8:7::/48", ...longer], [])).toEqual({ added: 81, removed: [], failed: [] });
+    expect(maps.blockedCount()).toBe(81);
+    expect(reasonOf(v6("2001:db8:7::1"))).toBe("XDPF_DROP_BLOCK_V6");
+    expect(reasonOf(v6("2001:db8:8::1"))).toBe("XDPF_DROP_BLOCK_V6");
+    expect(reasonOf(v6("2001:db8:9::1"))).toBe("XDPF_PASS");
+    const hits = Object.fromEntries(maps.blocked().filter((b) => b.packets > 0n).map((b) => [b.prefix, b.packets]));
+    expect(hits).toEqual({ "2001:db8:7::/48": 1n, "2001:db8:8::/127": 1n });
+  });
+
+  test("/32s crowded into the same buckets of the IPv6 index are all found, before and after one moves to make room", () => {
+    // Two buckets filled (XDPF_V6_WAYS /32s each), then a /32 whose buckets they both are.
+    const x = 0x20010db8;
+    const [b1, b2] = bucketsOf(x);
+    const firstIn = (bucket: number, from: number) => {
+      const out: number[] = [];
+      for (let t = from; out.length < XDPF_V6_WAYS; t++) if (bucketsOf(t >>> 0)[0] === bucket) out.push(t >>> 0);
+      return out;
+    };
+    const crowd = [...firstIn(b1, 0x24000000), ...firstIn(b2, 0x26000000)];
+    const net = (top: number) => `${(top >>> 16).toString(16)}:${(top & 0xffff).toString(16)}::/48`;
+    const source = (top: number) => `${(top >>> 16).toString(16)}:${(top & 0xffff).toString(16)}::1`;
+    for (const t of crowd) maps.block(net(t));
+    maps.block(net(x));
+    for (const t of [...crowd, x]) expect({ t, r: reasonOf(v6(source(t))) }).toEqual({ t, r: "XDPF_DROP_BLOCK_V6" });
+    expect(maps.blocked().every((b) => b.packets === 1n)).toBe(true);
+    for (const t of crowd.slice(0, 4)) maps.unblock(net(t));
+    for (const t of crowd.slice(0, 4)) expect(reasonOf(v6(source(t)))).toBe("XDPF_PASS");
+    for (const t of [...crowd.slice(4), x]) expect(reasonOf(v6(source(t)))).toBe("XDPF_DROP_BLOCK_V6");
   });
 
   test("block() refuses host bits and non-prefixes; blocking again keeps the hit count", () => {
@@ -545,7 +645,7 @@ describe("pinned maps", () => {
       expect(second.maps.rateLimit()).toEqual({ pps: 100, burst: 10, v4Prefix: 32, v6Prefix: 56 });
       expect(run(ethernet(ipv4("203.0.113.6", V4_DST, icmp())), second).reason).toBe("XDPF_DROP_BLOCK_V4");
       expect(second.maps.counters().XDPF_DROP_BLOCK_V4.packets).toBe(dropsBefore + 2n);
-      expect(Object.keys(second.pins()).sort()).toEqual(["xdpf_block_v4", "xdpf_block_v6", "xdpf_config", "xdpf_port_deny", "xdpf_rate", "xdpf_stats"]);
+      expect(Object.keys(second.pins()).sort()).toEqual(["xdpf_block_v4", "xdpf_block_v6", "xdpf_config", "xdpf_index_v4", "xdpf_index_v6", "xdpf_port_deny", "xdpf_rate", "xdpf_stats"]);
     } finally {
       second.close();
     }

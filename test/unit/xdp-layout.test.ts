@@ -16,19 +16,33 @@ import * as C from "../../src/bpf/cstructs";
 import {
   decodeConfig,
   decodeCounter,
-  decodeLpmKey,
   decodePortKey,
+  decodePrefixKey,
+  EMPTY_CONFIG,
   encodeConfig,
-  encodeLpmKey,
   encodePortKey,
+  encodePrefixKey,
   keySize,
   layoutMismatches,
   maps,
   Reason,
   structs,
   valueSize,
+  XDPF_F_PORTS,
+  XDPF_INDEX_V4_PAGE,
+  XDPF_INDEX_V4_PAGES,
   XDPF_IPV6_EXT_MAX,
   XDPF_NANO,
+  XDPF_V4_COVER,
+  XDPF_V4_HAS_HOST,
+  XDPF_V4_HAS_MID,
+  XDPF_V6_BUCKET_BITS,
+  XDPF_V6_BUCKETS,
+  XDPF_V6_EXPAND_MIN,
+  XDPF_V6_HASH1,
+  XDPF_V6_HASH2,
+  XDPF_V6_USED,
+  XDPF_V6_WAYS,
   XDPF_VLAN_MAX,
 } from "../../src/bpf/layout";
 import { BpfObject } from "../../src/bpf/object";
@@ -91,7 +105,7 @@ describe("layout.ts mirrors bpf/xdp_filter.h", () => {
   test("the header's #defines equal the mirror's constants", () => {
     const text = readFileSync(HEADER, "utf8");
     const define = (name: string) => {
-      const m = new RegExp(`^#define ${name} (\\d+)(ULL)?$`, "m").exec(text);
+      const m = new RegExp(`^#define ${name} (0x[0-9a-f]+|\\d+)(ULL)?\\b`, "m").exec(text);
       if (!m) throw new Error(`${name} not defined in ${HEADER}`);
       return Number(m[1]);
     };
@@ -100,6 +114,21 @@ describe("layout.ts mirrors bpf/xdp_filter.h", () => {
     expect(BigInt(define("XDPF_NANO"))).toBe(XDPF_NANO);
     expect(define("XDPF_BLOCK_V4_MAX")).toBe(maps.xdpf_block_v4.maxEntries);
     expect(define("XDPF_BLOCK_V6_MAX")).toBe(maps.xdpf_block_v6.maxEntries);
+    expect(define("XDPF_INDEX_V4_PAGE")).toBe(XDPF_INDEX_V4_PAGE);
+    expect(define("XDPF_INDEX_V4_PAGES")).toBe(maps.xdpf_index_v4.maxEntries);
+    expect(XDPF_INDEX_V4_PAGE * XDPF_INDEX_V4_PAGES).toBe(2 ** 24); // a byte per /24
+    expect(define("XDPF_V4_COVER")).toBe(XDPF_V4_COVER);
+    expect(define("XDPF_V4_HAS_MID")).toBe(XDPF_V4_HAS_MID);
+    expect(define("XDPF_V4_HAS_HOST")).toBe(XDPF_V4_HAS_HOST);
+    expect(define("XDPF_V6_EXPAND_MIN")).toBe(XDPF_V6_EXPAND_MIN);
+    expect(define("XDPF_V6_BUCKET_BITS")).toBe(XDPF_V6_BUCKET_BITS);
+    expect(define("XDPF_V6_BUCKETS")).toBe(maps.xdpf_index_v6.maxEntries);
+    expect(2 ** XDPF_V6_BUCKET_BITS).toBe(XDPF_V6_BUCKETS);
+    expect(define("XDPF_V6_WAYS")).toBe(XDPF_V6_WAYS);
+    expect(define("XDPF_V6_HASH1")).toBe(XDPF_V6_HASH1);
+    expect(define("XDPF_V6_HASH2")).toBe(XDPF_V6_HASH2);
+    expect(define("XDPF_V6_USED")).toBe(XDPF_V6_USED);
+    expect(define("XDPF_F_PORTS")).toBe(XDPF_F_PORTS);
     expect(define("XDPF_PORT_DENY_MAX")).toBe(maps.xdpf_port_deny.maxEntries);
     expect(define("XDPF_RATE_MAX")).toBe(maps.xdpf_rate.maxEntries);
   });
@@ -124,10 +153,12 @@ char LICENSE[] SEC("license") = "GPL";
     const btf = Btf.fromFile(obj);
     try {
       const wrong = layoutMismatches(btf);
-      expect(wrong).toContain("struct xdpf_lpm_v4: missing from the object's BTF");
-      expect(wrong).toContain("struct xdpf_config: size 32, mirror says 24");
-      expect(wrong).toContain("struct xdpf_config: members rate_v4_prefix, rate_pps, burst, rate_v6_prefix, mirror says rate_pps, burst, rate_v4_prefix, rate_v6_prefix");
-      expect(wrong).toContain("struct xdpf_config.rate_pps: offset 8 size 8, mirror says offset 0 size 8");
+      expect(wrong).toContain("struct xdpf_prefix_v4: missing from the object's BTF");
+      expect(wrong).toContain("struct xdpf_config: size 32, mirror says 40");
+      expect(wrong).toContain(
+        "struct xdpf_config: members rate_v4_prefix, rate_pps, burst, rate_v6_prefix, mirror says flags, v4_mid, v6_short, rate_v4_prefix, rate_v6_prefix, pad, rate_pps, burst",
+      );
+      expect(wrong).toContain("struct xdpf_config.rate_pps: offset 8 size 8, mirror says offset 24 size 8");
       expect(wrong).toContain("enum xdpf_reason XDPF_DROP_PORT: 1 in the object, mirror says 7");
       expect(wrong).toContain("enum xdpf_reason XDPF_MALFORMED: absent in the object, mirror says 4");
     } finally {
@@ -138,7 +169,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 describe("cstructs.ts mirrors libbpf's and the kernel's structs", () => {
   test("every field offset, and every opts block's size, equal what the C compiler says", () => {
-    const defs = [C.bpfObjectOpenOpts, C.bpfTestRunOpts, C.bpfXdpAttachOpts, C.bpfXdpQueryOpts, C.bpfMapInfo, C.bpfProgInfo];
+    const defs = [C.bpfObjectOpenOpts, C.bpfTestRunOpts, C.bpfMapBatchOpts, C.bpfXdpAttachOpts, C.bpfXdpQueryOpts, C.bpfMapInfo, C.bpfProgInfo];
     const lines: string[] = [];
     for (const d of defs) {
       lines.push(`printf("%s sizeof %zu\\n", "${d.name}", sizeof(struct ${d.name}));`);
@@ -164,14 +195,17 @@ describe("cstructs.ts mirrors libbpf's and the kernel's structs", () => {
 });
 
 describe("codecs", () => {
-  test("LPM keys: prefix length then the address in network byte order", () => {
-    const k4 = encodeLpmKey(parsePrefix("198.51.100.0/24")!);
+  test("prefix keys: prefix length then the address in network byte order", () => {
+    const k4 = encodePrefixKey(parsePrefix("198.51.100.0/24")!);
     expect([...k4]).toEqual([24, 0, 0, 0, 198, 51, 100, 0]);
-    expect(decodeLpmKey(4, k4)).toEqual(parsePrefix("198.51.100.0/24")!);
-    const k6 = encodeLpmKey(parsePrefix("2001:db8::/32")!);
+    expect(decodePrefixKey(4, k4)).toEqual(parsePrefix("198.51.100.0/24")!);
+    const k6 = encodePrefixKey(parsePrefix("2001:db8::/32")!);
     expect(k6).toHaveLength(20);
     expect([...k6.subarray(0, 8)]).toEqual([32, 0, 0, 0, 0x20, 0x01, 0x0d, 0xb8]);
-    expect(decodeLpmKey(6, k6)).toEqual(parsePrefix("2001:db8::/32")!);
+    expect(decodePrefixKey(6, k6)).toEqual(parsePrefix("2001:db8::/32")!);
+    const k0 = encodePrefixKey(parsePrefix("::/0")!);
+    expect([...k0]).toEqual(new Array(20).fill(0));
+    expect(decodePrefixKey(6, encodePrefixKey(parsePrefix("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128")!)).addr).toBe(2n ** 128n - 1n);
   });
 
   test("port keys: port in host order, protocol number, zero pad", () => {
@@ -180,11 +214,16 @@ describe("codecs", () => {
     expect(decodePortKey(k)).toEqual({ proto: "udp", port: 0x1234 });
   });
 
-  test("config: rate, burst and prefix lengths; all zero is off", () => {
-    const r = { pps: 1000, burst: 50, v4Prefix: 32, v6Prefix: 64 };
-    expect(decodeConfig(encodeConfig(r))).toEqual(r);
-    expect([...encodeConfig(null)]).toEqual(new Array(24).fill(0));
-    expect(decodeConfig(encodeConfig(null))).toBeNull();
+  test("config: flags and length masks, then rate, burst and prefix lengths; all zero is off", () => {
+    const c = { flags: XDPF_F_PORTS, v4Mid: 1 << 27, v6Short: 1 << 19, rate: { pps: 1000, burst: 50, v4Prefix: 32, v6Prefix: 64 } };
+    const v = encodeConfig(c);
+    expect(decodeConfig(v)).toEqual(c);
+    const d = new DataView(v.buffer);
+    expect([d.getUint32(0, true), d.getUint32(4, true), d.getUint32(8, true), d.getUint32(12, true), d.getUint32(16, true)]).toEqual([1, 1 << 27, 1 << 19, 32, 64]);
+    expect([d.getBigUint64(24, true), d.getBigUint64(32, true)]).toEqual([1000n, 50n]);
+    expect([...encodeConfig(EMPTY_CONFIG)]).toEqual(new Array(40).fill(0));
+    expect(decodeConfig(encodeConfig(EMPTY_CONFIG))).toEqual(EMPTY_CONFIG);
+    expect(() => encodeConfig({ ...EMPTY_CONFIG, rate: { pps: 0, burst: 1, v4Prefix: 32, v6Prefix: 64 } })).toThrow(/rate limit pps 0/);
   });
 
   test("counters: two little-endian u64s", () => {

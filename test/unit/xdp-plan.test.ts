@@ -68,6 +68,22 @@ test("someone else's program is left alone and the interface reported degraded; 
   expect(missing.degraded).toContainEqual({ ref: "XDPFilter/edge", subject: "XDP on eth0", reason: "interface eth0 is not present" });
 });
 
+test("maps pinned by a fos1 of another layout: the filter is loaded again, filled, and replaces the old program in place", () => {
+  const stale = "map xdpf_index_v4 is missing from /sys/fs/bpf/fos1/xdp/edge";
+  const old: ObservedXdp = { ...converged, filters: [{ name: "edge", progId: 7, stale, blocklist: [], ports: [], rate: null }] };
+  const ops = xdpOps(plan(desired(SPEC), host(old)).ops);
+  expect(ops[0]).toEqual(["change", "XDP filter edge", { do: "load", filter: "edge", reload: true }]);
+  expect(ops.slice(1).map(([action, subject]) => `${action} ${subject}`)).toEqual([
+    "add XDP block 203.0.113.0/24 (edge)",
+    "add XDP block 2001:db8:bad::/48 (edge)",
+    "add XDP deny port tcp/23 (edge)",
+    "change XDP rate limit (edge)",
+    // the old program (id 7, still running) is swapped for the one just loaded
+    "change XDP on eth0",
+  ]);
+  expect(plan(desired(SPEC), host(old)).ops.find((o) => o.subject === "XDP filter edge")!.detail).toContain(stale);
+});
+
 test("a filter removed from the config: its program detached, then its pins removed", () => {
   expect(xdpOps(plan(desired(null), host(converged)).ops)).toEqual([
     ["remove", "XDP on eth0", { do: "detach", ifname: "eth0" }],

@@ -23,7 +23,14 @@ export function loadedFilters(): string[] {
   return pinnedFilterNames().filter((n) => existsSync(join(filterDir(n), "xdpf_stats")));
 }
 
+/** Throws, saying why, when the filter's pinned maps are of another fos1's layout. */
+function checkLayout(name: string): void {
+  const problems = XdpFilterMaps.pinnedLayoutProblems(filterDir(name));
+  if (problems.length) throw new Error(`XDP filter ${name} was loaded by a fos1 with other maps (${problems.join("; ")}): fos1 apply, or the agent, loads it again`);
+}
+
 function withMaps<T>(name: string, body: (m: XdpFilterMaps) => T): T {
+  checkLayout(name);
   const m = XdpFilterMaps.openPinned(filterDir(name));
   try {
     return body(m);
@@ -36,6 +43,7 @@ function withMaps<T>(name: string, body: (m: XdpFilterMaps) => T): T {
 export function blockDynamic(stateDir: string, prefix: string, ttlMs: number | null, now = Date.now()): { filters: string[]; entry: DynamicEntry } {
   const filters = loadedFilters();
   if (!filters.length) throw new NoFilterError("no XDP filter is loaded on this host: configure an XDPFilter and apply it first");
+  for (const f of filters) checkLayout(f); // before anything is recorded
   const entry: DynamicEntry = { prefix, addedAt: new Date(now).toISOString(), expires: ttlMs === null ? null : new Date(now + ttlMs).toISOString() };
   // Recorded before the map write: an apply running meanwhile must already see it as dynamic.
   writeDynamic(stateDir, entry);
@@ -58,14 +66,12 @@ export function unblock(stateDir: string, prefix: string): string[] {
 export function expireDynamic(stateDir: string, desired: DesiredXdp | undefined, now = Date.now()): string[] {
   const expired = readDynamic(stateDir).filter((e) => isExpired(e, now));
   if (!expired.length) return [];
-  const filters = loadedFilters();
-  for (const e of expired) {
-    for (const f of filters) {
-      const isStatic = desired?.filters.some((d) => d.name === f && d.blocklist.includes(e.prefix));
-      if (!isStatic) withMaps(f, (m) => m.unblock(e.prefix));
-    }
-    removeDynamic(stateDir, e.prefix);
+  for (const f of loadedFilters()) {
+    const isStatic = new Set(desired?.filters.find((d) => d.name === f)?.blocklist ?? []);
+    const gone = expired.map((e) => e.prefix).filter((p) => !isStatic.has(p));
+    if (gone.length) withMaps(f, (m) => m.changeBlocklist([], gone));
   }
+  for (const e of expired) removeDynamic(stateDir, e.prefix);
   return expired.map((e) => e.prefix);
 }
 
@@ -124,7 +130,7 @@ export function filterStatus(links: string[]): FilterStatus[] {
         name,
         progId,
         interfaces: progId === null ? [] : (attached.get(progId) ?? []),
-        blocked: m.blocked().length,
+        blocked: m.blockedCount(),
         deniedPorts: m.deniedPorts().map((p) => `${p.proto}/${p.port}`),
         rateLimit: m.rateLimit(),
         counters: Object.fromEntries(REASONS.map((r) => [reasonLabel(r), { packets: c[r].packets.toString(), bytes: c[r].bytes.toString() }])),

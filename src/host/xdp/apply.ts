@@ -1,9 +1,11 @@
 // The xdp phase of apply: every op through src/bpf (libbpf over bun:ffi), no ip or bpftool
 // process. Ops arrive in plan order (load, map entries, detach, attach, unload); each
-// failure is reported against its op and the rest still runs.
+// failure is reported against its op and the rest still runs. A filter's blocks and unblocks
+// that follow each other go to its maps as one change: the index the program finds prefixes
+// by is computed once for all of them, not once a prefix.
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { XdpFilter, XdpFilterMaps } from "../../bpf/xdp-filter";
+import { removeStalePins, XdpFilter, XdpFilterMaps } from "../../bpf/xdp-filter";
 import { attachXdp, detachXdp } from "../../bpf/xdp";
 import { closeProgram, openPinnedProgram, pinObject } from "../../bpf/pins";
 import type { PortProto } from "../../bpf/layout";
@@ -13,6 +15,8 @@ import type { XdpAction } from "./plan";
 import { filterDir, PROGRAM_NAME } from "./model";
 import { bpfObjectPath } from "./object-path";
 
+type ListAction = Extract<XdpAction, { do: "block" | "unblock" }>;
+
 export function applyXdp(ops: Op[]): OpFailure[] {
   const failed: OpFailure[] = [];
   const maps = new Map<string, XdpFilterMaps>();
@@ -21,35 +25,63 @@ export function applyXdp(ops: Op[]): OpFailure[] {
     if (!m) maps.set(filter, (m = XdpFilterMaps.openPinned(filterDir(filter))));
     return m;
   };
+  const closeMaps = () => {
+    for (const m of maps.values()) m.close();
+    maps.clear();
+  };
+  // Consecutive blocks and unblocks of one filter, waiting to go in as one change.
+  let pending: { op: Op; a: ListAction }[] = [];
+  const flush = () => {
+    if (pending.length) failed.push(...changeList(pending, mapsOf));
+    pending = [];
+  };
   try {
     for (const op of ops) {
+      const a = JSON.parse(op.line) as XdpAction;
+      if ((a.do === "block" || a.do === "unblock") && (!pending.length || pending[0]!.a.filter === a.filter)) {
+        pending.push({ op, a });
+        continue;
+      }
+      flush();
+      if (a.do === "block" || a.do === "unblock") {
+        pending.push({ op, a });
+        continue;
+      }
       try {
-        run(JSON.parse(op.line) as XdpAction, mapsOf, () => {
-          for (const m of maps.values()) m.close();
-          maps.clear();
-        });
+        run(a, mapsOf, closeMaps);
       } catch (err) {
         failed.push({ op, error: (err as Error).message });
       }
     }
+    flush();
   } finally {
-    for (const m of maps.values()) m.close();
+    closeMaps();
   }
   return failed;
 }
 
-function run(a: XdpAction, mapsOf: (f: string) => XdpFilterMaps, closeMaps: () => void): void {
+/** One filter's blocks and unblocks as one change of its maps; the ops that failed. */
+function changeList(list: { op: Op; a: ListAction }[], mapsOf: (f: string) => XdpFilterMaps): OpFailure[] {
+  // A dynamic block that expired since the plan was made: the agent has already removed it
+  // everywhere else (or is about to), and must not find it written back here.
+  const live = list.filter(({ a }) => !(a.do === "block" && a.until && Date.parse(a.until) <= Date.now()));
+  try {
+    const r = mapsOf(list[0]!.a.filter).changeBlocklist(
+      live.filter(({ a }) => a.do === "block").map(({ a }) => a.prefix),
+      live.filter(({ a }) => a.do === "unblock").map(({ a }) => a.prefix),
+    );
+    const why = new Map(r.failed.map((f) => [f.prefix, f.error]));
+    return live.flatMap(({ op, a }) => (a.do === "block" && why.has(a.prefix) ? [{ op, error: why.get(a.prefix)! }] : []));
+  } catch (err) {
+    return live.map(({ op }) => ({ op, error: (err as Error).message }));
+  }
+}
+
+function run(a: Exclude<XdpAction, ListAction>, mapsOf: (f: string) => XdpFilterMaps, closeMaps: () => void): void {
   switch (a.do) {
     case "load":
-      return loadFilter(a.filter);
-    case "block":
-      // A dynamic block that expired since the plan was made: the agent has already removed
-      // it everywhere else (or is about to), and must not find it written back here.
-      if (a.until && Date.parse(a.until) <= Date.now()) return;
-      return mapsOf(a.filter).block(a.prefix);
-    case "unblock":
-      mapsOf(a.filter).unblock(a.prefix);
-      return;
+      closeMaps(); // maps of another layout may be replaced
+      return loadFilter(a.filter, a.reload === true);
     case "deny-port":
     case "allow-port": {
       const [proto, port] = a.port.split("/") as [PortProto, string];
@@ -81,13 +113,20 @@ function run(a: XdpAction, mapsOf: (f: string) => XdpFilterMaps, closeMaps: () =
   }
 }
 
-/** Loads the object with its maps pinned in the filter's dir (reused if there), and pins the program. */
-function loadFilter(name: string): void {
+/**
+ * Loads the object with its maps pinned in the filter's dir (reused if there), and pins the
+ * program. Pins of another fos1's layout (the plan says why it loads again) go first, all but
+ * the counters: the load makes the maps afresh, and the plan's ops fill them as for a new
+ * filter. The program running on the interfaces keeps its own maps, and filters with them,
+ * until the attach that follows replaces it.
+ */
+function loadFilter(name: string, reload: boolean): void {
   const dir = filterDir(name);
+  if (reload) removeStalePins(dir);
   const f = XdpFilter.load({ object: bpfObjectPath(), pinRoot: dir });
   try {
     const pin = join(dir, PROGRAM_NAME);
-    rmSync(pin, { force: true }); // a pin whose program could not be read (plan saw none)
+    rmSync(pin, { force: true }); // a pin whose program could not be read, or of the older layout
     pinObject(f.program.fd, pin);
   } finally {
     f.close();

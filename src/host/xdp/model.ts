@@ -58,6 +58,11 @@ export interface ObservedXdpFilter {
   name: string;
   /** Id of the pinned program; null when the maps are pinned but the program is not (yet). */
   progId: number | null;
+  /**
+   * Why the pinned maps are not this fos1's (pinned by a fos1 of another map layout): the
+   * filter is loaded again, its maps made afresh. Its lists then read as empty.
+   */
+  stale?: string;
   blocklist: string[];
   ports: string[];
   rate: RateLimit | null;

@@ -27,6 +27,8 @@ export function observeFilter(name: string, root?: string): ObservedXdpFilter {
     closeProgram(p);
   }
   if (!existsSync(join(dir, "xdpf_stats"))) return { name, progId, blocklist: [], ports: [], rate: null };
+  const problems = XdpFilterMaps.pinnedLayoutProblems(dir);
+  if (problems.length) return { name, progId, stale: problems.join("; "), blocklist: [], ports: [], rate: null };
   const maps = XdpFilterMaps.openPinned(dir);
   try {
     return {

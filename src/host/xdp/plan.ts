@@ -16,7 +16,7 @@ import type { RateLimit } from "../../bpf/layout";
 
 /** What an xdp op's `line` carries: apply.ts executes it through src/bpf. */
 export type XdpAction =
-  | { do: "load"; filter: string }
+  | { do: "load"; filter: string; /** the pinned maps are of another fos1's layout: made afresh */ reload?: true }
   | { do: "block"; filter: string; prefix: string; /** a dynamic block's expiry: not written once past */ until?: string | null }
   | { do: "unblock"; filter: string; prefix: string }
   | { do: "deny-port" | "allow-port"; filter: string; port: string }
@@ -44,7 +44,8 @@ export function planXdp(desired: DesiredXdp, observed: ObservedXdp, present: Set
 
   for (const f of desired.filters) {
     const o: ObservedXdpFilter = have.get(f.name) ?? { name: f.name, progId: null, blocklist: [], ports: [], rate: null };
-    if (o.progId === null) op("add", f.ref, `XDP filter ${f.name}`, { do: "load", filter: f.name }, "load xdp_filter with its maps pinned");
+    if (o.stale) op("change", f.ref, `XDP filter ${f.name}`, { do: "load", filter: f.name, reload: true }, `load again with fresh maps: the pinned ones are of another fos1 (${o.stale})`);
+    else if (o.progId === null) op("add", f.ref, `XDP filter ${f.name}`, { do: "load", filter: f.name }, "load xdp_filter with its maps pinned");
     for (const p of f.blocklist)
       if (!o.blocklist.includes(p)) op("add", f.ref, `XDP block ${p} (${f.name})`, { do: "block", filter: f.name, prefix: p });
     for (const d of observed.dynamic)
@@ -70,7 +71,7 @@ export function planXdp(desired: DesiredXdp, observed: ObservedXdp, present: Set
       }
       const cur = now[0];
       const modeOk = !cur || f.mode === "auto" || cur.mode === f.mode;
-      if (cur && o.progId !== null && cur.progId === o.progId && modeOk) continue;
+      if (cur && o.progId !== null && !o.stale && cur.progId === o.progId && modeOk) continue;
       // The kernel swaps programs atomically only within one mode: a mode change detaches first.
       attach.push({
         phase: "xdp",
