@@ -626,7 +626,10 @@ function gitCommit(): string {
 const n0 = (x: number) => x.toLocaleString("en-US").replace(/,/g, " ");
 const r2 = (x: number) => `${x.toFixed(2)}×`;
 const mpps = (x: number) => (x / 1e6).toFixed(2);
-const range = (xs: number[], f: (x: number) => string) => `${f(Math.min(...xs))}–${f(Math.max(...xs))}`;
+const range = (xs: number[], f: (x: number) => string) => {
+  const [lo, hi] = [f(Math.min(...xs)), f(Math.max(...xs))];
+  return lo === hi ? lo : `${lo}–${hi}`;
+};
 
 /** The xdp section of bench/README.md, from the raw results alone (so it can be re-rendered). */
 function section(raw: Raw): string {
