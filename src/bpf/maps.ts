@@ -182,7 +182,7 @@ export class BpfMap {
       from = next;
     }
     const count = keyParts.reduce((n, k) => n + k.length / ks, 0);
-    return { count, keys: concat(keyParts, count * ks), values: concat(valueParts, count * vs) };
+    return { count, keys: concatBytes(keyParts), values: concatBytes(valueParts) };
   }
 
   close(): void {
@@ -238,9 +238,10 @@ function align8(n: number): number {
 /** Entries per batch syscall. */
 const BATCH = 8192;
 
-function concat(parts: Uint8Array[], length: number): Uint8Array {
+/** The arrays back to back in one. */
+export function concatBytes(parts: Uint8Array[]): Uint8Array {
   if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(length);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
     out.set(p, at);

@@ -12,7 +12,7 @@ import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { BpfError, checkLibc, cstr, errnoCode } from "./errors";
 import type { BpfMap } from "./maps";
-import { openPinnedMap } from "./maps";
+import { concatBytes, openPinnedMap } from "./maps";
 import { BpfObject, type BpfProgram } from "./object";
 import {
   decodeConfig,
@@ -175,8 +175,8 @@ export class XdpFilterMaps {
    * list, once for all of them. Throws before writing anything when a prefix is not a network.
    *
    * The order keeps every moment safe for packets: new entries go in before the index points
-   * at them, and entries go out only after the index no longer does -- so a /24 unblocked
-   * inside a blocked /16 is never let through, not even while the index is being written.
+   * at them, and entries go out only after the index no longer does -- so while a /24 inside a
+   * blocked /16 is unblocked, its sources stay blocked by the /16 throughout.
    */
   changeBlocklist(add: string[], remove: string[]): BlocklistChange {
     const adds = add.map((text) => ({ text, p: parseNetwork(text) }));
@@ -276,7 +276,7 @@ export class XdpFilterMaps {
     const before = list.dump();
     const inserted = this.insertAbsent(list, before, adds, out);
     // The list as it will be: what it held and what went in, but what goes out.
-    const after = columns(concatKeys([before.keys, ...inserted]), ks, removes.map((r) => encodePrefixKey(r.p)));
+    const after = columns(concatBytes([before.keys, ...inserted]), ks, removes.map((r) => encodePrefixKey(r.p)));
     try {
       this.writeIndex(family, after);
     } catch (err) {
@@ -379,8 +379,9 @@ export class XdpFilterMaps {
 
   /** Read, change, write back xdpf_config (under the lock); nothing is written when nothing changes. */
   private updateConfig(change: (c: FilterConfig) => FilterConfig): void {
-    const before = encodeConfig(this.config());
-    const after = encodeConfig(change(this.config()));
+    const now = this.config();
+    const before = encodeConfig(now);
+    const after = encodeConfig(change(now));
     if (!sameBytes(before, after)) this.m.xdpf_config.update(u32Key(0), after);
   }
 
@@ -437,16 +438,6 @@ function columns(keys: Uint8Array, ks: number, leaving: Uint8Array[]): Prefixes 
     n++;
   }
   return { count: n, word, len };
-}
-
-function concatKeys(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 const O_RDONLY = 0;
