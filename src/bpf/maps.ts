@@ -13,7 +13,6 @@ export const MapType = {
   PERCPU_ARRAY: 6,
   LRU_HASH: 9,
   LRU_PERCPU_HASH: 10,
-  LPM_TRIE: 11,
 } as const;
 
 const PER_CPU: ReadonlySet<number> = new Set([MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH]);
@@ -124,7 +123,7 @@ export class BpfMap {
 
   /**
    * Every key, in the kernel's order. Deleting the current key while iterating is safe for
-   * hash maps and LPM tries (the next call restarts or continues as the kernel defines).
+   * hash maps (the next call restarts or continues as the kernel defines).
    */
   *keys(): Generator<Uint8Array> {
     let prev: Uint8Array | null = null;
