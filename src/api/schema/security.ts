@@ -101,7 +101,7 @@ export const NATPolicySpec = Type.Object(
   { additionalProperties: false },
 );
 
-// Mirrors what bpf/xdp_filter.h can express: LPM blocklists per family, one token bucket per
+// Mirrors what bpf/xdp_filter.h can express: prefix blocklists per family (any length), one token bucket per
 // source prefix (xdpf_config), and TCP/UDP destination ports (xdpf_port_deny).
 export const XDP_MODES = ["native", "generic", "auto"] as const;
 
