@@ -7,6 +7,7 @@
 // 127.0.0.0/8), with a length mix like a real blocklist feed's: mostly single hosts and /24s,
 // a few larger networks. Non-overlapping so that fos1's list, xdp-filter's hash and an
 // nftables interval set hold exactly N entries each. IPv6: distinct prefixes in 2000::/3.
+import { seededRandom } from "../../test/helpers/seeded-random";
 
 export interface Prefix4 {
   /** Network address as an unsigned 32-bit number. */
@@ -41,17 +42,6 @@ const V6_MIX: [number, number, number][] = [
   [128, 128, 0.2],
 ];
 
-/** mulberry32: a small seeded generator, so every run blocks the same prefixes. */
-export function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const u32 = (rand: () => number) => Math.floor(rand() * 4294967296) >>> 0;
 
@@ -104,7 +94,7 @@ const net6 = (a: bigint, len: number) => a >> BigInt(128 - len);
  * is dropped), and the survivors taken in the order they were drawn.
  */
 export function blocklist4(count: number, seed: number, avoid: number[] = []): Blocklist<Prefix4, number> {
-  const rand = random(seed);
+  const rand = seededRandom(seed); // every run blocks the same prefixes
   const avoided = (p: Prefix4) => avoid.some((a) => net4(a, p.len) === p.addr);
   for (let factor = 1.3; ; factor *= 1.5) {
     const n = Math.ceil(count * factor) + 16;
@@ -133,7 +123,7 @@ export function blocklist4(count: number, seed: number, avoid: number[] = []): B
 
 /** count distinct IPv6 prefixes in 2000::/3, none covering an address in `avoid`, in random order. */
 export function blocklist6(count: number, seed: number, avoid: bigint[] = []): Blocklist<Prefix6, bigint> {
-  const rand = random(seed);
+  const rand = seededRandom(seed); // every run blocks the same prefixes
   const seen = new Set<string>();
   const prefixes: Prefix6[] = [];
   while (prefixes.length < count) {

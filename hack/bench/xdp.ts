@@ -52,7 +52,8 @@ import type { BpfMap } from "../../src/bpf/maps";
 import { DST_MAC, ethernet, ipv4, ipv6, padded, SRC_MAC, udp } from "../../test/helpers/packets";
 import { addVeth, createNs, destroyAll, ipBatch } from "../../test/netns/netns";
 import { median, rotate } from "./stats";
-import { blocklist4, blocklist6, lengthCounts, random, uncovered4, uncovered6, type Blocklist, type Prefix4, type Prefix6 } from "./xdp-blocklists";
+import { blocklist4, blocklist6, lengthCounts, uncovered4, uncovered6, type Blocklist, type Prefix4, type Prefix6 } from "./xdp-blocklists";
+import { seededRandom } from "../../test/helpers/seeded-random";
 import { compileGenerator, SOURCES } from "./xdp-generator";
 import { BenchObject } from "./xdp-objects";
 
@@ -248,7 +249,7 @@ const frame4 = (src: number) => padded(ethernet(ipv4(formatIp(4, BigInt(src)), D
 const frame6 = (src: bigint) => ethernet(ipv6(formatIp(6, src), DST6, udp(40000, 53))).bytes;
 
 function sizeCase(size: number, bl4: Blocklist<Prefix4, number>, bl6: Blocklist<Prefix6, bigint>): SizeCase {
-  const rand = random(SEED + size);
+  const rand = seededRandom(SEED + size);
   const p4 = bl4.prefixes.slice(0, size);
   const p6 = bl6.prefixes.slice(0, size);
   const pass4 = uncovered4(p4, rand);
@@ -325,7 +326,7 @@ function nftRuleset(sizes: number[], bl4: Blocklist<Prefix4, number>): string {
 
 /** The generator's sources for size N: SOURCES draws from the first N hosts, network byte order. */
 function sourcesFile(size: number, bl4: Blocklist<Prefix4, number>): string {
-  const rand = random(SEED ^ size);
+  const rand = seededRandom(SEED ^ size);
   const bytes = new Uint8Array(SOURCES * 4);
   const view = new DataView(bytes.buffer);
   for (let i = 0; i < SOURCES; i++) view.setUint32(i * 4, bl4.hosts[Math.floor(rand() * size)]!, false);
