@@ -11,7 +11,7 @@
  * the blocklists, the rate-limit state and the counters outlive the agent; a new agent reuses
  * the pinned maps. Changing a map's type, key or value size makes libbpf refuse to reuse an
  * old pin ("parameter mismatch"): fos1 then loads the filter again with fresh maps, all but
- * the counters (src/host/xdp/apply.ts), and fills them from its config; the old program keeps
+ * the counters (src/engine/xdp/apply.ts), and fills them from its config; the old program keeps
  * filtering with its own maps until the new one replaces it on the interfaces.
  */
 #ifndef FOS1_XDP_FILTER_H

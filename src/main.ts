@@ -2,7 +2,7 @@
 // fos1 — one executable, subcommands. Exit codes: 0 ok, 1 failure, 2 invalid input or usage.
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import type { Command, OutputFormat } from "./cli/command";
-import { EXIT_INVALID, EXIT_OK, UsageError, exitCodeOf } from "./cli/errors";
+import { EXIT_INVALID, EXIT_OK, UsageError, exitCodeOf } from "./base/errors";
 import { agent } from "./cli/commands/agent";
 import { apply } from "./cli/commands/apply";
 import { confirm } from "./cli/commands/confirm";
@@ -19,7 +19,7 @@ import { validate } from "./cli/commands/validate";
 import { version } from "./cli/commands/version";
 import { translate } from "./cli/commands/translate";
 import { xdp } from "./cli/commands/xdp";
-import { log } from "./observe/log";
+import { log } from "./base/log";
 
 const commands: Command[] = [agent, apply, confirm, controller, defaults, flows, history, ids, rollback, plan, status, translate, talos, validate, version, xdp].sort((a, b) => a.name.localeCompare(b.name));
 

@@ -21,7 +21,7 @@ if (!SIZES.every((n) => Number.isInteger(n) && n >= 2 && n % 2 === 0 && n <= 819
 if (!existsSync(fos1)) throw new Error("dist/fos1 is missing: run make build first");
 
 const NS = "fos1-bench-noop";
-const FOS1_PROTO = 241; // src/host/model.ts
+const FOS1_PROTO = 241; // src/engine/model.ts
 
 type Variant = "fos1" | "batch" | "noop" | "noopUnseen" | "observe" | "fos1Start";
 

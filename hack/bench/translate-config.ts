@@ -12,7 +12,7 @@ import type { KubeObject } from "../../src/cilium/translate";
 import { cidrRule, cidrSet, intersect } from "../../src/cilium/translate/cidr-set";
 import { renderService, serviceOf } from "../../src/cilium/translate/service";
 import { topology } from "../../src/cilium/translate/topology";
-import { desiredFirewall } from "../../src/host/firewall/model";
+import { desiredFirewall } from "../../src/policy/model";
 import { seededRandom } from "../../test/helpers/seeded-random";
 
 export const ZONES = 50;

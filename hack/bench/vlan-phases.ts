@@ -14,11 +14,11 @@ import { LineCounter, parseAllDocuments } from "yaml";
 import { loadConfigText } from "../../src/api/load";
 import { kinds } from "../../src/api/kinds";
 import { checkSchema } from "../../src/api/schema-check";
-import { desiredState } from "../../src/host/desired";
-import { observeHost, parseLinks } from "../../src/host/observe";
-import { plan } from "../../src/host/plan";
+import { desiredState } from "../../src/engine/desired";
+import { observeHost, parseLinks } from "../../src/engine/observe";
+import { plan } from "../../src/engine/plan";
 import { ms, timed } from "./phase-timer";
-import { runToolOk } from "../../src/host/tool";
+import { runToolOk } from "../../src/base/tool";
 
 const [file, mode] = process.argv.slice(2);
 if (!file || !mode) throw new Error("usage: vlan-phases CONFIG.yaml engine|yaml|schema|bunyaml");

@@ -27,7 +27,7 @@ if (!SIZES.every((n) => Number.isInteger(n) && n >= 1 && n <= 4094)) throw new E
 if (!(Number.isInteger(ROUNDS) && ROUNDS >= 1)) throw new Error(`BENCH_ROUNDS: a positive integer, got ${process.env.BENCH_ROUNDS}`);
 
 const PARENT = "eth1";
-const GROUP = 241; // fos1's link group (src/host/model.ts FOS1_GROUP); the bare variants use it too
+const GROUP = 241; // fos1's link group (src/engine/model.ts FOS1_GROUP); the bare variants use it too
 const STATE_DIR = "/var/lib/fos1";
 const RUN_TIMEOUT_SEC = 3600;
 
@@ -51,12 +51,12 @@ const COMMANDS: Record<Variant, (n: number) => string> = {
   fos1: FOS1_APPLY,
   noop: FOS1_APPLY,
   // The same, as if this config had never been applied: the objects fos1 kept of it are gone,
-  // so it reads and validates the YAML (src/host/validated-configs.ts).
+  // so it reads and validates the YAML (src/journal/validated-configs.ts).
   noopUnseen: (n) => `rm -f ${STATE_DIR}/configs/*.objects.json; ${FOS1_APPLY(n)}`,
   // -force as fos1 uses it: a failing line does not stop the rest.
   batch: (n) => `ip -force -batch /root/vlans-${n}.batch`,
   perProcess: (n) => `sh /root/vlans-${n}.sh`,
-  // The reads of observeHost (src/host/observe.ts), one after another; fos1's nftables table
+  // The reads of observeHost (src/engine/observe.ts), one after another; fos1's nftables table
   // does not exist here, and nft saying so is the read.
   observe: () =>
     "ip -json -details address show >/tmp/obs1 && ip -json -batch /root/observe.batch >/tmp/obs2 && ip -json -6 rule show >/tmp/obs3 && { nft -j list table inet fos1 >/tmp/obs4 2>&1; true; }",
@@ -314,7 +314,7 @@ variants (\`ip link del group ${GROUP}\`, last column):
 - **bare \`ip -batch\`**: exactly the lines of \`fos1 plan -o json\` in one \`ip -force -batch\` file: the floor.
 - **one \`ip\` per op**: the same lines, one \`ip\` process each, as a shell script does them.${results.some((x) => x.samples.perProcess.length < rounds) ? ` Above ${n0(raw.perProcessEveryRoundMax)} VLANs it runs in one round only (it takes minutes).` : ""}
 - **no-op re-apply**: fos1 apply again on the converged host (it reported writes 0). fos1 keeps the objects of a config that
-  converged, so the same bytes are not parsed and validated again (src/host/validated-configs.ts); **not seen before** is
+  converged, so the same bytes are not parsed and validated again (src/journal/validated-configs.ts); **not seen before** is
   the same no-op with those kept objects removed first, so it reads the YAML as for a new config. Beside them the
   **observation dump**: the reads fos1 does (\`ip -json -details address show\`, fos1's routes and rules, its nftables table) alone,
   one after another.

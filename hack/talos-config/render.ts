@@ -3,7 +3,7 @@
 //   deploy/                          cluster.inlineManifests: Cilium's install Job, fos1's CRDs, the agent's
 //                                    RBAC and the controller (inline-manifests.ts); the controller's image
 //                                    is REGISTRY/fos1-controller:VERSION when REGISTRY is set
-//   the fos1 config                  FOS1_CONFIG, default src/host/default-config.yaml (fos1 defaults),
+//   the fos1 config                  FOS1_CONFIG, default src/api/default-config.yaml (fos1 defaults),
 //                                    carried by an ExtensionServiceConfig to where the service reads it
 //   talos-patches/example/controlplane.yaml   the single-node example the patches apply to
 // into OUT (TALOS_CONFIG_OUT, default dist/talos):
@@ -25,7 +25,7 @@ const repo = resolve(import.meta.dir, "../..");
 export const PATCH_DIR = join(repo, "talos-patches");
 export const EXAMPLE = join(PATCH_DIR, "example/controlplane.yaml");
 export const SERVICE_SPEC = join(repo, "extension/rootfs/usr/local/etc/containers/fos1-agent.yaml");
-export const DEFAULT_FOS1_CONFIG = join(repo, "src/host/default-config.yaml");
+export const DEFAULT_FOS1_CONFIG = join(repo, "src/api/default-config.yaml");
 
 export interface RenderOptions {
   out: string;

@@ -4,8 +4,9 @@
 // the call (the verifier log of a rejected program, "couldn't reuse pinned map", the kernel's
 // netlink message for a refused XDP attach). libbpf's log is captured through its print
 // callback instead of going to stderr; warnings of calls that succeed are still written there.
-import { CString, JSCallback, FFIType, ptr, read, type Pointer } from "bun:ffi";
-import { openLibbpf, openLibc, type Libbpf, type Libc } from "./libbpf";
+import { CString, JSCallback, FFIType, ptr, type Pointer } from "bun:ffi";
+import { openLibbpf, type Libbpf } from "./libbpf";
+import { errno as libcErrno, libc as openLibc, type Libc } from "../base/libc";
 
 export class BpfError extends Error {
   constructor(
@@ -89,8 +90,8 @@ export function strerror(errno: number): string {
 }
 
 function errno(): number {
-  const loc = native().libc.__errno_location();
-  return loc === null ? 0 : read.i32(loc, 0);
+  native();
+  return libcErrno();
 }
 
 function failure(op: string, code: number, log: LogLine[]): BpfError {

@@ -1,6 +1,5 @@
-// libbpf reached through bun:ffi (ffi-napi does not work on Bun): the symbol table, and the
-// few libc functions the binding needs beside it (errno, formatting libbpf's log lines,
-// closing fds, interface indexes, locking a directory). The library is opened lazily: the CLI must work on
+// libbpf reached through bun:ffi (ffi-napi does not work on Bun): the symbol table (the libc
+// calls the binding needs beside it are in src/base/libc.ts). The library is opened lazily: the CLI must work on
 // machines without it and say so plainly. Everything here is the raw C API; callers go
 // through errors.ts (return codes and errno become BpfError) and the modules built on it.
 import { dlopen, FFIType, suffix } from "bun:ffi";
@@ -59,27 +58,12 @@ const symbols = {
   btf__resolve_size: { args: [ptr, u32], returns: i64 },
 } as const;
 
-const libcSymbols = {
-  // errno of this thread: libbpf's pointer-returning calls report failures only there.
-  __errno_location: { args: [], returns: ptr },
-  // libbpf hands its log lines to the print callback as (format, va_list).
-  vsnprintf: { args: [ptr, u64, ptr, ptr], returns: i32 },
-  close: { args: [i32], returns: i32 },
-  // a filter's pin directory is its lock (xdp-filter.ts): open(2) it, flock(2) it
-  open: { args: [ptr, i32], returns: i32 },
-  flock: { args: [i32, i32], returns: i32 },
-  // in the caller's network namespace, unlike /sys/class/net (which follows the mount)
-  if_nametoindex: { args: [ptr], returns: u32 },
-} as const;
-
 export type Libbpf = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
-export type Libc = ReturnType<typeof dlopen<typeof libcSymbols>>["symbols"];
 
 // FOS1_LIBBPF names the library exactly (no fallback), e.g. the copy inside the extension.
 const candidates = process.env.FOS1_LIBBPF ? [process.env.FOS1_LIBBPF] : [`libbpf.${suffix}.1`, `libbpf.${suffix}`];
 
 let opened: { lib: Libbpf } | { error: string } | undefined;
-let libc: Libc | undefined;
 
 export function openLibbpf(): { lib: Libbpf } | { error: string } {
   if (opened) return opened;
@@ -94,21 +78,6 @@ export function openLibbpf(): { lib: Libbpf } | { error: string } {
   }
   opened = { error: `libbpf not found (${failures.join("; ")})` };
   return opened;
-}
-
-/** The C library (glibc's soname; musl's libc.so serves the same symbols). */
-export function openLibc(): Libc {
-  if (libc) return libc;
-  const failures: string[] = [];
-  for (const path of [`libc.${suffix}.6`, `libc.${suffix}`]) {
-    try {
-      libc = dlopen(path, libcSymbols).symbols;
-      return libc;
-    } catch (err) {
-      failures.push(`${path}: ${(err as Error).message}`);
-    }
-  }
-  throw new Error(`libc not found (${failures.join("; ")})`);
 }
 
 /** "v1.1" style version of the libbpf this process would use, or null when none is found. */

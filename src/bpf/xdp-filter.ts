@@ -11,6 +11,7 @@ import { ptr } from "bun:ffi";
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { BpfError, checkLibc, cstr, errnoCode } from "./errors";
+import { LOCK_EX, O_CLOEXEC, O_DIRECTORY, O_RDONLY } from "../base/libc";
 import type { BpfMap } from "./maps";
 import { concatBytes, openPinnedMap } from "./maps";
 import { BpfObject, type BpfProgram } from "./object";
@@ -389,7 +390,7 @@ export class XdpFilterMaps {
   private locked<T>(body: () => T): T {
     if (this.locks > 0) return body();
     const path = cstr(this.lockDir);
-    const fd = checkLibc(`open ${this.lockDir} to lock the filter`, (libc) => libc.open(ptr(path), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    const fd = checkLibc(`open ${this.lockDir} to lock the filter`, (libc) => libc.open(ptr(path), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0));
     try {
       checkLibc(`lock ${this.lockDir}`, (libc) => libc.flock(fd, LOCK_EX));
       this.locks++;
@@ -439,11 +440,6 @@ function columns(keys: Uint8Array, ks: number, leaving: Uint8Array[]): Prefixes 
   }
   return { count: n, word, len };
 }
-
-const O_RDONLY = 0;
-const O_DIRECTORY = 0o200000;
-const O_CLOEXEC = 0o2000000;
-const LOCK_EX = 2;
 
 /** Every way the maps differ from what this fos1 expects of them (type, key, value, entries). */
 function shapeMismatches(m: Partial<Record<MapName, BpfMap>>, source: string): string[] {

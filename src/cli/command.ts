@@ -1,5 +1,5 @@
 import type { ParseArgsConfig } from "node:util";
-import type { Logger } from "../observe/log";
+import type { Logger } from "../base/log";
 
 export type OutputFormat = "text" | "json";
 

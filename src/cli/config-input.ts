@@ -1,10 +1,10 @@
 // Reading the config a command was given (-f FILE, or -f - for stdin), with every problem
 // reported at once and exit code 2 when the config is not acceptable.
-import { InvalidInputError, UsageError } from "./errors";
+import { InvalidInputError, UsageError } from "../base/errors";
 import { loadConfigText, type LoadedObject } from "../api/load";
 import { formatProblem, type ConfigProblem } from "../api/problems";
 import type { ConfigObject } from "../api/kinds";
-import type { ValidatedConfigs } from "../host/validated-configs";
+import type { ValidatedConfigs } from "../journal/validated-configs";
 
 export interface ConfigInput {
   file: string;

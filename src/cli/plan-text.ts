@@ -1,6 +1,6 @@
 // Plans for people, the way Terraform shows them: + add, ~ change, - remove, -/+ replace,
 // one line per operation, and a count line.
-import type { Degraded, Op, Plan } from "../host/plan";
+import type { Degraded, Op, Plan } from "../engine/plan";
 import { table } from "./output";
 
 const SIGN: Record<Op["action"], string> = { add: "+", change: "~", remove: "-", replace: "-/+" };

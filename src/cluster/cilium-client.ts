@@ -5,7 +5,7 @@
 // object fos1 made earlier for the job that is not in the call is deleted (garbage collection
 // by label, so nothing fos1 did not make is ever touched).
 import { createHash } from "node:crypto";
-import type { Logger } from "../observe/log";
+import type { Logger } from "../base/log";
 import { apiVersionOf, refOf, type KubeApi, type KubeObject, type ResourceType } from "./kube-api";
 import { CILIUM_CIDR_GROUP, CILIUM_CLUSTERWIDE_NETWORK_POLICY, CILIUM_EGRESS_GATEWAY_POLICY, CILIUM_NETWORK_POLICY, CILIUM_NODE_CONFIG, CONFIG_MAP, generatedResourceOf } from "./resources";
 
@@ -48,7 +48,7 @@ export interface CiliumClient {
   configureVLANRouting(objects: KubeObject[]): Promise<ApplyReport>;
   /** L7 (HTTP, DNS) policy from DPI profiles, and the IDS configuration (ConfigMaps) for the rest. */
   configureDPIIntegration(objects: KubeObject[]): Promise<ApplyReport>;
-  /** Sources the IDS blocks until their TTL runs out (src/observe/ids/cilium-sink.ts): a deny policy. Not the controller's job. */
+  /** Sources the IDS blocks until their TTL runs out (src/ids/cilium-sink.ts): a deny policy. Not the controller's job. */
   applyIdsBlocks(objects: KubeObject[]): Promise<ApplyReport>;
 }
 

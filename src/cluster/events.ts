@@ -1,7 +1,7 @@
 // Kubernetes Events (events.k8s.io/v1) about fos1's objects, so `kubectl describe` and
 // `kubectl events` show what the controller did and why something failed. Recording an event
 // never fails the reconcile that records it: a lost event is logged, not retried.
-import type { Logger } from "../observe/log";
+import type { Logger } from "../base/log";
 import type { KubeApi, KubeObject } from "./kube-api";
 import { EVENT } from "./resources";
 

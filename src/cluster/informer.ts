@@ -2,8 +2,9 @@
 // resourceVersion, keeping a cache of the objects and telling handlers what changed. A watch
 // that ends is resumed from the last version seen; a 410 Gone (the server no longer has that
 // version) lists again and reports the difference; any other failure retries with backoff.
-import type { Logger } from "../observe/log";
-import { Backoff, sleep, type BackoffPolicy } from "./backoff";
+import type { Logger } from "../base/log";
+import { Backoff, type BackoffPolicy } from "../base/backoff";
+import { sleep } from "../base/sleep";
 import type { WatchRestartReason } from "./controller-observer";
 import { isGone, KubeError, type KubeApi, type KubeObject, type ResourceType, type Selection, type WatchEvent } from "./kube-api";
 

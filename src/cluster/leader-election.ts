@@ -4,8 +4,8 @@
 // change, so clocks of different nodes never need to agree — and the leader renews it every
 // retryPeriod. Every write is a PUT with the resourceVersion read, so of two candidates only one
 // wins (the other gets 409). A leader that cannot renew within renewDeadline stops leading.
-import type { Logger } from "../observe/log";
-import { sleep } from "./backoff";
+import type { Logger } from "../base/log";
+import { sleep } from "../base/sleep";
 import type { Leadership } from "./controller-observer";
 import { isConflict, type KubeApi, type KubeObject } from "./kube-api";
 import { LEASE } from "./resources";

@@ -7,8 +7,8 @@
 // finalizer and its status — are done separately, so that one object's conflict or failure is
 // retried alone. Informers on fos1's kinds and on the Cilium objects fos1 made (by label) feed
 // the queue; a Cilium object edited or deleted by someone else is put back by the next SYNC.
-import type { Logger } from "../observe/log";
-import type { BackoffPolicy } from "./backoff";
+import type { Logger } from "../base/log";
+import type { BackoffPolicy } from "../base/backoff";
 import { FIELD_MANAGER, KubeCiliumClient, MANAGED_BY_LABEL, PURPOSE_LABEL, type ApplyReport, type CiliumClient, type Purpose } from "./cilium-client";
 import { checkClusterObjects } from "./cluster-objects";
 import { conditionsFor, sameConditions, type Condition, type Outcome } from "./conditions";

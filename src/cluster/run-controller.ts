@@ -1,7 +1,7 @@
 // `fos1 controller`'s engine: campaign for the Lease; while leading, run the NetworkController.
 // Replicas that do not lead only campaign, so two replicas never write the same objects.
-import type { Logger } from "../observe/log";
-import type { BackoffPolicy } from "./backoff";
+import type { Logger } from "../base/log";
+import type { BackoffPolicy } from "../base/backoff";
 import { observeAll, type ControllerObserver } from "./controller-observer";
 import { KubeEventRecorder } from "./events";
 import type { KubeApi } from "./kube-api";

@@ -2,8 +2,8 @@
 // is added (events coalesce), never processed by two workers at once (added while processing,
 // it runs once more afterwards), and a failed key comes back after a per-key exponential delay
 // that resets once it succeeds.
-import type { Logger } from "../observe/log";
-import { backoffDelay, type BackoffPolicy } from "./backoff";
+import type { Logger } from "../base/log";
+import { backoffDelay, type BackoffPolicy } from "../base/backoff";
 import type { ReconcileConclusion, ReconcileOutcome } from "./controller-observer";
 
 /** Resolves with what it concluded (nothing: success); a rejection is a failure, retried. */

@@ -2,7 +2,7 @@
 // content itself), checked first for what would certainly be refused — YAML that does not parse,
 // a document that is not a Talos one — and the apply mode, with TRY's timeout.
 import { LineCounter, parseAllDocuments } from "yaml";
-import { parseDuration } from "../host/confirm";
+import { parseDuration } from "../base/duration";
 import { yamlErrorText } from "./yaml-error";
 import type { ApplyConfigurationRequest, ApplyMode } from "./types";
 

@@ -4,7 +4,7 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import { ClientNodeKubeApi } from "../../src/cluster/kube-client";
 import { EVENT, FOS1_RESOURCES, GENERATED_RESOURCES, LEASE, NODE } from "../../src/cluster/resources";
-import { Logger } from "../../src/observe/log";
+import { Logger } from "../../src/base/log";
 import { FakeApiServer, type RequestAttributes } from "./fake-apiserver";
 
 export function startFakeCluster(authorize?: (attributes: RequestAttributes) => boolean, hostname?: string): FakeApiServer {

@@ -1,4 +1,4 @@
-// Runs fos1's DHCP supervisor (src/host/dhcp) inside a lab VM, as the agent will: bundled by
+// Runs fos1's DHCP supervisor (src/engine/dhcp) inside a lab VM, as the agent will: bundled by
 // test/lab/dhcp.test.ts and run by the VM's own fos1 executable as a Bun runtime
 // (BUN_BE_BUN=1), so the VM runs the real module on the real Bun.
 //
@@ -9,8 +9,8 @@
 // to STATE_DIR/status.json every second. SIGTERM stops the supervisor, then exits.
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DhcpSupervisor, type DhcpClientSpec } from "../../src/host/dhcp";
-import { Logger } from "../../src/observe/log";
+import { DhcpSupervisor, type DhcpClientSpec } from "../../src/engine/dhcp";
+import { Logger } from "../../src/base/log";
 
 const [specFile, stateDir] = process.argv.slice(2);
 if (!specFile || !stateDir) {

@@ -1,11 +1,11 @@
 // fos1's DHCP client in the VM lab, against real servers: the peer VM serves DHCPv4 and router
 // advertisements (dnsmasq) and DHCPv6 with prefix delegation (kea-dhcp6) on the cable to the
-// router's eth0; the router runs src/host/dhcp's DhcpSupervisor, which runs dhcpcd. The
+// router's eth0; the router runs src/engine/dhcp's DhcpSupervisor, which runs dhcpcd. The
 // delegated prefix is split into /64s for eth2 (subnetId 1) and eth3 (subnetId 2).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Lab, standardLab, type LabVm } from "../../hack/lab/vm";
-import { inPrefix6, ipv6ToBigInt, type DhcpClientSpec, type DhcpLeaseStatus } from "../../src/host/dhcp";
+import { inPrefix6, ipv6ToBigInt, type DhcpClientSpec, type DhcpLeaseStatus } from "../../src/engine/dhcp";
 
 const STATE = "/var/lib/fos1/dhcp";
 const SPEC = "/lab/dhcp-spec.json";

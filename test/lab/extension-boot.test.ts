@@ -3,7 +3,7 @@
 // router VM's / where Talos puts it, and its service started the way Talos starts
 // ext-fos1-agent (talos-extension.ts: the spec's entrypoint, args, environment and mounts in a
 // container-like root, the ExtensionServiceConfig file bound read-only at its mount path).
-// The config is fos1's shipped default (src/host/default-config.yaml) for the standard lab:
+// The config is fos1's shipped default (src/api/default-config.yaml) for the standard lab:
 // uplink bond with DHCP to the peer's wan host, VLANs lan and guest on the trunk, mgmt; the
 // zone firewall with masquerade; the bogon XDP filter on the uplink.
 //
@@ -19,13 +19,13 @@ import { parse } from "yaml";
 import { agentConfigPath } from "../../hack/talos-config/config-set";
 import { Lab, standardLab, type LabVm } from "../../hack/lab/vm";
 import { buildLabHosts, reachability, wanDhcpServer } from "../../hack/lab/topology";
-import type { ReadinessReport } from "../../src/host/agent/readiness";
+import type { ReadinessReport } from "../../src/agent/readiness";
 import { waitUntil } from "../helpers/netns";
 import { buildAndUnpackExtension, httpGet, LabExtensionService, rootfsTar, specPath } from "./talos-extension";
 
 const repo = resolve(import.meta.dir, "../..");
 const SERVICE = "fos1-agent"; // Talos runs it as ext-fos1-agent
-const DEFAULT_CONFIG = readFileSync(join(repo, "src/host/default-config.yaml"), "utf8");
+const DEFAULT_CONFIG = readFileSync(join(repo, "src/api/default-config.yaml"), "utf8");
 const HEALTH = { host: "127.0.0.1", port: 9641 }; // fos1 agent's default --listen; the service shares the host's network
 
 const digestOf = (text: string) => "sha256:" + createHash("sha256").update(text).digest("hex");
@@ -34,7 +34,7 @@ const short = (digest: string) => digest.slice(0, 19);
 // The broken and the fixed config differ from the default in one place: a second address on mgmt.
 const MGMT = "spec: {device: eth3, addresses: [192.168.99.1/24], zone: mgmt}";
 function withSecondMgmtAddress(address: string): string {
-  if (!DEFAULT_CONFIG.includes(MGMT)) throw new Error(`src/host/default-config.yaml no longer holds "${MGMT}": adapt this test`);
+  if (!DEFAULT_CONFIG.includes(MGMT)) throw new Error(`src/api/default-config.yaml no longer holds "${MGMT}": adapt this test`);
   return DEFAULT_CONFIG.replace(MGMT, MGMT.replace("192.168.99.1/24]", `192.168.99.1/24, ${address}]`));
 }
 const BROKEN = withSecondMgmtAddress("192.168.99.300/24");

@@ -5,12 +5,12 @@
 //   notify-socket.js PATH     binds PATH (a stale socket file is removed first), prints
 //                             "bound", then each datagram as one JSON string per line
 //
-// Bun has no unix datagram sockets (see src/observe/sd-notify.ts), so libc does the socket
+// Bun has no unix datagram sockets (see src/agent/sd-notify.ts), so libc does the socket
 // work here too; the address is built by the agent's own notifySockaddr. recv() blocks the
 // only thread, which is all this process does.
 import { dlopen, FFIType, ptr, read, suffix } from "bun:ffi";
 import { rmSync, writeSync } from "node:fs";
-import { notifySockaddr } from "../../src/observe/sd-notify";
+import { notifySockaddr } from "../../src/agent/sd-notify";
 
 const AF_UNIX = 1;
 const SOCK_DGRAM = 2;

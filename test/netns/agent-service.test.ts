@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ReadinessReport } from "../../src/host/agent/readiness";
+import type { ReadinessReport } from "../../src/agent/readiness";
 import { Netns, waitUntil } from "../helpers/netns";
 import { samples, value, type Sample } from "../helpers/prometheus";
 import { AgentProcess, type AgentProcessOptions } from "./agent-process";

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { HistoryLine } from "../../src/host/journal";
+import type { HistoryLine } from "../../src/journal/journal";
 import { fos1Argv } from "../helpers/fos1";
 import { Netns, waitUntil } from "../helpers/netns";
 import { AgentProcess } from "./agent-process";

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import type { HostStatus } from "../../src/host/status";
+import type { HostStatus } from "../../src/cli/status/host-status";
 import { removePinRoot, testPinRoot } from "../helpers/bpffs";
 import { fos1Argv } from "../helpers/fos1";
 import { Netns } from "../helpers/netns";

@@ -4,19 +4,19 @@
 // test/netns/agent-service.test.ts.
 import { describe, expect, test } from "bun:test";
 import { loadConfigText } from "../../src/api/load";
-import type { ApplyResult } from "../../src/host/apply";
-import { desiredState } from "../../src/host/desired";
-import type { DesiredState, ObservedState } from "../../src/host/model";
-import { plan } from "../../src/host/plan";
-import { handleHealthRequest, type HealthSources } from "../../src/host/agent/health-server";
-import { interfaceStates } from "../../src/host/agent/interface-state";
-import { AgentMetrics } from "../../src/host/agent/metrics";
-import { Readiness } from "../../src/host/agent/readiness";
-import { ReadyNotifier } from "../../src/host/agent/ready-notifier";
-import { NotifyError, notifySockaddr } from "../../src/observe/sd-notify";
+import type { ApplyResult } from "../../src/engine/apply";
+import { desiredState } from "../../src/engine/desired";
+import type { DesiredState, ObservedState } from "../../src/engine/model";
+import { plan } from "../../src/engine/plan";
+import { handleHealthRequest, type HealthSources } from "../../src/agent/health-server";
+import { interfaceStates } from "../../src/agent/interface-state";
+import { AgentMetrics } from "../../src/agent/agent-metrics";
+import { Readiness } from "../../src/agent/readiness";
+import { ReadyNotifier } from "../../src/agent/ready-notifier";
+import { NotifyError, notifySockaddr } from "../../src/agent/sd-notify";
 import { parseListen } from "../../src/cli/commands/agent";
-import { UsageError } from "../../src/cli/errors";
-import { Logger, type LogSink } from "../../src/observe/log";
+import { UsageError } from "../../src/base/errors";
+import { Logger, type LogSink } from "../../src/base/log";
 
 const CONFIG = `apiVersion: network.fos1.io/v1alpha1
 kind: NetworkInterface

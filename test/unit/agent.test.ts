@@ -1,8 +1,8 @@
 // The agent's pure parts: reading `ip monitor` output and the debounced single-flight
 // scheduler. The agent itself runs against the real kernel in test/netns/agent.test.ts.
 import { describe, expect, test } from "bun:test";
-import { parseMonitorLine } from "../../src/host/agent/monitor";
-import { ConvergeScheduler } from "../../src/host/agent/scheduler";
+import { parseMonitorLine } from "../../src/agent/monitor";
+import { ConvergeScheduler } from "../../src/agent/scheduler";
 
 describe("parseMonitorLine", () => {
   // Printed by iproute2 6.1's `ip -json monitor label link address route rule netconf` on this machine.

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { batchErrors } from "../../src/host/apply";
+import { batchErrors } from "../../src/engine/apply";
 
 test("each numbered failure keeps the kernel's message; an argument error after them means ip gave up", () => {
   // What `ip -force -batch -` (iproute2 6.1) printed for: a missing device, then "master nope".

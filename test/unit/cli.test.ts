@@ -146,8 +146,8 @@ describe("fos1 defaults", () => {
     const r = await fos1(["defaults"]);
     expect(r.exitCode).toBe(0);
     const { loadConfigText } = await import("../../src/api/load");
-    const { desiredState } = await import("../../src/host/desired");
-    const { lockoutReasons } = await import("../../src/host/firewall/lockout");
+    const { desiredState } = await import("../../src/engine/desired");
+    const { lockoutReasons } = await import("../../src/apply/lockout");
     const loaded = loadConfigText(r.stdout, "defaults");
     expect(loaded.problems).toEqual([]);
     expect(lockoutReasons(desiredState(loaded.objects))).toEqual([]);

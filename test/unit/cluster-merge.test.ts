@@ -5,10 +5,10 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ConfigObject } from "../../src/api/kinds";
-import { desiredState } from "../../src/host/desired";
-import { mergeOverBoot, selectForNode } from "../../src/host/agent/cluster-merge";
+import { desiredState } from "../../src/engine/desired";
+import { mergeOverBoot, selectForNode } from "../../src/agent/cluster-merge";
 
-const bootFile = join(import.meta.dir, "..", "..", "src", "host", "default-config.yaml");
+const bootFile = join(import.meta.dir, "..", "..", "src", "api", "default-config.yaml");
 const bootText = readFileSync(bootFile, "utf8");
 
 const obj = (kind: string, name: string, spec: Record<string, unknown>) =>

@@ -1,11 +1,11 @@
-// The agent's view of the cluster (src/host/agent/cluster-source.ts) against the FAKE API server
+// The agent's view of the cluster (src/cluster/node-source.ts) against the FAKE API server
 // (test/helpers/fake-apiserver.ts), with the agent's RBAC from deploy/manifests enforced: the
 // node-local objects meant for this node, following changes to them and to the Node's labels.
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { mergeOverBoot } from "../../src/host/agent/cluster-merge";
-import { ClusterSource } from "../../src/host/agent/cluster-source";
+import { mergeOverBoot } from "../../src/agent/cluster-merge";
+import { ClusterSource } from "../../src/cluster/node-source";
 import { agentManifests } from "../../src/cluster/manifests";
 import { eventually, kubeApiFor, memoryLogger, startFakeCluster } from "../helpers/cluster";
 import type { FakeApiServer } from "../helpers/fake-apiserver";
@@ -47,7 +47,7 @@ test("takes the node-local objects meant for this node, with only the agent's re
   expect(names()).toEqual(["everywhere", "zone-a"]);
   expect(fake.denied).toEqual([]);
   // Merged over the shipped boot config, they become routes of the host.
-  const bootFile = join(import.meta.dir, "..", "..", "src", "host", "default-config.yaml");
+  const bootFile = join(import.meta.dir, "..", "..", "src", "api", "default-config.yaml");
   const merged = mergeOverBoot(readFileSync(bootFile, "utf8"), "config.yaml", source.selected());
   expect(merged.taken.sort()).toEqual(["Route/everywhere", "Route/zone-a"]);
 });

@@ -96,7 +96,7 @@ function configDocuments(text: string): Schema[] {
 }
 
 const examples: [string, Schema[]][] = [
-  ["src/host/default-config.yaml", configDocuments(readFileSync(join(repo, "src/host/default-config.yaml"), "utf8"))],
+  ["src/api/default-config.yaml", configDocuments(readFileSync(join(repo, "src/api/default-config.yaml"), "utf8"))],
   ...[...new Bun.Glob("test/unit/golden/**/*.yaml").scanSync(repo)].filter((f) => !f.endsWith(".out.yaml")).sort().map((f): [string, Schema[]] => [f, configDocuments(readFileSync(join(repo, f), "utf8"))]),
   [
     "README.md (configuration examples)",

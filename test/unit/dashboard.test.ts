@@ -1,15 +1,15 @@
 // The Grafana dashboard in deploy/grafana/ may only ask for metrics fos1 really exports: every
 // metric name in its queries (panel targets and template variables) must be registered by the
 // agent's /metrics registry as `fos1 agent` builds it, by the flow counters of Hubble's feed
-// (src/observe/hubble/metrics.ts), or by the controller's (`fos1 controller`'s /metrics).
+// (src/flows/metrics.ts), or by the controller's (`fos1 controller`'s /metrics).
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Registry as PromRegistry } from "prom-client";
 import { agentMetrics } from "../../src/cli/commands/agent";
 import { ControllerMetrics } from "../../src/cluster/controller-metrics";
-import { createFlowMetrics } from "../../src/observe/hubble/metrics";
-import { Logger } from "../../src/observe/log";
+import { createFlowMetrics } from "../../src/flows/metrics";
+import { Logger } from "../../src/base/log";
 
 const DASHBOARD = join(import.meta.dir, "../../deploy/grafana/fos1.json");
 

@@ -8,7 +8,7 @@ import { deployFiles } from "../../src/cluster/deploy-files";
 import type { KubeObject } from "../../src/cluster/kube-api";
 import { CILIUM_RESOURCES, FOS1_RESOURCES, NODE_LOCAL_KINDS } from "../../src/cluster/resources";
 import { CONTROLLER_LISTEN } from "../../src/cluster/run-controller";
-import { ENDPOINTS } from "../../src/host/agent/health-server";
+import { ENDPOINTS } from "../../src/agent/health-server";
 
 const repo = join(import.meta.dir, "..", "..");
 const files = deployFiles(repo);

@@ -1,8 +1,8 @@
 // The dhcpcd configuration fos1 writes for its uplinks, and how it reads dhcpcd's leases back.
 // The lab test (test/lab/dhcp.test.ts) runs these configs against real DHCP servers.
 import { describe, expect, test } from "bun:test";
-import { InvalidInputError } from "../../src/cli/errors";
-import { buildStatus, iaidOf, inPrefix6, parseLease4, parseLease6, renderDhcpcdConfig, type DhcpClientSpec } from "../../src/host/dhcp";
+import { InvalidInputError } from "../../src/base/errors";
+import { buildStatus, iaidOf, inPrefix6, parseLease4, parseLease6, renderDhcpcdConfig, type DhcpClientSpec } from "../../src/engine/dhcp";
 
 /** The lines of one `interface NAME` block, up to the next blank line or block. */
 function block(config: string, ifname: string): string[] {

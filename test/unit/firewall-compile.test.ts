@@ -15,9 +15,9 @@ import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { loadConfigText } from "../../src/api/load";
 import { formatProblem } from "../../src/api/problems";
-import { desiredState } from "../../src/host/desired";
-import { compileFirewall, FIREWALL_TABLE, type CompiledFirewall } from "../../src/host/firewall/compile";
-import { parseFirewallListing } from "../../src/host/firewall/observe";
+import { desiredState } from "../../src/engine/desired";
+import { compileFirewall, FIREWALL_TABLE, type CompiledFirewall } from "../../src/engine/firewall/compile";
+import { parseFirewallListing } from "../../src/engine/firewall/observe";
 
 const GOLDEN = resolve(import.meta.dir, "golden/firewall");
 const UPDATE = process.env.UPDATE_GOLDEN === "1";

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Journal } from "../../src/host/journal";
-import type { GetFlowsResponse } from "../../src/observe/hubble/types";
+import { Journal } from "../../src/journal/journal";
+import type { GetFlowsResponse } from "../../src/flows/types";
 import { fos1Argv, logMessages, type CliResult } from "../helpers/fos1";
 import { FakeHubbleObserver, readRecordedFlows } from "./hubble/fake-hubble-observer";
 

@@ -2,10 +2,10 @@
 // and a scrape that goes on when a source cannot be read.
 import { describe, expect, test } from "bun:test";
 import { Registry } from "prom-client";
-import { parseConntrackLine, parseConntrackTable, topTalkers } from "../../src/host/metrics/conntrack";
-import { parseFirewallCounters, zonePairOfChain } from "../../src/host/metrics/firewall-counters";
-import { registerHostMetrics } from "../../src/host/metrics/host-metrics";
-import { parseLinkCounters } from "../../src/host/metrics/link-counters";
+import { parseConntrackLine, parseConntrackTable, topTalkers } from "../../src/agent/router-metrics/conntrack";
+import { parseFirewallCounters, zonePairOfChain } from "../../src/agent/router-metrics/firewall-counters";
+import { registerHostMetrics } from "../../src/agent/router-metrics/host-metrics";
+import { parseLinkCounters } from "../../src/agent/router-metrics/link-counters";
 import { samples, value } from "../helpers/prometheus";
 
 const counter = (packets: number, bytes: number) => ({ counter: { packets, bytes } });

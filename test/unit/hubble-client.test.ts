@@ -1,13 +1,13 @@
-// The Hubble GetFlows client (src/observe/hubble/client.ts) against the FAKE Hubble observer
+// The Hubble GetFlows client (src/flows/client.ts) against the FAKE Hubble observer
 // (test/unit/hubble/fake-hubble-observer.ts) replaying recorded flows, over a Unix socket and TCP.
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { HubbleError, watchFlows } from "../../src/observe/hubble/client";
-import { flowsRequest, type FlowQuery } from "../../src/observe/hubble/request";
-import { parseServer } from "../../src/observe/hubble/server";
-import type { GetFlowsResponse } from "../../src/observe/hubble/types";
+import { HubbleError, watchFlows } from "../../src/flows/client";
+import { flowsRequest, type FlowQuery } from "../../src/flows/request";
+import { parseServer } from "../../src/flows/server";
+import type { GetFlowsResponse } from "../../src/flows/types";
 import { FakeHubbleObserver, readRecordedFlows } from "./hubble/fake-hubble-observer";
 
 const QUICK = { initialMs: 5, maxMs: 20 };

@@ -1,5 +1,5 @@
 // From recorded Hubble flows to fos1's flow summaries and Prometheus counters by zone pair,
-// verdict and application (src/observe/hubble/summary.ts, metrics.ts, feed.ts); the feed runs
+// verdict and application (src/flows/summary.ts, metrics.ts, feed.ts); the feed runs
 // against the FAKE Hubble observer (test/unit/hubble/fake-hubble-observer.ts).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -7,13 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Registry } from "prom-client";
 import { loadConfigText } from "../../src/api/load";
-import { Logger } from "../../src/observe/log";
-import { startFlowFeed } from "../../src/observe/hubble/feed";
-import { createFlowMetrics } from "../../src/observe/hubble/metrics";
-import { parseServer } from "../../src/observe/hubble/server";
-import { summarizeFlow, type FlowSummary } from "../../src/observe/hubble/summary";
-import type { GetFlowsResponse } from "../../src/observe/hubble/types";
-import { zoneMapFromConfig, type ZoneMap } from "../../src/observe/hubble/zones";
+import { Logger } from "../../src/base/log";
+import { startFlowFeed } from "../../src/flows/feed";
+import { createFlowMetrics } from "../../src/flows/metrics";
+import { parseServer } from "../../src/flows/server";
+import { summarizeFlow, type FlowSummary } from "../../src/flows/summary";
+import type { GetFlowsResponse } from "../../src/flows/types";
+import { zoneMapFromConfig, type ZoneMap } from "../../src/flows/zones";
 import { FakeHubbleObserver, readRecordedFlows } from "./hubble/fake-hubble-observer";
 
 let recorded: GetFlowsResponse[];

@@ -1,8 +1,8 @@
-// Which fos1 zone a Hubble endpoint is in (src/observe/hubble/zones.ts), on the router of the
+// Which fos1 zone a Hubble endpoint is in (src/flows/zones.ts), on the router of the
 // recorded flows (test/unit/hubble/router.yaml).
 import { describe, expect, test } from "bun:test";
 import { loadConfigText } from "../../src/api/load";
-import { zoneMapFromConfig, type HostAddresses } from "../../src/observe/hubble/zones";
+import { zoneMapFromConfig, type HostAddresses } from "../../src/flows/zones";
 
 const ROUTER = new URL("./hubble/router.yaml", import.meta.url).pathname;
 const objects = async () => loadConfigText(await Bun.file(ROUTER).text(), ROUTER).objects;

@@ -1,4 +1,4 @@
-// IDS blocks in the cluster (src/observe/ids/cilium-sink.ts): a CiliumClusterwideNetworkPolicy
+// IDS blocks in the cluster (src/ids/cilium-sink.ts): a CiliumClusterwideNetworkPolicy
 // denying the blocked sources, written through the CiliumClient's "ids-block" job against the
 // FAKE API server (test/helpers/fake-apiserver.ts), checked against Cilium's published CRD
 // schema, and removed source by source as blocks expire. Time is passed in (the CLI test,
@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { KubeCiliumClient, MANAGED_BY_LABEL, PURPOSE_LABEL, FIELD_MANAGER } from "../../src/cluster/cilium-client";
 import type { ClientNodeKubeApi } from "../../src/cluster/kube-client";
-import { CiliumSink, EXPIRY_ANNOTATION, IDS_BLOCK_POLICY, idsBlockPolicy } from "../../src/observe/ids/cilium-sink";
-import type { Block } from "../../src/observe/ids/policy";
+import { CiliumSink, EXPIRY_ANNOTATION, IDS_BLOCK_POLICY, idsBlockPolicy } from "../../src/ids/cilium-sink";
+import type { Block } from "../../src/ids/policy";
 import { kubeApiFor, memoryLogger, startFakeCluster } from "../helpers/cluster";
 import type { FakeApiServer } from "../helpers/fake-apiserver";
 import { ciliumSchemaErrors } from "./cilium-schemas";

@@ -1,11 +1,11 @@
-// Suricata EVE lines → alerts, other events and malformed lines (src/observe/ids/eve.ts), and the
+// Suricata EVE lines → alerts, other events and malformed lines (src/ids/eve.ts), and the
 // bounded line splitter under them (lines.ts), on recorded lines (test/unit/ids/eve-recorded.jsonl:
 // stats, flow, dns, http, anomaly and fileinfo events, alerts over IPv4 and IPv6 — written both
 // compressed and as Suricata's eight full groups — an alert whose rule names the attacker with
 // `target`, and broken lines).
 import { describe, expect, test } from "bun:test";
-import { parseEveLine, type EveRecord } from "../../src/observe/ids/eve";
-import { LineSplitter } from "../../src/observe/ids/lines";
+import { parseEveLine, type EveRecord } from "../../src/ids/eve";
+import { LineSplitter } from "../../src/ids/lines";
 
 const FIXTURE = new URL("./ids/eve-recorded.jsonl", import.meta.url).pathname;
 

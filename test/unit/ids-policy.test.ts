@@ -1,4 +1,4 @@
-// Which alerts become blocks (src/observe/ids/policy.ts) and which addresses never do
+// Which alerts become blocks (src/ids/policy.ts) and which addresses never do
 // (allowlist.ts): the severity threshold, the management networks of the config
 // (test/unit/ids/router.yaml) and the router's own addresses, one block per source within its
 // TTL, and the bounds that keep an alert storm from growing memory. Time is passed in.
@@ -6,9 +6,9 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { parseIp } from "../../src/api/ip";
 import { loadConfigText, type LoadedObject } from "../../src/api/load";
 import type { ConfigObject } from "../../src/api/kinds";
-import { Allowlist, buildAllowlist, operatorAllowlist, type LinkAddresses } from "../../src/observe/ids/allowlist";
-import type { EveAlert } from "../../src/observe/ids/eve";
-import { BlockPolicy, type PolicyOptions } from "../../src/observe/ids/policy";
+import { Allowlist, buildAllowlist, operatorAllowlist, type LinkAddresses } from "../../src/ids/allowlist";
+import type { EveAlert } from "../../src/ids/eve";
+import { BlockPolicy, type PolicyOptions } from "../../src/ids/policy";
 
 const HOUR = 3_600_000;
 let objects: LoadedObject<ConfigObject>[];

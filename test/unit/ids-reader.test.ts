@@ -1,5 +1,5 @@
 // The IDS reader end to end without the kernel: recorded EVE lines written to a file that is
-// tailed (src/observe/ids/eve-file.ts) or sent over Suricata's unix_stream socket
+// tailed (src/ids/eve-file.ts) or sent over Suricata's unix_stream socket
 // (eve-socket.ts), through the runner and the block policy into a sink that records what it is
 // given, with the Prometheus counters read back. Rotation and truncation as logrotate does
 // them, malformed and overlong lines, and an alert storm. Waits poll for the outcome; nothing
@@ -11,14 +11,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Registry } from "prom-client";
 import { loadConfigText } from "../../src/api/load";
-import { Allowlist, buildAllowlist } from "../../src/observe/ids/allowlist";
-import { EveFile } from "../../src/observe/ids/eve-file";
-import { EveStreamSocket } from "../../src/observe/ids/eve-socket";
-import { createIdsMetrics } from "../../src/observe/ids/metrics";
-import { BlockPolicy, type Block, type PolicyOptions } from "../../src/observe/ids/policy";
-import { IdsRunner } from "../../src/observe/ids/runner";
-import type { BlockSink, SinkResult } from "../../src/observe/ids/sink";
-import type { EveSource } from "../../src/observe/ids/source";
+import { Allowlist, buildAllowlist } from "../../src/ids/allowlist";
+import { EveFile } from "../../src/ids/eve-file";
+import { EveStreamSocket } from "../../src/ids/eve-socket";
+import { createIdsMetrics } from "../../src/ids/metrics";
+import { BlockPolicy, type Block, type PolicyOptions } from "../../src/ids/policy";
+import { IdsRunner } from "../../src/ids/runner";
+import type { BlockSink, SinkResult } from "../../src/ids/sink";
+import type { EveSource } from "../../src/ids/source";
 import { eventually, memoryLogger } from "../helpers/cluster";
 import { samples, value } from "../helpers/prometheus";
 

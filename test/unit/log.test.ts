@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { Logger, type LogSink } from "../../src/observe/log";
+import { Logger, type LogSink } from "../../src/base/log";
 
 function capture(isTTY: boolean): { sink: LogSink; lines: string[] } {
   const lines: string[] = [];

@@ -1,9 +1,9 @@
 // plan() is pure: these cases pin orderings, ownership and minimality without a kernel.
 import { describe, expect, test } from "bun:test";
 import { loadConfigText } from "../../src/api/load";
-import { desiredState } from "../../src/host/desired";
-import { FOS1_GROUP, ROUTER_SYSCTLS, type ObservedLink, type ObservedState, type RouteEntry } from "../../src/host/model";
-import { plan, type Op } from "../../src/host/plan";
+import { desiredState } from "../../src/engine/desired";
+import { FOS1_GROUP, ROUTER_SYSCTLS, type ObservedLink, type ObservedState, type RouteEntry } from "../../src/engine/model";
+import { plan, type Op } from "../../src/engine/plan";
 
 const doc = (kind: string, name: string, spec: string) =>
   `---\napiVersion: network.fos1.io/v1alpha1\nkind: ${kind}\nmetadata: {name: ${name}}\nspec: ${spec}\n`;
@@ -227,13 +227,13 @@ describe("the lockout guard", () => {
   const mgmtByMac = doc("NetworkInterface", "oob", "{mac: '52:54:00:00:99:01', addresses: [192.168.99.1/24]}") + `---\napiVersion: security.fos1.io/v1alpha1\nkind: FirewallZone\nmetadata: {name: mgmt}\nspec: {interfaces: [oob], management: true}\n`;
 
   test("a management zone whose only NIC this host does not have is refused", async () => {
-    const { lockoutReasons } = await import("../../src/host/firewall/lockout");
+    const { lockoutReasons } = await import("../../src/apply/lockout");
     expect(lockoutReasons(desired(mgmtByMac), { names: new Set(["eth0"]), macs: new Set(["52:54:00:00:01:00"]) })[0]).toContain("would be present and up");
     expect(lockoutReasons(desired(mgmtByMac), { names: new Set(["eth0"]), macs: new Set(["52:54:00:00:99:01"]) })).toEqual([]);
   });
 
   test("zones without a management zone are refused", async () => {
-    const { lockoutReasons } = await import("../../src/host/firewall/lockout");
+    const { lockoutReasons } = await import("../../src/apply/lockout");
     const yaml = doc("NetworkInterface", "a", "{device: eth0, addresses: [192.0.2.1/24]}") + `---\napiVersion: security.fos1.io/v1alpha1\nkind: FirewallZone\nmetadata: {name: lan}\nspec: {interfaces: [a]}\n`;
     expect(lockoutReasons(desired(yaml))[0]).toContain("no FirewallZone has management: true");
   });

@@ -1,10 +1,10 @@
 // `fos1 status`'s one-screen summary, rendered from a status as the host would report it: it
 // must fit an 80×24 terminal whatever the host holds, and say what matters first.
 import { describe, expect, test } from "bun:test";
-import { ago, bitRate, byteCount, summaryText } from "../../src/cli/status-summary";
-import type { HistoryLine } from "../../src/host/journal";
-import type { LinkCounters } from "../../src/host/metrics/link-counters";
-import { dropsByReason, linkRates, type HostStatus, type InterfaceStatus } from "../../src/host/status";
+import { ago, bitRate, byteCount, summaryText } from "../../src/cli/status/summary";
+import type { HistoryLine } from "../../src/journal/journal";
+import type { LinkCounters } from "../../src/agent/router-metrics/link-counters";
+import { dropsByReason, linkRates, type HostStatus, type InterfaceStatus } from "../../src/cli/status/host-status";
 
 const NOW = Date.parse("2026-05-01T12:00:00Z");
 const iface = (name: string, over: Partial<InterfaceStatus> = {}): InterfaceStatus => ({

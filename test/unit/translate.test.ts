@@ -62,7 +62,7 @@ describe("golden translations", () => {
   const cases = [
     ["seed", join(GOLDEN, "seed.yaml")],
     ["ordering", join(GOLDEN, "ordering.yaml")],
-    ["default-config", join(repo, "src/host/default-config.yaml")],
+    ["default-config", join(repo, "src/api/default-config.yaml")],
   ] as const;
   for (const [name, file] of cases)
     test(`${name}: the objects and what went where, as committed; every Cilium object valid against Cilium's CRD schema`, () => {
@@ -230,7 +230,7 @@ describe("zones, VLANs and the router as Cilium sees them", () => {
 
 describe("NATPolicy: the egress gateway for zone pods, nftables for the rest", () => {
   test("the default config's masquerade covers the pods of the zones inside its sources", () => {
-    const r = translate(objectsOf(readFileSync(join(repo, "src/host/default-config.yaml"), "utf8")));
+    const r = translate(objectsOf(readFileSync(join(repo, "src/api/default-config.yaml"), "utf8")));
     const gw = spec(r, "fos1-nat-masquerade-lans") as unknown as Record<string, unknown>;
     expect(gw.selectors).toEqual(["guest", "lan", "mgmt"].map((z) => ({ podSelector: { matchLabels: { "fos1.io/zone": z } } })));
     expect(gw.egressGateway).toEqual({ nodeSelector: { matchLabels: { "fos1.io/role": "router" } }, interface: "uplink" });

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfigText } from "../../src/api/load";
-import { ValidatedConfigs } from "../../src/host/validated-configs";
+import { ValidatedConfigs } from "../../src/journal/validated-configs";
 
 const text = `apiVersion: network.fos1.io/v1alpha1
 kind: NetworkInterface

@@ -2,10 +2,10 @@
 // and attachments, without a kernel. (test/netns/xdp-engine.test.ts applies them for real.)
 import { expect, test } from "bun:test";
 import { loadConfigText } from "../../src/api/load";
-import { desiredState } from "../../src/host/desired";
-import { ROUTER_SYSCTLS, type ObservedLink, type ObservedState } from "../../src/host/model";
-import { plan, type Op } from "../../src/host/plan";
-import type { ObservedXdp } from "../../src/host/xdp/model";
+import { desiredState } from "../../src/engine/desired";
+import { ROUTER_SYSCTLS, type ObservedLink, type ObservedState } from "../../src/engine/model";
+import { plan, type Op } from "../../src/engine/plan";
+import type { ObservedXdp } from "../../src/engine/xdp/model";
 
 const doc = (kind: string, name: string, spec: string, group = "network.fos1.io") =>
   `---\napiVersion: ${group}/v1alpha1\nkind: ${kind}\nmetadata: {name: ${name}}\nspec: ${spec}\n`;

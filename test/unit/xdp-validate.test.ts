@@ -3,7 +3,7 @@
 import { expect, test } from "bun:test";
 import { loadConfigText } from "../../src/api/load";
 import { formatProblem } from "../../src/api/problems";
-import { desiredState } from "../../src/host/desired";
+import { desiredState } from "../../src/engine/desired";
 
 const doc = (kind: string, name: string, spec: string, group = "network.fos1.io") =>
   `---\napiVersion: ${group}/v1alpha1\nkind: ${kind}\nmetadata:\n  name: ${name}\nspec:\n${spec.replace(/^/gm, "  ")}\n`;

@@ -1,5 +1,5 @@
 // security.fos1.io/v1alpha1: zones, firewall rules and inter-VLAN policy; and the NAT kind of
-// network.fos1.io. Enforced by the host's nftables (src/host/firewall), later also rendered
+// network.fos1.io. Enforced by the host's nftables (src/engine/firewall), later also rendered
 // for Cilium (pod traffic).
 import { Type, type Static } from "@sinclair/typebox";
 import { Cidr, InterfaceRef, IpAddress, KindSchema, NodeSelector, ObjectName, StringEnum } from "./common";

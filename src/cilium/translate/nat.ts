@@ -5,7 +5,7 @@
 // (NAT66, NPTv6: Cilium's egress gateway is IPv4 only) and port forwards stay in the node's
 // nftables, and the status says which part went where.
 import { formatPrefix, parseIp, parsePrefix } from "../../api/ip";
-import type { FwNat } from "../../host/firewall/model";
+import type { FwNat } from "../../policy/model";
 import { within } from "./cidr-set";
 import { ROLE_LABEL, ROUTER_ROLE, ZONE_LABEL, type Topology } from "./topology";
 

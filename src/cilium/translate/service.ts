@@ -2,7 +2,7 @@
 // "every other protocol" (GRE, ESP, …), which Cilium can only allow or deny together with
 // everything else (a rule without toPorts). Exact set algebra, so that an allow above a
 // broader deny can be carved out of the deny.
-import type { PortRange, Protocol } from "../../host/firewall/model";
+import type { PortRange, Protocol } from "../../policy/model";
 
 export type Ranges = [number, number][];
 

@@ -11,8 +11,8 @@
 // Every pod policy is default-deny both ways (fos1's stance); the cluster's own traffic (nodes,
 // the API server, Cilium's health checks, pods in no zone such as kube-dns) is allowed, since
 // the firewall's rules are about zones. The router's own output is not filtered (as in nftables).
-import { MANAGEMENT_PORTS } from "../../host/firewall/compile";
-import type { FwRule } from "../../host/firewall/model";
+import { MANAGEMENT_PORTS } from "../../engine/firewall/compile";
+import type { FwRule } from "../../policy/model";
 import { cidrSet, intersect } from "./cidr-set";
 import { resolvePair, type Box, type PairProblem, type PairRule } from "./pair";
 import { cidrPeer, EVERYONE, intersectPeer, isNobody, NOBODY, type Peer, type Selector } from "./peer";
@@ -51,7 +51,7 @@ const CLUSTER_EGRESS: Box = anyFrom({ ...NOBODY, selectors: [UNZONED], entities:
 const CLUSTER_INGRESS: Box = anyFrom({ ...NOBODY, selectors: [UNZONED], entities: ["host", "remote-node", "health"] }, []);
 const HOST_CLUSTER_INGRESS: Box = anyFrom({ ...NOBODY, selectors: [UNZONED], entities: ["remote-node", "health"] }, []);
 
-/** What nftables' input chain accepts before any zone rule (src/host/firewall/compile.ts). */
+/** What nftables' input chain accepts before any zone rule (src/engine/firewall/compile.ts). */
 function hostEssentials(dhcp: { v4: boolean; v6: boolean }): Box[] {
   const v4 = cidrPeer(cidrSet(["0.0.0.0/0"]));
   const v6 = cidrPeer(cidrSet(["::/0"]));

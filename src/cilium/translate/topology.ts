@@ -7,7 +7,7 @@ import { network, parseIp, parsePrefix, type Family, type Prefix } from "../../a
 import type { LoadedObject } from "../../api/load";
 import type { ConfigObject } from "../../api/kinds";
 import { NetworkIndex, type InterfaceInfo } from "../../api/network-index";
-import { desiredFirewall, type DesiredFirewall, type Policy } from "../../host/firewall/model";
+import { desiredFirewall, type DesiredFirewall, type Policy } from "../../policy/model";
 import { cidrSet, subtract, within } from "./cidr-set";
 import type { Peer, Selector } from "./peer";
 

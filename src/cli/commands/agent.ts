@@ -4,22 +4,22 @@
 // and /metrics on a local address and, under a service manager that sets NOTIFY_SOCKET, sends
 // READY=1 once the boot converge has run.
 import type { Command } from "../command";
-import { UsageError } from "../errors";
-import { DEFAULT_STATE_DIR } from "./apply";
+import { UsageError } from "../../base/errors";
+import { DEFAULT_STATE_DIR } from "../../base/state-dir";
 import { parseIp } from "../../api/ip";
-import { Agent } from "../../host/agent/agent";
-import { HealthServer, type ListenAddress } from "../../host/agent/health-server";
-import { AgentMetrics } from "../../host/agent/metrics";
-import { registerHostMetrics } from "../../host/metrics/host-metrics";
-import type { Logger } from "../../observe/log";
-import { observeAll } from "../../host/agent/observer";
-import { Readiness } from "../../host/agent/readiness";
-import { ReadyNotifier } from "../../host/agent/ready-notifier";
+import { Agent } from "../../agent/agent";
+import { HealthServer, type ListenAddress } from "../../agent/health-server";
+import { AgentMetrics } from "../../agent/agent-metrics";
+import { registerHostMetrics } from "../../agent/router-metrics/host-metrics";
+import type { Logger } from "../../base/log";
+import { observeAll } from "../../agent/observer";
+import { Readiness } from "../../agent/readiness";
+import { ReadyNotifier } from "../../agent/ready-notifier";
 import { hostname } from "node:os";
-import type { ClusterSource } from "../../host/agent/cluster-source";
-import { createFlowMetrics } from "../../observe/hubble/metrics";
-import { DEFAULT_HUBBLE_SERVER, parseServer, type HubbleServer } from "../../observe/hubble/server";
-import { zoneMapFromConfig, type ZoneMap } from "../../observe/hubble/zones";
+import type { ClusterSource } from "../../cluster/node-source";
+import { createFlowMetrics } from "../../flows/metrics";
+import { DEFAULT_HUBBLE_SERVER, parseServer, type HubbleServer } from "../../flows/server";
+import { zoneMapFromConfig, type ZoneMap } from "../../flows/zones";
 
 /** Where Talos mounts the agent's ExtensionServiceConfig file. */
 export const DEFAULT_AGENT_CONFIG = "/usr/local/etc/fos1/config.yaml";
@@ -71,7 +71,7 @@ export const agent: Command = {
     const health = new HealthServer(listen, { readiness: () => readiness.report(), metrics: () => metrics.render(), metricsContentType: metrics.contentType }, ctx.log);
     const a = new Agent({ configFile: file, stateDir, log: ctx.log, observer: observeAll(readiness, metrics, notifier), ...(debounceMs !== undefined ? { debounceMs } : {}), ...(cluster ? { cluster } : {}) });
     // gRPC and the Kubernetes client load only when used: every other command starts without them.
-    const flows = hubble && (await import("../../observe/hubble/feed")).startFlowFeed({ server: hubble, zones: zonesInForce(a), metrics: createFlowMetrics(metrics.registry), log: ctx.log });
+    const flows = hubble && (await import("../../flows/feed")).startFlowFeed({ server: hubble, zones: zonesInForce(a), metrics: createFlowMetrics(metrics.registry), log: ctx.log });
     ctx.log.info("agent starting", { config: file, stateDir, pid: process.pid });
     try {
       // Listening before the boot converge: /readyz says what it is waiting for meanwhile.
@@ -125,7 +125,7 @@ function parseHubble(text: string): HubbleServer {
 }
 
 async function clusterSource(kubeconfig: string, node: string, log: Logger): Promise<ClusterSource> {
-  const [{ ClientNodeKubeApi, loadKubeConfig }, { ClusterSource }] = await Promise.all([import("../../cluster/kube-client"), import("../../host/agent/cluster-source")]);
+  const [{ ClientNodeKubeApi, loadKubeConfig }, { ClusterSource }] = await Promise.all([import("../../cluster/kube-client"), import("../../cluster/node-source")]);
   try {
     return new ClusterSource({ api: new ClientNodeKubeApi(loadKubeConfig({ kubeconfig })), node, log });
   } catch (err) {

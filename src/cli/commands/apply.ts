@@ -2,16 +2,17 @@ import type { Command, CommandContext } from "../command";
 import { configFileOption, readConfig, requireValid } from "../config-input";
 import { printResult, table } from "../output";
 import { countLine, degradedText, opRows } from "../plan-text";
-import { desiredState } from "../../host/desired";
-import { applyJournaled } from "../../host/journaled-apply";
-import { Journal } from "../../host/journal";
-import { lockoutReasons } from "../../host/firewall/lockout";
-import { parseDuration, rollBack, waitForConfirmation } from "../../host/confirm";
-import { observeFor, type ApplyResult } from "../../host/apply";
-import { InvalidInputError, UsageError } from "../errors";
-import { ValidatedConfigs } from "../../host/validated-configs";
+import { desiredState } from "../../engine/desired";
+import { applyJournaled } from "../../apply/journaled-apply";
+import { Journal } from "../../journal/journal";
+import { lockoutReasons } from "../../apply/lockout";
+import { parseDuration } from "../../base/duration";
+import { rollBack, waitForConfirmation } from "../../apply/confirm";
+import { observeFor, type ApplyResult } from "../../engine/apply";
+import { InvalidInputError, UsageError } from "../../base/errors";
+import { ValidatedConfigs } from "../../journal/validated-configs";
 
-export const DEFAULT_STATE_DIR = "/var/lib/fos1";
+import { DEFAULT_STATE_DIR } from "../../base/state-dir";
 export const stateDirOption = { "state-dir": { type: "string" as const } };
 export const journalOf = (ctx: CommandContext) => new Journal(String(ctx.values["state-dir"] ?? DEFAULT_STATE_DIR));
 

@@ -1,5 +1,5 @@
 import type { Command } from "../command";
-import { OperationError } from "../errors";
+import { OperationError } from "../../base/errors";
 import { printResult } from "../output";
 import { journalOf, stateDirOption } from "./apply";
 

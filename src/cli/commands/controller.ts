@@ -5,10 +5,10 @@
 // answers /healthz, /readyz and /metrics on --listen, leader or not.
 import { hostname } from "node:os";
 import type { Command } from "../command";
-import { UsageError } from "../errors";
+import { UsageError } from "../../base/errors";
 import { parseListen } from "./agent";
-import { parseDuration } from "../../host/confirm";
-import { HealthServer, hostPort } from "../../host/agent/health-server";
+import { parseDuration } from "../../base/duration";
+import { HealthServer, hostPort } from "../../agent/health-server";
 import { observeAll } from "../../cluster/controller-observer";
 import { ControllerMetrics } from "../../cluster/controller-metrics";
 import { ControllerReadiness } from "../../cluster/controller-readiness";

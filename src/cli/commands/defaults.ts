@@ -1,5 +1,5 @@
 import type { Command } from "../command";
-import defaultConfig from "../../host/default-config.yaml" with { type: "text" };
+import defaultConfig from "../../api/default-config.yaml" with { type: "text" };
 
 export const defaults: Command = {
   name: "defaults",

@@ -1,18 +1,18 @@
 // `fos1 flows`: the flows Hubble observed, with fos1's zone names, for the operator. Verdicts
 // are filtered by Hubble; zones by fos1 (Hubble does not know them).
 import type { Command, CommandContext } from "../command";
-import { InvalidInputError, OperationError, UsageError } from "../errors";
+import { InvalidInputError, OperationError, UsageError } from "../../base/errors";
 import { readConfig, requireValid } from "../config-input";
 import { journalOf, stateDirOption } from "./apply";
-import { parseDuration } from "../../host/confirm";
-import { observeLinks } from "../../host/observe";
+import { parseDuration } from "../../base/duration";
+import { observeLinks } from "../../engine/observe";
 import { loadConfigText } from "../../api/load";
-import { flowLine } from "../../observe/hubble/format";
-import { flowsRequest, isVerdict, VERDICTS, type Verdict } from "../../observe/hubble/request";
-import { DEFAULT_HUBBLE_SERVER, parseServer, ServerAddressError, type HubbleServer, type TlsFiles } from "../../observe/hubble/server";
-import { summarizeFlow } from "../../observe/hubble/summary";
-import { HOST_ZONE, UNKNOWN_ZONE, zoneMapFromConfig, type ZoneMap } from "../../observe/hubble/zones";
-import type { GetFlowsResponse } from "../../observe/hubble/types";
+import { flowLine } from "../../flows/format";
+import { flowsRequest, isVerdict, VERDICTS, type Verdict } from "../../flows/request";
+import { DEFAULT_HUBBLE_SERVER, parseServer, ServerAddressError, type HubbleServer, type TlsFiles } from "../../flows/server";
+import { summarizeFlow } from "../../flows/summary";
+import { HOST_ZONE, UNKNOWN_ZONE, zoneMapFromConfig, type ZoneMap } from "../../flows/zones";
+import type { GetFlowsResponse } from "../../flows/types";
 
 const USAGE =
   "fos1 flows [--follow] [--zone Z] [--verdict V]... [--since 5m|TIME | --last N] [--server unix:///PATH | HOST:PORT] " +
@@ -59,7 +59,7 @@ export const flows: Command = {
       ctx.stdout(ctx.output === "json" ? JSON.stringify(s) + "\n" : flowLine(s) + "\n");
     };
     // gRPC and the Hubble schema load only now: other commands, and bad arguments, never pay for them.
-    const { HubbleError, watchFlows } = await import("../../observe/hubble/client");
+    const { HubbleError, watchFlows } = await import("../../flows/client");
     try {
       await watchFlows({
         server,

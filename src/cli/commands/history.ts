@@ -1,10 +1,10 @@
 import type { Command, CommandContext } from "../command";
-import { InvalidInputError, OperationError, UsageError } from "../errors";
+import { InvalidInputError, OperationError, UsageError } from "../../base/errors";
 import { printResult, table } from "../output";
 import { opRows } from "../plan-text";
 import { journalOf, stateDirOption } from "./apply";
-import { unifiedDiff } from "../../host/config-diff";
-import type { HistoryLine, Journal } from "../../host/journal";
+import { unifiedDiff } from "../../journal/config-diff";
+import type { HistoryLine, Journal } from "../../journal/journal";
 
 const USAGE = "fos1 history [--diff [N]] [--state-dir DIR] [-o json]   (N: an entry's # in fos1 history; default the newest)";
 

@@ -1,34 +1,34 @@
 // `fos1 ids run`: Suricata's EVE alerts → time-limited blocks (XDP dynamic blocks, and with
 // --cluster a Cilium deny policy), in the foreground until SIGTERM/SIGINT.
 // `fos1 ids rules`: the DPIProfiles' Suricata rules as the node's rules file.
-import { renameSync, writeFileSync } from "node:fs";
+import { writeFileAtomic } from "../../base/atomic-file";
 import { Registry } from "prom-client";
 import type { Command, CommandContext } from "../command";
-import { InvalidInputError, OperationError, UsageError } from "../errors";
+import { InvalidInputError, OperationError, UsageError } from "../../base/errors";
 import { printResult } from "../output";
 import { readConfig, requireValid } from "../config-input";
 import { journalOf, stateDirOption } from "./apply";
 import { parseListen } from "./agent";
-import { parseDuration } from "../../host/confirm";
-import { observeLinks } from "../../host/observe";
-import { loadedFilters } from "../../host/xdp/admin";
-import { DEFAULT_STATE_DIR } from "../../host/xdp/dynamic";
+import { parseDuration } from "../../base/duration";
+import { observeLinks } from "../../engine/observe";
+import { loadedFilters } from "../../engine/xdp/admin";
+import { DEFAULT_STATE_DIR } from "../../base/state-dir";
 import { loadConfigText, type LoadedObject } from "../../api/load";
 import type { ConfigObject } from "../../api/kinds";
 import { FIELD_MANAGER, KubeCiliumClient, MANAGED_BY_LABEL, PURPOSE_LABEL } from "../../cluster/cilium-client";
 import { ClientNodeKubeApi, loadKubeConfig } from "../../cluster/kube-client";
-import type { Logger } from "../../observe/log";
-import { buildAllowlist, operatorAllowlist, type AllowEntry, type Allowlist } from "../../observe/ids/allowlist";
-import { CiliumSink, DEFAULT_CLUSTER_MAX_BLOCKS } from "../../observe/ids/cilium-sink";
-import { EveFile } from "../../observe/ids/eve-file";
-import { EveStreamSocket } from "../../observe/ids/eve-socket";
-import { createIdsMetrics } from "../../observe/ids/metrics";
-import { BlockPolicy } from "../../observe/ids/policy";
-import { dpiRulesFile } from "../../observe/ids/rules";
-import { startIds } from "../../observe/ids/runner";
-import type { BlockSink } from "../../observe/ids/sink";
-import { parseEveAddress, type EveSource } from "../../observe/ids/source";
-import { XdpSink } from "../../observe/ids/xdp-sink";
+import type { Logger } from "../../base/log";
+import { buildAllowlist, operatorAllowlist, type AllowEntry, type Allowlist } from "../../ids/allowlist";
+import { CiliumSink, DEFAULT_CLUSTER_MAX_BLOCKS } from "../../ids/cilium-sink";
+import { EveFile } from "../../ids/eve-file";
+import { EveStreamSocket } from "../../ids/eve-socket";
+import { createIdsMetrics } from "../../ids/metrics";
+import { BlockPolicy } from "../../ids/policy";
+import { dpiRulesFile } from "../../ids/rules";
+import { startIds } from "../../ids/runner";
+import type { BlockSink } from "../../ids/sink";
+import { parseEveAddress, type EveSource } from "../../ids/source";
+import { XdpSink } from "../../ids/xdp-sink";
 
 const USAGE =
   "fos1 ids run --eve PATH|unix:PATH [--severity 2] [--ttl 1h] [--allow CIDR]... [-f CONFIG | --state-dir DIR] [--no-xdp] " +
@@ -205,8 +205,7 @@ async function rules(ctx: CommandContext): Promise<number> {
   if (out !== undefined) {
     // Suricata may reload its rules at any moment: it must never read half a file.
     try {
-      writeFileSync(`${out}.tmp`, file.text);
-      renameSync(`${out}.tmp`, out);
+      writeFileAtomic(out, file.text);
     } catch (err) {
       throw new InvalidInputError(`--out ${out}: cannot write it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }

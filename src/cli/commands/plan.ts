@@ -2,11 +2,11 @@ import type { Command } from "../command";
 import { configFileOption, readConfig, requireValid } from "../config-input";
 import { printResult } from "../output";
 import { planText } from "../plan-text";
-import { desiredState } from "../../host/desired";
-import { observeHost } from "../../host/observe";
-import { plan as makePlan } from "../../host/plan";
-import { lockoutReasons } from "../../host/firewall/lockout";
-import { DEFAULT_STATE_DIR } from "../../host/xdp/dynamic";
+import { desiredState } from "../../engine/desired";
+import { observeHost } from "../../engine/observe";
+import { plan as makePlan } from "../../engine/plan";
+import { lockoutReasons } from "../../apply/lockout";
+import { DEFAULT_STATE_DIR } from "../../base/state-dir";
 
 export const plan: Command = {
   name: "plan",

@@ -1,11 +1,11 @@
 import type { Command } from "../command";
-import { OperationError, UsageError } from "../errors";
+import { OperationError, UsageError } from "../../base/errors";
 import { printResult } from "../output";
 import { journalOf, stateDirOption } from "./apply";
 import { configsInForce } from "./history";
-import { rollBack } from "../../host/confirm";
-import { applyJournaled } from "../../host/journaled-apply";
-import { desiredState } from "../../host/desired";
+import { rollBack } from "../../apply/confirm";
+import { applyJournaled } from "../../apply/journaled-apply";
+import { desiredState } from "../../engine/desired";
 import { loadConfigText } from "../../api/load";
 
 export const rollback: Command = {

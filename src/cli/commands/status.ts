@@ -1,9 +1,9 @@
 import type { Command } from "../command";
 import { printResult, table } from "../output";
-import { hostStatus, type HostStatus, type InterfaceStatus } from "../../host/status";
-import { describeRoute, describeRule } from "../../host/plan";
-import { DEFAULT_STATE_DIR } from "./apply";
-import { summaryText } from "../status-summary";
+import { hostStatus, type HostStatus, type InterfaceStatus } from "../status/host-status";
+import { describeRoute, describeRule } from "../../engine/plan";
+import { DEFAULT_STATE_DIR } from "../../base/state-dir";
+import { summaryText } from "../status/summary";
 
 export const status: Command = {
   name: "status",

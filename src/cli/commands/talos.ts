@@ -1,7 +1,7 @@
 // `fos1 talos version|services|apply-config|logs`: the Talos API of the node (machined's socket)
 // or of a cluster (apid with a talosconfig), for what an operator of a fos1 router asks Talos.
 import type { Command, CommandContext } from "../command";
-import { InvalidInputError, OperationError, UsageError } from "../errors";
+import { InvalidInputError, OperationError, UsageError } from "../../base/errors";
 import { printResult, table } from "../output";
 import { ApplyRequestError, applyRequest, machineConfigProblems } from "../../talos/apply-request";
 import { ConnectFlagError, NoTalosApiError, resolveTarget, type ConnectFlags } from "../../talos/connect";

@@ -5,7 +5,7 @@
 import { stringify } from "yaml";
 import type { Command } from "../command";
 import { configFileOption, readConfig, requireValid } from "../config-input";
-import { InvalidInputError, UsageError } from "../errors";
+import { InvalidInputError, UsageError } from "../../base/errors";
 import { DEFAULT_POLICY_MAP_MAX, translate as translateConfig, type TranslationResult } from "../../cilium/translate";
 
 const USAGE = "fos1 translate -f FILE [-o yaml|json] [--policy-map-max N] [--namespace NS]";

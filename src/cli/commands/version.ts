@@ -1,6 +1,6 @@
 import type { Command } from "../command";
 import { printResult } from "../output";
-import { versionInfo } from "../../version";
+import { versionInfo } from "../version-info";
 
 export const version: Command = {
   name: "version",

@@ -1,12 +1,12 @@
 // `fos1 xdp status|list|block|unblock`: the loaded XDP filters as the operator sees them, and
 // blocks added by hand (dynamic, optionally with a TTL the agent enforces) beside the config's.
 import type { Command } from "../command";
-import { InvalidInputError, OperationError, UsageError } from "../errors";
+import { InvalidInputError, OperationError, UsageError } from "../../base/errors";
 import { printResult, table } from "../output";
-import { parseDuration } from "../../host/confirm";
-import { observeLinks } from "../../host/observe";
-import { blockDynamic, filterStatus, listBlocked, NoFilterError, operatorPrefix, unblock, type FilterStatus } from "../../host/xdp/admin";
-import { DEFAULT_STATE_DIR } from "../../host/xdp/dynamic";
+import { parseDuration } from "../../base/duration";
+import { observeLinks } from "../../engine/observe";
+import { blockDynamic, filterStatus, listBlocked, NoFilterError, operatorPrefix, unblock, type FilterStatus } from "../../engine/xdp/admin";
+import { DEFAULT_STATE_DIR } from "../../base/state-dir";
 
 const USAGE = "fos1 xdp status | list | block CIDR [--ttl 1h] | unblock CIDR   [--state-dir DIR] [-o json]";
 

@@ -6,9 +6,9 @@
 // not do. It is not Hubble: no ring buffer limits, no node merging, no field masks.
 import { Metadata, Server, ServerCredentials, status, type ServerWritableStream } from "@grpc/grpc-js";
 import * as protobuf from "protobufjs";
-import { hubbleRoot, observerService } from "../../../src/observe/hubble/schema";
-import { nanosOf } from "../../../src/observe/hubble/request";
-import type { GetFlowsRequest, GetFlowsResponse, Timestamp } from "../../../src/observe/hubble/types";
+import { hubbleRoot, observerService } from "../../../src/flows/schema";
+import { nanosOf } from "../../../src/flows/request";
+import type { GetFlowsRequest, GetFlowsResponse, Timestamp } from "../../../src/flows/types";
 
 type Call = ServerWritableStream<GetFlowsRequest & { blacklist?: unknown[] }, GetFlowsResponse>;
 

@@ -1,0 +1,383 @@
+// The agent: converge the host to the config file at start, then keep it converged. A NIC
+// that appears, an owned address or route someone removed, and a rewritten config file all
+// lead to one debounced re-converge (scheduler.ts). Only what fos1 owns is ever changed, and
+// stopping the agent leaves the network as it is.
+//
+// Which config is applied. The file when it is valid. A file that is invalid or unreadable
+// never replaces the config in force: at start the last-known-good from the journal is used
+// instead (or nothing, on a first boot), later the current one simply stays.
+//
+// Self-triggering. The agent's own writes come back as netlink events. They arrive while the
+// converge runs (or just after) and give one more converge, which observes a host that now
+// matches, plans zero operations and writes nothing, so nothing further is triggered: one
+// extra observe per burst. What could loop is a converge whose writes something keeps undoing
+// (another daemon fighting over an address, or the kernel not keeping what it accepted): the
+// same operations succeed again and again. A successful write needed again right after the
+// last one (within the debounce plus about a second) holds the next converge off, 1 s
+// doubling up to 60 s, with a warning naming what is being undone. Failed operations change
+// nothing in the kernel, so they cause no events and no loop; converges that fail outright
+// (ip cannot observe the host) are retried with the same backoff.
+import { join } from "node:path";
+import { loadConfigText } from "../api/load";
+import { formatProblem, type ConfigProblem } from "../api/problems";
+import type { Logger } from "../base/log";
+import { converge, type ApplyResult } from "../engine/apply";
+import { desiredState } from "../engine/desired";
+import { applyJournaled, isConverged } from "../apply/journaled-apply";
+import { applySummary } from "../journal/audit";
+import { Journal, configDigest } from "../journal/journal";
+import { expireUnconfirmed } from "../apply/confirm";
+import { DhcpSupervisor } from "../engine/dhcp";
+import type { DesiredState } from "../engine/model";
+import type { Op } from "../engine/plan";
+import { ConfigWatcher } from "./config-watch";
+import type { AgentObserver, ConfigSource } from "./observer";
+import { NetlinkMonitor } from "./monitor";
+import { ConvergeScheduler } from "./scheduler";
+import { expireDynamic } from "../engine/xdp/admin";
+import type { ConfigObject } from "../api/kinds";
+import type { LoadedObject } from "../api/load";
+import { mergeOverBoot } from "./cluster-merge";
+
+export interface AgentOptions {
+  configFile: string;
+  stateDir: string;
+  log: Logger;
+  /** Quiet time after the last event before converging. */
+  debounceMs?: number;
+  /** How often prefixes blocked with a TTL (`fos1 xdp block --ttl`) are checked for expiry. */
+  xdpExpiryMs?: number;
+  /** Converge (and re-read the config) this often even without events: lost events, a dead watch. */
+  resyncMs?: number;
+  ip?: string;
+  /** Told which config is in force, why the file was rejected, and how each converge went (readiness, metrics). */
+  observer?: AgentObserver;
+  /**
+   * The node-local objects the cluster has for this node (cluster-source.ts), merged over the
+   * config file with the management path kept as the file has it (cluster-merge.ts).
+   */
+  cluster?: ClusterObjects;
+}
+
+/** What the agent needs of a ClusterSource. */
+export interface ClusterObjects {
+  selected(): ConfigObject[];
+  onChange(listener: () => void): void;
+}
+
+interface ActiveConfig {
+  text: string;
+  digest: string;
+  desired: DesiredState;
+  objects: LoadedObject[];
+  source: ConfigSource;
+}
+
+const DEFAULT_DEBOUNCE_MS = 200;
+const CLUSTER_CHANGED = "cluster objects";
+const HOLD_MAX_MS = 60_000;
+/**
+ * Writes of the same objects this close together (beyond the debounce, any hold and a few
+ * converge durations) count as a fight. A daemon undoing fos1's work reacts in milliseconds;
+ * a person deleting the same address twice a few seconds apart is not a fight.
+ */
+const REPEAT_SLACK_MS = 1000;
+
+export class Agent {
+  private readonly log: Logger;
+  private readonly journal: Journal;
+  private readonly scheduler: ConvergeScheduler;
+  private readonly monitor: NetlinkMonitor;
+  private readonly watcher: ConfigWatcher;
+  private resyncTimer: ReturnType<typeof setInterval> | null = null;
+  private confirmTimer: ReturnType<typeof setTimeout> | null = null;
+  private xdpTimer: ReturnType<typeof setInterval> | null = null;
+  private readonly dhcp: DhcpSupervisor;
+
+  private active: ActiveConfig | null = null;
+  /** The active config converged since it was taken up: later converges need no journaling. */
+  private committed = false;
+  /** Digest of the file content last read, valid or not, so an unchanged file is not re-reported. */
+  private seenDigest: string | null = null;
+  private degraded = new Map<string, string>();
+  /** The last successful writes, to notice the same ones needed again soon after. */
+  private fight = { lines: new Set<string>(), at: 0, repeats: 0, holdMs: 0 };
+  private errors = 0;
+  private converges = 0;
+  private stopping = false;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.log = opts.log;
+    this.journal = new Journal(opts.stateDir);
+    this.dhcp = new DhcpSupervisor({ stateDir: join(opts.stateDir, "dhcp"), log: opts.log });
+    this.scheduler = new ConvergeScheduler((reasons) => this.step(reasons), opts.debounceMs ?? DEFAULT_DEBOUNCE_MS);
+    this.monitor = new NetlinkMonitor({
+      ...(opts.ip ? { ip: opts.ip } : {}),
+      log: opts.log,
+      onEvent: (e) => this.scheduler.request(`netlink ${e.object}`),
+      onRestart: () => this.scheduler.request("netlink monitor restarted"),
+    });
+    opts.cluster?.onChange(() => this.scheduler.request(CLUSTER_CHANGED));
+    this.watcher = new ConfigWatcher(opts.configFile, opts.log, () => {
+      // The operator acted: apply it now even if the agent is holding off.
+      this.scheduler.releaseHold();
+      this.scheduler.request("config file");
+    });
+  }
+
+  /** Starts watching, then converges once; resolves after that first converge. */
+  async start(): Promise<void> {
+    // Watch before the first observation, so no change falls between the two.
+    this.monitor.start();
+    this.watcher.ensure();
+    await this.expireUnconfirmed();
+    const interrupted = this.journal.pending();
+    if (interrupted) this.log.warn("an earlier apply did not finish or did not converge; converging again", { digest: interrupted.entry.digest, since: interrupted.entry.startedAt, source: interrupted.entry.source });
+    await this.scheduler.runNow("start");
+    if (this.stopping) return;
+    const resyncMs = this.opts.resyncMs ?? 300_000;
+    if (resyncMs > 0)
+      this.resyncTimer = setInterval(() => {
+        if (this.watcher.ensure()) this.scheduler.request("config file");
+        this.scheduler.request("resync");
+      }, resyncMs);
+    // `fos1 xdp block` runs in other processes and records entries in the state dir: polling
+    // that small folder is simpler and sturdier than being told.
+    this.xdpTimer = setInterval(() => this.expireXdp(), this.opts.xdpExpiryMs ?? 1000);
+    this.log.info("watching for changes", { config: this.opts.configFile, monitorPid: this.monitor.pid });
+  }
+
+  /**
+   * An `apply --confirm` whose process died: past its deadline it is rolled back now, before
+   * anything else; otherwise the agent checks again when the deadline comes.
+   */
+  private async expireUnconfirmed(): Promise<void> {
+    const left = await expireUnconfirmed(this.journal, {
+      ...(this.opts.ip ? { ip: this.opts.ip } : {}),
+      onRollback: (to, entry) => this.log.warn("rolled back a config that was not confirmed in time", { digest: entry.digest, appliedAt: entry.startedAt, by: entry.source, to }),
+    });
+    if (left !== null && !this.stopping) this.confirmTimer = setTimeout(() => void this.expireUnconfirmed().then(() => this.scheduler.request("confirmation deadline")), left + 50);
+  }
+
+  private expireXdp(): void {
+    try {
+      const gone = expireDynamic(this.opts.stateDir, this.active?.desired.xdp);
+      if (gone.length) this.log.info("XDP blocks expired and were removed", { prefixes: gone });
+    } catch (err) {
+      this.log.error("removing expired XDP blocks", { error: (err as Error).message });
+    }
+  }
+
+  /** Stops watching and waits for a running converge; the network is left as it is. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.confirmTimer) clearTimeout(this.confirmTimer);
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    if (this.xdpTimer) clearInterval(this.xdpTimer);
+    this.resyncTimer = null;
+    this.watcher.close();
+    await Promise.all([this.monitor.stop(), this.scheduler.stop()]);
+    // dhcpcd's addresses and routes stay until their leases run out; a restarted agent's
+    // dhcpcd takes the same leases back.
+    await this.dhcp.leave();
+  }
+
+  private async step(reasons: string[]): Promise<void> {
+    try {
+      let changed = false;
+      if (reasons.includes("start")) changed = await this.takeUpConfig(true);
+      else if (reasons.some((r) => r === "config file" || r === "resync" || r === CLUSTER_CHANGED)) changed = await this.takeUpConfig(false);
+      if (!this.active) return;
+      // A touched but unchanged file alone is no reason to look at the host.
+      if (!changed && reasons.every((r) => r === "config file" || r === CLUSTER_CHANGED)) return;
+      await this.converge(reasons.join(", "), changed);
+    } catch (err) {
+      // A bug must not end the agent: the network stays as it is and the next event tries again.
+      this.log.error("internal error while converging", { trigger: reasons.join(", "), error: (err as Error).stack ?? String(err) });
+    }
+  }
+
+  /** Reads the config file and makes it the active config if it is valid and new. */
+  private async takeUpConfig(atStart: boolean): Promise<boolean> {
+    const file = this.opts.configFile;
+    let text: string;
+    try {
+      text = await Bun.file(file).text();
+    } catch (err) {
+      const reason = (err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message;
+      if (this.seenDigest !== "unreadable" || atStart) this.log.error("cannot read the config file", { file, error: reason, keeping: this.keeping(atStart) });
+      this.opts.observer?.configRejected(file, [`${file}: cannot read the config file: ${reason}`]);
+      this.seenDigest = "unreadable";
+      return atStart ? this.fallBack() : false;
+    }
+    const cluster = this.opts.cluster?.selected() ?? [];
+    // The file and the cluster's objects together: a change of either is a new config.
+    const seen = configDigest(text + (cluster.length ? JSON.stringify(cluster) : ""));
+    if (!atStart && seen === this.seenDigest) return false;
+    this.seenDigest = seen;
+    const loaded = loadConfigText(text, file);
+    if (loaded.problems.length) {
+      this.reportProblems(file, loaded.problems, this.keeping(atStart));
+      return atStart ? this.fallBack() : false;
+    }
+    const merged = cluster.length ? mergeOverBoot(text, file, cluster) : null;
+    for (const l of merged?.leftOut ?? []) this.log.warn("a cluster object for this node is left out", { object: l.ref, reason: l.reason });
+    const config = merged?.taken.length ? { text: merged.text, objects: merged.objects, source: "file and cluster" as const } : { text, objects: loaded.objects, source: "file" as const };
+    const digest = configDigest(config.text);
+    if (this.active && digest === this.active.digest && !atStart) {
+      this.opts.observer?.configFileAccepted(); // back to what is applied
+      return false;
+    }
+    this.activate({ ...config, digest, desired: desiredState(config.objects) });
+    if (!atStart) this.log.info(merged?.taken.length ? "config changed; applying the file with the cluster's objects" : "config file changed; applying it", { file, digest, ...(merged?.taken.length ? { fromCluster: merged.taken } : {}) });
+    return true;
+  }
+
+  /** The objects of the config in force (null before one is taken up). */
+  configObjects(): { digest: string; objects: LoadedObject[] } | null {
+    return this.active && { digest: this.active.digest, objects: this.active.objects };
+  }
+
+  /** At start without a usable file: the journal's last-known-good, if there is one. */
+  private fallBack(): boolean {
+    const lkg = this.journal.lastKnownGood();
+    if (!lkg) {
+      this.log.error("no last-known-good config in the journal: nothing is applied until the config file is valid", { stateDir: this.opts.stateDir });
+      return false;
+    }
+    const name = join(this.opts.stateDir, "last-known-good.yaml");
+    const loaded = loadConfigText(lkg.text, name);
+    if (loaded.problems.length) {
+      this.reportProblems(name, loaded.problems, "nothing is applied until the config file is valid");
+      return false;
+    }
+    this.activate({ text: lkg.text, digest: configDigest(lkg.text), desired: desiredState(loaded.objects), objects: loaded.objects, source: "last-known-good" });
+    this.log.warn("converging to the last-known-good config", { digest: lkg.entry.digest, appliedAt: lkg.entry.startedAt });
+    return true;
+  }
+
+  private activate(config: ActiveConfig): void {
+    this.active = config;
+    this.committed = false;
+    this.fight = { lines: new Set(), at: 0, repeats: 0, holdMs: 0 };
+    this.opts.observer?.configInForce({ digest: config.digest, source: config.source });
+  }
+
+  private keeping(atStart: boolean): string {
+    if (atStart) return "the last-known-good config from the journal, if any";
+    return this.active ? `the config in force (${this.active.digest.slice(0, 19)})` : "nothing applied";
+  }
+
+  private reportProblems(file: string, problems: ConfigProblem[], keeping: string): void {
+    const n = problems.length;
+    for (const p of problems) this.log.error(formatProblem(p), { file });
+    this.opts.observer?.configRejected(file, problems.map(formatProblem));
+    this.log.error(`${file}: ${n} problem${n === 1 ? "" : "s"}; the config was not applied`, { file, problems: n, keeping });
+  }
+
+  private async converge(trigger: string, configChanged: boolean): Promise<void> {
+    const config = this.active!;
+    const written: Op[] = [];
+    const opts = { ...(this.opts.ip ? { ip: this.opts.ip } : {}), stateDir: this.opts.stateDir, onPhase: (_phase: string, ops: Op[]) => void written.push(...ops) };
+    const started = performance.now();
+    const startedAt = new Date().toISOString();
+    let result: ApplyResult;
+    try {
+      if (this.committed) {
+        result = await converge(config.desired, opts);
+        // The host had drifted from the config in force: what the agent wrote goes in the audit trail.
+        if (result.writes) this.journal.reapplied({ digest: config.digest, startedAt, source: `fos1 agent (${trigger})` }, applySummary(result));
+      } else {
+        const j = await applyJournaled(this.journal, config.text, config.desired, `fos1 agent (${trigger})`, opts);
+        result = j.result;
+        this.committed = j.converged;
+      }
+    } catch (err) {
+      // Observing failed (ip missing, a permission problem): try again later, not in a tight loop.
+      const retryInMs = Math.min(1000 * 2 ** this.errors++, HOLD_MAX_MS);
+      this.log.error("converge failed", { trigger, error: (err as Error).message, retryInMs });
+      this.opts.observer?.converged({ trigger, seconds: (performance.now() - started) / 1000, error: (err as Error).message });
+      this.scheduler.holdFor(retryInMs);
+      this.scheduler.request("retry");
+      return;
+    }
+    this.errors = 0;
+    this.converges++;
+    this.opts.observer?.converged({ trigger, seconds: (performance.now() - started) / 1000, desired: config.desired, result });
+    await this.convergeDhcp(config.desired);
+    const converged = isConverged(result);
+    const degradedChanged = this.noteDegraded(result);
+    for (const f of result.failed) this.log.warn("could not apply", { ref: f.op.ref, subject: f.op.subject, error: f.error });
+    const fields = {
+      trigger,
+      config: config.digest.slice(0, 19),
+      writes: result.writes,
+      processes: result.processes,
+      degraded: result.degraded.length,
+      failed: result.failed.length,
+      unconverged: result.unconverged.length,
+      ms: Math.round(performance.now() - started),
+      n: this.converges,
+    };
+    const msg = converged ? "converged" : "did not converge";
+    // Converges that found nothing to do are the echo of the agent's own writes: debug only.
+    if (result.writes || !converged || degradedChanged || configChanged || trigger.includes("start")) this.log.info(msg, fields);
+    else this.log.debug(msg, fields);
+    if (!converged && result.unconverged.length && !result.failed.length)
+      this.log.warn("the kernel did not keep some changes", { subjects: result.unconverged.map((o) => o.subject) });
+    const failed = new Set(result.failed.map((f) => f.op));
+    this.noteFight(written.filter((o) => !failed.has(o)), performance.now() - started);
+  }
+
+  /** The DHCP client runs under the agent (it needs a supervisor that outlives one apply). */
+  private async convergeDhcp(desired: DesiredState): Promise<void> {
+    try {
+      await this.dhcp.converge(desired.dhcp);
+    } catch (err) {
+      this.log.error("DHCP client", { error: (err as Error).message });
+    }
+  }
+
+  /**
+   * Holds off the next converge when writes that succeeded are needed again soon after:
+   * something keeps undoing them. Converges that write nothing (the echo of the agent's own
+   * writes) neither count nor reset; a write of other objects, or a quiet spell, resets.
+   */
+  private noteFight(effective: Op[], convergeMs: number): void {
+    if (!effective.length) return;
+    const now = performance.now();
+    const window = this.fight.holdMs + (this.opts.debounceMs ?? DEFAULT_DEBOUNCE_MS) + Math.max(REPEAT_SLACK_MS, 3 * convergeMs);
+    const lines = new Set(effective.map((o) => o.line));
+    const redone = effective.filter((o) => this.fight.lines.has(o.line));
+    const again = redone.length > 0 && now - this.fight.at < window;
+    const repeats = again ? this.fight.repeats + 1 : 0;
+    const holdMs = again ? Math.min(1000 * 2 ** (repeats - 1), HOLD_MAX_MS) : 0;
+    this.fight = { lines, at: now, repeats, holdMs };
+    if (!again) return;
+    this.scheduler.holdFor(holdMs);
+    this.log.warn("the same changes were needed again: something keeps undoing them; waiting before the next converge", {
+      waitMs: holdMs,
+      repeats,
+      subjects: [...new Set(redone.map((o) => o.subject))],
+    });
+  }
+
+  /** Logs links and routes that became degraded or recovered; says whether the set changed. */
+  private noteDegraded(result: ApplyResult): boolean {
+    const now = new Map(result.degraded.map((d) => [`${d.ref}: ${d.subject}`, d.reason]));
+    let changed = false;
+    for (const [key, reason] of now)
+      if (this.degraded.get(key) !== reason) {
+        changed = true;
+        const d = result.degraded.find((x) => `${x.ref}: ${x.subject}` === key)!;
+        this.log.warn("degraded: skipped until it is available", { ref: d.ref, subject: d.subject, reason });
+      }
+    for (const key of this.degraded.keys())
+      if (!now.has(key)) {
+        changed = true;
+        this.log.info("no longer degraded", { what: key });
+      }
+    this.degraded = now;
+    return changed;
+  }
+}

@@ -1,0 +1,39 @@
+// Replacing a file so that a crash at any moment leaves either the old content or the new,
+// never half of either: write a temporary file beside it (every byte, looping on short writes),
+// fsync it, rename it over the old one, and fsync the folder so the rename itself is on disk.
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+
+export interface AtomicWriteOptions {
+  /** Permissions of the new file (default 0644; secrets and the journal use 0600). */
+  mode?: number;
+  /** Create the folder when it is missing. */
+  mkdir?: boolean;
+}
+
+export function writeFileAtomic(path: string, content: string | Uint8Array, opts: AtomicWriteOptions = {}): void {
+  const dir = dirname(path);
+  if (opts.mkdir) mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `.${basename(path)}.tmp`);
+  rmSync(tmp, { force: true });
+  const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content;
+  const fd = openSync(tmp, "w", opts.mode ?? 0o644);
+  try {
+    for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  syncDir(dir);
+}
+
+/** Makes the folder's entries (a rename, a removal) durable. */
+export function syncDir(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

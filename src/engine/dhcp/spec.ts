@@ -1,0 +1,76 @@
+// What the configuration engine asks of the DHCP client, one entry per uplink. The engine's
+// DesiredDhcp (src/engine/model.ts) has this shape, so its list can be passed as it is.
+
+export interface PdAssignment {
+  /** Kernel name of the LAN interface that gets a /64 of the delegated prefix. */
+  ifname: string;
+  /** Which /64: added to the delegated prefix (dhcpcd's sla_id); the LAN address is <that /64>::1. */
+  subnetId: number;
+}
+
+export interface DhcpClientSpec {
+  /** Kernel name of the uplink, e.g. "eth0" or "bond0". */
+  ifname: string;
+  v4: boolean;
+  v6: boolean;
+  prefixDelegation?: {
+    /** Prefix length asked of the server (a hint: the server decides). */
+    hintLength?: number;
+    assign: PdAssignment[];
+  };
+  /**
+   * IAID for DHCPv4's client id and the DHCPv6 IA_NA/IA_PD. Default: derived from ifname, so it
+   * stays the same across reboots and NIC swaps and the ISP hands back the same lease and prefix.
+   */
+  iaid?: number;
+  /** Metric of the routes dhcpcd installs (default: dhcpcd's own, 1000 + ifindex). */
+  routeMetric?: number;
+  /** Who asked (e.g. "NetworkInterface/wan"), named in error messages. */
+  ref?: string;
+}
+
+/** What dhcpcd obtained for one uplink, and what it installed, as fos1 status shows it. */
+export interface DhcpLeaseStatus {
+  ifname: string;
+  /** The dhcpcd manager process runs (it serves every uplink of the spec). */
+  running: boolean;
+  /** From dhcpcd's DHCPv4 lease, when it has one. */
+  v4?: LeaseV4;
+  /** From dhcpcd's DHCPv6 lease, when it has one. */
+  v6?: LeaseV6;
+  /** Global addresses dhcpcd (or SLAAC) put on the uplink, as the kernel shows them. */
+  addresses: KernelAddress[];
+  /** Per prefix-delegation target: its addresses inside this uplink's delegated prefixes. */
+  assigned: { ifname: string; subnetId: number; addresses: KernelAddress[] }[];
+}
+
+export interface LeaseV4 {
+  /** Address with prefix length, e.g. "198.51.100.23/24". */
+  address: string;
+  gateway?: string;
+  dnsServers: string[];
+  server?: string;
+  leaseSeconds?: number;
+}
+
+export interface LeaseV6 {
+  /** IA_NA addresses, as "2001:db8::100/128". */
+  addresses: string[];
+  delegatedPrefixes: DelegatedPrefix[];
+  dnsServers: string[];
+}
+
+export interface DelegatedPrefix {
+  /** e.g. "2001:db8:100::/56" */
+  prefix: string;
+  validSeconds?: number;
+  preferredSeconds?: number;
+}
+
+export interface KernelAddress {
+  cidr: string;
+  family: 4 | 6;
+  /** Seconds left; null means forever. */
+  validSeconds: number | null;
+  preferredSeconds: number | null;
+}

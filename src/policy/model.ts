@@ -1,0 +1,166 @@
+// The firewall and NAT as fos1 enforces them in nftables: zones resolved to kernel interface
+// names, rules in evaluation order, VLAN policies as interface pairs, NAT per policy.
+import type { LoadedObject } from "../api/load";
+import type { ConfigObject } from "../api/kinds";
+import { NetworkIndex } from "../api/network-index";
+import { canonicalIp, formatPrefix, network, parsePrefix } from "../api/ip";
+import type { FirewallRuleT, FirewallZoneT, NATPolicyT, VLANPolicyT } from "../api/schema/security";
+
+export type Policy = "accept" | "drop" | "reject";
+export type Protocol = "tcp" | "udp" | "icmp" | "icmpv6" | "any";
+export type PortRange = [number, number];
+
+export interface FwZone {
+  name: string;
+  interfaces: string[];
+  input: Policy;
+  forward: Policy;
+  management: boolean;
+}
+
+export interface FwRule {
+  ref: string;
+  name: string;
+  from: string;
+  /** A zone name, or "host" for the router itself. */
+  to: string;
+  protocol: Protocol;
+  ports: PortRange[];
+  sources: string[];
+  destinations: string[];
+  action: "allow" | "deny" | "reject";
+  log: boolean;
+  rateLimit?: { rate: number; per: "second" | "minute" | "hour"; burst?: number };
+}
+
+export interface FwVlanPolicy {
+  ref: string;
+  name: string;
+  fromVlan: number;
+  toVlan: number;
+  fromInterfaces: string[];
+  toInterfaces: string[];
+  allowAll: boolean;
+  rules: { protocol: Protocol; ports: PortRange[]; allow: boolean }[];
+}
+
+export interface FwPortForward {
+  protocol: "tcp" | "udp";
+  ports: PortRange;
+  to: string;
+  toPort: number;
+  hairpin: boolean;
+}
+
+export interface FwNat {
+  ref: string;
+  name: string;
+  type: "masquerade" | "snat" | "dnat" | "nptv6";
+  interface: string;
+  sources: string[];
+  toAddress?: string;
+  ipv6: boolean;
+  internalPrefix?: string;
+  externalPrefix?: string;
+  externalAddress?: string;
+  forwards: FwPortForward[];
+}
+
+export interface DesiredFirewall {
+  zones: FwZone[];
+  rules: FwRule[];
+  vlanPolicies: FwVlanPolicy[];
+  nat: FwNat[];
+}
+
+export const parsePort = (p: number | string): PortRange => {
+  if (typeof p === "number") return [p, p];
+  const [a, b] = p.split("-").map(Number) as [number, number];
+  return [a, b];
+};
+
+const DEFAULT_PRIORITY = 1000;
+
+export function desiredFirewall(objects: LoadedObject<ConfigObject>[]): DesiredFirewall {
+  const idx = new NetworkIndex(objects);
+  const ifname = (ref: string) => {
+    const i = idx.resolve(ref);
+    return i ? (i.ifname ?? `mac:${i.obj.value.spec.mac!.toLowerCase()}`) : ref;
+  };
+  const of = <T extends ConfigObject>(kind: string) => objects.filter((o) => o.value.kind === kind) as LoadedObject<T>[];
+
+  const zones: FwZone[] = of<FirewallZoneT>("FirewallZone").map((z) => {
+    const name = z.value.metadata.name;
+    const members = new Set((z.value.spec.interfaces ?? []).map(ifname));
+    const selector = z.value.spec.interfaceSelector?.matchLabels;
+    for (const i of idx.interfaces) {
+      const labels = i.obj.value.metadata.labels ?? {};
+      if (i.obj.value.spec.zone === name || (selector && Object.entries(selector).every(([k, v]) => labels[k] === v))) members.add(ifname(i.name));
+    }
+    return {
+      name,
+      interfaces: [...members].sort(),
+      input: z.value.spec.input ?? "drop",
+      forward: z.value.spec.forward ?? "drop",
+      management: z.value.spec.management ?? false,
+    };
+  });
+
+  const rules: FwRule[] = of<FirewallRuleT>("FirewallRule")
+    .map((r, order) => ({ r, order }))
+    .sort((a, b) => (a.r.value.spec.priority ?? DEFAULT_PRIORITY) - (b.r.value.spec.priority ?? DEFAULT_PRIORITY) || a.order - b.order)
+    .map(({ r }) => {
+      const s = r.value.spec;
+      const rule: FwRule = {
+        ref: r.ref,
+        name: r.value.metadata.name,
+        from: s.fromZone,
+        to: s.toZone,
+        protocol: s.protocol ?? "any",
+        ports: (s.ports ?? []).map(parsePort),
+        sources: (s.sources ?? []).map(canonicalNet),
+        destinations: (s.destinations ?? []).map(canonicalNet),
+        action: s.action,
+        log: s.log ?? false,
+      };
+      if (s.rateLimit) rule.rateLimit = { rate: s.rateLimit.rate, per: s.rateLimit.per ?? "second", ...(s.rateLimit.burst ? { burst: s.rateLimit.burst } : {}) };
+      return rule;
+    });
+
+  const vlanInterfaces = (id: number) => idx.interfaces.filter((i) => i.type === "vlan" && i.obj.value.spec.vlan?.id === id).map((i) => i.name).sort();
+  const vlanPolicies: FwVlanPolicy[] = of<VLANPolicyT>("VLANPolicy").map((v) => ({
+    ref: v.ref,
+    name: v.value.metadata.name,
+    fromVlan: v.value.spec.fromVLAN,
+    toVlan: v.value.spec.toVLAN,
+    fromInterfaces: vlanInterfaces(v.value.spec.fromVLAN),
+    toInterfaces: vlanInterfaces(v.value.spec.toVLAN),
+    allowAll: v.value.spec.allowAll ?? false,
+    rules: (v.value.spec.rules ?? []).map((r) => ({ protocol: r.protocol, ports: r.port !== undefined ? [parsePort(r.port)] : [], allow: r.allow })),
+  }));
+
+  const nat: FwNat[] = of<NATPolicyT>("NATPolicy").map((n) => {
+    const s = n.value.spec;
+    const out: FwNat = {
+      ref: n.ref,
+      name: n.value.metadata.name,
+      type: s.type,
+      interface: ifname(s.interface),
+      sources: (s.sources ?? []).map(canonicalNet),
+      ipv6: s.ipv6 ?? false,
+      forwards: (s.forwards ?? []).map((f) => {
+        const ports = parsePort(f.port);
+        return { protocol: f.protocol, ports, to: canonicalIp(f.to)!, toPort: f.toPort ?? ports[0], hairpin: f.hairpin ?? true };
+      }),
+    };
+    if (s.toAddress) out.toAddress = canonicalIp(s.toAddress)!;
+    if (s.internalPrefix) out.internalPrefix = canonicalNet(s.internalPrefix);
+    if (s.externalPrefix) out.externalPrefix = canonicalNet(s.externalPrefix);
+    if (s.externalAddress) out.externalAddress = canonicalIp(s.externalAddress)!;
+    return out;
+  });
+
+  return { zones, rules, vlanPolicies, nat };
+}
+
+const canonicalNet = (cidr: string) => formatPrefix(network(parsePrefix(cidr)!));
