@@ -13,11 +13,10 @@
 // exact — and the merge is tried again without it. A merged set that does not validate loses
 // the cluster objects the problems name, the same way.
 import { stringify } from "yaml";
-import type { ConfigObject } from "../api/kinds";
+import { NODE_LOCAL_KINDS, type ConfigObject } from "../api/kinds";
 import { loadConfigText, type LoadedObject } from "../api/load";
 import { network, overlaps, parsePrefix, type Prefix } from "../api/ip";
 import { formatProblem } from "../api/problems";
-import { NODE_LOCAL_KINDS } from "../cluster/resources";
 import { desiredState } from "../engine/desired";
 import type { DesiredState } from "../engine/model";
 

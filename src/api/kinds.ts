@@ -16,4 +16,7 @@ export const kinds: KindInfo[] = [NetworkInterface, VRF, Route, RoutingPolicy, N
   schema,
 }));
 
+/** The node-local kinds the agent takes from the cluster (configured on the node, not by Cilium). */
+export const NODE_LOCAL_KINDS = ["NetworkInterface", "VRF", "Route", "RoutingPolicy", "NATPolicy", "XDPFilter"] as const;
+
 export type ConfigObject = NetworkInterfaceT | VRFT | RouteT | RoutingPolicyT | NATPolicyT | FirewallZoneT | FirewallRuleT | VLANPolicyT | XDPFilterT | DPIProfileT;

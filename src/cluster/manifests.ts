@@ -3,7 +3,8 @@
 // current). Every permission is derived from the resource lists the code uses (resources.ts),
 // so the ClusterRoles grant exactly what the controller and the agent touch.
 import type { KubeObject, ResourceType } from "./kube-api";
-import { CILIUM_RESOURCES, CONFIG_MAP, EVENT, FOS1_RESOURCES, LEASE, NODE_LOCAL_KINDS } from "./resources";
+import { CILIUM_RESOURCES, CONFIG_MAP, EVENT, FOS1_RESOURCES, LEASE } from "./resources";
+import { NODE_LOCAL_KINDS } from "../api/kinds";
 import { CONTROLLER_LISTEN } from "./run-controller";
 
 export const NAMESPACE = "fos1-system";

@@ -12,7 +12,8 @@ import { sleep } from "../base/sleep";
 import { toConfigValue } from "./cluster-objects";
 import { Informer } from "./informer";
 import type { KubeApi } from "./kube-api";
-import { FOS1_RESOURCES, NODE, NODE_LOCAL_KINDS } from "./resources";
+import { FOS1_RESOURCES, NODE } from "./resources";
+import { NODE_LOCAL_KINDS } from "../api/kinds";
 import { selectForNode } from "../agent/cluster-merge";
 
 export interface ClusterSourceOptions {

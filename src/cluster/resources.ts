@@ -29,9 +29,6 @@ export const FOS1_RESOURCES: ResourceType[] = kinds.map((k) => {
   return { group, version, plural: plural(k.kind), kind: k.kind, namespaced: false };
 });
 
-/** The node-local kinds the agent takes from the cluster (configured on the node, not by Cilium). */
-export const NODE_LOCAL_KINDS = ["NetworkInterface", "VRF", "Route", "RoutingPolicy", "NATPolicy", "XDPFilter"] as const;
-
 export function generatedResourceOf(object: { apiVersion: string; kind: string }): ResourceType {
   const type = GENERATED_RESOURCES.find((r) => apiVersionOf(r) === object.apiVersion && r.kind === object.kind);
   if (!type) throw new Error(`${object.apiVersion} ${object.kind} is not a kind fos1 generates (${GENERATED_RESOURCES.map((r) => r.kind).join(", ")})`);

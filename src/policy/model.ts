@@ -73,6 +73,9 @@ export interface DesiredFirewall {
   nat: FwNat[];
 }
 
+/** Ports the management zone always reaches on the router (Talos apid, trustd, kube-apiserver, kubelet, etcd). */
+export const MANAGEMENT_PORTS: PortRange[] = [[50000, 50000], [50001, 50001], [6443, 6443], [10250, 10250], [2379, 2380]];
+
 export const parsePort = (p: number | string): PortRange => {
   if (typeof p === "number") return [p, p];
   const [a, b] = p.split("-").map(Number) as [number, number];

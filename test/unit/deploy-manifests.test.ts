@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { deployFiles } from "../../src/cluster/deploy-files";
 import type { KubeObject } from "../../src/cluster/kube-api";
-import { CILIUM_RESOURCES, FOS1_RESOURCES, NODE_LOCAL_KINDS } from "../../src/cluster/resources";
+import { CILIUM_RESOURCES, FOS1_RESOURCES } from "../../src/cluster/resources";
+import { NODE_LOCAL_KINDS } from "../../src/api/kinds";
 import { CONTROLLER_LISTEN } from "../../src/cluster/run-controller";
 import { ENDPOINTS } from "../../src/agent/health-server";
 

@@ -11,8 +11,7 @@
 // Every pod policy is default-deny both ways (fos1's stance); the cluster's own traffic (nodes,
 // the API server, Cilium's health checks, pods in no zone such as kube-dns) is allowed, since
 // the firewall's rules are about zones. The router's own output is not filtered (as in nftables).
-import { MANAGEMENT_PORTS } from "../../engine/firewall/compile";
-import type { FwRule } from "../../policy/model";
+import { MANAGEMENT_PORTS, type FwRule } from "../../policy/model";
 import { cidrSet, intersect } from "./cidr-set";
 import { resolvePair, type Box, type PairProblem, type PairRule } from "./pair";
 import { cidrPeer, EVERYONE, intersectPeer, isNobody, NOBODY, type Peer, type Selector } from "./peer";

@@ -13,13 +13,11 @@
 // Every rule counts; rules asked to log carry a prefix naming the rule.
 import { createHash } from "node:crypto";
 import { parsePrefix } from "../../api/ip";
-import type { DesiredFirewall, FwNat, FwPortForward, FwRule, Policy, PortRange, Protocol } from "../../policy/model";
+import { MANAGEMENT_PORTS, type DesiredFirewall, type FwNat, type FwPortForward, type FwRule, type Policy, type PortRange, type Protocol } from "../../policy/model";
 
 export const FIREWALL_TABLE = "fos1";
 const FAMILY = "inet";
 
-/** Ports the management zone always reaches on the router (Talos apid, trustd, kube-apiserver, kubelet, etcd). */
-export const MANAGEMENT_PORTS: PortRange[] = [[50000, 50000], [50001, 50001], [6443, 6443], [10250, 10250], [2379, 2380]];
 
 type Expr = Record<string, unknown>;
 type Cmd = Record<string, unknown>;
