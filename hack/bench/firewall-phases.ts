@@ -18,7 +18,7 @@ import { loadConfigText } from "../../src/api/load";
 import { desiredState } from "../../src/engine/desired";
 import { compileFirewall, FIREWALL_TABLE } from "../../src/engine/firewall/compile";
 import { parseFirewallListing } from "../../src/engine/firewall/observe";
-import { observeHost } from "../../src/engine/observe";
+import { observe, rendered } from "../../src/engine/apply";
 import { plan } from "../../src/engine/plan";
 import { ms, timed } from "./phase-timer";
 import { runTool, runToolOk } from "../../src/base/tool";
@@ -34,13 +34,13 @@ if (mode === "cold" || mode === "noop") {
   if (loaded.problems.length) throw new Error(`config has problems: ${JSON.stringify(loaded.problems.slice(0, 3))}`);
   const desired = await timed("desiredState", () => desiredState(loaded.objects));
   if (mode === "noop") {
-    // observeHost's other reads (ip, sysctls) are the same as for any config; the nft
+    // observe()'s other reads (ip, sysctls) are the same as for any config; the nft
     // listing of the whole table and its parse are what grow with the rules.
     const listing = await timed("nftList", () => runToolOk({ purpose: "list fos1's table", argv: ["nft", "-j", "list", "table", "inet", FIREWALL_TABLE] }));
     await timed("parseListing", () => parseFirewallListing(listing));
     out.listingBytes = listing.length;
   }
-  const observed = await timed("observe", () => observeHost());
+  const observed = await timed("observe", () => observe(desired));
   if (mode === "cold" && observed.firewall !== null) throw new Error("cold: fos1's table is present; delete it first");
   if (mode === "noop" && observed.firewall === null) throw new Error("noop: fos1's table is absent; load it first");
   const compiled = await timed("compile", () => compileFirewall(desired.firewall));
@@ -50,10 +50,11 @@ if (mode === "cold" || mode === "noop") {
   if (mode === "cold") {
     const fw = p.ops.find((o) => o.phase === "firewall");
     if (!fw) throw new Error("cold: the plan has no firewall op");
-    out.transactionBytes = fw.line.length;
-    const r = await timed("nftLoad", () => runTool({ purpose: "load the firewall", argv: ["nft", "-j", "-f", "-"], stdin: fw.line }));
+    const transaction = rendered([fw])[0]!;
+    out.transactionBytes = transaction.length;
+    const r = await timed("nftLoad", () => runTool({ purpose: "load the firewall", argv: ["nft", "-j", "-f", "-"], stdin: transaction }));
     if (r.exitCode !== 0) throw new Error(`nft refused the ruleset: ${r.stderr.slice(0, 500)}`);
-    const after = await timed("observeAfter", () => observeHost());
+    const after = await timed("observeAfter", () => observe(desired));
     const left = await timed("planAfter", () => plan(desired, after));
     if (left.ops.length) throw new Error(`cold: not converged after the load: ${left.ops.map((o) => o.subject).join(", ")}`);
   }

@@ -423,9 +423,9 @@ async function main() {
 
   for (const n of SIZES) {
     const cfg = join(tmp, `rules-${n}.yaml`);
-    const planned = JSON.parse((await runOk(inNs(ROUTER, [fos1, "plan", "-f", cfg, "-o", "json"]), { timeoutMs: 300_000 })).stdout) as { ops: { phase: string; line: string }[] };
+    const planned = JSON.parse((await runOk(inNs(ROUTER, [fos1, "plan", "-f", cfg, "-o", "json"]), { timeoutMs: 300_000 })).stdout) as { ops: { phase: string; write: string }[] };
     if (planned.ops.length !== 1 || planned.ops[0]!.phase !== "firewall") throw new Error(`plan of ${n} rules on the warmed-up router: expected only the firewall, got ${planned.ops.map((o) => o.phase).join(", ")}`);
-    const transaction = planned.ops[0]!.line;
+    const transaction = planned.ops[0]!.write;
     const rules = pairRules(transaction);
     if (rules.length !== n || rules.at(-1)!.comment !== FLOW_RULE) throw new Error(`fos1's client→server chain for ${n} rules holds ${rules.length} rules ending with ${rules.at(-1)?.comment}`);
     const f: Files = { config: cfg, transaction: join(tmp, `fos1-${n}.json`), linear: join(tmp, `linear-${n}.json`), linearCt: join(tmp, `linear-ct-${n}.json`) };

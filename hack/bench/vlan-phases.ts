@@ -15,7 +15,8 @@ import { loadConfigText } from "../../src/api/load";
 import { kinds } from "../../src/api/kinds";
 import { checkSchema } from "../../src/api/schema-check";
 import { desiredState } from "../../src/engine/desired";
-import { observeHost, parseLinks } from "../../src/engine/observe";
+import { observe } from "../../src/engine/apply";
+import { parseLinks } from "../../src/engine/links/observe";
 import { plan } from "../../src/engine/plan";
 import { ms, timed } from "./phase-timer";
 import { runToolOk } from "../../src/base/tool";
@@ -31,7 +32,7 @@ switch (mode) {
     const loaded = await timed("load", () => loadConfigText(text, file));
     if (loaded.problems.length) throw new Error(`config has problems: ${JSON.stringify(loaded.problems.slice(0, 3))}`);
     const desired = await timed("desiredState", () => desiredState(loaded.objects));
-    const observed = await timed("observeHost", () => observeHost());
+    const observed = await timed("observeHost", () => observe(desired));
     const p = await timed("plan", () => plan(desired, observed));
     await timed("jsonOutput", () => JSON.stringify({ ops: p.ops }, null, 2));
     const linksJson = await timed("ipAddressShowProcess", () => runToolOk({ purpose: "read interfaces", argv: ["ip", "-json", "-details", "address", "show"] }));

@@ -56,7 +56,7 @@ const COMMANDS: Record<Variant, (n: number) => string> = {
   // -force as fos1 uses it: a failing line does not stop the rest.
   batch: (n) => `ip -force -batch /root/vlans-${n}.batch`,
   perProcess: (n) => `sh /root/vlans-${n}.sh`,
-  // The reads of observeHost (src/engine/observe.ts), one after another; fos1's nftables table
+  // The reads of observe() (src/engine/apply.ts and the reconcilers), one after another; fos1's nftables table
   // does not exist here, and nft saying so is the read.
   observe: () =>
     "ip -json -details address show >/tmp/obs1 && ip -json -batch /root/observe.batch >/tmp/obs2 && ip -json -6 rule show >/tmp/obs3 && { nft -j list table inet fos1 >/tmp/obs4 2>&1; true; }",
@@ -134,10 +134,10 @@ interface Phases {
 async function runSize(vm: LabVm, n: number): Promise<SizeResult> {
   await vm.put(configPath(n), config(n));
   // fos1's plan on the clean host gives the bare variants exactly its kernel lines: like for like.
-  const planned = JSON.parse(await vm.runOk(`fos1 plan -f ${configPath(n)} -o json`, { timeoutSec: RUN_TIMEOUT_SEC })) as { ops: { phase: string; line: string }[] };
-  const lines = planned.ops.filter((o) => o.phase !== "sysctl").map((o) => o.line);
+  const planned = JSON.parse(await vm.runOk(`fos1 plan -f ${configPath(n)} -o json`, { timeoutSec: RUN_TIMEOUT_SEC })) as { ops: { phase: string; write: string }[] };
+  const lines = planned.ops.filter((o) => o.phase !== "sysctl").map((o) => o.write);
   if (lines.length !== 2 * n || planned.ops.some((o) => o.phase !== "links" && o.phase !== "addresses"))
-    throw new Error(`plan for ${n} VLANs: expected ${n} link adds and ${n} address adds, got ${planned.ops.map((o) => o.line).slice(0, 5).join("; ")}…`);
+    throw new Error(`plan for ${n} VLANs: expected ${n} link adds and ${n} address adds, got ${planned.ops.map((o) => o.write).slice(0, 5).join("; ")}…`);
   await vm.put(`/root/vlans-${n}.batch`, lines.join("\n") + "\n");
   await vm.put(`/root/vlans-${n}.sh`, lines.map((l) => `/usr/sbin/ip ${l}`).join("\n") + "\n");
 

@@ -17,6 +17,7 @@ export class AgentMetrics implements AgentObserver {
   private readonly generation: Gauge;
   private readonly configInfo: Gauge<"digest" | "source">;
   private readonly fileValid: Gauge;
+  private readonly fileRefused: Gauge;
   private readonly interfaces: Gauge<"interface" | "device" | "kind" | "state">;
   private readonly now: () => number;
 
@@ -32,6 +33,7 @@ export class AgentMetrics implements AgentObserver {
     this.generation = new Gauge({ name: "fos1_config_generation", help: "Configs taken into force since the agent started; it grows by one with each new config (from the file or the last-known-good).", registers });
     this.configInfo = new Gauge({ name: "fos1_config_info", help: "The config in force: its sha256 digest and where it came from (file or last-known-good). Always 1.", labelNames: ["digest", "source"], registers });
     this.fileValid = new Gauge({ name: "fos1_config_file_valid", help: "1 when the config file was valid when last read, 0 when it was rejected (invalid or unreadable).", registers });
+    this.fileRefused = new Gauge({ name: "fos1_config_file_refused", help: "1 when the config last read is valid but was refused: it would lock the operator out or open the router (the config in force stays), else 0.", registers });
     this.interfaces = new Gauge({ name: "fos1_interface_state", help: "Per configured interface after the last converge: 1 for its state (converged, degraded, failed, unconverged), 0 for the others.", labelNames: ["interface", "device", "kind", "state"], registers });
     new Gauge({
       name: "fos1_ready",
@@ -47,15 +49,23 @@ export class AgentMetrics implements AgentObserver {
     this.fileValid.set(0);
   }
 
+  configRefused(): void {
+    this.fileValid.set(1);
+    this.fileRefused.set(1);
+  }
+
   configInForce(config: { digest: string; source: ConfigSource }): void {
     this.generation.inc();
     this.configInfo.reset();
     this.configInfo.set({ digest: config.digest, source: config.source }, 1);
-    if (config.source === "file") this.fileValid.set(1);
+    if (config.source === "last-known-good") return;
+    this.fileValid.set(1);
+    this.fileRefused.set(0);
   }
 
   configFileAccepted(): void {
     this.fileValid.set(1);
+    this.fileRefused.set(0);
   }
 
   converged(r: ConvergeReport): void {

@@ -1,11 +1,14 @@
 // The agent: converge the host to the config file at start, then keep it converged. A NIC
 // that appears, an owned address or route someone removed, and a rewritten config file all
 // lead to one debounced re-converge (scheduler.ts). Only what fos1 owns is ever changed, and
-// stopping the agent leaves the network as it is.
+// stopping the agent leaves the network as it is. Every write goes through the apply service
+// (src/apply): the state dir's lock, the guard, the journal — as for `fos1 apply`.
 //
-// Which config is applied. The file when it is valid. A file that is invalid or unreadable
-// never replaces the config in force: at start the last-known-good from the journal is used
-// instead (or nothing, on a first boot), later the current one simply stays.
+// Which config is applied. The file when it is valid and the guard lets it through. A file
+// that is invalid or unreadable, or that would lock the operator out or open the router, never
+// replaces the config in force: at start the last-known-good from the journal is used instead
+// (or nothing, on a first boot), later the current one simply stays; either way /readyz, the
+// log, a metric and (for a refusal) the history say why.
 //
 // Self-triggering. The agent's own writes come back as netlink events. They arrive while the
 // converge runs (or just after) and give one more converge, which observes a host that now
@@ -16,20 +19,19 @@
 // last one (within the debounce plus about a second) holds the next converge off, 1 s
 // doubling up to 60 s, with a warning naming what is being undone. Failed operations change
 // nothing in the kernel, so they cause no events and no loop; converges that fail outright
-// (ip cannot observe the host) are retried with the same backoff.
+// (ip cannot observe the host) are retried with the same backoff, and so are converges that
+// find the state dir held by another writer (a `fos1 apply` from a shell).
 import { join } from "node:path";
 import { loadConfigText } from "../api/load";
 import { formatProblem, type ConfigProblem } from "../api/problems";
 import type { Logger } from "../base/log";
-import { converge, type ApplyResult } from "../engine/apply";
-import { desiredState } from "../engine/desired";
-import { applyJournaled, isConverged } from "../apply/journaled-apply";
-import { applySummary } from "../journal/audit";
-import { Journal, configDigest } from "../journal/journal";
-import { expireUnconfirmed } from "../apply/confirm";
+import type { ApplyResult } from "../engine/apply";
+import { configDigest } from "../journal/journal";
+import { ApplyService, type ApplyOutcome } from "../apply/service";
+import { StateDirBusy } from "../apply/lock";
 import { DhcpSupervisor } from "../engine/dhcp";
 import type { DesiredState } from "../engine/model";
-import type { Op } from "../engine/plan";
+import { opKey, type Op } from "../engine/op";
 import { ConfigWatcher } from "./config-watch";
 import type { AgentObserver, ConfigSource } from "./observer";
 import { NetlinkMonitor } from "./monitor";
@@ -49,31 +51,39 @@ export interface AgentOptions {
   xdpExpiryMs?: number;
   /** Converge (and re-read the config) this often even without events: lost events, a dead watch. */
   resyncMs?: number;
+  /** How long a converge waits for another writer of the state dir before trying again later. */
+  lockWaitMs?: number;
   ip?: string;
-  /** Told which config is in force, why the file was rejected, and how each converge went (readiness, metrics). */
+  /** Told which config is in force, why the file was rejected or refused, and how each converge went (readiness, metrics). */
   observer?: AgentObserver;
   /**
-   * The node-local objects the cluster has for this node (cluster-source.ts), merged over the
-   * config file with the management path kept as the file has it (cluster-merge.ts).
+   * The node-local objects the cluster has for this node (src/cluster/node-source.ts), merged
+   * over the config file with the management path kept as the file has it (cluster-merge.ts).
    */
   cluster?: ClusterObjects;
 }
 
-/** What the agent needs of a ClusterSource. */
+/** What the agent needs of the cluster's node-local objects. */
 export interface ClusterObjects {
   selected(): ConfigObject[];
   onChange(listener: () => void): void;
 }
 
-interface ActiveConfig {
+interface Config {
   text: string;
   digest: string;
-  desired: DesiredState;
+  /** The file it was read from, for messages. */
+  file: string;
   objects: LoadedObject[];
   source: ConfigSource;
 }
 
+interface ActiveConfig extends Config {
+  desired: DesiredState;
+}
+
 const DEFAULT_DEBOUNCE_MS = 200;
+const DEFAULT_LOCK_WAIT_MS = 5000;
 const CLUSTER_CHANGED = "cluster objects";
 const HOLD_MAX_MS = 60_000;
 /**
@@ -85,7 +95,7 @@ const REPEAT_SLACK_MS = 1000;
 
 export class Agent {
   private readonly log: Logger;
-  private readonly journal: Journal;
+  private readonly service: ApplyService;
   private readonly scheduler: ConvergeScheduler;
   private readonly monitor: NetlinkMonitor;
   private readonly watcher: ConfigWatcher;
@@ -94,22 +104,33 @@ export class Agent {
   private xdpTimer: ReturnType<typeof setInterval> | null = null;
   private readonly dhcp: DhcpSupervisor;
 
+  /** The config in force: applied through the service, guarded. */
   private active: ActiveConfig | null = null;
-  /** The active config converged since it was taken up: later converges need no journaling. */
+  /** A config read and valid, not yet taken into force (the next converge applies it). */
+  private candidate: Config | null = null;
+  /** The active config converged since it was taken up: later converges are repairs, journaled only when they write. */
   private committed = false;
   /** Digest of the file content last read, valid or not, so an unchanged file is not re-reported. */
   private seenDigest: string | null = null;
   private degraded = new Map<string, string>();
+  /** The operations of the converge running now, as each phase starts. */
+  private written: Op[] = [];
   /** The last successful writes, to notice the same ones needed again soon after. */
-  private fight = { lines: new Set<string>(), at: 0, repeats: 0, holdMs: 0 };
+  private fight = { keys: new Set<string>(), at: 0, repeats: 0, holdMs: 0 };
   private errors = 0;
   private converges = 0;
   private stopping = false;
 
   constructor(private readonly opts: AgentOptions) {
     this.log = opts.log;
-    this.journal = new Journal(opts.stateDir);
     this.dhcp = new DhcpSupervisor({ stateDir: join(opts.stateDir, "dhcp"), log: opts.log });
+    this.service = new ApplyService({
+      stateDir: opts.stateDir,
+      ...(opts.ip ? { ip: opts.ip } : {}),
+      dhcp: this.dhcp,
+      lockWaitMs: opts.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS,
+      onPhase: (_phase, ops) => void this.written.push(...ops),
+    });
     this.scheduler = new ConvergeScheduler((reasons) => this.step(reasons), opts.debounceMs ?? DEFAULT_DEBOUNCE_MS);
     this.monitor = new NetlinkMonitor({
       ...(opts.ip ? { ip: opts.ip } : {}),
@@ -130,9 +151,10 @@ export class Agent {
     // Watch before the first observation, so no change falls between the two.
     this.monitor.start();
     this.watcher.ensure();
-    await this.expireUnconfirmed();
-    const interrupted = this.journal.pending();
-    if (interrupted) this.log.warn("an earlier apply did not finish or did not converge; converging again", { digest: interrupted.entry.digest, since: interrupted.entry.startedAt, source: interrupted.entry.source });
+    await this.expireUnconfirmed().catch((err) => this.log.error("checking for an unconfirmed config", { error: (err as Error).message }));
+    const interrupted = this.service.journal.pending();
+    if (interrupted && !interrupted.entry.awaitingConfirmation)
+      this.log.warn("an earlier apply did not finish or did not converge; converging again", { digest: interrupted.entry.digest, since: interrupted.entry.startedAt, source: interrupted.entry.source });
     await this.scheduler.runNow("start");
     if (this.stopping) return;
     const resyncMs = this.opts.resyncMs ?? 300_000;
@@ -152,11 +174,19 @@ export class Agent {
    * anything else; otherwise the agent checks again when the deadline comes.
    */
   private async expireUnconfirmed(): Promise<void> {
-    const left = await expireUnconfirmed(this.journal, {
-      ...(this.opts.ip ? { ip: this.opts.ip } : {}),
-      onRollback: (to, entry) => this.log.warn("rolled back a config that was not confirmed in time", { digest: entry.digest, appliedAt: entry.startedAt, by: entry.source, to }),
-    });
-    if (left !== null && !this.stopping) this.confirmTimer = setTimeout(() => void this.expireUnconfirmed().then(() => this.scheduler.request("confirmation deadline")), left + 50);
+    if (this.confirmTimer) clearTimeout(this.confirmTimer);
+    this.confirmTimer = null;
+    const left = await this.service.expireUnconfirmed("fos1 agent (confirmation deadline)", (r, entry) =>
+      this.log.warn("rolled back a config that was not confirmed in time", { digest: entry.digest, appliedAt: entry.startedAt, by: entry.source, to: r.to }),
+    );
+    if (left !== null && !this.stopping)
+      this.confirmTimer = setTimeout(
+        () =>
+          void this.expireUnconfirmed()
+            .catch((err) => this.log.error("rolling back an unconfirmed config", { error: (err as Error).message }))
+            .then(() => this.scheduler.request("confirmation deadline")),
+        left + 50,
+      );
   }
 
   private expireXdp(): void {
@@ -185,11 +215,11 @@ export class Agent {
   private async step(reasons: string[]): Promise<void> {
     try {
       let changed = false;
-      if (reasons.includes("start")) changed = await this.takeUpConfig(true);
-      else if (reasons.some((r) => r === "config file" || r === "resync" || r === CLUSTER_CHANGED)) changed = await this.takeUpConfig(false);
-      if (!this.active) return;
+      if (reasons.includes("start")) changed = await this.readConfig(true);
+      else if (reasons.some((r) => r === "config file" || r === "resync" || r === CLUSTER_CHANGED)) changed = await this.readConfig(false);
+      if (!this.active && !this.candidate) return;
       // A touched but unchanged file alone is no reason to look at the host.
-      if (!changed && reasons.every((r) => r === "config file" || r === CLUSTER_CHANGED)) return;
+      if (!changed && !this.candidate && reasons.every((r) => r === "config file" || r === CLUSTER_CHANGED)) return;
       await this.converge(reasons.join(", "), changed);
     } catch (err) {
       // A bug must not end the agent: the network stays as it is and the next event tries again.
@@ -197,8 +227,8 @@ export class Agent {
     }
   }
 
-  /** Reads the config file and makes it the active config if it is valid and new. */
-  private async takeUpConfig(atStart: boolean): Promise<boolean> {
+  /** Reads the config file (and the cluster's objects); a valid new config becomes the candidate. */
+  private async readConfig(atStart: boolean): Promise<boolean> {
     const file = this.opts.configFile;
     let text: string;
     try {
@@ -225,10 +255,11 @@ export class Agent {
     const config = merged?.taken.length ? { text: merged.text, objects: merged.objects, source: "file and cluster" as const } : { text, objects: loaded.objects, source: "file" as const };
     const digest = configDigest(config.text);
     if (this.active && digest === this.active.digest && !atStart) {
+      this.candidate = null;
       this.opts.observer?.configFileAccepted(); // back to what is applied
       return false;
     }
-    this.activate({ ...config, digest, desired: desiredState(config.objects) });
+    this.candidate = { ...config, digest, file };
     if (!atStart) this.log.info(merged?.taken.length ? "config changed; applying the file with the cluster's objects" : "config file changed; applying it", { file, digest, ...(merged?.taken.length ? { fromCluster: merged.taken } : {}) });
     return true;
   }
@@ -240,7 +271,7 @@ export class Agent {
 
   /** At start without a usable file: the journal's last-known-good, if there is one. */
   private fallBack(): boolean {
-    const lkg = this.journal.lastKnownGood();
+    const lkg = this.service.journal.lastKnownGood();
     if (!lkg) {
       this.log.error("no last-known-good config in the journal: nothing is applied until the config file is valid", { stateDir: this.opts.stateDir });
       return false;
@@ -251,16 +282,9 @@ export class Agent {
       this.reportProblems(name, loaded.problems, "nothing is applied until the config file is valid");
       return false;
     }
-    this.activate({ text: lkg.text, digest: configDigest(lkg.text), desired: desiredState(loaded.objects), objects: loaded.objects, source: "last-known-good" });
+    this.candidate = { text: lkg.text, digest: configDigest(lkg.text), file: name, objects: loaded.objects, source: "last-known-good" };
     this.log.warn("converging to the last-known-good config", { digest: lkg.entry.digest, appliedAt: lkg.entry.startedAt });
     return true;
-  }
-
-  private activate(config: ActiveConfig): void {
-    this.active = config;
-    this.committed = false;
-    this.fight = { lines: new Set(), at: 0, repeats: 0, holdMs: 0 };
-    this.opts.observer?.configInForce({ digest: config.digest, source: config.source });
   }
 
   private keeping(atStart: boolean): string {
@@ -276,41 +300,52 @@ export class Agent {
   }
 
   private async converge(trigger: string, configChanged: boolean): Promise<void> {
-    const config = this.active!;
-    const written: Op[] = [];
-    const opts = { ...(this.opts.ip ? { ip: this.opts.ip } : {}), stateDir: this.opts.stateDir, onPhase: (_phase: string, ops: Op[]) => void written.push(...ops) };
+    const source = `fos1 agent (${trigger})`;
+    this.written = [];
     const started = performance.now();
-    const startedAt = new Date().toISOString();
-    let result: ApplyResult;
+    let result: ApplyResult | null;
+    let desired: DesiredState;
     try {
-      if (this.committed) {
-        result = await converge(config.desired, opts);
-        // The host had drifted from the config in force: what the agent wrote goes in the audit trail.
-        if (result.writes) this.journal.reapplied({ digest: config.digest, startedAt, source: `fos1 agent (${trigger})` }, applySummary(result));
+      if (this.candidate || !this.committed) {
+        const config = this.candidate ?? this.active!;
+        const outcome = await this.service.apply({ text: config.text, file: config.file, objects: config.objects }, { source });
+        // Refused at start: the last-known-good, if there is one, is tried at once.
+        if (outcome.status !== "applied") return this.notTaken(config, outcome) ? this.converge(`${trigger}, last-known-good`, configChanged) : undefined;
+        this.candidate = null;
+        if (config !== this.active) {
+          this.active = { ...config, desired: outcome.desired };
+          this.fight = { keys: new Set(), at: 0, repeats: 0, holdMs: 0 };
+          this.opts.observer?.configInForce({ digest: config.digest, source: config.source });
+        }
+        this.committed = outcome.converged;
+        result = outcome.result;
       } else {
-        const j = await applyJournaled(this.journal, config.text, config.desired, `fos1 agent (${trigger})`, opts);
-        result = j.result;
-        this.committed = j.converged;
+        result = await this.service.reapply(this.active!, source);
+        if (!result) return this.log.info("an apply --confirm waits for confirmation: its config stays as it is until then", { trigger });
       }
+      desired = this.active!.desired;
     } catch (err) {
-      // Observing failed (ip missing, a permission problem): try again later, not in a tight loop.
+      // The state dir is busy (an apply from a shell), or observing failed (ip missing, a
+      // permission problem): try again later, not in a tight loop.
       const retryInMs = Math.min(1000 * 2 ** this.errors++, HOLD_MAX_MS);
-      this.log.error("converge failed", { trigger, error: (err as Error).message, retryInMs });
-      this.opts.observer?.converged({ trigger, seconds: (performance.now() - started) / 1000, error: (err as Error).message });
+      if (err instanceof StateDirBusy) this.log.info("the state dir is busy; converging after its holder", { trigger, holder: err.holder, retryInMs });
+      else {
+        this.log.error("converge failed", { trigger, error: (err as Error).message, retryInMs });
+        this.opts.observer?.converged({ trigger, seconds: (performance.now() - started) / 1000, error: (err as Error).message });
+      }
       this.scheduler.holdFor(retryInMs);
       this.scheduler.request("retry");
       return;
     }
     this.errors = 0;
     this.converges++;
-    this.opts.observer?.converged({ trigger, seconds: (performance.now() - started) / 1000, desired: config.desired, result });
-    await this.convergeDhcp(config.desired);
-    const converged = isConverged(result);
+    this.opts.observer?.converged({ trigger, seconds: (performance.now() - started) / 1000, desired, result });
+    const converged = result.failed.length === 0 && result.unconverged.length === 0;
     const degradedChanged = this.noteDegraded(result);
     for (const f of result.failed) this.log.warn("could not apply", { ref: f.op.ref, subject: f.op.subject, error: f.error });
     const fields = {
       trigger,
-      config: config.digest.slice(0, 19),
+      config: this.active!.digest.slice(0, 19),
       writes: result.writes,
       processes: result.processes,
       degraded: result.degraded.length,
@@ -326,16 +361,29 @@ export class Agent {
     if (!converged && result.unconverged.length && !result.failed.length)
       this.log.warn("the kernel did not keep some changes", { subjects: result.unconverged.map((o) => o.subject) });
     const failed = new Set(result.failed.map((f) => f.op));
-    this.noteFight(written.filter((o) => !failed.has(o)), performance.now() - started);
+    this.noteFight(this.written.filter((o) => !failed.has(o)), performance.now() - started);
   }
 
-  /** The DHCP client runs under the agent (it needs a supervisor that outlives one apply). */
-  private async convergeDhcp(desired: DesiredState): Promise<void> {
-    try {
-      await this.dhcp.converge(desired.dhcp);
-    } catch (err) {
-      this.log.error("DHCP client", { error: (err as Error).message });
+  /** A config the service did not take into force: the one in force stays. True when, with none in force, the last-known-good is to be tried. */
+  private notTaken(config: Config, outcome: Exclude<ApplyOutcome, { status: "applied" }>): boolean {
+    this.candidate = null;
+    const keeping = this.active ? `the config in force (${this.active.digest.slice(0, 19)})` : "nothing applied";
+    switch (outcome.status) {
+      case "invalid":
+        this.reportProblems(config.file, outcome.problems, keeping);
+        break;
+      case "refused":
+        for (const reason of outcome.reasons) this.log.error(`${config.file}: refused: ${reason}`, { file: config.file, digest: config.digest });
+        this.log.error(`${config.file}: the config was refused, it would lock the operator out or open the router; it is not applied`, { file: config.file, keeping });
+        this.opts.observer?.configRefused(config.file, outcome.reasons);
+        break;
+      case "awaiting confirmation":
+        // Applied once the operator's pending config is confirmed or rolled back (the deadline timer asks again).
+        this.candidate = config;
+        this.log.info("an apply --confirm waits for confirmation; the new config is applied after it", { digest: config.digest, waitingUntil: outcome.pending.confirmBy });
+        return false;
     }
+    return !this.active && config.source !== "last-known-good" && this.fallBack();
   }
 
   /**
@@ -347,12 +395,12 @@ export class Agent {
     if (!effective.length) return;
     const now = performance.now();
     const window = this.fight.holdMs + (this.opts.debounceMs ?? DEFAULT_DEBOUNCE_MS) + Math.max(REPEAT_SLACK_MS, 3 * convergeMs);
-    const lines = new Set(effective.map((o) => o.line));
-    const redone = effective.filter((o) => this.fight.lines.has(o.line));
+    const keys = new Set(effective.map(opKey));
+    const redone = effective.filter((o) => this.fight.keys.has(opKey(o)));
     const again = redone.length > 0 && now - this.fight.at < window;
     const repeats = again ? this.fight.repeats + 1 : 0;
     const holdMs = again ? Math.min(1000 * 2 ** (repeats - 1), HOLD_MAX_MS) : 0;
-    this.fight = { lines, at: now, repeats, holdMs };
+    this.fight = { keys, at: now, repeats, holdMs };
     if (!again) return;
     this.scheduler.holdFor(holdMs);
     this.log.warn("the same changes were needed again: something keeps undoing them; waiting before the next converge", {

@@ -15,6 +15,8 @@ export type ConvergeReport =
 export interface AgentObserver {
   /** A config file could not be used (unreadable, or invalid): one line per problem, each naming file and line. */
   configRejected(file: string, problems: string[]): void;
+  /** A valid config was refused by the guard (it would lock the operator out or open the router): one line per reason. */
+  configRefused(file: string, reasons: string[]): void;
   /** A config was taken into force. */
   configInForce(config: { digest: string; source: ConfigSource }): void;
   /** The config file is valid and is the config in force (again). */
@@ -26,6 +28,7 @@ export interface AgentObserver {
 export function observeAll(...observers: AgentObserver[]): AgentObserver {
   return {
     configRejected: (file, problems) => observers.forEach((o) => o.configRejected(file, problems)),
+    configRefused: (file, reasons) => observers.forEach((o) => o.configRefused(file, reasons)),
     configInForce: (config) => observers.forEach((o) => o.configInForce(config)),
     configFileAccepted: () => observers.forEach((o) => o.configFileAccepted()),
     converged: (report) => observers.forEach((o) => o.converged(report)),

@@ -5,9 +5,10 @@
 // that config finished, nothing failed and the kernel kept every change. Degraded interfaces
 // (a NIC that is missing) do not make it not ready — the agent did all it can, and configures
 // them when they appear — but they are listed. Not ready: starting up, stopping, a config
-// file that was rejected (even though the previous or last-known-good config stays in force:
-// what the operator asked for is not what runs), a converge that failed or did not converge.
-import type { Degraded } from "../engine/plan";
+// file that was rejected or refused (even though the previous or last-known-good config stays
+// in force: what the operator asked for is not what runs), a converge that failed or did not
+// converge.
+import type { Degraded } from "../engine/op";
 import { interfaceStates, type InterfaceState } from "./interface-state";
 import type { AgentObserver, ConfigSource, ConvergeReport } from "./observer";
 
@@ -38,6 +39,8 @@ export interface ReadinessReport {
   reasons: string[];
   config: ConfigInForce | null;
   rejected: { file: string; problems: string[] }[];
+  /** Valid configs the guard refused, with why (they would lock the operator out or open the router). */
+  refused: { file: string; reasons: string[] }[];
   lastConverge: LastConverge | null;
   degraded: Degraded[];
   interfaces: InterfaceState[];
@@ -49,6 +52,7 @@ const MAX_LINES = 20;
 export class Readiness implements AgentObserver {
   private config: ConfigInForce | null = null;
   private rejected = new Map<string, string[]>();
+  private refused = new Map<string, string[]>();
   private last: LastConverge | null = null;
   private degraded: Degraded[] = [];
   private interfaces: InterfaceState[] = [];
@@ -58,13 +62,22 @@ export class Readiness implements AgentObserver {
     this.rejected.set(file, problems);
   }
 
+  configRefused(file: string, reasons: string[]): void {
+    this.refused.set(file, reasons);
+  }
+
   configInForce(config: { digest: string; source: ConfigSource }): void {
     this.config = { ...config, generation: (this.config?.generation ?? 0) + 1 };
-    if (config.source === "file") this.rejected.clear();
+    if (config.source !== "last-known-good") this.forgetRejections();
   }
 
   configFileAccepted(): void {
+    this.forgetRejections();
+  }
+
+  private forgetRejections(): void {
     this.rejected.clear();
+    this.refused.clear();
   }
 
   converged(r: ConvergeReport): void {
@@ -104,6 +117,7 @@ export class Readiness implements AgentObserver {
       reasons,
       config: this.config,
       rejected: [...this.rejected].map(([file, problems]) => ({ file, problems })),
+      refused: [...this.refused].map(([file, reasons]) => ({ file, reasons })),
       lastConverge: this.last,
       degraded: this.degraded,
       interfaces: this.interfaces,
@@ -114,12 +128,11 @@ export class Readiness implements AgentObserver {
     if (this.stopping) return ["the agent is stopping"];
     const reasons: string[] = [];
     const config = this.config;
-    for (const [file, problems] of this.rejected) {
-      const keeping = !config ? "nothing is applied" : config.source === "last-known-good" ? `the last-known-good config (${short(config.digest)}) stays in force` : `the config in force (${short(config.digest)}) stays`;
-      reasons.push(`${file} was rejected (${problems.length} problem${problems.length === 1 ? "" : "s"}); ${keeping}`, ...capped(problems));
-    }
+    const keeping = !config ? "nothing is applied" : config.source === "last-known-good" ? `the last-known-good config (${short(config.digest)}) stays in force` : `the config in force (${short(config.digest)}) stays`;
+    for (const [file, problems] of this.rejected) reasons.push(`${file} was rejected (${problems.length} problem${problems.length === 1 ? "" : "s"}); ${keeping}`, ...capped(problems));
+    for (const [file, why] of this.refused) reasons.push(`${file} was refused: ${why.join("; ")}; ${keeping}`);
     if (!config) {
-      if (!this.rejected.size) reasons.push("starting: no config has been read yet");
+      if (!this.rejected.size && !this.refused.size) reasons.push("starting: no config has been read yet");
       return reasons;
     }
     const last = this.last;

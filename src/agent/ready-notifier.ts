@@ -38,6 +38,9 @@ export class ReadyNotifier implements AgentObserver {
   configRejected(): void {
     this.statusChanged();
   }
+  configRefused(): void {
+    this.statusChanged();
+  }
   configInForce(): void {
     this.statusChanged();
   }

@@ -4,7 +4,6 @@ import { InvalidInputError, UsageError } from "../base/errors";
 import { loadConfigText, type LoadedObject } from "../api/load";
 import { formatProblem, type ConfigProblem } from "../api/problems";
 import type { ConfigObject } from "../api/kinds";
-import type { ValidatedConfigs } from "../journal/validated-configs";
 
 export interface ConfigInput {
   file: string;
@@ -15,8 +14,8 @@ export interface ConfigInput {
 
 export const configFileOption = { file: { type: "string" as const, short: "f" } };
 
-/** Reads and validates the config; `validated` offers objects read from the same bytes before. */
-export async function readConfig(file: unknown, usage: string, validated?: ValidatedConfigs): Promise<ConfigInput> {
+/** Reads the config's text (-f FILE, or -f - for standard input); the file is named as the user gave it. */
+export async function readConfigText(file: unknown, usage: string): Promise<{ file: string; text: string }> {
   if (typeof file !== "string") throw new UsageError(`-f FILE is required (use -f - for standard input)\nusage: ${usage}`);
   let text: string;
   try {
@@ -24,13 +23,17 @@ export async function readConfig(file: unknown, usage: string, validated?: Valid
   } catch (err) {
     throw new InvalidInputError(`cannot read config ${file}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`);
   }
-  const name = file === "-" ? "<stdin>" : file;
-  const known = validated?.get(text, name);
-  return { file: name, text, ...(known ? { objects: known, problems: [] } : loadConfigText(text, name)) };
+  return { file: file === "-" ? "<stdin>" : file, text };
+}
+
+/** Reads and validates the config. */
+export async function readConfig(file: unknown, usage: string): Promise<ConfigInput> {
+  const { file: name, text } = await readConfigText(file, usage);
+  return { file: name, text, ...loadConfigText(text, name) };
 }
 
 /** Fails with every problem, one per line, when the config is not valid. */
-export function requireValid(input: ConfigInput): void {
+export function requireValid(input: Pick<ConfigInput, "file" | "problems">): void {
   if (!input.problems.length) return;
   const n = input.problems.length;
   throw new InvalidInputError(

@@ -1,12 +1,12 @@
 // Plans for people, the way Terraform shows them: + add, ~ change, - remove, -/+ replace,
 // one line per operation, and a count line.
-import type { Degraded, Op, Plan } from "../engine/plan";
+import type { Degraded, Op, Plan } from "../engine/op";
 import { table } from "./output";
 
 const SIGN: Record<Op["action"], string> = { add: "+", change: "~", remove: "-", replace: "-/+" };
 
 /** Rows of planned or applied operations (also those the journal's history recorded). */
-export function opRows(ops: Pick<Op, "action" | "subject" | "detail" | "ref">[]): string[][] {
+export function opRows(ops: { action: Op["action"]; subject: string; detail?: string; ref: string }[]): string[][] {
   return ops.map((o) => [SIGN[o.action], o.subject, o.detail ?? "", o.ref]);
 }
 

@@ -1,19 +1,16 @@
-// Apply: the only place that writes to the kernel. Each phase of the plan is one
-// `ip -force -batch -` process (-force: a failing line does not stop the rest, and iproute2
-// names the failing line so it is pinned to its operation). Afterwards the host is observed
-// again and planned against: what is still to do did not converge.
-import { writeFileSync } from "node:fs";
-import { DEFAULT_STATE_DIR } from "../base/state-dir";
+// Observe and apply: the only place the engine touches the host. Every reconciler observes its
+// part through one shared reader; a plan's operations are written phase by phase, each phase
+// as one `ip -force -batch -` process (-force: a failing line does not stop the rest, and
+// iproute2 names the failing line so it is pinned to its operation), one `nft -j -f -`
+// transaction, and the direct writes (sysctls, libbpf, the DHCP supervisor). Afterwards the
+// host is observed again and planned against: what is still to do did not converge.
 import { explainToolError, runTool } from "../base/tool";
-import { observeHost } from "./observe";
-import { PHASES, plan, type Degraded, type Op } from "./plan";
+import { HostReader } from "./host-reader";
 import type { DesiredState, ObservedState } from "./model";
-import { applyXdp } from "./xdp/apply";
-
-export interface OpFailure {
-  op: Op;
-  error: string;
-}
+import { PHASES, type Degraded, type Op, type OpFailure, type Phase } from "./op";
+import { plan, type PlanOptions } from "./plan";
+import type { EngineEnv, PhaseWriter } from "./reconciler";
+import { RECONCILERS } from "./reconcilers";
 
 export interface ApplyResult {
   /** Operations sent to the kernel (0 when the host already matched). */
@@ -27,86 +24,126 @@ export interface ApplyResult {
   unconverged: Op[];
 }
 
-export interface ApplyOptions {
-  ip?: string;
+export interface ApplyOptions extends EngineEnv, PlanOptions {
   /** Called before each phase runs; crash-safety tests use it to find a moment to kill. */
-  onPhase?: (phase: string, ops: Op[]) => void;
-  /** The state dir: where `fos1 xdp block` keeps its entries, which apply must leave (default /var/lib/fos1). */
-  stateDir?: string;
+  onPhase?: (phase: Phase, ops: Op[]) => void;
   /**
-   * The host as the caller has just observed it (observeFor), so a command that had to look
+   * The host as the caller has just observed it (observe()), so a caller that had to look
    * before deciding to apply (the lockout guard) does not read every link twice.
    */
   observed?: ObservedState;
 }
 
-export async function applyPlan(ops: Op[], opts: ApplyOptions = {}): Promise<{ failed: OpFailure[]; processes: number }> {
-  const ip = opts.ip ?? "ip";
+/** Everything plan() compares against `desired`, each reconciler reading its part. */
+export async function observe(desired: DesiredState, env: EngineEnv = {}): Promise<ObservedState> {
+  const host = new HostReader(env);
+  const parts = await Promise.all(RECONCILERS.map((r) => r.observe(host, r.desired(desired))));
+  return Object.assign({ sysctls: {}, firewall: null, links: [], routes: [], rules: [] }, ...parts) as ObservedState;
+}
+
+/** Writes the operations, phase by phase, one process per tool and phase. */
+export async function execute(ops: Op[], opts: ApplyOptions = {}): Promise<{ failed: OpFailure[]; processes: number }> {
   const failed: OpFailure[] = [];
   let processes = 0;
   for (const phase of PHASES) {
     const inPhase = ops.filter((o) => o.phase === phase);
     if (!inPhase.length) continue;
     opts.onPhase?.(phase, inPhase);
-    if (phase === "sysctl") {
-      failed.push(...writeSysctls(inPhase));
-      continue;
+    const batch = new PhaseBatch();
+    // Each reconciler renders its own operations, in plan order.
+    for (let i = 0; i < inPhase.length; ) {
+      let j = i + 1;
+      while (j < inPhase.length && inPhase[j]!.resource === inPhase[i]!.resource) j++;
+      RECONCILERS.find((r) => r.resource === inPhase[i]!.resource)!.write(inPhase.slice(i, j), batch, opts);
+      i = j;
     }
-    if (phase === "xdp") {
-      failed.push(...applyXdp(inPhase));
-      continue;
-    }
-    if (phase === "firewall") {
-      processes++;
-      failed.push(...(await loadFirewall(inPhase)));
-      continue;
-    }
-    // One batch per phase; rules that carry no address to tell their family need `ip -6`.
-    for (const v6 of [false, true]) {
-      const batch = inPhase.filter((o) => Boolean(o.ipv6Only) === v6);
-      if (!batch.length) continue;
-      processes++;
-      failed.push(...(await runBatch(ip, v6, batch)));
-    }
+    const r = await batch.run(opts.ip ?? "ip");
+    failed.push(...r.failed);
+    processes += r.processes;
   }
   return { failed, processes };
 }
 
-/** Sysctl ops carry "path=value"; they are files under /proc/sys, not ip commands. */
-function writeSysctls(ops: Op[]): OpFailure[] {
-  return ops.flatMap((op) => {
-    const [key, value] = op.line.split("=") as [string, string];
-    try {
-      writeFileSync(`/proc/sys/${key}`, value);
-      return [];
-    } catch (err) {
-      return [{ op, error: `cannot set ${key.replace(/\//g, ".")}: ${(err as Error).message}` }];
-    }
+/** Observe (unless the caller just did), plan, apply, and observe again to verify. */
+export async function converge(desired: DesiredState, opts: ApplyOptions = {}): Promise<ApplyResult> {
+  const before = plan(desired, opts.observed ?? (await observe(desired, opts)), opts);
+  const { failed, processes } = before.ops.length ? await execute(before.ops, opts) : { failed: [], processes: 0 };
+  const after = before.ops.length ? plan(desired, await observe(desired, opts), opts) : before;
+  return { writes: before.ops.length, applied: before.ops, processes, failed, degraded: after.degraded, unconverged: after.ops };
+}
+
+/**
+ * What each operation writes, as text: its line of `ip -batch` ("-6 " before one that needs
+ * `ip -6`), its nft commands as JSON, or, for a direct write, its change as JSON. Rendered by
+ * the reconcilers' own write(), as apply renders them; for golden files, tests and benchmarks.
+ */
+export function rendered(ops: Op[]): string[] {
+  return ops.map((op) => {
+    let text = JSON.stringify(op.change);
+    const recorder: PhaseWriter = {
+      ip: (_op, line, o) => void (text = `${o?.ipv6 ? "-6 " : ""}${line}`),
+      nft: (_op, commands) => void (text = JSON.stringify({ nftables: commands })),
+      call: () => {},
+    };
+    RECONCILERS.find((r) => r.resource === op.resource)!.write([op], recorder, {});
+    return text;
   });
 }
 
-/** One `nft -j -f -` transaction: all of fos1's table or, if it fails, none of it. */
-async function loadFirewall(ops: Op[]): Promise<OpFailure[]> {
-  const failed: OpFailure[] = [];
-  for (const op of ops) {
-    const r = await runTool({ purpose: "load the firewall", argv: ["nft", "-j", "-f", "-"], stdin: op.line });
-    if (r.exitCode !== 0) failed.push({ op, error: `nft refused the ruleset (the previous one stays in force): ${r.stderr.trim().split("\n").slice(0, 3).join("; ")}` });
+/** One phase's writes, collected from the reconcilers and then run: ip batches, the nft transaction, the direct calls. */
+class PhaseBatch implements PhaseWriter {
+  private readonly lines: { v4: { op: Op; line: string }[]; v6: { op: Op; line: string }[] } = { v4: [], v6: [] };
+  private readonly nftOps: Op[] = [];
+  private readonly nftCommands: unknown[] = [];
+  private readonly calls: (() => OpFailure[] | Promise<OpFailure[]>)[] = [];
+
+  ip(op: Op, line: string, opts: { ipv6?: boolean } = {}): void {
+    this.lines[opts.ipv6 ? "v6" : "v4"].push({ op, line });
   }
-  return failed;
+
+  nft(op: Op, commands: unknown[]): void {
+    this.nftOps.push(op);
+    this.nftCommands.push(...commands);
+  }
+
+  call(_ops: Op[], run: () => OpFailure[] | Promise<OpFailure[]>): void {
+    this.calls.push(run);
+  }
+
+  async run(ip: string): Promise<{ failed: OpFailure[]; processes: number }> {
+    const failed: OpFailure[] = [];
+    let processes = 0;
+    for (const [family, batch] of [["v4", this.lines.v4], ["v6", this.lines.v6]] as const) {
+      if (!batch.length) continue;
+      processes++;
+      failed.push(...(await runBatch(ip, family === "v6", batch)));
+    }
+    if (this.nftOps.length) {
+      processes++;
+      // One transaction: all of fos1's table or, if nft refuses it, none of it.
+      const r = await runTool({ purpose: "load the firewall", argv: ["nft", "-j", "-f", "-"], stdin: JSON.stringify({ nftables: this.nftCommands }) });
+      if (r.exitCode !== 0) {
+        const why = `nft refused the ruleset (the previous one stays in force): ${r.stderr.trim().split("\n").slice(0, 3).join("; ")}`;
+        failed.push(...this.nftOps.map((op) => ({ op, error: why })));
+      }
+    }
+    for (const run of this.calls) failed.push(...(await run()));
+    return { failed, processes };
+  }
 }
 
-async function runBatch(ip: string, v6: boolean, batch: Op[]): Promise<OpFailure[]> {
+async function runBatch(ip: string, v6: boolean, batch: { op: Op; line: string }[]): Promise<OpFailure[]> {
   const argv = [ip, ...(v6 ? ["-6"] : []), "-force", "-batch", "-"];
-  const r = await runTool({ purpose: "apply changes", argv, stdin: batch.map((o) => o.line).join("\n") + "\n" });
+  const r = await runTool({ purpose: "apply changes", argv, stdin: batch.map((b) => b.line).join("\n") + "\n" });
   if (r.exitCode === 0) return [];
   const { failed, aborted } = batchErrors(r.stderr);
-  const out = [...failed].flatMap(([line, message]) => (batch[line - 1] ? [{ op: batch[line - 1]!, error: explainToolError("ip", message) }] : []));
+  const out = [...failed].flatMap(([line, message]) => (batch[line - 1] ? [{ op: batch[line - 1]!.op, error: explainToolError("ip", message) }] : []));
   // An argument ip cannot resolve (e.g. "master br0" when br0 was not created) ends the whole
   // batch despite -force, without a line number: everything after the last numbered failure
   // is reported as not applied, with ip's reason.
   if (aborted) {
     const from = Math.max(0, ...failed.keys());
-    for (const op of batch.slice(from)) out.push({ op, error: `not applied: ip stopped the batch at "${explainToolError("ip", aborted)}"` });
+    for (const b of batch.slice(from)) out.push({ op: b.op, error: `not applied: ip stopped the batch at "${explainToolError("ip", aborted)}"` });
   }
   return out;
 }
@@ -126,17 +163,4 @@ export function batchErrors(stderr: string): { failed: Map<number, string>; abor
     } else if (line.trim()) pending.push(line.trim());
   }
   return { failed, aborted: pending.length ? pending.join("; ") : null };
-}
-
-/** Everything plan() compares against `desired`. */
-export function observeFor(desired: DesiredState, opts: ApplyOptions = {}): Promise<ObservedState> {
-  return observeHost(opts.ip, undefined, { wanted: Boolean(desired.xdp?.filters.length), stateDir: opts.stateDir ?? DEFAULT_STATE_DIR });
-}
-
-/** Observe (unless the caller just did), plan, apply, and observe again to verify. */
-export async function converge(desired: DesiredState, opts: ApplyOptions = {}): Promise<ApplyResult> {
-  const before = plan(desired, opts.observed ?? (await observeFor(desired, opts)));
-  const { failed, processes } = before.ops.length ? await applyPlan(before.ops, opts) : { failed: [], processes: 0 };
-  const after = before.ops.length ? plan(desired, await observeFor(desired, opts)) : before;
-  return { writes: before.ops.length, applied: before.ops, processes, failed, degraded: after.degraded, unconverged: after.ops };
 }

@@ -6,6 +6,11 @@ import type { Family } from "../api/ip";
 import type { DesiredFirewall } from "../policy/model";
 import type { ObservedFirewall } from "./firewall/observe";
 import type { DesiredXdp, ObservedXdp } from "./xdp/model";
+import type { DhcpClientSpec } from "./dhcp/spec";
+import type { BondParams, BondMember, ObservedBond } from "./links/kinds/bond";
+import type { VlanParams } from "./links/kinds/vlan";
+import type { BridgeParams } from "./links/kinds/bridge";
+import type { VrfParams } from "./links/kinds/vrf";
 
 /** Route and rule protocol number that marks fos1's own routes and rules (see ip-route(8) "proto"). */
 export const FOS1_PROTO = 241;
@@ -19,16 +24,6 @@ export const ALIAS_PREFIX = "fos1:";
 
 export type LinkKind = "physical" | "bond" | "vlan" | "bridge" | "vrf";
 
-export interface BondParams {
-  mode: string;
-  miimon: number;
-  lacpRate?: "slow" | "fast";
-  xmitHashPolicy?: string;
-  minLinks?: number;
-  /** Kernel name of the preferred member. */
-  primary?: string;
-}
-
 export interface DesiredLink {
   /** The object that asked for it, "NetworkInterface/lan1". */
   ref: string;
@@ -39,9 +34,9 @@ export interface DesiredLink {
   /** A VLAN parent named only by `device`: fos1 keeps it up and owns nothing else of it. */
   implicit?: boolean;
   bond?: BondParams;
-  vlan?: { parent: string; id: number; protocol: "802.1Q" | "802.1ad" };
-  bridge?: { vlanFiltering: boolean; stp: boolean };
-  vrf?: { table: number };
+  vlan?: VlanParams;
+  bridge?: BridgeParams;
+  vrf?: VrfParams;
   master?: string;
   mtu?: number;
   up: boolean;
@@ -83,14 +78,8 @@ export interface DesiredRule extends RuleEntry {
   ref: string;
 }
 
-/** An uplink that runs the DHCP client; same shape as the DHCP supervisor's spec. */
-export interface DesiredDhcp {
-  ref: string;
-  ifname: string;
-  v4: boolean;
-  v6: boolean;
-  prefixDelegation?: { hintLength?: number; assign: { ifname: string; subnetId: number }[] };
-}
+/** An uplink that runs the DHCP client: what the DHCP supervisor runs dhcpcd with. */
+export type DesiredDhcp = DhcpClientSpec & { ref: string };
 
 /**
  * Kernel settings a router needs, as /proc/sys paths. Forwarding is what makes the box a
@@ -135,12 +124,12 @@ export interface ObservedLink {
   /** Link group number (0 is "default"). */
   group: number;
   master: string | null;
-  bond?: { mode: string; miimon: number; lacpRate?: string; xmitHashPolicy?: string; minLinks?: number; primary?: string };
-  vlan?: { parent: string; id: number; protocol: string };
-  bridge?: { vlanFiltering: boolean; stp: boolean };
-  vrf?: { table: number };
+  bond?: ObservedBond;
+  vlan?: VlanParams;
+  bridge?: BridgeParams;
+  vrf?: VrfParams;
   /** As a bond member: its state (ACTIVE/BACKUP), MII status and 802.3ad aggregator. */
-  member?: { of: string; state?: string; mii?: string; aggregatorId?: number };
+  member?: BondMember;
   addresses: ObservedAddress[];
 }
 
@@ -155,6 +144,8 @@ export interface ObservedState {
   rules: RuleEntry[];
   /** fos1's XDP filters and what interfaces run; absent when there is none and none is configured. */
   xdp?: ObservedXdp;
+  /** What the DHCP supervisor runs; absent when none takes part (only the agent runs one). */
+  dhcp?: DhcpClientSpec[];
 }
 
 export const isOwned = (l: ObservedLink) => l.group === FOS1_GROUP || (l.alias?.startsWith(ALIAS_PREFIX) ?? false);

@@ -3,7 +3,7 @@
 // (the firewall's is the whole nft transaction). A change of thousands of operations keeps the
 // first MAX_RECORDED_OPS and the number left out: the config diff still shows all of it.
 import type { ApplyResult } from "../engine/apply";
-import type { Op } from "../engine/plan";
+import type { Op } from "../engine/op";
 
 export const MAX_RECORDED_OPS = 200;
 

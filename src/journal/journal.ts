@@ -35,7 +35,9 @@ export interface HistoryLine extends JournalEntry {
    * rolled back); reapplied: the agent wrote the config in force again (a NIC appeared, someone
    * changed what fos1 owns).
    */
-  outcome: "converged" | "failed" | "rolled back" | "confirmed" | "applied unconfirmed" | "reapplied";
+  outcome: "converged" | "failed" | "rolled back" | "confirmed" | "applied unconfirmed" | "reapplied" | "refused";
+  /** refused: why the guard kept the config out of force (it would lock the operator out, or open the router). */
+  reasons?: string[];
   writes?: number;
   changes?: Record<string, number>;
   /** The operations applied (absent on lines written before fos1 recorded them). */
@@ -111,6 +113,12 @@ export class Journal {
     this.writeAtomic("pending.json", JSON.stringify({ ...entry, failedAt: new Date().toISOString() }) + "\n");
     this.archivePending(entry);
     this.record(entry, "failed", summary);
+  }
+
+  /** A config the guard kept out of force; nothing was written, pending and last-known-good are as they were. */
+  refused(configText: string, source: string, reasons: string[]) {
+    mkdirSync(this.dir, { recursive: true });
+    this.record({ digest: configDigest(configText), startedAt: new Date().toISOString(), source }, "refused", { reasons });
   }
 
   /** The agent wrote the config in force (entry: its digest, the trigger) again: the host had drifted from it. */

@@ -84,8 +84,7 @@ export const parsePort = (p: number | string): PortRange => {
 
 const DEFAULT_PRIORITY = 1000;
 
-export function desiredFirewall(objects: LoadedObject<ConfigObject>[]): DesiredFirewall {
-  const idx = new NetworkIndex(objects);
+export function desiredFirewall(objects: LoadedObject<ConfigObject>[], idx = new NetworkIndex(objects)): DesiredFirewall {
   const ifname = (ref: string) => {
     const i = idx.resolve(ref);
     return i ? (i.ifname ?? `mac:${i.obj.value.spec.mac!.toLowerCase()}`) : ref;

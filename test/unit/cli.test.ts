@@ -147,9 +147,9 @@ describe("fos1 defaults", () => {
     expect(r.exitCode).toBe(0);
     const { loadConfigText } = await import("../../src/api/load");
     const { desiredState } = await import("../../src/engine/desired");
-    const { lockoutReasons } = await import("../../src/apply/lockout");
+    const { guardReasons } = await import("../../src/apply/guard");
     const loaded = loadConfigText(r.stdout, "defaults");
     expect(loaded.problems).toEqual([]);
-    expect(lockoutReasons(desiredState(loaded.objects))).toEqual([]);
+    expect(guardReasons(desiredState(loaded.objects))).toEqual([]);
   });
 });

@@ -3,7 +3,9 @@ import { describe, expect, test } from "bun:test";
 import { loadConfigText } from "../../src/api/load";
 import { desiredState } from "../../src/engine/desired";
 import { FOS1_GROUP, ROUTER_SYSCTLS, type ObservedLink, type ObservedState, type RouteEntry } from "../../src/engine/model";
-import { plan, type Op } from "../../src/engine/plan";
+import { plan } from "../../src/engine/plan";
+import { rendered } from "../../src/engine/apply";
+import type { Op } from "../../src/engine/op";
 
 const doc = (kind: string, name: string, spec: string) =>
   `---\napiVersion: network.fos1.io/v1alpha1\nkind: ${kind}\nmetadata: {name: ${name}}\nspec: ${spec}\n`;
@@ -26,9 +28,9 @@ const host = (links: ObservedLink[], routes: RouteEntry[] = []): ObservedState =
   routes,
   rules: [],
 });
-const lines = (ops: Op[]) => ops.map((o) => o.line);
+const lines = (ops: Op[]) => rendered(ops);
 const at = (ops: Op[], line: string) => {
-  const i = ops.findIndex((o) => o.line === line);
+  const i = lines(ops).indexOf(line);
   if (i < 0) throw new Error(`no op "${line}" in:\n${lines(ops).join("\n")}`);
   return i;
 };
@@ -52,7 +54,7 @@ describe("a router from scratch", () => {
     const bondAdd = at(ops, "link add name bond0 group 241 up type bond mode 802.3ad miimon 100");
     expect(bondAdd).toBeLessThan(at(ops, "link set dev eth0 master bond0"));
     expect(at(ops, "link set dev eth0 down")).toBeLessThan(at(ops, "link set dev eth0 master bond0"));
-    expect(ops.some((o) => o.line === "link set dev eth1 down")).toBe(false); // eth1 was already down
+    expect(lines(ops)).not.toContain("link set dev eth1 down"); // eth1 was already down
     expect(bondAdd).toBeLessThan(at(ops, "link add link bond0 name lan group 241 type vlan id 10 protocol 802.1Q"));
   });
 
@@ -69,7 +71,7 @@ describe("a router from scratch", () => {
 
   test("nothing is removed and eth2, which the config does not name, is never touched", () => {
     expect(p.ops.filter((o) => o.phase === "remove")).toEqual([]);
-    expect(p.ops.some((o) => / eth2( |$)/.test(o.line))).toBe(false);
+    expect(lines(p.ops).some((l) => / eth2( |$)/.test(l))).toBe(false);
   });
 });
 
@@ -180,7 +182,7 @@ describe("ownership and degradation", () => {
   test("a bond of the same name that fos1 did not create is left alone and reported", () => {
     const h = host([nic("eth0"), nic("eth1"), nic("bond0", { kind: "bond", bond: { mode: "active-backup", miimon: 0 } })]);
     const p = plan(desired(routerYaml), h);
-    expect(p.ops.some((o) => o.line.includes("dev bond0") || o.line.includes("name bond0"))).toBe(false);
+    expect(lines(p.ops).some((l) => l.includes("dev bond0") || l.includes("name bond0"))).toBe(false);
     expect(p.degraded.map((d) => d.reason)).toContain("a bond named bond0 exists and is not fos1's; fos1 does not touch it");
     expect(p.degraded.map((d) => d.subject)).toContain("link lan"); // its VLAN cannot be built either
   });
@@ -214,27 +216,39 @@ describe("ownership and degradation", () => {
     const h = host([nic("eth0")]);
     h.sysctls["net/ipv4/ip_forward"] = "0";
     const p = plan(desired(doc("NetworkInterface", "a", "{device: eth0}")), h);
-    expect(p.ops.filter((o) => o.phase === "sysctl").map((o) => o.line)).toEqual(["net/ipv4/ip_forward=1"]);
+    expect(p.ops.filter((o) => o.phase === "sysctl").map((o) => o.change)).toEqual([{ key: "net/ipv4/ip_forward", value: "1" }]);
   });
 
   test("an IPv6 rule with no address is marked for ip -6", () => {
     const p = plan(desired(doc("RoutingPolicy", "r6", "{priority: 1001, family: ipv6, table: 200}")), host([]));
-    expect(p.ops).toMatchObject([{ phase: "rules", line: "rule add priority 1001 table 200 protocol 241", ipv6Only: true }]);
+    expect(p.ops.map((o) => o.phase)).toEqual(["rules"]);
+    expect(lines(p.ops)).toEqual(["-6 rule add priority 1001 table 200 protocol 241"]);
   });
 });
 
-describe("the lockout guard", () => {
+describe("the guard", () => {
+  const seen = (names: string[], macs: string[]): ObservedState => ({ ...host([]), links: names.map((n, i) => nic(n, { mac: macs[i] ?? null })) });
   const mgmtByMac = doc("NetworkInterface", "oob", "{mac: '52:54:00:00:99:01', addresses: [192.168.99.1/24]}") + `---\napiVersion: security.fos1.io/v1alpha1\nkind: FirewallZone\nmetadata: {name: mgmt}\nspec: {interfaces: [oob], management: true}\n`;
 
   test("a management zone whose only NIC this host does not have is refused", async () => {
-    const { lockoutReasons } = await import("../../src/apply/lockout");
-    expect(lockoutReasons(desired(mgmtByMac), { names: new Set(["eth0"]), macs: new Set(["52:54:00:00:01:00"]) })[0]).toContain("would be present and up");
-    expect(lockoutReasons(desired(mgmtByMac), { names: new Set(["eth0"]), macs: new Set(["52:54:00:00:99:01"]) })).toEqual([]);
+    const { guardReasons } = await import("../../src/apply/guard");
+    expect(guardReasons(desired(mgmtByMac), seen(["eth0"], ["52:54:00:00:01:00"]))[0]).toContain("would be present and up");
+    expect(guardReasons(desired(mgmtByMac), seen(["eth0"], ["52:54:00:00:99:01"]))).toEqual([]);
   });
 
   test("zones without a management zone are refused", async () => {
-    const { lockoutReasons } = await import("../../src/apply/lockout");
+    const { guardReasons } = await import("../../src/apply/guard");
     const yaml = doc("NetworkInterface", "a", "{device: eth0, addresses: [192.0.2.1/24]}") + `---\napiVersion: security.fos1.io/v1alpha1\nkind: FirewallZone\nmetadata: {name: lan}\nspec: {interfaces: [a]}\n`;
-    expect(lockoutReasons(desired(yaml))[0]).toContain("no FirewallZone has management: true");
+    expect(guardReasons(desired(yaml))[0]).toContain("no FirewallZone has management: true");
+  });
+
+  test("a config without zones is refused while fos1's firewall is in force: it would open the router", async () => {
+    const { guardReasons } = await import("../../src/apply/guard");
+    const noZones = desired(doc("NetworkInterface", "a", "{device: eth0, addresses: [192.0.2.1/24]}"));
+    const inForce = { ...host([nic("eth0")]), firewall: { digest: "sha256:x", shape: { input: 12, forward: 3 } } };
+    expect(guardReasons(noZones, inForce)[0]).toContain("fos1's firewall in force would be removed");
+    // Nothing of fos1's in force (a first apply, a NAT-only table): nothing gets more open.
+    expect(guardReasons(noZones, host([nic("eth0")]))).toEqual([]);
+    expect(guardReasons(noZones, { ...inForce, firewall: { digest: "sha256:y", shape: { prerouting: 1, postrouting: 1 } } })).toEqual([]);
   });
 });

@@ -4,7 +4,9 @@ import { expect, test } from "bun:test";
 import { loadConfigText } from "../../src/api/load";
 import { desiredState } from "../../src/engine/desired";
 import { ROUTER_SYSCTLS, type ObservedLink, type ObservedState } from "../../src/engine/model";
-import { plan, type Op } from "../../src/engine/plan";
+import { plan } from "../../src/engine/plan";
+import { rendered } from "../../src/engine/apply";
+import type { Op } from "../../src/engine/op";
 import type { ObservedXdp } from "../../src/engine/xdp/model";
 
 const doc = (kind: string, name: string, spec: string, group = "network.fos1.io") =>
@@ -18,7 +20,7 @@ function desired(filter: string | null) {
   return desiredState(r.objects);
 }
 const host = (xdp: ObservedXdp, links = ["eth0"]): ObservedState => ({ sysctls: { ...ROUTER_SYSCTLS }, firewall: null, links: links.map(nic), routes: [], rules: [], xdp });
-const xdpOps = (ops: Op[]) => ops.filter((o) => o.phase === "xdp").map((o) => [o.action, o.subject, JSON.parse(o.line) as Record<string, unknown>]);
+const xdpOps = (ops: Op[]) => ops.filter((o) => o.phase === "xdp").map((o) => [o.action, o.subject, o.change]);
 
 const SPEC = "{interfaces: [wan], blocklist: [203.0.113.0/24, '2001:db8:bad::/48'], denyPorts: [{protocol: tcp, port: 23}], rateLimit: {packetsPerSecond: 100, burst: 200}}";
 const RATE = { pps: 100, burst: 200, v4Prefix: 32, v6Prefix: 64 };
@@ -123,7 +125,7 @@ const bondHost = (attached: ObservedXdp["attached"], filters = ["edge"]): Observ
 });
 /** The XDP ops of every phase, in the order apply runs them (remove phase first). */
 const allXdpOps = (ops: Op[]) =>
-  ops.filter((o) => o.subject.startsWith("XDP")).sort((a, b) => Number(a.phase === "xdp") - Number(b.phase === "xdp")).map((o) => [o.phase, o.action, o.subject, o.line.startsWith("{") ? JSON.parse(o.line) : o.line]);
+  ops.filter((o) => o.subject.startsWith("XDP")).sort((a, b) => Number(a.phase === "xdp") - Number(b.phase === "xdp")).map((o) => [o.phase, o.action, o.subject, o.phase === "xdp" ? o.change : rendered([o])[0]]);
 
 test("a filter naming one member of a bond runs on every member the config gives the bond", () => {
   expect(bondConfig(["wan1", "wan2", "wan3"], { edge: "wan1" }).xdp!.filters[0]!.interfaces).toEqual(["eth0", "eth1", "eth2"]);
@@ -158,7 +160,7 @@ test("a bond deleted together with its filter takes its program along: no detach
   const yaml = ["wan1 eth0", "wan2 eth1", "wan3 eth2"].map((p) => doc("NetworkInterface", p.split(" ")[0]!, `{device: ${p.split(" ")[1]}}`)).join("");
   const r = loadConfigText(yaml, "t.yaml");
   const p = plan(desiredState(r.objects), bondHost({ bond0: ATTACHED() }));
-  expect(p.ops.filter((o) => o.subject === "link bond0").map((o) => o.line)).toEqual(["link del dev bond0"]);
+  expect(rendered(p.ops.filter((o) => o.subject === "link bond0"))).toEqual(["link del dev bond0"]);
   expect(xdpOps(p.ops)).toEqual([["remove", "XDP filter edge", { do: "unload", filter: "edge" }]]);
 });
 

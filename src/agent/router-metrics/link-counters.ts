@@ -2,7 +2,7 @@
 // show`: one process and one netlink dump per read however many links there are (reading
 // /sys/class/net/*/statistics would be eight files per link).
 import { ALIAS_PREFIX, isOwned } from "../../engine/model";
-import { parseLinks } from "../../engine/observe";
+import { parseLinks } from "../../engine/links/observe";
 import { runToolOk } from "../../base/tool";
 
 /** Kinds that make up the router's network, as opposed to links of others (Cilium's veths and tunnels) and lo. */

@@ -3,9 +3,9 @@
 import type { Command, CommandContext } from "../command";
 import { InvalidInputError, OperationError, UsageError } from "../../base/errors";
 import { readConfig, requireValid } from "../config-input";
-import { journalOf, stateDirOption } from "./apply";
+import { journalOf, stateDirOption } from "../state-dir";
 import { parseDuration } from "../../base/duration";
-import { observeLinks } from "../../engine/observe";
+import { observeLinks } from "../../engine/host-reader";
 import { loadConfigText } from "../../api/load";
 import { flowLine } from "../../flows/format";
 import { flowsRequest, isVerdict, VERDICTS, type Verdict } from "../../flows/request";

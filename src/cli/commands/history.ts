@@ -2,28 +2,12 @@ import type { Command, CommandContext } from "../command";
 import { InvalidInputError, OperationError, UsageError } from "../../base/errors";
 import { printResult, table } from "../output";
 import { opRows } from "../plan-text";
-import { journalOf, stateDirOption } from "./apply";
+import { journalOf, stateDirOption } from "../state-dir";
 import { unifiedDiff } from "../../journal/config-diff";
 import type { HistoryLine, Journal } from "../../journal/journal";
+import { configsInForce, previousInForce } from "../../journal/history";
 
 const USAGE = "fos1 history [--diff [N]] [--state-dir DIR] [-o json]   (N: an entry's # in fos1 history; default the newest)";
-
-/** The configs that were in force, oldest first: each converged or confirmed apply, repeats folded. */
-export function configsInForce(history: HistoryLine[]): HistoryLine[] {
-  const out: HistoryLine[] = [];
-  for (const h of history) {
-    if (h.outcome !== "converged" && h.outcome !== "confirmed") continue;
-    if (out.at(-1)?.digest === h.digest) continue;
-    out.push(h);
-  }
-  return out;
-}
-
-/** The entry (1-based #) whose config was in force when entry n was applied: the last converged or confirmed one before it. */
-export function previousInForce(history: HistoryLine[], n: number): number | null {
-  for (let i = n - 2; i >= 0; i--) if (history[i]!.outcome === "converged" || history[i]!.outcome === "confirmed") return i + 1;
-  return null;
-}
 
 /** "3 add, 1 change", or what an old line without counts recorded. */
 export function changesText(h: HistoryLine): string {

@@ -3,9 +3,9 @@ import { configFileOption, readConfig, requireValid } from "../config-input";
 import { printResult } from "../output";
 import { planText } from "../plan-text";
 import { desiredState } from "../../engine/desired";
-import { observeHost } from "../../engine/observe";
+import { observe, rendered } from "../../engine/apply";
 import { plan as makePlan } from "../../engine/plan";
-import { lockoutReasons } from "../../apply/lockout";
+import { guardReasons } from "../../apply/guard";
 import { DEFAULT_STATE_DIR } from "../../base/state-dir";
 
 export const plan: Command = {
@@ -18,10 +18,12 @@ export const plan: Command = {
     const input = await readConfig(ctx.values.file, this.usage);
     requireValid(input);
     const desired = desiredState(input.objects);
-    const xdp = { wanted: Boolean(desired.xdp?.filters.length), stateDir: String(ctx.values["state-dir"] ?? DEFAULT_STATE_DIR) };
-    const p = makePlan(desired, await observeHost(undefined, undefined, xdp));
-    const lockout = lockoutReasons(desired);
-    printResult(ctx, { ...p, lockout }, () => planText(p) + (lockout.length ? `\nWarning: apply will refuse this config (the operator would be locked out): ${lockout.join("; ")}\n` : ""));
+    const observed = await observe(desired, { stateDir: String(ctx.values["state-dir"] ?? DEFAULT_STATE_DIR) });
+    const p = makePlan(desired, observed);
+    const lockout = guardReasons(desired, observed);
+    // -o json also says what each operation writes (its ip line, its nft transaction): scripts and benchmarks replay it.
+    const writes = rendered(p.ops);
+    printResult(ctx, { ...p, ops: p.ops.map((o, i) => ({ ...o, write: writes[i] })), lockout }, () => planText(p) + (lockout.length ? `\nWarning: apply will refuse this config: ${lockout.join("; ")}\n` : ""));
     return 0;
   },
 };

@@ -1,7 +1,8 @@
 import type { Command } from "../command";
 import { printResult, table } from "../output";
 import { hostStatus, type HostStatus, type InterfaceStatus } from "../status/host-status";
-import { describeRoute, describeRule } from "../../engine/plan";
+import { describeRoute } from "../../engine/routes";
+import { describeRule } from "../../engine/rules";
 import { DEFAULT_STATE_DIR } from "../../base/state-dir";
 import { summaryText } from "../status/summary";
 

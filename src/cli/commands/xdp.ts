@@ -4,7 +4,7 @@ import type { Command } from "../command";
 import { InvalidInputError, OperationError, UsageError } from "../../base/errors";
 import { printResult, table } from "../output";
 import { parseDuration } from "../../base/duration";
-import { observeLinks } from "../../engine/observe";
+import { observeLinks } from "../../engine/host-reader";
 import { blockDynamic, filterStatus, listBlocked, NoFilterError, operatorPrefix, unblock, type FilterStatus } from "../../engine/xdp/admin";
 import { DEFAULT_STATE_DIR } from "../../base/state-dir";
 

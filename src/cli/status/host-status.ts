@@ -9,7 +9,8 @@
 import { readFile } from "node:fs/promises";
 import { hostname, release } from "node:os";
 import { isOwned, type ObservedLink, type RouteEntry, type RuleEntry } from "../../engine/model";
-import { observeHost } from "../../engine/observe";
+import { observe } from "../../engine/apply";
+import { desiredState } from "../../engine/desired";
 import { Journal, type HistoryLine, type JournalEntry } from "../../journal/journal";
 import { readConntrackTable, readConntrackUsage, topTalkers, type ConntrackUsage, type Talker } from "../../agent/router-metrics/conntrack";
 import { readFirewallCounters, type FirewallCounters } from "../../agent/router-metrics/firewall-counters";
@@ -107,7 +108,7 @@ export async function hostStatus(stateDir: string, sampleMs = SAMPLE_MS): Promis
   const before = await readLinkCounters();
   const started = performance.now();
   const [observed, fw, conntrack, table] = await Promise.all([
-    observeHost(),
+    observe(desiredState([])),
     attempt("firewall counters", () => readFirewallCounters()),
     attempt("conntrack", readConntrackUsage),
     attempt("conntrack table", readConntrackTable),

@@ -95,6 +95,11 @@ export class DhcpSupervisor {
     return this.child?.proc.pid;
   }
 
+  /** The specs dhcpcd was last asked to run with (empty: it is not to run). */
+  running(): DhcpClientSpec[] {
+    return this.specs;
+  }
+
   /**
    * Makes dhcpcd match specs: starts it, restarts it when its config changes, stops it when
    * specs is empty, and does nothing when nothing changed. Invalid specs throw

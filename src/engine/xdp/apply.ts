@@ -9,15 +9,14 @@ import { removeStalePins, XdpFilter, XdpFilterMaps } from "../../bpf/xdp-filter"
 import { attachXdp, detachXdp } from "../../bpf/xdp";
 import { closeProgram, openPinnedProgram, pinObject } from "../../bpf/pins";
 import type { PortProto } from "../../bpf/layout";
-import type { Op } from "../plan";
-import type { OpFailure } from "../apply";
+import type { Op, OpFailure } from "../op";
 import type { XdpAction } from "./plan";
 import { filterDir, PROGRAM_NAME } from "./model";
 import { bpfObjectPath } from "./object-path";
 
 type ListAction = Extract<XdpAction, { do: "block" | "unblock" }>;
 
-export function applyXdp(ops: Op[]): OpFailure[] {
+export function applyXdp(ops: Op<XdpAction>[]): OpFailure[] {
   const failed: OpFailure[] = [];
   const maps = new Map<string, XdpFilterMaps>();
   const mapsOf = (filter: string) => {
@@ -37,7 +36,7 @@ export function applyXdp(ops: Op[]): OpFailure[] {
   };
   try {
     for (const op of ops) {
-      const a = JSON.parse(op.line) as XdpAction;
+      const a = op.change;
       if ((a.do === "block" || a.do === "unblock") && (!pending.length || pending[0]!.a.filter === a.filter)) {
         pending.push({ op, a });
         continue;

@@ -89,8 +89,7 @@ export interface ObservedXdp {
 
 export const EMPTY_OBSERVED_XDP: ObservedXdp = { filters: [], attached: {}, dynamic: [] };
 
-export function desiredXdp(objects: LoadedObject<ConfigObject>[]): DesiredXdp {
-  const idx = new NetworkIndex(objects);
+export function desiredXdp(objects: LoadedObject<ConfigObject>[], idx = new NetworkIndex(objects)): DesiredXdp {
   const filters = objects.filter((o) => o.value.kind === "XDPFilter") as LoadedObject<XDPFilterT>[];
   const kernelName = (i: InterfaceInfo) => i.ifname ?? `mac:${i.obj.value.spec.mac!.toLowerCase()}`;
   const bondOf = new Map<InterfaceInfo, InterfaceInfo>();

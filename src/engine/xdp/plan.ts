@@ -9,12 +9,12 @@
 // in a bond running one loses it even earlier, in the remove phase (an iproute2 line in that
 // batch): the kernel refuses to enslave it otherwise, and enslaving is the links phase's work.
 // An interface the remove phase deletes takes its program with it: nothing to detach.
-import type { Degraded, Op } from "../plan";
+import { GONE, type Degraded, type Op } from "../op";
 import type { DesiredXdp, ObservedAttachment, ObservedXdp, ObservedXdpFilter } from "./model";
 import { PROGRAM_NAME } from "./model";
 import type { RateLimit } from "../../bpf/layout";
 
-/** What an xdp op's `line` carries: apply.ts executes it through src/bpf. */
+/** An XDP change in the xdp phase: apply.ts makes it through src/bpf. */
 export type XdpAction =
   | { do: "load"; filter: string; /** the pinned maps are of another fos1's layout: made afresh */ reload?: true }
   | { do: "block"; filter: string; prefix: string; /** a dynamic block's expiry: not written once past */ until?: string | null }
@@ -25,22 +25,27 @@ export type XdpAction =
   | { do: "detach"; ifname: string }
   | { do: "unload"; filter: string };
 
-const GONE = "(no longer configured)";
+/**
+ * An XDP change: an action through libbpf, or (in the remove phase, a line of its `ip -batch`)
+ * taking fos1's program off a NIC that is about to join a bond running one.
+ */
+export type XdpChange = XdpAction | { do: "off-before-joining-bond"; ifname: string; mode: "native" | "generic" };
+type XdpOp = Op<XdpChange>;
 const sameRate = (a: RateLimit | null, b: RateLimit | null) => JSON.stringify(a) === JSON.stringify(b);
 const describeRate = (r: RateLimit | null) => (r ? `${r.pps} pps, burst ${r.burst}, per /${r.v4Prefix} (IPv4) /${r.v6Prefix} (IPv6)` : "off");
 
-export function planXdp(desired: DesiredXdp, observed: ObservedXdp, present: Set<string>, degraded: Degraded[]): Op[] {
+export function planXdp(desired: DesiredXdp, observed: ObservedXdp, present: Set<string>, degraded: Degraded[]): XdpOp[] {
   if (observed.error) {
     for (const f of desired.filters) degraded.push({ ref: f.ref, subject: `XDP filter ${f.name}`, reason: `XDP cannot be used on this host: ${observed.error}` });
     return [];
   }
-  const ops: Op[] = [];
-  const op = (action: Op["action"], ref: string, subject: string, a: XdpAction, detail?: string) =>
-    ops.push({ phase: "xdp", action, ref, subject, ...(detail ? { detail } : {}), line: JSON.stringify(a) });
+  const ops: XdpOp[] = [];
+  const op = (action: Op["action"], ref: string, subject: string, change: XdpAction, detail?: string) =>
+    ops.push({ resource: "xdp", phase: "xdp", action, ref, subject, ...(detail ? { detail } : {}), change });
   const have = new Map(observed.filters.map((f) => [f.name, f]));
   const ours = new Set(observed.filters.flatMap((f) => (f.progId === null ? [] : [f.progId])));
   const dynamic = new Set(observed.dynamic.map((d) => d.prefix));
-  const attach: Op[] = [];
+  const attach: XdpOp[] = [];
 
   for (const f of desired.filters) {
     const o: ObservedXdpFilter = have.get(f.name) ?? { name: f.name, progId: null, blocklist: [], ports: [], rate: null };
@@ -74,12 +79,13 @@ export function planXdp(desired: DesiredXdp, observed: ObservedXdp, present: Set
       if (cur && o.progId !== null && !o.stale && cur.progId === o.progId && modeOk) continue;
       // The kernel swaps programs atomically only within one mode: a mode change detaches first.
       attach.push({
+        resource: "xdp",
         phase: "xdp",
         action: cur ? "change" : "add",
         ref: f.ref,
         subject: `XDP on ${ifname}`,
         detail: cur ? (modeOk ? `program id ${cur.progId} → filter ${f.name}` : `${cur.mode} → ${f.mode} mode`) : `filter ${f.name}, mode ${f.mode}`,
-        line: JSON.stringify({ do: "attach", filter: f.name, ifname, mode: f.mode, detachFirst: !modeOk } satisfies XdpAction),
+        change: { do: "attach", filter: f.name, ifname, mode: f.mode, detachFirst: !modeOk },
       });
     }
   }
@@ -90,7 +96,7 @@ export function planXdp(desired: DesiredXdp, observed: ObservedXdp, present: Set
     if (wanted.has(ifname) || !present.has(ifname) || !list.some(isOurs)) continue;
     if (joinsXdpBond.has(ifname))
       for (const a of list.filter(isOurs))
-        ops.push({ phase: "remove", action: "remove", ref: GONE, subject: `XDP on ${ifname}`, detail: "its bond runs XDP: the kernel gives it the bond's program", line: `link set dev ${ifname} ${a.mode === "generic" ? "xdpgeneric" : "xdpdrv"} off` });
+        ops.push({ resource: "xdp", phase: "remove", action: "remove", ref: GONE, subject: `XDP on ${ifname}`, detail: "its bond runs XDP: the kernel gives it the bond's program", change: { do: "off-before-joining-bond", ifname, mode: a.mode === "generic" ? "generic" : "native" } });
     else op("remove", GONE, `XDP on ${ifname}`, { do: "detach", ifname });
   }
   ops.push(...attach);

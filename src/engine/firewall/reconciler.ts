@@ -1,0 +1,41 @@
+// The firewall: fos1's nftables table, compiled from the zones, rules, VLAN policies and NAT
+// (compile.ts) and replaced whole in one transaction, or left alone when the table in force is
+// the one compiled from the same config (its digest and shape, observe.ts).
+import type { DesiredFirewall } from "../../policy/model";
+import type { Op } from "../op";
+import type { Reconciler } from "../reconciler";
+import { compileFirewall, FIREWALL_TABLE, type CompiledFirewall } from "./compile";
+import { observeFirewall, type ObservedFirewall } from "./observe";
+
+export type FirewallChange = { commands: CompiledFirewall["commands"]; digest: string };
+
+const sameShape = (a: Record<string, number>, b: Record<string, number>) =>
+  Object.keys(a).length === Object.keys(b).length && Object.entries(b).every(([k, v]) => a[k] === v);
+const countRules = (shape: Record<string, number>) => Object.entries(shape).filter(([k]) => !k.startsWith("@")).reduce((n, [, v]) => n + v, 0);
+const countChains = (shape: Record<string, number>) => Object.keys(shape).filter((k) => !k.startsWith("@")).length;
+
+export const firewall: Reconciler<DesiredFirewall, ObservedFirewall | null, FirewallChange> = {
+  resource: "firewall",
+  desired: (s) => s.firewall,
+  observed: (s) => s.firewall,
+  observe: async () => ({ firewall: await observeFirewall() }),
+  plan(desired, present) {
+    const fw = compileFirewall(desired);
+    const empty = !Object.keys(fw.shape).length;
+    const matches = empty ? present === null : present?.digest === fw.digest && sameShape(present.shape, fw.shape);
+    if (matches) return [];
+    const op: Op<FirewallChange> = {
+      resource: "firewall",
+      phase: "firewall",
+      action: empty ? "remove" : present ? (present.digest === fw.digest ? "replace" : "change") : "add",
+      ref: "(firewall)",
+      subject: `nftables table inet ${FIREWALL_TABLE}`,
+      detail: empty ? "no zones or NAT configured" : present?.digest === fw.digest ? "edited outside fos1: restored" : `${countRules(fw.shape)} rules in ${countChains(fw.shape)} chains`,
+      change: { commands: fw.commands, digest: fw.digest },
+    };
+    return [op];
+  },
+  write(ops, out) {
+    for (const op of ops) out.nft(op, op.change.commands);
+  },
+};
