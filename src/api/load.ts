@@ -49,7 +49,14 @@ export function loadConfigText(text: string, file: string): LoadResult {
     }
     const ref = `${info.kind}/${typeof metadata?.name === "string" ? metadata.name : "?"}`;
     if (apiVersion !== info.apiVersion) {
-      problems.push(problemAt(source, ref, ["apiVersion"], `${info.kind} is ${info.apiVersion}; got ${JSON.stringify(apiVersion ?? null)}`));
+      // Without the right apiVersion the schema's messages would be noise; what else a pasted
+      // fragment lacks is said here, all at once.
+      const { spec } = value as { spec?: unknown };
+      problems.push(
+        problemAt(source, ref, apiVersion === undefined ? [] : ["apiVersion"], apiVersion === undefined ? `apiVersion is missing: a ${info.kind} is apiVersion: ${info.apiVersion}` : `${info.kind} is ${info.apiVersion}; got ${JSON.stringify(apiVersion)}`),
+      );
+      if (typeof metadata?.name !== "string") problems.push(problemAt(source, ref, metadata === undefined ? [] : ["metadata"], `metadata.name is missing: every object is named (metadata: {name: …})`));
+      if (spec === undefined) problems.push(problemAt(source, ref, [], `spec is missing: a ${info.kind} says what it wants in spec`));
       return;
     }
     const errors = checkSchema(info.kind, value);

@@ -81,6 +81,8 @@ export class NetworkIndex {
 
 export function effectiveType(ni: NetworkInterfaceT): InterfaceType {
   const s = ni.spec;
+  // The seed's form: a physical device with a vlan block is a VLAN on that device.
+  if (s.type === "physical" && s.vlan && s.device) return "vlan";
   if (s.type) return s.type;
   if (s.bond) return "bond";
   if (s.bridge) return "bridge";

@@ -49,7 +49,7 @@ spec:
     expect(r.objects.map((o) => o.ref)).toContain("FirewallRule/allow-web");
   });
 
-  test("VLANPolicy 10 → 20, allowAll false, tcp/80 allowed", () => {
+  test("VLANPolicy 10 → 20, allowAll false, tcp/80 allowed (with the apiVersion and name every object needs; pasted without them it is refused, saying so: validate.test.ts)", () => {
     const text = `${BASE}${vlans}---
 apiVersion: security.fos1.io/v1alpha1
 kind: VLANPolicy

@@ -1,32 +1,74 @@
 import { describe, expect, test } from "bun:test";
 import { loadConfigText } from "../../src/api/load";
 import { formatProblem } from "../../src/api/problems";
+import { desiredState } from "../../src/engine/desired";
 
 const doc = (kind: string, name: string, spec: string, group = "network.fos1.io") =>
   `---\napiVersion: ${group}/v1alpha1\nkind: ${kind}\nmetadata:\n  name: ${name}\nspec:\n${spec.replace(/^/gm, "  ")}\n`;
 const problems = (text: string) => loadConfigText(text, "cfg.yaml").problems.map(formatProblem);
 
 describe("the seed's example", () => {
-  test("validates as written", () => {
-    const seed = `apiVersion: network.fos1.io/v1alpha1
+  /** The seed design's NetworkInterface, exactly as it writes it: a physical device with a VLAN block. */
+  const seedInterface = (name: string, id: number) => `---
+apiVersion: network.fos1.io/v1alpha1
 kind: NetworkInterface
 metadata:
-  name: lan1
+  name: ${name}
 spec:
+  type: physical
   device: eth1
   vlan:
     enabled: true
-    id: 10
+    id: ${id}
   cilium:
     labels:
       zone: lan
-      fos1.io/vlan: "10"
+      fos1.io/vlan: "${id}"
 `;
-    const r = loadConfigText(seed, "seed.yaml");
+
+  test("validates as written, and is VLAN 10 on eth1", () => {
+    const r = loadConfigText(seedInterface("lan1", 10), "seed.yaml");
     expect(r.problems).toEqual([]);
     expect(r.objects.map((o) => o.ref)).toEqual(["NetworkInterface/lan1"]);
+    const links = desiredState(r.objects).links;
+    expect(links.find((l) => l.name === "lan1")).toMatchObject({ kind: "vlan", vlan: { parent: "eth1", id: 10, protocol: "802.1Q" } });
+    // eth1 itself is only kept up: the config names it as the VLAN's device, nothing more.
+    expect(links.find((l) => l.name === "eth1")).toMatchObject({ kind: "physical", implicit: true });
+  });
+
+  test("a second one in the same form, VLAN 20 on the same eth1, is valid beside it", () => {
+    const r = loadConfigText(seedInterface("lan1", 10) + seedInterface("lan2", 20), "seed.yaml");
+    expect(r.problems).toEqual([]);
+    const vlans = desiredState(r.objects).links.filter((l) => l.kind === "vlan");
+    expect(vlans.map((l) => [l.name, l.vlan!.parent, l.vlan!.id])).toEqual([["lan1", "eth1", 10], ["lan2", "eth1", 20]]);
+  });
+
+  test("two VLANs with the same id on eth1 in that form are still refused", () => {
+    const text = seedInterface("lan1", 10) + seedInterface("lan2", 10);
+    expect(problems(text).join("\n")).toContain("VLAN 10");
+  });
+
+  test("the seed's VLANPolicy pasted without apiVersion and metadata says exactly what is missing", () => {
+    const pasted = `kind: VLANPolicy
+spec:
+  fromVLAN: 10
+  toVLAN: 20
+  allowAll: false
+  rules:
+    - protocol: tcp
+      port: 80
+      allow: true
+`;
+    expect(problems(pasted)).toEqual([
+      "cfg.yaml:1:1: document 1 (VLANPolicy/?): apiVersion is missing: a VLANPolicy is apiVersion: security.fos1.io/v1alpha1",
+      "cfg.yaml:1:1: document 1 (VLANPolicy/?): metadata.name is missing: every object is named (metadata: {name: …})",
+    ]);
+    expect(problems(pasted.replace("kind: VLANPolicy\n", "apiVersion: network.fos1.io/v1alpha1\nkind: VLANPolicy\nmetadata: {name: v}\n"))).toEqual([
+      'cfg.yaml:1:13: document 1 (VLANPolicy/v) apiVersion: VLANPolicy is security.fos1.io/v1alpha1; got "network.fos1.io/v1alpha1"',
+    ]);
   });
 });
+
 
 describe("schema errors name file, line, column, document, object and field, and say what is allowed", () => {
   test("an out-of-range VLAN id", () => {

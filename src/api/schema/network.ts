@@ -54,7 +54,7 @@ const Dhcp = Type.Object(
 
 export const NetworkInterfaceSpec = Type.Object(
   {
-    type: Type.Optional(StringEnum(INTERFACE_TYPES, { description: "inferred from vlan/bond/bridge when omitted" })),
+    type: Type.Optional(StringEnum(INTERFACE_TYPES, { description: "inferred from vlan/bond/bridge when omitted; physical with device and a vlan block (the seed's form) is a VLAN on that device" })),
     device: Type.Optional(IfName("kernel name of the physical NIC (or of a VLAN's parent)")),
     mac: Type.Optional(Mac("match the physical NIC by MAC address instead of name")),
     vlan: Type.Optional(Vlan),
