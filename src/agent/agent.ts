@@ -264,9 +264,10 @@ export class Agent {
     return true;
   }
 
-  /** The objects of the config in force (null before one is taken up). */
+  /** The objects of the config in force, or of the one being taken up while none is yet (null before one is read). */
   configObjects(): { digest: string; objects: LoadedObject[] } | null {
-    return this.active && { digest: this.active.digest, objects: this.active.objects };
+    const config = this.active ?? this.candidate;
+    return config && { digest: config.digest, objects: config.objects };
   }
 
   /** At start without a usable file: the journal's last-known-good, if there is one. */

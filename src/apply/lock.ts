@@ -37,8 +37,11 @@ export class StateLock {
     readonly path: string,
   ) {}
 
-  /** Takes the lock, waiting up to waitMs for the holder to let go; throws StateDirBusy naming the holder. */
-  static async acquire(dir: string, command: string, waitMs: number): Promise<StateLock> {
+  /**
+   * Takes the lock, waiting up to waitMs for the holder to let go (onWait is told who it waits
+   * for, once); throws StateDirBusy naming the holder.
+   */
+  static async acquire(dir: string, command: string, waitMs: number, onWait?: (holder: LockHolder | null) => void): Promise<StateLock> {
     mkdirSync(dir, { recursive: true });
     const path = join(dir, "lock");
     const c = libc();
@@ -56,6 +59,8 @@ export class StateLock {
         c.close(fd);
         throw new StateDirBusy(dir, readHolder(path), Date.now() - started);
       }
+      if (onWait) onWait(readHolder(path));
+      onWait = undefined;
       await sleep(POLL_MS);
     }
     const holder: LockHolder = { pid: process.pid, command, since: new Date().toISOString() };
@@ -84,8 +89,8 @@ export function readHolder(path: string): LockHolder | null {
 }
 
 /** Runs body holding the state dir's lock. */
-export async function withStateLock<T>(dir: string, command: string, waitMs: number, body: () => Promise<T>): Promise<T> {
-  const lock = await StateLock.acquire(dir, command, waitMs);
+export async function withStateLock<T>(dir: string, command: string, waitMs: number, body: () => Promise<T>, onWait?: (holder: LockHolder | null) => void): Promise<T> {
+  const lock = await StateLock.acquire(dir, command, waitMs, onWait);
   try {
     return await body();
   } finally {

@@ -24,7 +24,7 @@ import { configsInForce } from "../journal/history";
 import { Journal, type HistoryLine, type JournalEntry } from "../journal/journal";
 import { ValidatedConfigs } from "../journal/validated-configs";
 import { guardReasons } from "./guard";
-import { withStateLock } from "./lock";
+import { withStateLock, type LockHolder } from "./lock";
 import { OperationError } from "../base/errors";
 
 /** How long a writer waits for the state dir by default before giving up. */
@@ -36,6 +36,8 @@ export interface ApplyServiceOptions extends Omit<EngineEnv, "stateDir"> {
   lockWaitMs?: number;
   /** Called before each phase of a converge (crash tests kill the process there). */
   onPhase?: ApplyOptions["onPhase"];
+  /** Told once when another writer holds the state dir and this one waits for it. */
+  onLockWait?: (holder: LockHolder | null) => void;
 }
 
 /** A config to apply: its text (journaled), where it came from, and its objects when the caller validated it already. */
@@ -96,34 +98,36 @@ export class ApplyService {
   }
 
   apply(config: ConfigCandidate, req: ApplyRequest): Promise<ApplyOutcome> {
-    return this.locked(req.source, async () => {
-      const waiting = this.journal.pending();
-      if (waiting?.entry.awaitingConfirmation) return { status: "awaiting confirmation", pending: waiting.entry };
-      let objects = config.objects ?? this.validated.get(config.text, config.file);
-      if (!objects) {
-        const loaded = loadConfigText(config.text, config.file);
-        if (loaded.problems.length) return { status: "invalid", problems: loaded.problems };
-        objects = loaded.objects;
-      }
-      const desired = desiredState(objects);
-      const observed = await observe(desired, this.env());
-      const reasons = req.force ? [] : guardReasons(desired, observed);
-      if (reasons.length) {
-        this.journal.refused(config.text, req.source, reasons);
-        return { status: "refused", reasons };
-      }
-      const begun = this.journal.begin(config.text, req.source, req.confirmBy);
-      const result = await converge(desired, { ...this.env(), observed });
-      const converged = isConverged(result);
-      const summary = applySummary(result);
-      // With a confirmation deadline a converged config is not yet the last-known-good: it waits.
-      let entry = begun;
-      if (!converged) this.journal.fail(begun, summary);
-      else if (req.confirmBy) entry = this.journal.awaitConfirmation(begun, summary);
-      else this.journal.commit(begun, summary);
-      if (converged) this.validated.remember(config.text, objects);
-      return { status: "applied", result, converged, entry, objects, desired };
-    });
+    return this.locked(req.source, () => this.applyHoldingLock(config, req));
+  }
+
+  private async applyHoldingLock(config: ConfigCandidate, req: ApplyRequest): Promise<ApplyOutcome> {
+    const waiting = this.journal.pending();
+    if (waiting?.entry.awaitingConfirmation) return { status: "awaiting confirmation", pending: waiting.entry };
+    let objects = config.objects ?? this.validated.get(config.text, config.file);
+    if (!objects) {
+      const loaded = loadConfigText(config.text, config.file);
+      if (loaded.problems.length) return { status: "invalid", problems: loaded.problems };
+      objects = loaded.objects;
+    }
+    const desired = desiredState(objects);
+    const observed = await observe(desired, this.env());
+    const reasons = req.force ? [] : guardReasons(desired, observed);
+    if (reasons.length) {
+      this.journal.refused(config.text, req.source, reasons);
+      return { status: "refused", reasons };
+    }
+    const begun = this.journal.begin(config.text, req.source, req.confirmBy);
+    const result = await converge(desired, { ...this.env(), observed });
+    const converged = isConverged(result);
+    const summary = applySummary(result);
+    // With a confirmation deadline a converged config is not yet the last-known-good: it waits.
+    let entry = begun;
+    if (!converged) this.journal.fail(begun, summary);
+    else if (req.confirmBy) entry = this.journal.awaitConfirmation(begun, summary);
+    else this.journal.commit(begun, summary);
+    if (converged) this.validated.remember(config.text, objects);
+    return { status: "applied", result, converged, entry, objects, desired };
   }
 
   /**
@@ -173,13 +177,15 @@ export class ApplyService {
   }
 
   /** `fos1 rollback N`: the Nth config in force before the current one, applied (and guarded) like any other. */
-  async rollBackTo(n: number, req: ApplyRequest): Promise<ApplyOutcome & { target: HistoryLine }> {
-    const inForce = configsInForce(this.journal.history());
-    const target = inForce[inForce.length - 1 - n];
-    if (!target) throw new OperationError(`there are only ${Math.max(0, inForce.length - 1)} earlier configs to go back to (see fos1 history)`);
-    const text = this.journal.archived(target.digest);
-    if (!text) throw new OperationError(`the config ${target.digest} is not in the journal's archive any more`);
-    return { ...(await this.apply({ text, file: `${target.digest} (archived)` }, req)), target };
+  rollBackTo(n: number, req: ApplyRequest): Promise<ApplyOutcome & { target: HistoryLine }> {
+    return this.locked(req.source, async () => {
+      const inForce = configsInForce(this.journal.history());
+      const target = inForce[inForce.length - 1 - n];
+      if (!target) throw new OperationError(`there are only ${Math.max(0, inForce.length - 1)} earlier configs to go back to (see fos1 history)`);
+      const text = this.journal.archived(target.digest);
+      if (!text) throw new OperationError(`the config ${target.digest} is not in the journal's archive any more`);
+      return { ...(await this.applyHoldingLock({ text, file: `${target.digest} (archived)` }, req)), target };
+    });
   }
 
   /**
@@ -209,11 +215,11 @@ export class ApplyService {
   }
 
   private env(): ApplyOptions {
-    const { lockWaitMs: _wait, ...env } = this.opts;
+    const { lockWaitMs: _wait, onLockWait: _told, ...env } = this.opts;
     return env;
   }
 
   private locked<T>(command: string, body: () => Promise<T>): Promise<T> {
-    return withStateLock(this.opts.stateDir, command, this.opts.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, body);
+    return withStateLock(this.opts.stateDir, command, this.opts.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, body, this.opts.onLockWait);
   }
 }

@@ -17,6 +17,10 @@ export const journalOf = (ctx: CommandContext) => new Journal(stateDirOf(ctx));
 export function applyServiceOf(ctx: CommandContext): ApplyService {
   const wait = ctx.values.wait;
   const lockWaitMs = wait === undefined ? DEFAULT_LOCK_WAIT_MS : parseDuration(String(wait));
-  if (lockWaitMs === null) throw new UsageError(`--wait takes a duration like 30s, 2m or 0 is not allowed; got "${String(wait)}"`);
-  return new ApplyService({ stateDir: stateDirOf(ctx), lockWaitMs });
+  if (lockWaitMs === null) throw new UsageError(`--wait takes a duration like 30s or 2m; got "${String(wait)}"`);
+  return new ApplyService({
+    stateDir: stateDirOf(ctx),
+    lockWaitMs,
+    onLockWait: (holder) => ctx.log.info("waiting for the state dir", { holder: holder ? `pid ${holder.pid} (${holder.command})` : "another process", waitS: lockWaitMs / 1000 }),
+  });
 }

@@ -507,12 +507,16 @@ describe("NAT as the far host sees it", () => {
 });
 
 describe("fos1's table beside Talos's, and by hand", () => {
-  test("the talos table and its rule survive every apply, including one that removes all zones and NAT", async () => {
+  test("the talos table and its rule survive every apply, including one that removes all zones and NAT (refused unless --force: it would open the router)", async () => {
     const counter = async () => Number(/tcp dport 50000 counter packets (\d+)/.exec(await nft("list", "table", "inet", "talos"))?.[1] ?? NaN);
     const bare = await configFile(yaml(INTERFACES), "no-firewall");
     await applyRouter();
     expect(await talos()).toBe(talosBefore);
-    const none = await applyOk(bare);
+    const refused = await apply(bare);
+    expect(refused.exitCode).toBe(2);
+    expect(logMessages(refused)).toContain("fos1's firewall in force would be removed");
+    expect((await nft("list", "tables")).split("\n").map((l) => l.trim()).filter(Boolean).sort()).toEqual(["table inet fos1", "table inet talos"]);
+    const none = await applyOk(bare, ["--force"]);
     expect(none.ops.filter((o) => o.phase === "firewall").map((o) => o.action)).toEqual(["remove"]);
     expect((await nft("list", "tables")).trim()).toBe("table inet talos");
     expect(await talos()).toBe(talosBefore);
@@ -554,7 +558,7 @@ describe("refusals change nothing", () => {
     const r = await apply(locked);
     expect(r.exitCode).toBe(2);
     expect(r.stdout).toBe("");
-    expect(logMessages(r)).toContain(`${locked}: refusing to apply, the operator would be locked out: no FirewallZone has management: true`);
+    expect(logMessages(r)).toContain(`${locked}: refusing to apply: no FirewallZone has management: true`);
     expect(logMessages(r)).toContain("--force");
     expect(await ruleset()).toBe(rulesBefore);
     expect(await dumpState(router)).toEqual(stateBefore);
