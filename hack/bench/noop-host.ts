@@ -62,8 +62,8 @@ function runSize(n: number, work: string): SizeResult {
   writeFileSync(join(work, "flush.batch"), flushLines);
   const flush = () => sh(`ip -n ${NS} -batch ${join(work, "flush.batch")}`);
   flush();
-  const planned = JSON.parse(sh(inNs(`${fos1} plan -f ${cfg} -o json`))) as { ops: { phase: string; line: string }[] };
-  const lines = planned.ops.map((o) => o.line);
+  const planned = JSON.parse(sh(inNs(`${fos1} plan -f ${cfg} -o json`))) as { ops: { phase: string; write: string }[] };
+  const lines = planned.ops.map((o) => o.write);
   if (lines.length !== n || planned.ops.some((o) => o.phase !== "addresses")) throw new Error(`plan for ${n}: expected ${n} address adds, got ${lines.slice(0, 3).join("; ")}…`);
   writeFileSync(join(work, "addresses.batch"), lines.join("\n") + "\n");
   writeFileSync(join(work, "observe.batch"), `route show table all proto ${FOS1_PROTO}\nrule show\n`);

@@ -6,14 +6,10 @@ import { ObserverClient } from "./schema";
 import type { HubbleServer } from "./server";
 import { nanosOf } from "./request";
 import { sleep } from "../base/sleep";
+import { Backoff, type BackoffPolicy } from "../base/backoff";
 import type { Flow, GetFlowsRequest, GetFlowsResponse, Timestamp } from "./types";
 
-export interface Backoff {
-  initialMs: number;
-  maxMs: number;
-}
-
-export const DEFAULT_BACKOFF: Backoff = { initialMs: 500, maxMs: 30_000 };
+export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 30_000 };
 
 export interface WatchOptions {
   server: HubbleServer;
@@ -23,7 +19,7 @@ export interface WatchOptions {
   onRetry?(error: Error, retryInMs: number): void;
   /** Hubble answered a (re)opened stream. */
   onConnected?(): void;
-  backoff?: Backoff;
+  backoff?: BackoffPolicy;
   signal?: AbortSignal;
 }
 
@@ -46,9 +42,8 @@ const PERMANENT = new Set([status.UNIMPLEMENTED, status.INVALID_ARGUMENT, status
  * aborts, reopening broken streams, and throws only on a permanent refusal.
  */
 export async function watchFlows(opts: WatchOptions): Promise<void> {
-  const backoff = opts.backoff ?? DEFAULT_BACKOFF;
+  const backoff = new Backoff(opts.backoff ?? DEFAULT_BACKOFF);
   const resume = new ResumePoint();
-  let delay = backoff.initialMs;
   for (;;) {
     const request = resume.request(opts.request);
     let answered = false;
@@ -56,7 +51,7 @@ export async function watchFlows(opts: WatchOptions): Promise<void> {
       // Hubble delivers again: the next break starts the backoff from the beginning.
       if (!answered) {
         answered = true;
-        delay = backoff.initialMs;
+        backoff.reset();
       }
       if (response.flow && !resume.accept(response.flow, response.time)) return;
       opts.onResponse(response);
@@ -65,10 +60,9 @@ export async function watchFlows(opts: WatchOptions): Promise<void> {
     if (outcome === "end" && !opts.request.follow) return;
     const error = outcome === "end" ? new Error("Hubble closed the stream") : describe(opts.server, outcome);
     if (!opts.request.follow || (outcome !== "end" && PERMANENT.has(outcome.code))) throw error;
-    const wait = Math.round(delay * (0.8 + 0.4 * Math.random()));
+    const wait = backoff.next();
     opts.onRetry?.(error, wait);
     if (!(await sleep(wait, opts.signal))) return;
-    delay = Math.min(delay * 2, backoff.maxMs);
   }
 }
 

@@ -3,7 +3,8 @@
 // backoff, and even a refusal (wrong server, no permission) is logged and retried at the
 // longest backoff, since the operator may fix Hubble while fos1 keeps running.
 import type { Logger } from "../base/log";
-import { DEFAULT_BACKOFF, watchFlows, type Backoff } from "./client";
+import { DEFAULT_BACKOFF, watchFlows } from "./client";
+import type { BackoffPolicy } from "../base/backoff";
 import { sleep } from "../base/sleep";
 import type { FlowMetrics } from "./metrics";
 import { flowsRequest } from "./request";
@@ -17,7 +18,7 @@ export interface FlowFeedOptions {
   zones: () => ZoneMap | undefined;
   metrics: FlowMetrics;
   log: Logger;
-  backoff?: Backoff;
+  backoff?: BackoffPolicy;
 }
 
 export interface FlowFeed {
