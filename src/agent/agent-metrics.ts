@@ -4,6 +4,7 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { INTERFACE_STATES, interfaceStates } from "./interface-state";
 import type { AgentObserver, ConfigSource, ConvergeReport } from "./observer";
+import { isConverged } from "../engine/apply";
 
 /** Outcomes of a converge, as the `outcome` label says them. */
 export const OUTCOMES = ["converged", "not_converged", "error"] as const;
@@ -75,7 +76,7 @@ export class AgentMetrics implements AgentObserver {
       this.converges.inc({ outcome: "error" });
       return;
     }
-    const ok = r.result.failed.length === 0 && r.result.unconverged.length === 0;
+    const ok = isConverged(r.result);
     this.converges.inc({ outcome: ok ? "converged" : "not_converged" });
     this.writes.inc(r.result.writes);
     this.interfaces.reset();

@@ -25,7 +25,7 @@ import { join } from "node:path";
 import { loadConfigText } from "../api/load";
 import { formatProblem, type ConfigProblem } from "../api/problems";
 import type { Logger } from "../base/log";
-import type { ApplyResult } from "../engine/apply";
+import { isConverged, type ApplyResult } from "../engine/apply";
 import { configDigest } from "../journal/journal";
 import { ApplyService, type ApplyOutcome } from "../apply/service";
 import { StateDirBusy } from "../apply/lock";
@@ -341,7 +341,7 @@ export class Agent {
     this.errors = 0;
     this.converges++;
     this.opts.observer?.converged({ trigger, seconds: (performance.now() - started) / 1000, desired, result });
-    const converged = result.failed.length === 0 && result.unconverged.length === 0;
+    const converged = isConverged(result);
     const degradedChanged = this.noteDegraded(result);
     for (const f of result.failed) this.log.warn("could not apply", { ref: f.op.ref, subject: f.op.subject, error: f.error });
     const fields = {

@@ -9,6 +9,7 @@
 // in force: what the operator asked for is not what runs), a converge that failed or did not
 // converge.
 import type { Degraded } from "../engine/op";
+import { isConverged } from "../engine/apply";
 import { interfaceStates, type InterfaceState } from "./interface-state";
 import type { AgentObserver, ConfigSource, ConvergeReport } from "./observer";
 
@@ -88,7 +89,7 @@ export class Readiness implements AgentObserver {
       return;
     }
     const { result } = r;
-    const ok = result.failed.length === 0 && result.unconverged.length === 0;
+    const ok = isConverged(result);
     this.last = {
       outcome: ok ? "converged" : "not converged",
       trigger: r.trigger,

@@ -12,7 +12,7 @@ export interface HostNics {
   macs: Set<string>;
 }
 
-export const hostNics = (observed: ObservedState): HostNics => ({
+const hostNics = (observed: ObservedState): HostNics => ({
   names: new Set(observed.links.map((l) => l.name)),
   macs: new Set(observed.links.flatMap((l) => (l.mac ? [l.mac] : []))),
 });

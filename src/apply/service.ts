@@ -15,7 +15,7 @@ import type { LoadedObject } from "../api/load";
 import type { ConfigObject } from "../api/kinds";
 import { loadConfigText } from "../api/load";
 import type { ConfigProblem } from "../api/problems";
-import { converge, observe, type ApplyOptions, type ApplyResult } from "../engine/apply";
+import { converge, isConverged, observe, type ApplyOptions, type ApplyResult } from "../engine/apply";
 import { desiredState } from "../engine/desired";
 import type { DesiredState } from "../engine/model";
 import type { EngineEnv } from "../engine/reconciler";
@@ -80,8 +80,6 @@ export interface RolledBack {
   /** The pending entry was confirmed or dropped by someone else first: nothing was done. */
   already?: "confirmed" | "rolled back";
 }
-
-export const isConverged = (r: ApplyResult) => r.failed.length === 0 && r.unconverged.length === 0;
 
 export class ApplyService {
   readonly journal: Journal;

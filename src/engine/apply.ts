@@ -24,6 +24,9 @@ export interface ApplyResult {
   unconverged: Op[];
 }
 
+/** Nothing failed and a fresh plan after applying is empty (degraded links do not count). */
+export const isConverged = (r: ApplyResult) => r.failed.length === 0 && r.unconverged.length === 0;
+
 export interface ApplyOptions extends EngineEnv, PlanOptions {
   /** Called before each phase runs; crash-safety tests use it to find a moment to kill. */
   onPhase?: (phase: Phase, ops: Op[]) => void;
@@ -94,7 +97,7 @@ export function rendered(ops: Op[]): string[] {
 class PhaseBatch implements PhaseWriter {
   private readonly lines: { v4: { op: Op; line: string }[]; v6: { op: Op; line: string }[] } = { v4: [], v6: [] };
   private readonly nftOps: Op[] = [];
-  private readonly nftCommands: unknown[] = [];
+  private readonly nftCommands: unknown[][] = [];
   private readonly calls: (() => OpFailure[] | Promise<OpFailure[]>)[] = [];
 
   ip(op: Op, line: string, opts: { ipv6?: boolean } = {}): void {
@@ -103,10 +106,10 @@ class PhaseBatch implements PhaseWriter {
 
   nft(op: Op, commands: unknown[]): void {
     this.nftOps.push(op);
-    this.nftCommands.push(...commands);
+    this.nftCommands.push(commands);
   }
 
-  call(_ops: Op[], run: () => OpFailure[] | Promise<OpFailure[]>): void {
+  call(run: () => OpFailure[] | Promise<OpFailure[]>): void {
     this.calls.push(run);
   }
 
@@ -121,7 +124,7 @@ class PhaseBatch implements PhaseWriter {
     if (this.nftOps.length) {
       processes++;
       // One transaction: all of fos1's table or, if nft refuses it, none of it.
-      const r = await runTool({ purpose: "load the firewall", argv: ["nft", "-j", "-f", "-"], stdin: JSON.stringify({ nftables: this.nftCommands }) });
+      const r = await runTool({ purpose: "load the firewall", argv: ["nft", "-j", "-f", "-"], stdin: JSON.stringify({ nftables: this.nftCommands.flat() }) });
       if (r.exitCode !== 0) {
         const why = `nft refused the ruleset (the previous one stays in force): ${r.stderr.trim().split("\n").slice(0, 3).join("; ")}`;
         failed.push(...this.nftOps.map((op) => ({ op, error: why })));

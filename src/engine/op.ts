@@ -21,9 +21,8 @@ export type Phase = (typeof PHASES)[number];
 
 export type Action = "add" | "change" | "remove" | "replace";
 
-/** The reconcilers, in the order they build the host up. */
-export const RESOURCES = ["sysctls", "links", "addresses", "routes", "rules", "firewall", "xdp", "dhcp"] as const;
-export type Resource = (typeof RESOURCES)[number];
+/** The reconcilers (reconcilers.ts lists them in the order they build the host up). */
+export type Resource = "sysctls" | "links" | "addresses" | "routes" | "rules" | "firewall" | "xdp" | "dhcp";
 
 export interface Op<Change = unknown> {
   resource: Resource;

@@ -28,7 +28,7 @@ export interface PhaseWriter {
   /** Commands of the phase's nft transaction. */
   nft(op: Op, commands: unknown[]): void;
   /** Writes that are no process of a tool (a /proc/sys file, bpf(2), the DHCP supervisor); returns what failed. */
-  call(ops: Op[], run: () => OpFailure[] | Promise<OpFailure[]>): void;
+  call(run: () => OpFailure[] | Promise<OpFailure[]>): void;
 }
 
 /** What the DHCP part of the engine needs of the supervisor that runs dhcpcd (only the agent has one). */

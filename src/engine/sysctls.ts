@@ -26,7 +26,7 @@ export const sysctls: Reconciler<Record<string, string>, Record<string, string>,
     return ops;
   },
   write(ops, out) {
-    out.call(ops, () =>
+    out.call(() =>
       ops.flatMap((op): OpFailure[] => {
         try {
           writeFileSync(`/proc/sys/${op.change.key}`, op.change.value);

@@ -83,7 +83,7 @@ async function eventually(what: string, fn: () => Promise<boolean>, seconds = 45
 
 const reaches = (ns: string, target: string) => eventually(`${ns} reaches ${target}`, () => pingFrom(ns, target), 30);
 
-async function apply(config: string): Promise<{ writes: number; processes: number; converged: boolean; degraded: unknown[]; failed: unknown[]; ops: { action: string; subject: string; line: string }[] }> {
+async function apply(config: string): Promise<{ writes: number; processes: number; converged: boolean; degraded: unknown[]; failed: unknown[]; ops: { action: string; subject: string }[] }> {
   await lab.vm("router").put("/etc/fos1/config.yaml", config);
   const r = await lab.vm("router").run("fos1 apply -f /etc/fos1/config.yaml --state-dir /var/lib/fos1 -o json", { timeoutSec: 120 });
   if (r.exitCode !== 0) throw new Error(`apply failed (${r.exitCode}):\n${r.stdout}\n${r.stderr}`);

@@ -4,6 +4,7 @@ import { printResult, table } from "../output";
 import { countLine, degradedText, opRows } from "../plan-text";
 import { applyServiceOf, WAIT_USAGE, writerOptions } from "../state-dir";
 import type { ApplyResult } from "../../engine/apply";
+import type { Op } from "../../engine/op";
 import { parseDuration } from "../../base/duration";
 import { InvalidInputError, UsageError } from "../../base/errors";
 import type { ApplyOutcome } from "../../apply/service";
@@ -29,7 +30,8 @@ export const apply: Command = {
     const applied = settled(outcome, config.file);
     const { result, converged, entry } = applied;
     if (!confirmBy) {
-      printResult(ctx, { ...result, converged, digest: entry.digest, outcome: converged ? "converged" : "failed", ops: result.applied }, () => resultText(result, converged));
+      const json = resultJson(result);
+      printResult(ctx, { ...json, converged, digest: entry.digest, outcome: converged ? "converged" : "failed", ops: json.applied }, () => resultText(result, converged));
       return converged ? 0 : 1;
     }
     if (ctx.output === "text") ctx.stdout(resultText(result, converged));
@@ -45,7 +47,7 @@ export const apply: Command = {
       if (r.already === "confirmed") final = "confirmed";
       else rolledBackTo = r.to;
     }
-    const data = { ...result, converged, digest: entry.digest, outcome: final, ...(rolledBackTo ? { rolledBackTo } : {}) };
+    const data = { ...resultJson(result), converged, digest: entry.digest, outcome: final, ...(rolledBackTo ? { rolledBackTo } : {}) };
     if (ctx.output === "json") ctx.stdout(JSON.stringify(data, null, 2) + "\n");
     else ctx.stdout(final === "confirmed" ? "Confirmed: this config is now the last-known-good.\n" : `Rolled back to ${rolledBackTo}.\n`);
     return final === "confirmed" ? 0 : 1;
@@ -64,6 +66,15 @@ export function settled(outcome: ApplyOutcome, file: string): Extract<ApplyOutco
     case "awaiting confirmation":
       throw new InvalidInputError(`an apply from ${outcome.pending.startedAt} is waiting for confirmation until ${outcome.pending.confirmBy}: run fos1 confirm or fos1 rollback first`);
   }
+}
+
+/**
+ * The result as -o json prints it: each operation as what it did and what for, without its
+ * typed change (a firewall's is its whole transaction; `fos1 plan -o json` shows what each writes).
+ */
+export function resultJson(result: ApplyResult) {
+  const record = ({ change: _change, ...op }: Op) => op;
+  return { ...result, applied: result.applied.map(record), unconverged: result.unconverged.map(record), failed: result.failed.map((f) => ({ op: record(f.op), error: f.error })) };
 }
 
 export function resultText(result: ApplyResult, converged: boolean): string {

@@ -2,7 +2,7 @@ import type { Command } from "../command";
 import { UsageError } from "../../base/errors";
 import { printResult } from "../output";
 import { applyServiceOf, WAIT_USAGE, writerOptions } from "../state-dir";
-import { settled } from "./apply";
+import { resultJson, settled } from "./apply";
 
 export const rollback: Command = {
   name: "rollback",
@@ -26,7 +26,7 @@ export const rollback: Command = {
     const outcome = await service.rollBackTo(n, { source: `fos1 rollback ${n}`, force: ctx.values.force === true });
     const { result, converged } = settled(outcome, outcome.target.digest);
     const target = outcome.target;
-    printResult(ctx, { rolledBackTo: target.digest, converged, writes: result.writes, failed: result.failed }, () =>
+    printResult(ctx, { rolledBackTo: target.digest, converged, writes: result.writes, failed: resultJson(result).failed }, () =>
       converged ? `Back to ${target.digest} (applied ${target.finishedAt} by ${target.source}): ${result.writes} changes.\n` : `Rolling back to ${target.digest} did not converge; see fos1 status.\n`,
     );
     return converged ? 0 : 1;

@@ -25,7 +25,7 @@ export const dhcp: Reconciler<DesiredDhcp[], DhcpClientSpec[] | undefined, DhcpC
     return [{ resource: "dhcp", phase: "dhcp", action, ref: desired.length === 1 ? desired[0]!.ref : "(uplinks)", subject: "DHCP client", detail, change: { specs: desired } }];
   },
   write(ops, out, env) {
-    out.call(ops, async () => {
+    out.call(async () => {
       if (!env.dhcp) return ops.map((op) => ({ op, error: "no DHCP supervisor runs in this process (only fos1 agent runs the DHCP client)" }));
       const failed = [];
       for (const op of ops)

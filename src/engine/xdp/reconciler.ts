@@ -36,6 +36,6 @@ export const xdp: Reconciler<DesiredXdp, ObservedXdp | undefined, XdpChange> = {
       if (c.do === "off-before-joining-bond") out.ip(op, `link set dev ${c.ifname} ${c.mode === "generic" ? "xdpgeneric" : "xdpdrv"} off`);
       else viaBpf.push(op as Op<XdpAction>);
     }
-    if (viaBpf.length) out.call(viaBpf, () => applyXdp(viaBpf));
+    if (viaBpf.length) out.call(() => applyXdp(viaBpf));
   },
 };
