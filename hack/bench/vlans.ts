@@ -15,6 +15,7 @@ import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { Lab, type LabVm } from "../lab/vm";
 import { median } from "./stats";
+import { timeOnGuest } from "./guest-clock";
 
 const repo = resolve(import.meta.dir, "../..");
 const SIZES = (process.env.BENCH_VLAN_SIZES ?? "1,100,1000,4094").split(",").map((s) => Number(s.trim()));
@@ -66,30 +67,13 @@ const COMMANDS: Record<Variant, (n: number) => string> = {
   fos1Start: () => "fos1 --help",
 };
 
-// Guest nanoseconds without starting a process: /proc/timer_list's third line is "now at N nsecs".
-const stamp = (v: string) => `{ read -r _; read -r _; read -r _ _ ${v} _; } </proc/timer_list`;
-
-// Links coming up leave the kernel IPv6 DAD and MLD timers to run for seconds afterwards; wait
-// until the guest CPU was ≥ 90% idle for half a second (at most 30 s) so they do not land in the
-// next measurement.
-const SETTLE = `
-pi=0; pt=0; k=0
-while [ $k -lt 60 ]; do
-  read -r _ a b c d e f g h _ </proc/stat
-  t=$((a + b + c + d + e + f + g + h))
-  if [ $pt -gt 0 ] && [ $(((d - pi) * 100)) -ge $(((t - pt) * 90)) ]; then break; fi
-  pi=$d; pt=$t; k=$((k + 1)); sleep 0.5
-done`;
-
-/** Runs one variant's command between two guest clock readings; seconds. */
+/** Runs one variant's command on the guest's clock; seconds. */
 async function measure(vm: LabVm, variant: Variant, n: number): Promise<number> {
-  const script = `${SETTLE}\n${stamp("t0")}\n${COMMANDS[variant](n)} >/tmp/out 2>/tmp/err\nrc=$?\n${stamp("t1")}\necho "$rc $((t1 - t0))"`;
-  const [rc, ns] = (await vm.runOk(script, { timeoutSec: RUN_TIMEOUT_SEC })).trim().split(" ").map(Number) as [number, number];
-  if (rc !== 0) {
-    const err = await vm.runOk("tail -c 2000 /tmp/err");
-    throw new Error(`${variant} at ${n} VLANs failed with exit code ${rc}: ${COMMANDS[variant](n)}\n${err}`);
+  try {
+    return await timeOnGuest(vm, COMMANDS[variant](n), RUN_TIMEOUT_SEC);
+  } catch (err) {
+    throw new Error(`${variant} at ${n} VLANs failed: ${(err as Error).message}`);
   }
-  return ns / 1e9;
 }
 
 /** The host holds exactly n VLANs of the group, each with its IPv4 address. */
@@ -177,7 +161,7 @@ async function runSize(vm: LabVm, n: number): Promise<SizeResult> {
   await expectVlans(vm, n, "the batch before the phases");
   const converged = await phase("engine");
   const guestMemUsedMiB = Number((await vm.runOk("free -m | awk '/^Mem:/ {print $3}'")).trim());
-  await vm.runOk(`${SETTLE}\n${COMMANDS.cleanup(n)}`, { timeoutSec: RUN_TIMEOUT_SEC });
+  await timeOnGuest(vm, COMMANDS.cleanup(n), RUN_TIMEOUT_SEC);
 
   const medians = Object.fromEntries(Object.entries(samples).map(([v, xs]) => [v, median(xs)])) as Record<Variant, number>;
   return {
