@@ -151,7 +151,7 @@ export class Agent {
     // Watch before the first observation, so no change falls between the two.
     this.monitor.start();
     this.watcher.ensure();
-    await this.expireUnconfirmed().catch((err) => this.log.error("checking for an unconfirmed config", { error: (err as Error).message }));
+    await this.expireUnconfirmed();
     const interrupted = this.service.journal.pending();
     if (interrupted && !interrupted.entry.awaitingConfirmation)
       this.log.warn("an earlier apply did not finish or did not converge; converging again", { digest: interrupted.entry.digest, since: interrupted.entry.startedAt, source: interrupted.entry.source });
@@ -171,22 +171,23 @@ export class Agent {
 
   /**
    * An `apply --confirm` whose process died: past its deadline it is rolled back now, before
-   * anything else; otherwise the agent checks again when the deadline comes.
+   * anything else; otherwise the agent checks again when the deadline comes (and, when the
+   * state dir was busy or the rollback failed, again a second later).
    */
   private async expireUnconfirmed(): Promise<void> {
     if (this.confirmTimer) clearTimeout(this.confirmTimer);
     this.confirmTimer = null;
-    const left = await this.service.expireUnconfirmed("fos1 agent (confirmation deadline)", (r, entry) =>
-      this.log.warn("rolled back a config that was not confirmed in time", { digest: entry.digest, appliedAt: entry.startedAt, by: entry.source, to: r.to }),
-    );
-    if (left !== null && !this.stopping)
-      this.confirmTimer = setTimeout(
-        () =>
-          void this.expireUnconfirmed()
-            .catch((err) => this.log.error("rolling back an unconfirmed config", { error: (err as Error).message }))
-            .then(() => this.scheduler.request("confirmation deadline")),
-        left + 50,
+    let left: number | null;
+    try {
+      left = await this.service.expireUnconfirmed("fos1 agent (confirmation deadline)", (r, entry) =>
+        this.log.warn("rolled back a config that was not confirmed in time", { digest: entry.digest, appliedAt: entry.startedAt, by: entry.source, to: r.to }),
       );
+    } catch (err) {
+      this.log.error("rolling back an unconfirmed config failed; trying again", { error: (err as Error).message });
+      left = 1000;
+    }
+    if (left !== null && !this.stopping)
+      this.confirmTimer = setTimeout(() => void this.expireUnconfirmed().then(() => this.scheduler.request("confirmation deadline")), left + 50);
   }
 
   private expireXdp(): void {
@@ -322,7 +323,7 @@ export class Agent {
         result = outcome.result;
       } else {
         result = await this.service.reapply(this.active!, source);
-        if (!result) return this.log.info("an apply --confirm waits for confirmation: its config stays as it is until then", { trigger });
+        if (!result) return this.log.debug("an apply --confirm waits for confirmation: its config stays as it is until then", { trigger });
       }
       desired = this.active!.desired;
     } catch (err) {
