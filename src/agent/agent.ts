@@ -30,6 +30,7 @@ import { configDigest } from "../journal/journal";
 import { ApplyService, type ApplyOutcome } from "../apply/service";
 import { StateDirBusy } from "../apply/lock";
 import { DhcpSupervisor } from "../engine/dhcp";
+import { LanServices } from "../engine/lan/supervisor";
 import type { DesiredState } from "../engine/model";
 import { opKey, type Op } from "../engine/op";
 import { ConfigWatcher } from "./config-watch";
@@ -103,6 +104,7 @@ export class Agent {
   private confirmTimer: ReturnType<typeof setTimeout> | null = null;
   private xdpTimer: ReturnType<typeof setInterval> | null = null;
   private readonly dhcp: DhcpSupervisor;
+  private readonly lan: LanServices;
 
   /** The config in force: applied through the service, guarded. */
   private active: ActiveConfig | null = null;
@@ -124,10 +126,12 @@ export class Agent {
   constructor(private readonly opts: AgentOptions) {
     this.log = opts.log;
     this.dhcp = new DhcpSupervisor({ stateDir: join(opts.stateDir, "dhcp"), log: opts.log });
+    this.lan = new LanServices({ dir: join(opts.stateDir, "lan"), log: opts.log });
     this.service = new ApplyService({
       stateDir: opts.stateDir,
       ...(opts.ip ? { ip: opts.ip } : {}),
       dhcp: this.dhcp,
+      lan: this.lan,
       lockWaitMs: opts.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS,
       onPhase: (_phase, ops) => void this.written.push(...ops),
     });
@@ -209,8 +213,8 @@ export class Agent {
     this.watcher.close();
     await Promise.all([this.monitor.stop(), this.scheduler.stop()]);
     // dhcpcd's addresses and routes stay until their leases run out; a restarted agent's
-    // dhcpcd takes the same leases back.
-    await this.dhcp.leave();
+    // dhcpcd takes the same leases back. dnsmasq stops serving; its leases stay on disk.
+    await Promise.all([this.dhcp.leave(), this.lan.stop()]);
   }
 
   private async step(reasons: string[]): Promise<void> {
@@ -341,6 +345,7 @@ export class Agent {
     }
     this.errors = 0;
     this.converges++;
+    await this.passUpstreamResolvers(desired);
     this.opts.observer?.converged({ trigger, seconds: (performance.now() - started) / 1000, desired, result });
     const converged = isConverged(result);
     const degradedChanged = this.noteDegraded(result);
@@ -364,6 +369,21 @@ export class Agent {
       this.log.warn("the kernel did not keep some changes", { subjects: result.unconverged.map((o) => o.subject) });
     const failed = new Set(result.failed.map((f) => f.op));
     this.noteFight(this.written.filter((o) => !failed.has(o)), performance.now() - started);
+  }
+
+  /**
+   * The resolver forwards to the resolvers the uplinks' DHCP leases name, unless it names its
+   * own: those change with the leases, so they are passed on after every converge.
+   */
+  private async passUpstreamResolvers(desired: DesiredState): Promise<void> {
+    const dns = desired.lan?.dns;
+    if (!dns || dns.forwarders.length) return;
+    try {
+      const leases = await this.dhcp.status();
+      this.lan.setUpstream([...new Set(leases.flatMap((l) => [...(l.v4?.dnsServers ?? []), ...(l.v6?.dnsServers ?? [])]))]);
+    } catch (err) {
+      this.log.warn("cannot read the uplinks' DHCP leases for the resolver's upstream servers", { error: (err as Error).message });
+    }
   }
 
   /** A config the service did not take into force: the one in force stays. True when, with none in force, the last-known-good is to be tried. */

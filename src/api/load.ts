@@ -5,6 +5,7 @@ import { kinds, type ConfigObject } from "./kinds";
 import { problemAt, type ConfigProblem, type Source } from "./problems";
 import { checkSchema } from "./schema-check";
 import { checkNetwork } from "./checks/network";
+import { checkServices } from "./checks/services";
 import { checkSecurity } from "./checks/security";
 import { checkXdp } from "./checks/xdp";
 import { checkDpi } from "./checks/dpi";
@@ -72,7 +73,7 @@ export function loadConfigText(text: string, file: string): LoadResult {
     else seen.set(o.ref, o);
   }
   // Cross-object checks only make sense once every object is well-formed.
-  if (!problems.length) problems.push(...checkNetwork(objects), ...checkSecurity(objects), ...checkXdp(objects), ...checkDpi(objects));
+  if (!problems.length) problems.push(...checkNetwork(objects), ...checkServices(objects), ...checkSecurity(objects), ...checkXdp(objects), ...checkDpi(objects));
   return { objects, problems };
 }
 

@@ -12,6 +12,7 @@ import { desireContext, desiredLinks } from "./links/desired";
 import { desiredRoutes } from "./routes";
 import { desiredRules } from "./rules";
 import { ROUTER_SYSCTLS, type DesiredState } from "./model";
+import { desiredLan } from "./lan/desired";
 
 export function desiredState(objects: LoadedObject<ConfigObject>[]): DesiredState {
   const idx = new NetworkIndex(objects);
@@ -24,5 +25,6 @@ export function desiredState(objects: LoadedObject<ConfigObject>[]): DesiredStat
     rules: desiredRules(ctx),
     dhcp: desiredDhcp(ctx),
     xdp: desiredXdp(objects, idx),
+    lan: desiredLan(objects, ctx),
   };
 }

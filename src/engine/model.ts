@@ -7,6 +7,7 @@ import type { DesiredFirewall } from "../policy/model";
 import type { ObservedFirewall } from "./firewall/observe";
 import type { DesiredXdp, ObservedXdp } from "./xdp/model";
 import type { DhcpClientSpec } from "./dhcp/spec";
+import type { DesiredLan } from "./lan/model";
 import type { BondParams, BondMember, ObservedBond } from "./links/kinds/bond";
 import type { VlanParams } from "./links/kinds/vlan";
 import type { BridgeParams } from "./links/kinds/bridge";
@@ -101,6 +102,8 @@ export interface DesiredState {
   dhcp: DesiredDhcp[];
   /** XDP filters; absent means none (states built by hand in tests). */
   xdp?: DesiredXdp;
+  /** The LAN services (DHCP server, router advertisements, DNS); absent means none. */
+  lan?: DesiredLan;
 }
 
 export interface ObservedAddress {
@@ -146,6 +149,8 @@ export interface ObservedState {
   xdp?: ObservedXdp;
   /** What the DHCP supervisor runs; absent when none takes part (only the agent runs one). */
   dhcp?: DhcpClientSpec[];
+  /** What the LAN services' supervisor serves; absent when none takes part (only the agent runs one). */
+  lan?: DesiredLan;
 }
 
 export const isOwned = (l: ObservedLink) => l.group === FOS1_GROUP || (l.alias?.startsWith(ALIAS_PREFIX) ?? false);

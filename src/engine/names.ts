@@ -35,5 +35,10 @@ export function settleNames(d: DesiredState, observed: ObservedLink[], degraded:
     return { ...s, ifname: r(s.ifname), ...(pd ? { prefixDelegation: { ...pd, assign: pd.assign.map((a) => ({ ...a, ifname: r(a.ifname) })) } } : {}) };
   });
   const xdp = d.xdp && { filters: d.xdp.filters.map((f) => ({ ...f, interfaces: all(f.interfaces) })) };
-  return { ...d, links, routes, rules, firewall, dhcp, ...(xdp ? { xdp } : {}) };
+  const lan = d.lan && {
+    dhcp: d.lan.dhcp.map((s) => ({ ...s, ifname: r(s.ifname) })),
+    ra: d.lan.ra.map((s) => ({ ...s, ifname: r(s.ifname) })),
+    dns: d.lan.dns && { ...d.lan.dns, ifnames: all(d.lan.dns.ifnames) },
+  };
+  return { ...d, links, routes, rules, firewall, dhcp, ...(xdp ? { xdp } : {}), ...(lan ? { lan } : {}) };
 }

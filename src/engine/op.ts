@@ -15,14 +15,15 @@
  *   firewall   fos1's nftables table, replaced whole in one `nft -j -f -` transaction
  *   xdp        XDP filters through libbpf: load, map entries, attach, detach
  *   dhcp       the DHCP client, under the agent's supervisor
+ *   lan        the LAN services (DHCP server, RA, DNS), under the agent's supervisor
  */
-export const PHASES = ["remove", "sysctl", "links", "addresses", "routes", "rules", "firewall", "xdp", "dhcp"] as const;
+export const PHASES = ["remove", "sysctl", "links", "addresses", "routes", "rules", "firewall", "xdp", "dhcp", "lan"] as const;
 export type Phase = (typeof PHASES)[number];
 
 export type Action = "add" | "change" | "remove" | "replace";
 
 /** The reconcilers (reconcilers.ts lists them in the order they build the host up). */
-export type Resource = "sysctls" | "links" | "addresses" | "routes" | "rules" | "firewall" | "xdp" | "dhcp";
+export type Resource = "sysctls" | "links" | "addresses" | "routes" | "rules" | "firewall" | "xdp" | "dhcp" | "lan";
 
 export interface Op<Change = unknown> {
   resource: Resource;

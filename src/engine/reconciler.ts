@@ -9,6 +9,7 @@ import type { HostReader } from "./host-reader";
 import type { LinkTopology } from "./links/topology";
 import type { Degraded } from "./op";
 import type { DhcpClientSpec } from "./dhcp/spec";
+import type { DesiredLan } from "./lan/model";
 
 export interface PlanContext {
   /** The links as the plan leaves them: which desired ones are usable, what the remove phase deletes, the host after it. */
@@ -39,6 +40,14 @@ export interface DhcpClients {
   converge(specs: DhcpClientSpec[]): Promise<void>;
 }
 
+/** What the LAN services part of the engine needs of the supervisor that runs dnsmasq (only the agent has one). */
+export interface LanServers {
+  /** What it serves now; undefined before it was first asked. */
+  running(): DesiredLan | undefined;
+  /** Serves lan; throws when it cannot (a config dnsmasq refuses leaves the running one serving). */
+  converge(lan: DesiredLan): Promise<void>;
+}
+
 /** What observing and writing need beyond the state: the tools, the state dir, the DHCP supervisor. */
 export interface EngineEnv {
   /** Path of ip (default: ip on PATH). */
@@ -47,6 +56,8 @@ export interface EngineEnv {
   stateDir?: string;
   /** The agent's DHCP supervisor; without one, DHCP is not the engine's to change. */
   dhcp?: DhcpClients;
+  /** The agent's LAN services supervisor; without one, they are not the engine's to change. */
+  lan?: LanServers;
 }
 
 export interface Reconciler<Desired = unknown, Observed = unknown, Change = unknown> {

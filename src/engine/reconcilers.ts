@@ -10,7 +10,8 @@ import { rules } from "./rules";
 import { firewall } from "./firewall/reconciler";
 import { xdp } from "./xdp/reconciler";
 import { dhcp } from "./dhcp/reconciler";
+import { lan } from "./lan/reconciler";
 
 // Each reconciler is typed by its own desired, observed and change types; the orchestrator
 // passes each only what it asked for, so it holds them at their most general.
-export const RECONCILERS = [sysctls, links, addresses, routes, rules, firewall, xdp, dhcp] as unknown as Reconciler[];
+export const RECONCILERS = [sysctls, links, addresses, routes, rules, firewall, xdp, dhcp, lan] as unknown as Reconciler[];

@@ -4,6 +4,7 @@ import type { LoadedObject } from "../api/load";
 import type { ConfigObject } from "../api/kinds";
 import { NetworkIndex } from "../api/network-index";
 import { canonicalIp, formatPrefix, network, parsePrefix } from "../api/ip";
+import { serviceRules } from "./services";
 import type { FirewallRuleT, FirewallZoneT, NATPolicyT, VLANPolicyT } from "../api/schema/security";
 
 export type Policy = "accept" | "drop" | "reject";
@@ -108,26 +109,10 @@ export function desiredFirewall(objects: LoadedObject<ConfigObject>[], idx = new
     };
   });
 
-  const rules: FwRule[] = of<FirewallRuleT>("FirewallRule")
-    .map((r, order) => ({ r, order }))
-    .sort((a, b) => (a.r.value.spec.priority ?? DEFAULT_PRIORITY) - (b.r.value.spec.priority ?? DEFAULT_PRIORITY) || a.order - b.order)
-    .map(({ r }) => {
-      const s = r.value.spec;
-      const rule: FwRule = {
-        ref: r.ref,
-        name: r.value.metadata.name,
-        from: s.fromZone,
-        to: s.toZone,
-        protocol: s.protocol ?? "any",
-        ports: (s.ports ?? []).map(parsePort),
-        sources: (s.sources ?? []).map(canonicalNet),
-        destinations: (s.destinations ?? []).map(canonicalNet),
-        action: s.action,
-        log: s.log ?? false,
-      };
-      if (s.rateLimit) rule.rateLimit = { rate: s.rateLimit.rate, per: s.rateLimit.per ?? "second", ...(s.rateLimit.burst ? { burst: s.rateLimit.burst } : {}) };
-      return rule;
-    });
+  // The router's own LAN services come first: what a DHCPServer, RouterAdvertisement or
+  // DNSResolver serves, its zone reaches, before any rule of the operator's.
+  const zoneOf = (ref: string) => zones.find((z) => z.interfaces.includes(ifname(ref)))?.name;
+  const rules: FwRule[] = [...serviceRules(objects, zoneOf, ifname), ...userRules(of<FirewallRuleT>("FirewallRule"))];
 
   const vlanInterfaces = (id: number) => idx.interfaces.filter((i) => i.type === "vlan" && i.obj.value.spec.vlan?.id === id).map((i) => i.name).sort();
   const vlanPolicies: FwVlanPolicy[] = of<VLANPolicyT>("VLANPolicy").map((v) => ({
@@ -166,3 +151,27 @@ export function desiredFirewall(objects: LoadedObject<ConfigObject>[], idx = new
 }
 
 const canonicalNet = (cidr: string) => formatPrefix(network(parsePrefix(cidr)!));
+
+/** FirewallRule objects in evaluation order: by priority, then as written. */
+function userRules(objects: LoadedObject<FirewallRuleT>[]): FwRule[] {
+  return objects
+    .map((r, order) => ({ r, order }))
+    .sort((a, b) => (a.r.value.spec.priority ?? DEFAULT_PRIORITY) - (b.r.value.spec.priority ?? DEFAULT_PRIORITY) || a.order - b.order)
+    .map(({ r }) => {
+      const s = r.value.spec;
+      const rule: FwRule = {
+        ref: r.ref,
+        name: r.value.metadata.name,
+        from: s.fromZone,
+        to: s.toZone,
+        protocol: s.protocol ?? "any",
+        ports: (s.ports ?? []).map(parsePort),
+        sources: (s.sources ?? []).map(canonicalNet),
+        destinations: (s.destinations ?? []).map(canonicalNet),
+        action: s.action,
+        log: s.log ?? false,
+      };
+      if (s.rateLimit) rule.rateLimit = { rate: s.rateLimit.rate, per: s.rateLimit.per ?? "second", ...(s.rateLimit.burst ? { burst: s.rateLimit.burst } : {}) };
+      return rule;
+    });
+}

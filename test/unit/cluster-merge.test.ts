@@ -32,10 +32,10 @@ describe("merging cluster objects over the boot config", () => {
   });
 
   test("a cluster object replaces the boot object of the same kind and name", () => {
-    const m = merge(obj("NetworkInterface", "guest", { vlan: { parent: "trunk", id: 20 }, addresses: ["192.168.21.1/24"], zone: "guest" }));
+    const m = merge(obj("NetworkInterface", "guest", { vlan: { parent: "trunk", id: 20 }, addresses: ["192.168.20.1/24", "192.168.21.1/24"], delegatedPrefix: { from: "uplink", subnetId: 20 }, zone: "guest" }));
     expect(m.leftOut).toEqual([]);
     const guest = desiredState(m.objects).links.find((l) => l.name === "guest");
-    expect(guest?.addresses).toEqual(["192.168.21.1/24"]);
+    expect(guest?.addresses).toEqual(["192.168.20.1/24", "192.168.21.1/24"]);
     expect(m.objects.filter((o) => o.ref === "NetworkInterface/guest")).toHaveLength(1);
   });
 

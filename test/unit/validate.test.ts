@@ -91,7 +91,7 @@ describe("schema errors name file, line, column, document, object and field, and
 
   test("an unknown kind lists the known kinds; a wrong apiVersion says the right one", () => {
     const ps = problems(`kind: Frobnicator\n---\napiVersion: v1\nkind: VRF\nmetadata: {name: x}\nspec: {table: 10}\n`);
-    expect(ps[0]).toBe('cfg.yaml:1:7: document 1 kind: unknown kind "Frobnicator"; known kinds: NetworkInterface, VRF, Route, RoutingPolicy, NATPolicy, FirewallZone, FirewallRule, VLANPolicy, XDPFilter, DPIProfile');
+    expect(ps[0]).toBe('cfg.yaml:1:7: document 1 kind: unknown kind "Frobnicator"; known kinds: NetworkInterface, VRF, Route, RoutingPolicy, NATPolicy, DHCPServer, RouterAdvertisement, DNSResolver, FirewallZone, FirewallRule, VLANPolicy, XDPFilter, DPIProfile');
     expect(ps[1]).toBe('cfg.yaml:3:13: document 2 (VRF/x) apiVersion: VRF is network.fos1.io/v1alpha1; got "v1"');
   });
 

@@ -3,6 +3,7 @@ import type { LoadedObject } from "../load";
 import type { ConfigObject } from "../kinds";
 import { contains, formatPrefix, overlaps, parseIp, parsePrefix, type Prefix } from "../ip";
 import { NetworkIndex } from "../network-index";
+import { zoneClaims } from "../zone-claims";
 import { problemAt, type ConfigProblem, type FieldPath } from "../problems";
 import type { FirewallRuleT, FirewallZoneT, NATPolicyT, VLANPolicyT } from "../schema/security";
 
@@ -24,24 +25,11 @@ export function checkSecurity(objects: LoadedObject<ConfigObject>[]): ConfigProb
     if (prev && prev.zone !== zone) report(o, path, `${iface} is already in zone ${prev.zone} (${prev.o.ref}); an interface is in one zone only`);
     else zoneOf.set(iface, { zone, o, path });
   };
-  for (const i of idx.interfaces) {
-    const zone = i.obj.value.spec.zone;
-    if (!zone) continue;
-    if (!zoneNames.includes(zone)) report(i.obj, ["spec", "zone"], `unknown zone "${zone}"; ${zoneList}`);
-    else place(i.name, zone, i.obj, ["spec", "zone"]);
-  }
-  for (const z of zones) {
-    const name = z.value.metadata.name;
-    if (name === "host") report(z, ["metadata", "name"], `"host" is reserved: it means the router itself in FirewallRule.toZone`);
-    (z.value.spec.interfaces ?? []).forEach((ref, n) => {
-      const i = idx.resolve(ref);
-      if (!i) report(z, ["spec", "interfaces", n], `unknown interface "${ref}"`);
-      else place(i.name, name, z, ["spec", "interfaces", n]);
-    });
-    const selector = z.value.spec.interfaceSelector?.matchLabels;
-    if (selector)
-      for (const i of idx.interfaces)
-        if (Object.entries(selector).every(([k, v]) => (i.obj.value.metadata.labels ?? {})[k] === v)) place(i.name, name, z, ["spec", "interfaceSelector"]);
+  for (const z of zones) if (z.value.metadata.name === "host") report(z, ["metadata", "name"], `"host" is reserved: it means the router itself in FirewallRule.toZone`);
+  for (const c of zoneClaims(objects, idx)) {
+    if (!zoneNames.includes(c.zone)) report(c.o, c.path, `unknown zone "${c.zone}"; ${zoneList}`);
+    else if (!c.iface) report(c.o, c.path, `unknown interface "${c.ref}"`);
+    else place(c.iface.name, c.zone, c.o, c.path);
   }
 
   for (const r of of<FirewallRuleT>("FirewallRule")) {

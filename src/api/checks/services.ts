@@ -1,0 +1,147 @@
+// Cross-object checks of the LAN services: a DHCP server's pools and leases inside the subnet it
+// serves and clear of the router and of each other, router advertisements only where there is
+// IPv6, one resolver serving zones that have interfaces.
+import type { LoadedObject } from "../load";
+import type { ConfigObject } from "../kinds";
+import { contains, formatIp, formatPrefix, network, parseIp, parsePrefix, type Family, type Prefix } from "../ip";
+import { NetworkIndex, type InterfaceInfo } from "../network-index";
+import { problemAt, type ConfigProblem, type FieldPath } from "../problems";
+import type { DHCPServerT, DNSResolverT, RouterAdvertisementT } from "../schema/services";
+import { zoneClaims } from "../zone-claims";
+
+type Report = (o: LoadedObject, path: FieldPath, message: string) => void;
+type Ip = { family: Family; addr: bigint };
+const compareIp = (a: Ip, b: Ip) => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0);
+const text = (ip: Ip) => formatIp(ip.family, ip.addr);
+
+export function checkServices(objects: LoadedObject<ConfigObject>[]): ConfigProblem[] {
+  const idx = new NetworkIndex(objects);
+  const problems: ConfigProblem[] = [];
+  const report: Report = (o, path, message) => problems.push(problemAt(o.source, o.ref, path, message));
+  const of = <T extends ConfigObject>(kind: string) => objects.filter((o) => o.value.kind === kind) as LoadedObject<T>[];
+  const dhcp = of<DHCPServerT>("DHCPServer");
+  const ras = of<RouterAdvertisementT>("RouterAdvertisement");
+
+  /** The served interface, reported when unknown or served twice by one kind. */
+  const served = new Map<string, Map<InterfaceInfo, LoadedObject>>();
+  const servedInterface = (o: LoadedObject, ref: string): InterfaceInfo | undefined => {
+    const i = idx.resolve(ref);
+    if (!i) return void report(o, ["spec", "interface"], `unknown interface "${ref}"`);
+    const byKind = served.get(o.value.kind) ?? new Map<InterfaceInfo, LoadedObject>();
+    served.set(o.value.kind, byKind);
+    const first = byKind.get(i);
+    if (first) report(o, ["spec", "interface"], `${i.name} is already served by ${first.ref}; one ${o.value.kind} an interface`);
+    else byKind.set(i, o);
+    return i;
+  };
+
+  // With zones declared, an interface in none has everything from it dropped, DHCP included.
+  const zoned = of("FirewallZone").length ? new Set(zoneClaims(objects, idx).flatMap((c) => (c.iface ? [c.iface] : []))) : null;
+  const inAZone = (o: LoadedObject, i: InterfaceInfo) => {
+    if (zoned && !zoned.has(i)) report(o, ["spec", "interface"], `${i.name} is in no FirewallZone, so the firewall drops everything its clients send, ${o.value.kind === "DHCPServer" ? "DHCP" : "router solicitations"} included: put it in a zone`);
+  };
+  for (const s of dhcp) {
+    const i = servedInterface(s, s.value.spec.interface);
+    if (!i) continue;
+    inAZone(s, i);
+    checkDhcp(s, i, report);
+  }
+  const hasV6 = (i: InterfaceInfo) => Boolean(i.obj.value.spec.delegatedPrefix) || (i.obj.value.spec.addresses ?? []).some((a) => a.includes(":"));
+  for (const r of ras) {
+    const i = servedInterface(r, r.value.spec.interface);
+    if (!i) continue;
+    inAZone(r, i);
+    if (!hasV6(i)) report(r, ["spec", "interface"], `${i.name} has no IPv6: give it an IPv6 address or a delegatedPrefix to advertise`);
+    if (r.value.spec.slaac === false && !r.value.spec.managed) report(r, ["spec", "slaac"], "with neither slaac nor managed, clients would get no address from the advertised prefixes");
+    if (r.value.spec.managed && !dhcp.some((d) => idx.resolve(d.value.spec.interface) === i && d.value.spec.v6))
+      report(r, ["spec", "managed"], `managed (M) sends clients to DHCPv6 for addresses, but no DHCPServer of ${i.name} has v6 pools`);
+  }
+  for (const d of dhcp) {
+    const i = idx.resolve(d.value.spec.interface);
+    if (i && d.value.spec.v6 && !hasV6(i)) report(d, ["spec", "v6"], `${i.name} has no IPv6: give it an IPv6 address or a delegatedPrefix to serve DHCPv6`);
+    else if (i && d.value.spec.v6 && !ras.some((r) => idx.resolve(r.value.spec.interface) === i && r.value.spec.managed))
+      report(d, ["spec", "v6"], `DHCPv6 addresses are asked for only when the router says so: add a RouterAdvertisement of ${i.name} with managed: true`);
+  }
+
+  const resolvers = of<DNSResolverT>("DNSResolver");
+  resolvers.slice(1).forEach((r) => report(r, ["metadata", "name"], `one DNSResolver serves every zone; ${resolvers[0]!.ref} is already declared`));
+  const resolver = resolvers[0];
+  if (resolver) {
+    const zones = new Set(of("FirewallZone").map((z) => z.value.metadata.name));
+    const claims = zoneClaims(objects, idx);
+    resolver.value.spec.zones.forEach((zone, n) => {
+      if (!zones.has(zone)) report(resolver, ["spec", "zones", n], `unknown zone "${zone}"; ${zones.size ? `declared zones: ${[...zones].join(", ")}` : "no FirewallZone is declared"}`);
+      else if (!claims.some((c) => c.zone === zone && c.iface)) report(resolver, ["spec", "zones", n], `zone ${zone} has no interface, so no host could query the resolver from it`);
+    });
+    const names = new Map<string, number>();
+    (resolver.value.spec.hosts ?? []).forEach((h, n) => {
+      const key = h.name.toLowerCase();
+      if (names.has(key)) report(resolver, ["spec", "hosts", n, "name"], `${h.name} is already given in hosts[${names.get(key)}]`);
+      else names.set(key, n);
+    });
+  }
+  return problems;
+}
+
+/** The interface's IPv4 networks, each with the router's own address in it. */
+function ipv4Subnets(i: InterfaceInfo): { net: Prefix; router: Ip }[] {
+  return (i.obj.value.spec.addresses ?? []).flatMap((a) => {
+    const p = parsePrefix(a);
+    return p && p.family === 4 ? [{ net: p, router: parseIp(a.slice(0, a.indexOf("/")))! }] : [];
+  });
+}
+
+function checkDhcp(s: LoadedObject<DHCPServerT>, i: InterfaceInfo, report: Report) {
+  const spec = s.value.spec;
+  const subnets = ipv4Subnets(i);
+  const where = subnets.length ? `${i.name}'s subnet${subnets.length > 1 ? "s" : ""} ${subnets.map((x) => formatPrefix(network(x.net))).join(", ")}` : "";
+  const subnetOf = (ip: Ip) => subnets.find((x) => contains(x.net, ip));
+  if ((spec.pools?.length || spec.staticLeases?.length) && !subnets.length)
+    report(s, ["spec", "interface"], `${i.name} has no IPv4 address, so there is no subnet to hand addresses out from: give it one in addresses`);
+
+  const pools: { start: Ip; end: Ip; n: number }[] = [];
+  (spec.pools ?? []).forEach((pool, n) => {
+    const path = ["spec", "pools", n];
+    const start = parseIp(pool.start), end = parseIp(pool.end);
+    if (!start || !end) return;
+    if (start.family !== 4 || end.family !== 4) return report(s, path, "pools are IPv4 ranges; IPv6 ones go in v6.pools");
+    if (compareIp(start, end) > 0) return report(s, [...path, "end"], `the pool ends (${pool.end}) before it starts (${pool.start})`);
+    const net = subnetOf(start);
+    if (!subnets.length) return;
+    if (!net || !contains(net.net, end)) return report(s, path, `${pool.start}–${pool.end} is not inside ${where}`);
+    if (compareIp(start, net.router) <= 0 && compareIp(net.router, end) <= 0) return report(s, path, `${pool.start}–${pool.end} holds the router's own address ${text(net.router)}`);
+    const clash = pools.find((p) => compareIp(start, p.end) <= 0 && compareIp(p.start, end) <= 0);
+    if (clash) return report(s, path, `${pool.start}–${pool.end} overlaps pools[${clash.n}]`);
+    pools.push({ start, end, n });
+  });
+
+  const macs = new Map<string, number>(), addresses = new Map<string, number>();
+  (spec.staticLeases ?? []).forEach((lease, n) => {
+    const path = ["spec", "staticLeases", n];
+    const mac = lease.mac.toLowerCase();
+    if (macs.has(mac)) report(s, [...path, "mac"], `${lease.mac} already has staticLeases[${macs.get(mac)}]`);
+    else macs.set(mac, n);
+    const ip = parseIp(lease.address);
+    if (!ip) return;
+    const key = text(ip);
+    if (addresses.has(key)) return report(s, [...path, "address"], `${lease.address} is already given to staticLeases[${addresses.get(key)}]`);
+    addresses.set(key, n);
+    if (!subnets.length) return;
+    const net = subnetOf(ip);
+    if (!net) return report(s, [...path, "address"], `${lease.address} is not inside ${where}`);
+    if (compareIp(ip, net.router) === 0) return report(s, [...path, "address"], `${lease.address} is the router's own address`);
+    const pool = pools.find((p) => compareIp(p.start, ip) <= 0 && compareIp(ip, p.end) <= 0);
+    if (pool) report(s, [...path, "address"], `${lease.address} is inside pools[${pool.n}]: a fixed address must be outside the pools, or another client could get it`);
+  });
+
+  if (spec.gateway && subnets.length) {
+    const gw = parseIp(spec.gateway);
+    if (gw && !subnetOf(gw)) report(s, ["spec", "gateway"], `${spec.gateway} is not inside ${where}: clients could not reach it`);
+  }
+  (spec.v6?.pools ?? []).forEach((pool, n) => {
+    const start = parseIp(pool.start), end = parseIp(pool.end);
+    if (!start || !end) return report(s, ["spec", "v6", "pools", n], `${!start ? pool.start : pool.end} is not an interface identifier such as ::1000`);
+    if (compareIp(start, end) > 0) report(s, ["spec", "v6", "pools", n, "end"], `the pool ends (${pool.end}) before it starts (${pool.start})`);
+    if (start.addr >> 64n || end.addr >> 64n) report(s, ["spec", "v6", "pools", n], "an interface identifier has its upper 64 bits zero: the /64 is the interface's");
+  });
+}
