@@ -168,13 +168,9 @@ export class Daemon {
     log.info(`${program} started`, { pid: proc.pid });
     void proc.exited.then(() => this.exited(child));
 
-    const outcome = await Promise.race([
-      started.then(() => "started" as const),
-      proc.exited.then(() => "exited" as const),
-      Bun.sleep(this.startTimeoutMs).then(() => "waited" as const),
-    ]);
+    const outcome = await within(Promise.race([started.then(() => "started" as const), proc.exited.then(() => "exited" as const)]), this.startTimeoutMs, "waited" as const);
     if (outcome === "exited") {
-      await Promise.race([child.output, Bun.sleep(500)]);
+      await within(child.output, 500, null);
       throw new OperationError(`cannot start ${this.spec.purpose}: ${program} ${exitText(proc)}: ${lastWords.join("; ") || "(it said nothing)"}`);
     }
     if (outcome === "waited" && this.spec.startedLine) log.warn(`${program} has not reported its start yet`, { pid: proc.pid, waitedMs: this.startTimeoutMs });
@@ -215,7 +211,7 @@ export class Daemon {
     const { program, log } = this.spec;
     log.info(`stopping ${program}`, { pid: child.proc.pid, reason });
     child.proc.kill("SIGTERM");
-    const exited = await Promise.race([child.proc.exited.then(() => true), Bun.sleep(this.stopTimeoutMs).then(() => false)]);
+    const exited = await within(child.proc.exited.then(() => true), this.stopTimeoutMs, false);
     if (!exited) {
       log.warn(`${program} did not stop in time; killing it`, { pid: child.proc.pid, waitedMs: this.stopTimeoutMs });
       removeGroup(child.proc.pid, program);
@@ -242,6 +238,16 @@ export class Daemon {
     removeGroup(pid, program);
     rmSync(pidRecord, { force: true });
   }
+}
+
+/**
+ * The promise's value, or `late` after ms; the timer is cleared once the promise settles, so a
+ * stopping process is not kept alive by a wait nobody needs any more.
+ */
+function within<T, L>(promise: Promise<T>, ms: number, late: L): Promise<T | L> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<L>((resolve) => (timer = setTimeout(() => resolve(late), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 async function eachLine(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {

@@ -41,7 +41,7 @@ export class LanServices {
       debianPackage: "dnsmasq-base",
       args: ["--keep-in-foreground", `--conf-file=${this.path("conf")}`],
       pidRecord: join(opts.dir, "dnsmasq.fos1-pid"),
-      startedLine: /^dnsmasq: started, version/,
+      startedLine: /^dnsmasq(\[\d+\])?: started, version/,
       log: this.log,
       ...(opts.backoff ? { backoff: opts.backoff } : {}),
       ...(opts.stopTimeoutMs !== undefined ? { stopTimeoutMs: opts.stopTimeoutMs } : {}),

@@ -1,0 +1,171 @@
+// The router serving its LAN, on the real kernel with the real daemons: `fos1 agent` runs
+// dnsmasq for a DHCPServer, a RouterAdvertisement and a DNSResolver, and a client namespace with
+// no configuration gets a lease (busybox udhcpc), a SLAAC address from the advertised /64 (the
+// kernel's own autoconfiguration), and answers to its DNS questions (busybox nslookup) — through
+// fos1's firewall, which opens exactly that on the served zone. Changes of static leases reload
+// dnsmasq in place; a change of the pools restarts it with its leases kept; a config dnsmasq
+// refuses leaves the running one serving.
+//
+//   client (no config) ──c0── lan0 ┐ router ┌ mgmt0 ── m0── operator 203.0.113.2
+//                                   192.168.10.1, 2001:db8:10::1   203.0.113.1
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Netns, waitUntil } from "../helpers/netns";
+import { AgentProcess } from "./agent-process";
+import type { HistoryLine } from "../../src/journal/journal";
+
+const NI = (name: string, spec: string) => `---\napiVersion: network.fos1.io/v1alpha1\nkind: NetworkInterface\nmetadata: {name: ${name}}\nspec: ${spec}\n`;
+const net = (kind: string, name: string, spec: string) => `---\napiVersion: network.fos1.io/v1alpha1\nkind: ${kind}\nmetadata: {name: ${name}}\nspec: ${spec}\n`;
+const zone = (name: string, spec: string) => `---\napiVersion: security.fos1.io/v1alpha1\nkind: FirewallZone\nmetadata: {name: ${name}}\nspec: ${spec}\n`;
+const PRINTER = "52:54:00:12:34:56";
+const SCANNER = "52:54:00:12:34:57";
+
+function config(opts: { poolEnd?: string; scanner?: boolean; badOption?: boolean } = {}): string {
+  const leases = [`{mac: "${PRINTER}", address: 192.168.10.50, hostname: printer}`, ...(opts.scanner ? [`{mac: "${SCANNER}", address: 192.168.10.51, hostname: scanner}`] : [])];
+  return (
+    NI("lan", "{device: lan0, addresses: [192.168.10.1/24, '2001:db8:10::1/64']}") +
+    NI("oob", "{device: mgmt0, addresses: [203.0.113.1/24]}") +
+    zone("lan", "{interfaces: [lan], input: reject, forward: reject}") +
+    zone("mgmt", "{interfaces: [oob], management: true}") +
+    net("DHCPServer", "lan", `{interface: lan, pools: [{start: 192.168.10.100, end: ${opts.poolEnd ?? "192.168.10.150"}}], leaseTime: 1h, staticLeases: [${leases.join(", ")}]${opts.badOption ? ", options: [{name: ntp-server, value: not-an-address}]" : ""}}`) +
+    net("RouterAdvertisement", "lan", "{interface: lan, interval: 4}") +
+    net("DNSResolver", "router", "{zones: [lan], hosts: [{name: nas, addresses: [192.168.10.5]}], forwarders: [198.51.100.53]}")
+  );
+}
+
+let router: Netns, client: Netns, operator: Netns, dir: string, file: string, state: string, agent: AgentProcess;
+
+const UDHCPC_SCRIPT = `#!/bin/sh
+case "$1" in
+  bound|renew)
+    ip addr flush dev "$interface" scope global to 192.168.10.0/24
+    ip addr add "$ip/$mask" dev "$interface"
+    echo "ip=$ip router=$router dns=$dns domain=$domain" > "$LEASE_OUT" ;;
+esac
+`;
+
+/** busybox udhcpc in the client, as a client with no configuration asks: the lease it got. */
+async function lease(hostname: string): Promise<Record<string, string>> {
+  const out = join(dir, `lease-${hostname}`);
+  rmSync(out, { force: true });
+  client.sh(`LEASE_OUT=${out} busybox udhcpc -i c0 -n -q -f -t 8 -T 1 -x hostname:${hostname} -s ${join(dir, "udhcpc.sh")} >/dev/null 2>&1`);
+  return Object.fromEntries(readFileSync(out, "utf8").trim().split(" ").map((kv) => kv.split("=") as [string, string]));
+}
+
+/** busybox nslookup against the router from a namespace: the IPv4 addresses it answered, or null when nothing answered. */
+function resolve(ns: Netns, name: string, server: string): string[] | null {
+  const r = Bun.spawnSync(ns.argv(["busybox", "timeout", "5", "busybox", "nslookup", "-type=a", name, server]), { stdout: "pipe", stderr: "pipe" });
+  const out = r.stdout.toString();
+  if (r.exitCode !== 0) return null;
+  return [...out.slice(out.indexOf("Name:")).matchAll(/Address: ([0-9.]+)/g)].map((m) => m[1]!);
+}
+
+const dnsmasqPid = () => Number(readFileSync(join(state, "lan", "dnsmasq.fos1-pid"), "utf8").trim());
+const replace = (text: string) => {
+  writeFileSync(`${file}.new`, text);
+  renameSync(`${file}.new`, file);
+};
+const history = () =>
+  readFileSync(join(state, "history.jsonl"), "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as HistoryLine);
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "fos1-lan-"));
+  // dnsmasq reads its names and static leases as "nobody", as /var/lib/fos1 lets it.
+  chmodSync(dir, 0o755);
+  file = join(dir, "config.yaml");
+  state = join(dir, "state");
+  writeFileSync(join(dir, "udhcpc.sh"), UDHCPC_SCRIPT);
+  chmodSync(join(dir, "udhcpc.sh"), 0o755);
+  router = Netns.create("lan-r");
+  client = Netns.create("lan-c");
+  operator = Netns.create("lan-o");
+  router.sh(`ip link add lan0 type veth peer name c0 netns ${client.name} && ip link add mgmt0 type veth peer name m0 netns ${operator.name}`);
+  client.sh("ip link set c0 up && sysctl -qw net.ipv6.conf.c0.accept_ra=2");
+  operator.sh("ip link set m0 up && ip addr add 203.0.113.2/24 dev m0");
+  writeFileSync(file, config());
+  agent = new AgentProcess(router, ["-f", file, "--state-dir", state, "--debounce-ms", "100", "--hubble", "off", "--listen", "127.0.0.1:19642"]);
+  await agent.waitForLog("the first converge", (l) => l.msg === "converged" && String(l.trigger).includes("start"), 30_000);
+});
+
+afterAll(async () => {
+  if (agent) await agent.stop("SIGTERM").catch(() => undefined);
+  for (const ns of [router, client, operator]) ns?.destroy();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("a client with no configuration", () => {
+  test("gets an IPv4 lease from the pool, with the router, the router as DNS server and the local domain", async () => {
+    const got = await lease("laptop");
+    expect(Number(got.ip!.split(".")[3])).toBeGreaterThanOrEqual(100);
+    expect(Number(got.ip!.split(".")[3])).toBeLessThanOrEqual(150);
+    expect(got).toMatchObject({ router: "192.168.10.1", dns: "192.168.10.1", domain: "home.arpa" });
+  }, 30_000);
+
+  test("gets a SLAAC address from the advertised /64", async () => {
+    const slaac = () => client.addresses().some((a) => a.dev === "c0" && a.cidr.startsWith("2001:db8:10:0:") && a.cidr.endsWith("/64"));
+    await waitUntil("a SLAAC address in 2001:db8:10::/64", slaac, 20_000, () => client.addresses());
+  }, 30_000);
+
+  test("resolves a static name, and its own name from its lease, under the local domain", async () => {
+    const laptop = (await lease("laptop")).ip!;
+    expect(resolve(client, "nas.home.arpa", "192.168.10.1")).toEqual(["192.168.10.5"]);
+    expect(resolve(client, "laptop.home.arpa", "192.168.10.1")).toEqual([laptop]);
+  }, 30_000);
+
+  test("a static lease is honoured, with its name", async () => {
+    client.sh(`ip link set c0 address ${PRINTER}`);
+    expect((await lease("whatever")).ip).toBe("192.168.10.50");
+    expect(resolve(client, "printer.home.arpa", "192.168.10.1")).toEqual(["192.168.10.50"]);
+  }, 30_000);
+});
+
+describe("the firewall opens exactly what is served", () => {
+  test("the management zone, which the resolver does not serve, gets no answer from it", () => {
+    expect(resolve(operator, "nas.home.arpa", "203.0.113.1")).toBeNull();
+  }, 20_000);
+});
+
+describe("changes", () => {
+  test("a new static lease is read again in place: the same dnsmasq, and the lease works", async () => {
+    const pid = dnsmasqPid();
+    replace(config({ scanner: true }));
+    await agent.waitForLog("the reload", (l) => l.msg === "dnsmasq reads its static leases, options and names again", 10_000);
+    expect(dnsmasqPid()).toBe(pid);
+    client.sh(`ip link set c0 address ${SCANNER}`);
+    expect((await lease("scanner")).ip).toBe("192.168.10.51");
+  }, 30_000);
+
+  test("a change of the pools restarts dnsmasq, and the leases it gave are kept", async () => {
+    const pid = dnsmasqPid();
+    replace(config({ scanner: true, poolEnd: "192.168.10.160" }));
+    await waitUntil("a new dnsmasq", () => existsSync(join(state, "lan", "dnsmasq.fos1-pid")) && dnsmasqPid() !== pid, 15_000);
+    await agent.waitForLog("the converge of the new pools", (l) => l.msg === "converged" && String(l.trigger).includes("config file") && Number(l.writes) > 0, 15_000);
+    expect(readFileSync(join(state, "lan", "dnsmasq.leases"), "utf8")).toContain(SCANNER);
+    expect(readFileSync(join(state, "lan", "dnsmasq.conf"), "utf8")).toContain("192.168.10.160");
+  }, 30_000);
+
+  test("a config dnsmasq refuses changes nothing: the running dnsmasq keeps serving, and the agent says why", async () => {
+    const pid = dnsmasqPid();
+    replace(config({ scanner: true, poolEnd: "192.168.10.160", badOption: true }));
+    const failed = await agent.waitForLog("the refusal", (l) => l.msg === "could not apply" && String(l.error).includes("dnsmasq refused"), 15_000);
+    expect(String(failed.error)).toContain("not-an-address");
+    expect(dnsmasqPid()).toBe(pid);
+    expect(resolve(client, "nas.home.arpa", "192.168.10.1")).toEqual(["192.168.10.5"]);
+    const ready = await agent.get("http://127.0.0.1:19642/readyz");
+    expect(ready.status).toBe(503);
+    expect(ready.body).toContain("dnsmasq refused");
+    expect(history().at(-1)).toMatchObject({ outcome: "failed" });
+  }, 30_000);
+
+  test("SIGTERM stops dnsmasq with the agent; its leases stay on disk", async () => {
+    const pid = dnsmasqPid();
+    expect(await agent.stop("SIGTERM").catch((e) => `${(e as Error).message}\n${agent.raw.slice(-12).join("\n")}`)).toBe(0);
+    expect(existsSync(`/proc/${pid}`)).toBe(false);
+    expect(readFileSync(join(state, "lan", "dnsmasq.leases"), "utf8")).toContain(SCANNER);
+  }, 30_000);
+});
