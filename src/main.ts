@@ -11,6 +11,7 @@ import { defaults } from "./cli/commands/defaults";
 import { flows } from "./cli/commands/flows";
 import { history } from "./cli/commands/history";
 import { ids } from "./cli/commands/ids";
+import { leases } from "./cli/commands/leases";
 import { rollback } from "./cli/commands/rollback";
 import { plan } from "./cli/commands/plan";
 import { status } from "./cli/commands/status";
@@ -21,7 +22,7 @@ import { translate } from "./cli/commands/translate";
 import { xdp } from "./cli/commands/xdp";
 import { log } from "./base/log";
 
-const commands: Command[] = [agent, apply, confirm, controller, defaults, flows, history, ids, rollback, plan, status, translate, talos, validate, version, xdp].sort((a, b) => a.name.localeCompare(b.name));
+const commands: Command[] = [agent, apply, confirm, controller, defaults, flows, history, ids, leases, rollback, plan, status, translate, talos, validate, version, xdp].sort((a, b) => a.name.localeCompare(b.name));
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Netns, waitUntil } from "../helpers/netns";
 import { AgentProcess } from "./agent-process";
+import { fos1Argv } from "../helpers/fos1";
 import type { HistoryLine } from "../../src/journal/journal";
 
 const NI = (name: string, spec: string) => `---\napiVersion: network.fos1.io/v1alpha1\nkind: NetworkInterface\nmetadata: {name: ${name}}\nspec: ${spec}\n`;
@@ -122,6 +123,18 @@ describe("a client with no configuration", () => {
     expect((await lease("whatever")).ip).toBe("192.168.10.50");
     expect(resolve(client, "printer.home.arpa", "192.168.10.1")).toEqual(["192.168.10.50"]);
   }, 30_000);
+});
+
+describe("fos1 leases", () => {
+  test("lists each lease with its interface, MAC, host name and expiry", async () => {
+    const p = Bun.spawnSync(router.argv([...fos1Argv(), "leases", "--state-dir", state, "-o", "json"]), { stdout: "pipe", stderr: "pipe" });
+    expect(p.exitCode).toBe(0);
+    const { leases } = JSON.parse(p.stdout.toString()) as { leases: { interface: string; address: string; client: string; hostname: string | null; expires: string | null }[] };
+    const printer = leases.find((l) => l.client === PRINTER);
+    expect(printer).toMatchObject({ interface: "lan0", address: "192.168.10.50", hostname: "printer" });
+    expect(Date.parse(printer!.expires!) - Date.now()).toBeGreaterThan(50 * 60_000); // the 1 h lease time
+    expect(leases.some((l) => l.hostname === "laptop" && l.interface === "lan0")).toBe(true);
+  }, 20_000);
 });
 
 describe("the firewall opens exactly what is served", () => {

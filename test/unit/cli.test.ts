@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import pkg from "../../package.json" with { type: "json" };
 import { fos1, logMessages } from "../helpers/fos1";
 
-const everyCommand = ["agent", "apply", "confirm", "controller", "plan", "rollback", "status", "translate", "validate", "version", "xdp"];
+const everyCommand = ["agent", "apply", "confirm", "controller", "leases", "plan", "rollback", "status", "translate", "validate", "version", "xdp"];
 
 describe("fos1 --help", () => {
   test("lists every subcommand with a one-line summary and exits 0", async () => {
