@@ -32,6 +32,7 @@ import { StateDirBusy } from "../apply/lock";
 import { DhcpSupervisor } from "../engine/dhcp";
 import { LanServices } from "../engine/lan/supervisor";
 import type { DesiredState } from "../engine/model";
+import type { DesiredLan } from "../engine/lan/model";
 import { opKey, type Op } from "../engine/op";
 import { ConfigWatcher } from "./config-watch";
 import type { AgentObserver, ConfigSource } from "./observer";
@@ -267,6 +268,11 @@ export class Agent {
     this.candidate = { ...config, digest, file };
     if (!atStart) this.log.info(merged?.taken.length ? "config changed; applying the file with the cluster's objects" : "config file changed; applying it", { file, digest, ...(merged?.taken.length ? { fromCluster: merged.taken } : {}) });
     return true;
+  }
+
+  /** What the LAN services serve now (for /metrics). */
+  lanServing(): DesiredLan | undefined {
+    return this.lan.running();
   }
 
   /** The objects of the config in force, or of the one being taken up while none is yet (null before one is read). */

@@ -137,6 +137,17 @@ describe("fos1 leases", () => {
   }, 20_000);
 });
 
+describe("/metrics", () => {
+  test("counts leases by interface, the pool's size and the resolver's answers", async () => {
+    const { body } = await agent.get("http://127.0.0.1:19642/metrics");
+    const value = (re: RegExp) => Number(re.exec(body)?.[1] ?? NaN);
+    expect(value(/^fos1_dhcp_leases\{interface="lan0",family="4"\} (\d+)$/m)).toBeGreaterThanOrEqual(2);
+    expect(value(/^fos1_dhcp_pool_addresses\{interface="lan0"\} (\d+)$/m)).toBe(51);
+    expect(value(/^fos1_dns_cache_misses_total (\d+)$/m) + value(/^fos1_dns_cache_hits_total (\d+)$/m)).toBeGreaterThanOrEqual(1);
+    expect(body).toMatch(/^fos1_scrape_source_up\{source="lan"\} 1$/m);
+  }, 20_000);
+});
+
 describe("the firewall opens exactly what is served", () => {
   test("the management zone, which the resolver does not serve, gets no answer from it", () => {
     expect(resolve(operator, "nas.home.arpa", "203.0.113.1")).toBeNull();

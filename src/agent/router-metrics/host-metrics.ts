@@ -6,13 +6,21 @@
 // the scrape: its metrics are left out and fos1_scrape_source_up{source} says 0.
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { Logger } from "../../base/log";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseIp } from "../../api/ip";
+import { observeLinks } from "../../engine/host-reader";
+import { fileNames } from "../../engine/lan/dnsmasq-config";
+import { parseLeases, placeLeases } from "../../engine/lan/leases";
+import type { DesiredLan } from "../../engine/lan/model";
+import { readDnsmasqStats, type DnsmasqStats } from "./dnsmasq-stats";
 import { filterStatus, type FilterStatus } from "../../engine/xdp/admin";
 import { isExpired, readDynamic } from "../../engine/xdp/dynamic";
 import { readConntrackUsage, type ConntrackUsage } from "./conntrack";
 import { readFirewallCounters, type FirewallCounters } from "./firewall-counters";
 import { readLinkCounters, ROUTER_KINDS, type LinkCounters } from "./link-counters";
 
-export const SOURCES = ["interfaces", "firewall", "conntrack", "xdp"] as const;
+export const SOURCES = ["interfaces", "firewall", "conntrack", "xdp", "lan"] as const;
 export type SourceName = (typeof SOURCES)[number];
 
 export interface HostMetricsOptions {
@@ -21,6 +29,8 @@ export interface HostMetricsOptions {
   log?: Logger;
   ip?: string;
   nft?: string;
+  /** What the LAN services serve now (the agent's supervisor): pools for the utilisation, whether DNS runs. */
+  lan?: () => DesiredLan | undefined;
 }
 
 
@@ -63,7 +73,8 @@ export function registerHostMetrics(registry: Registry, opts: HostMetricsOptions
   const firewall = source("firewall", () => readFirewallCounters(opts.nft));
   const conntrack = source("conntrack", readConntrackUsage);
   const xdp = source("xdp", async () => ({ filters: filterStatus([]), dynamic: readDynamic(opts.stateDir).filter((e) => !isExpired(e, Date.now())).length }));
-  const everySource = () => Promise.all([links(), firewall(), conntrack(), xdp()]);
+  const lan = source("lan", () => readLanUsage(opts.stateDir, opts.lan?.()));
+  const everySource = () => Promise.all([links(), firewall(), conntrack(), xdp(), lan()]);
 
   /** A metric whose samples are computed from a source at scrape time; none when the source failed. */
   function collected<T>(type: "counter" | "gauge", name: string, help: string, labelNames: string[], read: Read<T>, rows: (data: T) => Rows): void {
@@ -129,4 +140,51 @@ export function registerHostMetrics(registry: Registry, opts: HostMetricsOptions
   collected("counter", "fos1_xdp_bytes_total", "Bytes of the packets an XDP filter saw, by reason.", ["filter", "reason"], xdp, xdpCounters("bytes"));
   collected("gauge", "fos1_xdp_blocked_prefixes", "Prefixes in an XDP filter's blocklists (the config's and fos1 xdp block's).", ["filter"], xdp, (x) => x.filters.map((f) => [{ filter: f.name }, f.blocked]));
   collected("gauge", "fos1_xdp_dynamic_blocks", "Prefixes blocked by fos1 xdp block that have not expired.", [], xdp, (x) => [[{}, x.dynamic]]);
+
+  collected("gauge", "fos1_dhcp_leases", "Leases the router's DHCP server holds, by the interface whose network holds them and IP family.", ["interface", "family"], lan, (u) =>
+    [...u.leases].map(([key, n]): [Labels, number] => {
+      const [iface, family] = key.split(" ") as [string, string];
+      return [{ interface: iface, family }, n];
+    }),
+  );
+  collected("gauge", "fos1_dhcp_pool_addresses", "IPv4 addresses in the DHCP server's pools, by interface (fos1_dhcp_leases{family=\"4\"} over this is the pool's use).", ["interface"], lan, (u) =>
+    [...u.pools].map(([iface, n]): [Labels, number] => [{ interface: iface }, n]),
+  );
+  collected("counter", "fos1_dns_cache_hits_total", "DNS queries the router's resolver answered from its cache (dnsmasq's own count, since it started).", [], lan, (u) => (u.dns ? [[{}, u.dns.hits]] : []));
+  collected("counter", "fos1_dns_cache_misses_total", "DNS queries the router's resolver could not answer from its cache (forwarded, or answered from its names), since it started.", [], lan, (u) => (u.dns ? [[{}, u.dns.misses]] : []));
+}
+
+interface LanUsage {
+  /** "interface family" → leases. */
+  leases: Map<string, number>;
+  /** interface → IPv4 addresses in its pools. */
+  pools: Map<string, number>;
+  dns: DnsmasqStats | null;
+}
+
+/** The LAN services' use: leases by interface (none when the lease file is not there), pool sizes, dnsmasq's DNS counters. */
+async function readLanUsage(stateDir: string, lan: DesiredLan | undefined): Promise<LanUsage> {
+  const pools = new Map<string, number>();
+  for (const d of lan?.dhcp ?? []) pools.set(d.ifname, (pools.get(d.ifname) ?? 0) + d.pools.reduce((n, p) => n + poolSize(p.start, p.end), 0));
+  let text = "";
+  try {
+    text = readFileSync(join(stateDir, "lan", fileNames.leases), "utf8");
+  } catch {
+    // no lease file: the LAN services never ran here
+  }
+  const leases = new Map<string, number>();
+  const parsed = parseLeases(text);
+  if (parsed.length) {
+    const links = await observeLinks();
+    for (const l of placeLeases(parsed, links.map((k) => ({ name: k.name, cidrs: k.addresses.map((a) => a.cidr) })))) {
+      const key = `${l.interface ?? ""} ${l.family}`;
+      leases.set(key, (leases.get(key) ?? 0) + 1);
+    }
+  }
+  return { leases, pools, dns: lan?.dns ? await readDnsmasqStats() : null };
+}
+
+function poolSize(start: string, end: string): number {
+  const a = parseIp(start), b = parseIp(end);
+  return a && b ? Number(b.addr - a.addr) + 1 : 0;
 }

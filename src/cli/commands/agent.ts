@@ -16,6 +16,7 @@ import { observeAll } from "../../agent/observer";
 import { Readiness } from "../../agent/readiness";
 import { ReadyNotifier } from "../../agent/ready-notifier";
 import { hostname } from "node:os";
+import type { DesiredLan } from "../../engine/lan/model";
 import type { ClusterSource } from "../../cluster/node-source";
 import { createFlowMetrics } from "../../flows/metrics";
 import { DEFAULT_HUBBLE_SERVER, parseServer, type HubbleServer } from "../../flows/server";
@@ -66,10 +67,12 @@ export const agent: Command = {
     process.on("SIGINT", onSignal);
 
     const readiness = new Readiness();
-    const metrics = agentMetrics(() => readiness.report().ready, stateDir, ctx.log);
+    let lanServing: () => DesiredLan | undefined = () => undefined;
+    const metrics = agentMetrics(() => readiness.report().ready, stateDir, ctx.log, () => lanServing());
     const notifier = new ReadyNotifier(readiness, ctx.log);
     const health = new HealthServer(listen, { readiness: () => readiness.report(), metrics: () => metrics.render(), metricsContentType: metrics.contentType }, ctx.log);
     const a = new Agent({ configFile: file, stateDir, log: ctx.log, observer: observeAll(readiness, metrics, notifier), ...(debounceMs !== undefined ? { debounceMs } : {}), ...(cluster ? { cluster } : {}) });
+    lanServing = () => a.lanServing();
     // gRPC and the Kubernetes client load only when used: every other command starts without them.
     const flows = hubble && (await import("../../flows/feed")).startFlowFeed({ server: hubble, zones: zonesInForce(a), metrics: createFlowMetrics(metrics.registry), log: ctx.log });
     ctx.log.info("agent starting", { config: file, stateDir, pid: process.pid });
@@ -99,9 +102,9 @@ export const agent: Command = {
 };
 
 /** What /metrics serves: the agent's own metrics and the router's, read from the kernel at each scrape. */
-export function agentMetrics(isReady: () => boolean, stateDir: string, log: Logger): AgentMetrics {
+export function agentMetrics(isReady: () => boolean, stateDir: string, log: Logger, lan?: () => DesiredLan | undefined): AgentMetrics {
   const metrics = new AgentMetrics(isReady);
-  registerHostMetrics(metrics.registry, { stateDir, log });
+  registerHostMetrics(metrics.registry, { stateDir, log, ...(lan ? { lan } : {}) });
   return metrics;
 }
 
