@@ -135,6 +135,14 @@ describe("fos1 leases", () => {
     expect(Date.parse(printer!.expires!) - Date.now()).toBeGreaterThan(50 * 60_000); // the 1 h lease time
     expect(leases.some((l) => l.hostname === "laptop" && l.interface === "lan0")).toBe(true);
   }, 20_000);
+
+  test("fos1 status counts them against the pools of the config in force", () => {
+    const p = Bun.spawnSync(router.argv([...fos1Argv(), "status", "--state-dir", state, "-o", "json"]), { stdout: "pipe", stderr: "pipe" });
+    expect(p.exitCode).toBe(0);
+    const { lan } = JSON.parse(p.stdout.toString()) as { lan: { interface: string; leases: number; poolAddresses: number }[] };
+    expect(lan).toEqual([{ interface: "lan0", leases: expect.any(Number), poolAddresses: 51 }]);
+    expect(lan[0]!.leases).toBeGreaterThanOrEqual(2);
+  }, 20_000);
 });
 
 describe("/metrics", () => {

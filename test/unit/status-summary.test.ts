@@ -33,6 +33,7 @@ function status(over: Partial<HostStatus> = {}): HostStatus {
     topTalkers: [{ address: "192.0.2.10", connections: 12, bytes: 3_400_000 }],
     drops: [{ source: "xdp", where: "edge", reason: "drop_block_v4", packets: 1234 }, { source: "firewall", where: "zone lan forward policy", chain: "fwd_lan", reason: "reject", packets: 56 }],
     blocks: { static: 3, dynamic: [{ filter: "edge", prefix: "203.0.113.7/32", source: "dynamic", expires: "2026-05-01T13:00:00.000Z", packets: "12" }] },
+    lan: [{ interface: "lan", leases: 12, poolAddresses: 151 }],
     lastChanges: [change(12), change(11, { outcome: "failed", changes: { remove: 1 }, finishedAt: "2026-05-01T10:00:00Z" })],
     problems: [],
     ...over,
@@ -64,6 +65,7 @@ describe("the one-screen summary", () => {
     expect(lines).toContainEqual(expect.stringMatching(/^192\.0\.2\.10 +12 +3\.4 MB +│ xdp edge drop_block_v4 +1234$/));
     expect(lines).toContainEqual(expect.stringMatching(/│ fw zone lan forward policy \(reject\) +56$/));
     expect(lines).toContain("blocks   3 static, 1 dynamic: 203.0.113.7/32 until 13:00 (12 dropped)");
+    expect(lines).toContain("leases   lan 12/151");
     expect(lines).toContain("changes  #12 3m ago converged: 2 add, 1 change, by fos1 agent (config changed)");
     expect(lines).toContain("         #11 2h ago failed: 1 remove, by fos1 agent (config changed)");
   });
@@ -77,6 +79,7 @@ describe("the one-screen summary", () => {
         topTalkers: Array.from({ length: 10 }, (_, i) => ({ address: `2001:db8:aaaa:bbbb:cccc:dddd:eeee:${i}`, connections: 100 - i, bytes: null })),
         drops: Array.from({ length: 10 }, (_, i) => ({ source: "firewall" as const, where: `FirewallRule/a-rule-with-a-really-long-name-${i}`, chain: "fwd_lan_wan", reason: "drop", packets: 10 - i })),
         blocks: { static: 5000, dynamic: Array.from({ length: 20 }, (_, i) => ({ filter: "edge", prefix: `203.0.113.${i}/32`, source: "dynamic" as const, expires: null, packets: String(i) })) },
+        lan: Array.from({ length: 30 }, (_, i) => ({ interface: `lan${i}`, leases: 200 + i, poolAddresses: 65534 })),
         lastChanges: Array.from({ length: 5 }, (_, i) => change(20 - i, { source: "fos1 apply -f /a/very/long/path/to/the/config/file/that/goes/on/and/on.yaml" })),
         problems: [{ source: "conntrack", error: "ENOENT: no such file or directory, open '/proc/sys/net/netfilter/nf_conntrack_count'" }],
       }),

@@ -8,11 +8,10 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import type { Logger } from "../../base/log";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseIp } from "../../api/ip";
 import { observeLinks } from "../../engine/host-reader";
 import { fileNames } from "../../engine/lan/dnsmasq-config";
 import { parseLeases, placeLeases } from "../../engine/lan/leases";
-import type { DesiredLan } from "../../engine/lan/model";
+import { poolSizes, type DesiredLan } from "../../engine/lan/model";
 import { readDnsmasqStats, type DnsmasqStats } from "./dnsmasq-stats";
 import { filterStatus, type FilterStatus } from "../../engine/xdp/admin";
 import { isExpired, readDynamic } from "../../engine/xdp/dynamic";
@@ -164,8 +163,7 @@ interface LanUsage {
 
 /** The LAN services' use: leases by interface (none when the lease file is not there), pool sizes, dnsmasq's DNS counters. */
 async function readLanUsage(stateDir: string, lan: DesiredLan | undefined): Promise<LanUsage> {
-  const pools = new Map<string, number>();
-  for (const d of lan?.dhcp ?? []) pools.set(d.ifname, (pools.get(d.ifname) ?? 0) + d.pools.reduce((n, p) => n + poolSize(p.start, p.end), 0));
+  const pools = poolSizes(lan);
   let text = "";
   try {
     text = readFileSync(join(stateDir, "lan", fileNames.leases), "utf8");
@@ -182,9 +180,4 @@ async function readLanUsage(stateDir: string, lan: DesiredLan | undefined): Prom
     }
   }
   return { leases, pools, dns: lan?.dns ? await readDnsmasqStats() : null };
-}
-
-function poolSize(start: string, end: string): number {
-  const a = parseIp(start), b = parseIp(end);
-  return a && b ? Number(b.addr - a.addr) + 1 : 0;
 }

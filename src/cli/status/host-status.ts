@@ -10,6 +10,9 @@ import { readFile } from "node:fs/promises";
 import { hostname, release } from "node:os";
 import { isOwned, type ObservedLink, type RouteEntry, type RuleEntry } from "../../engine/model";
 import { observe } from "../../engine/apply";
+import { loadConfigText } from "../../api/load";
+import { poolSizes } from "../../engine/lan/model";
+import { readLeases } from "../commands/leases";
 import { desiredState } from "../../engine/desired";
 import { Journal, type HistoryLine, type JournalEntry } from "../../journal/journal";
 import { readConntrackTable, readConntrackUsage, topTalkers, type ConntrackUsage, type Talker } from "../../agent/router-metrics/conntrack";
@@ -84,6 +87,8 @@ export interface HostStatus {
   drops: Drop[];
   /** Prefixes the XDP filters drop: how many the configs block, and each dynamic one (fos1 xdp block). */
   blocks: { static: number; dynamic: ListedEntry[] };
+  /** Per interface the router's DHCP server serves (or holds leases on): its leases and the addresses in its pools. */
+  lan: { interface: string; leases: number; poolAddresses: number }[];
   /** The newest history entries, newest first, with their # for fos1 history --diff. */
   lastChanges: (HistoryLine & { number: number })[];
   problems: StatusProblem[];
@@ -142,9 +147,20 @@ export async function hostStatus(stateDir: string, sampleMs = SAMPLE_MS): Promis
     topTalkers: table ? topTalkers(table, TOP_TALKERS) : [],
     drops: dropsByReason(xdp ?? [], fw),
     blocks: { static: blocked.filter((b) => b.source === "static").length, dynamic: blocked.filter((b) => b.source === "dynamic") },
+    lan: (await attempt("leases", () => lanUse(stateDir, journal))) ?? [],
     lastChanges: history.map((h, i) => ({ ...h, number: i + 1 })).slice(-LAST_CHANGES).reverse(),
     problems,
   };
+}
+
+/** Leases per interface (dnsmasq's lease file) beside the pools of the config in force. */
+async function lanUse(stateDir: string, journal: Journal): Promise<HostStatus["lan"]> {
+  const lkg = journal.lastKnownGood();
+  const loaded = lkg ? loadConfigText(lkg.text, "last-known-good.yaml") : null;
+  const pools = poolSizes(loaded && !loaded.problems.length ? desiredState(loaded.objects).lan : undefined);
+  const counts = new Map<string, number>();
+  for (const l of await readLeases(stateDir)) if (l.interface) counts.set(l.interface, (counts.get(l.interface) ?? 0) + 1);
+  return [...new Set([...pools.keys(), ...counts.keys()])].sort().map((i) => ({ interface: i, leases: counts.get(i) ?? 0, poolAddresses: pools.get(i) ?? 0 }));
 }
 
 /** Bits per second between two readings, per device; a link absent from either, or whose counters went back (re-created), has none. */

@@ -91,6 +91,7 @@ export function summaryText(s: HostStatus, now = Date.now()): string {
     `blocks   ${s.blocks.static} static, ${dynamic.length} dynamic${dynamic.length ? ": " + dynamic.map((d) => `${d.prefix}${d.expires ? ` until ${d.expires.slice(11, 16)}` : ""} (${d.packets} dropped)`).join(", ") : ""}`,
     SCREEN.columns,
   );
+  const lan = s.lan.length ? [fit(`leases   ${s.lan.map((l) => `${l.interface} ${l.leases}${l.poolAddresses ? `/${l.poolAddresses}` : ""}`).join(" · ")}`, SCREEN.columns)] : [];
   const changes = s.lastChanges.length
     ? s.lastChanges.slice(0, CHANGES).map((h) => fit(`#${h.number} ${ago(h.finishedAt, now)} ${h.outcome}: ${changesText(h)}, by ${h.source}`, SCREEN.columns - LABEL.length))
     : ["no change recorded yet"];
@@ -98,6 +99,7 @@ export function summaryText(s: HostStatus, now = Date.now()): string {
     "",
     ...sideBySide(s),
     blocks,
+    ...lan,
     ...changes.map((c, i) => (i === 0 ? LABEL : " ".repeat(LABEL.length)) + c),
     ...(s.problems.length ? [fit(`could not read: ${s.problems.map((p) => `${p.source} (${p.error})`).join("; ")}`, SCREEN.columns)] : []),
   ];

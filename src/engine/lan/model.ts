@@ -1,6 +1,8 @@
 // The LAN services as the engine runs them: what the DHCP server, the router advertisements
 // and the resolver are to do, resolved to kernel interface names and the router's own
 // addresses, with every default filled in. One dnsmasq serves all of it (README: why dnsmasq).
+import { parseIp } from "../../api/ip";
+
 export interface DesiredDhcpServer {
   ref: string;
   ifname: string;
@@ -52,4 +54,14 @@ export interface DesiredLan {
 }
 
 export const NO_LAN: DesiredLan = { dhcp: [], ra: [], dns: null };
+
+/** Served interface → the IPv4 addresses in its pools. */
+export function poolSizes(lan: DesiredLan | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const d of lan?.dhcp ?? []) {
+    const size = d.pools.reduce((n, p) => n + Number(parseIp(p.end)!.addr - parseIp(p.start)!.addr) + 1, 0);
+    out.set(d.ifname, (out.get(d.ifname) ?? 0) + size);
+  }
+  return out;
+}
 export const isEmptyLan = (l: DesiredLan) => !l.dhcp.length && !l.ra.length && !l.dns;
