@@ -60,17 +60,57 @@ export const labHosts: LabHost[] = [
 
 export const hostAddress = (h: LabHost) => h.cidr.split("/")[0]!;
 
+/** A name only the provider's resolver knows: the LANs resolve it through the router's resolver. */
+export const OUTSIDE_NAME = "outside.example";
+
 /**
- * The provider's DHCPv4 server on the wan host's end of the bond (dnsmasq, in the background),
- * with a fixed lease for the router's bond (it carries eth0's MAC): the router's uplink gets
- * 198.51.100.1 and a default route via the wan host.
+ * The provider on the wan host's end of the bond (dnsmasq, in the background): DHCPv4 with a
+ * fixed lease for the router's bond (it carries eth0's MAC), so the uplink gets 198.51.100.1, a
+ * default route via the wan host and the wan host as DNS server, which answers OUTSIDE_NAME.
+ * With ipv6, also router advertisements on the link (the uplink's IPv6 default route).
  */
-export const wanDhcpServer = [
-  "mkdir -p /tmp/dhcp",
-  "ip netns exec wan dnsmasq --keep-in-foreground --log-facility=- --conf-file=/dev/null --port=0 --user=root --pid-file= " +
-    "--interface=bond0 --bind-interfaces --dhcp-leasefile=/tmp/dhcp/leases --dhcp-range=198.51.100.100,198.51.100.199,255.255.255.0,1h " +
-    "--dhcp-host=52:54:00:00:01:00,198.51.100.1 --dhcp-option=option:router,198.51.100.254 >/tmp/dhcp/dnsmasq.log 2>&1 &",
-].join("\n");
+export function wanProvider(opts: { ipv6?: boolean } = {}): string {
+  return [
+    "mkdir -p /tmp/dhcp",
+    ...(opts.ipv6 ? ["ip -n wan addr add 2001:db8:0:1::fe/64 dev bond0 nodad"] : []),
+    "ip netns exec wan dnsmasq --keep-in-foreground --log-facility=- --conf-file=/dev/null --user=root --pid-file= " +
+      "--interface=bond0 --bind-interfaces --dhcp-leasefile=/tmp/dhcp/leases --dhcp-range=198.51.100.100,198.51.100.199,255.255.255.0,1h " +
+      "--dhcp-host=52:54:00:00:01:00,198.51.100.1 --dhcp-option=option:router,198.51.100.254 --dhcp-option=option:dns-server,198.51.100.254 " +
+      `--no-resolv --no-hosts --address=/${OUTSIDE_NAME}/198.51.100.254 ` +
+      (opts.ipv6 ? "--enable-ra --dhcp-range=::,constructor:bond0,ra-only,64,1h " : "") +
+      ">/tmp/dhcp/dnsmasq.log 2>&1 &",
+  ].join("\n");
+}
+
+/** The provider without IPv6 (the demo, the extension's boot). */
+export const wanDhcpServer = wanProvider();
+
+/**
+ * The provider's DHCPv6 server on the wan host (kea-dhcp6, in the background): an address for
+ * the uplink and a /56 out of prefix (a /40) for the router to split among its LANs. Started
+ * again with another prefix, it delegates from that one: a new prefix from the ISP.
+ */
+export function wanPrefixDelegation(prefix: string): string {
+  const kea = {
+    Dhcp6: {
+      "interfaces-config": { interfaces: ["bond0"] },
+      "lease-database": { type: "memfile", persist: false },
+      "server-id": { type: "EN", "enterprise-id": 32473, identifier: "0102030405", persist: false },
+      "preferred-lifetime": 3000,
+      "valid-lifetime": 4000,
+      "renew-timer": 1000,
+      "rebind-timer": 2000,
+      subnet6: [{ subnet: "2001:db8:0:1::/64", interface: "bond0", pools: [{ pool: "2001:db8:0:1::100-2001:db8:0:1::1ff" }], "pd-pools": [{ prefix, "prefix-len": 40, "delegated-len": 56 }] }],
+      loggers: [{ name: "kea-dhcp6", output_options: [{ output: "stdout" }], severity: "INFO" }],
+    },
+  };
+  return [
+    "pkill -x kea-dhcp6; while pgrep -x kea-dhcp6 >/dev/null; do sleep 0.1; done",
+    `cat >/tmp/dhcp/kea6.json <<'EOF'\n${JSON.stringify(kea)}\nEOF`,
+    "ip netns exec wan env KEA_PIDFILE_DIR=/tmp/dhcp KEA_LOCKFILE_DIR=none kea-dhcp6 -c /tmp/dhcp/kea6.json >/tmp/dhcp/kea.log 2>&1 &",
+    "i=0; until grep -q DHCP6_STARTED /tmp/dhcp/kea.log; do i=$((i+1)); [ $i -lt 150 ] || exit 1; sleep 0.2; done",
+  ].join("\n");
+}
 
 /** Builds every lab host's namespace in the peer VM. */
 export async function buildLabHosts(peer: LabVm): Promise<void> {

@@ -79,7 +79,7 @@ yaml_get() { # FILE JS-EXPRESSION-ON-d
   done
 }
 
-@test "ip, nft and dhcpcd run from the service's own root with the libraries packed beside them" {
+@test "ip, nft, dhcpcd and dnsmasq run from the service's own root with the libraries packed beside them" {
   run chroot "$svc" /usr/sbin/ip -V
   assert_success
   assert_output --partial "iproute2"
@@ -89,6 +89,12 @@ yaml_get() { # FILE JS-EXPRESSION-ON-d
   run chroot "$svc" /usr/sbin/dhcpcd --version
   assert_success
   assert_output --regexp '^dhcpcd [0-9]'
+  run chroot "$svc" /usr/sbin/dnsmasq --version
+  assert_success
+  assert_output --regexp '^Dnsmasq version [0-9]'
+  # dnsmasq becomes nobody once its sockets are open: the root names that user.
+  run grep -c '^nobody:x:65534:65534:' "$svc/etc/passwd"
+  assert_output 1
   # Found by name, through the spec's PATH, as fos1 runs them.
   run chroot "$svc" /usr/sbin/ip -json link show lo
   assert_success

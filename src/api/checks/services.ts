@@ -4,12 +4,30 @@
 import type { LoadedObject } from "../load";
 import type { ConfigObject } from "../kinds";
 import { contains, formatIp, formatPrefix, network, parseIp, parsePrefix, type Family, type Prefix } from "../ip";
+import { parseDuration } from "../../base/duration";
 import { NetworkIndex, type InterfaceInfo } from "../network-index";
 import { problemAt, type ConfigProblem, type FieldPath } from "../problems";
 import type { DHCPServerT, DNSResolverT, RouterAdvertisementT } from "../schema/services";
 import { zoneClaims } from "../zone-claims";
 
 type Report = (o: LoadedObject, path: FieldPath, message: string) => void;
+
+/** dnsmasq's shortest lease. */
+const MIN_LEASE_MS = 120_000;
+
+const ADDRESS_OPTIONS = new Set(["ntp-server", "log-server", "lpr-server", "netbios-ns", "netbios-dd", "sip-server"]);
+const INTEGER_OPTIONS = new Set(["time-offset", "mtu", "T1", "T2", "netbios-nodetype"]);
+
+/** What is wrong with a DHCP option's value for dnsmasq, or null. */
+function optionValueProblem(name: string, value: string): string | null {
+  if (/[\r\n]/.test(value)) return "a value is one line";
+  if (ADDRESS_OPTIONS.has(name)) {
+    const bad = value.split(",").map((v) => v.trim()).find((v) => parseIp(v)?.family !== 4);
+    return bad === undefined ? null : `${name} takes IPv4 addresses, separated by commas; "${bad}" is not one`;
+  }
+  if (INTEGER_OPTIONS.has(name) && !/^-?\d+$/.test(value.trim())) return `${name} takes a whole number; got "${value}"`;
+  return null;
+}
 type Ip = { family: Family; addr: bigint };
 const compareIp = (a: Ip, b: Ip) => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0);
 const text = (ip: Ip) => formatIp(ip.family, ip.addr);
@@ -26,11 +44,11 @@ export function checkServices(objects: LoadedObject<ConfigObject>[]): ConfigProb
   const served = new Map<string, Map<InterfaceInfo, LoadedObject>>();
   const servedInterface = (o: LoadedObject, ref: string): InterfaceInfo | undefined => {
     const i = idx.resolve(ref);
-    if (!i) return void report(o, ["spec", "interface"], `unknown interface "${ref}"`);
+    if (!i) return void report(o, ["spec", "interface"], `unknown interface "${ref}"; declared interfaces: ${idx.interfaces.map((x) => x.name).join(", ") || "none"}`);
     const byKind = served.get(o.value.kind) ?? new Map<InterfaceInfo, LoadedObject>();
     served.set(o.value.kind, byKind);
     const first = byKind.get(i);
-    if (first) report(o, ["spec", "interface"], `${i.name} is already served by ${first.ref}; one ${o.value.kind} an interface`);
+    if (first) report(o, ["spec", "interface"], `${i.name} is already served by ${first.ref}; one ${o.value.kind} per interface`);
     else byKind.set(i, o);
     return i;
   };
@@ -52,7 +70,16 @@ export function checkServices(objects: LoadedObject<ConfigObject>[]): ConfigProb
     if (!i) continue;
     inAZone(r, i);
     if (!hasV6(i)) report(r, ["spec", "interface"], `${i.name} has no IPv6: give it an IPv6 address or a delegatedPrefix to advertise`);
-    if (r.value.spec.slaac === false && !r.value.spec.managed) report(r, ["spec", "slaac"], "with neither slaac nor managed, clients would get no address from the advertised prefixes");
+    const ra = r.value.spec;
+    if (ra.slaac === false && !ra.managed) report(r, ["spec", "slaac"], "with neither slaac nor managed, clients would get no address from the advertised prefixes");
+    const interval = ra.interval ?? 600;
+    if (ra.routerLifetime !== undefined && ra.routerLifetime > 0 && ra.routerLifetime < interval)
+      report(r, ["spec", "routerLifetime"], `${ra.routerLifetime} s is shorter than the interval between advertisements (${interval} s): the router would drop out between them; 0 (not a default router) or at least ${interval}`);
+    if (ra.routerLifetime === 0 && ra.preference && ra.preference !== "medium")
+      report(r, ["spec", "preference"], "a router that is not a default router (routerLifetime 0) advertises preference medium (RFC 4191): leave preference out");
+    (ra.dnsServers ?? []).forEach((s, n) => {
+      if (!s.includes(":")) report(r, ["spec", "dnsServers", n], `${s} is IPv4; router advertisements tell IPv6 DNS servers (DHCPServer.dnsServers tells IPv4 ones)`);
+    });
     if (r.value.spec.managed && !dhcp.some((d) => idx.resolve(d.value.spec.interface) === i && d.value.spec.v6))
       report(r, ["spec", "managed"], `managed (M) sends clients to DHCPv6 for addresses, but no DHCPServer of ${i.name} has v6 pools`);
   }
@@ -74,8 +101,10 @@ export function checkServices(objects: LoadedObject<ConfigObject>[]): ConfigProb
       else if (!claims.some((c) => c.zone === zone && c.iface)) report(resolver, ["spec", "zones", n], `zone ${zone} has no interface, so no host could query the resolver from it`);
     });
     const names = new Map<string, number>();
+    const domain = (resolver.value.spec.localDomain ?? "home.arpa").toLowerCase();
     (resolver.value.spec.hosts ?? []).forEach((h, n) => {
-      const key = h.name.toLowerCase();
+      // A bare name gets the local domain: "printer" and "printer.home.arpa" are one name.
+      const key = h.name.toLowerCase().includes(".") ? h.name.toLowerCase() : `${h.name.toLowerCase()}.${domain}`;
       if (names.has(key)) report(resolver, ["spec", "hosts", n, "name"], `${h.name} is already given in hosts[${names.get(key)}]`);
       else names.set(key, n);
     });
@@ -94,6 +123,15 @@ function ipv4Subnets(i: InterfaceInfo): { net: Prefix; router: Ip }[] {
 function checkDhcp(s: LoadedObject<DHCPServerT>, i: InterfaceInfo, report: Report) {
   const spec = s.value.spec;
   const subnets = ipv4Subnets(i);
+  for (const [path, text] of [[["spec", "leaseTime"], spec.leaseTime], [["spec", "v6", "leaseTime"], spec.v6?.leaseTime]] as [FieldPath, string | undefined][])
+    if (text !== undefined && (parseDuration(text) ?? 0) < MIN_LEASE_MS) report(s, path, `${text} is too short: a lease lasts at least 2m (120 seconds; written like 12h, 30m, 90s, 2d or plain seconds)`);
+  (spec.dnsServers ?? []).forEach((d, n) => {
+    if (d.includes(":")) report(s, ["spec", "dnsServers", n], `${d} is IPv6; DHCPv4 tells IPv4 DNS servers (RouterAdvertisement.dnsServers tells IPv6 ones)`);
+  });
+  (spec.options ?? []).forEach((o, n) => {
+    const problem = optionValueProblem(o.name, o.value);
+    if (problem) report(s, ["spec", "options", n, "value"], problem);
+  });
   const where = subnets.length ? `${i.name}'s subnet${subnets.length > 1 ? "s" : ""} ${subnets.map((x) => formatPrefix(network(x.net))).join(", ")}` : "";
   const subnetOf = (ip: Ip) => subnets.find((x) => contains(x.net, ip));
   if ((spec.pools?.length || spec.staticLeases?.length) && !subnets.length)
@@ -110,6 +148,8 @@ function checkDhcp(s: LoadedObject<DHCPServerT>, i: InterfaceInfo, report: Repor
     if (!subnets.length) return;
     if (!net || !contains(net.net, end)) return report(s, path, `${pool.start}–${pool.end} is not inside ${where}`);
     if (compareIp(start, net.router) <= 0 && compareIp(net.router, end) <= 0) return report(s, path, `${pool.start}–${pool.end} holds the router's own address ${text(net.router)}`);
+    const first = network(net.net).addr, last = first + (1n << BigInt(32 - net.net.len)) - 1n;
+    if (net.net.len < 31 && (start.addr === first || end.addr === last)) return report(s, path, `${pool.start}–${pool.end} holds the subnet's ${start.addr === first ? "network" : "broadcast"} address, which no host can have`);
     const clash = pools.find((p) => compareIp(start, p.end) <= 0 && compareIp(p.start, end) <= 0);
     if (clash) return report(s, path, `${pool.start}–${pool.end} overlaps pools[${clash.n}]`);
     pools.push({ start, end, n });
@@ -123,6 +163,7 @@ function checkDhcp(s: LoadedObject<DHCPServerT>, i: InterfaceInfo, report: Repor
     else macs.set(mac, n);
     const ip = parseIp(lease.address);
     if (!ip) return;
+    if (ip.family === 6) return report(s, [...path, "address"], `${lease.address} is IPv6: static leases are IPv4 (DHCPv6 addresses come from v6.pools)`);
     const key = text(ip);
     if (addresses.has(key)) return report(s, [...path, "address"], `${lease.address} is already given to staticLeases[${addresses.get(key)}]`);
     addresses.set(key, n);
@@ -142,6 +183,7 @@ function checkDhcp(s: LoadedObject<DHCPServerT>, i: InterfaceInfo, report: Repor
     const start = parseIp(pool.start), end = parseIp(pool.end);
     if (!start || !end) return report(s, ["spec", "v6", "pools", n], `${!start ? pool.start : pool.end} is not an interface identifier such as ::1000`);
     if (compareIp(start, end) > 0) report(s, ["spec", "v6", "pools", n, "end"], `the pool ends (${pool.end}) before it starts (${pool.start})`);
-    if (start.addr >> 64n || end.addr >> 64n) report(s, ["spec", "v6", "pools", n], "an interface identifier has its upper 64 bits zero: the /64 is the interface's");
+    for (const [id, field] of [[start, "start"], [end, "end"]] as const)
+      if (id.addr >> 64n) report(s, ["spec", "v6", "pools", n, field], `${pool[field]} is not an interface identifier: its upper 64 bits must be zero (::1000, not 2001:db8::1000), since the /64 is the interface's`);
   });
 }

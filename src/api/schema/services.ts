@@ -65,7 +65,7 @@ export const DHCPServerSpec = Type.Object(
   {
     interface: InterfaceRef("the NetworkInterface served: its clients get addresses from its subnet"),
     pools: Type.Optional(Type.Array(Pool, { minItems: 1, description: "IPv4 address pools, inside the interface's subnet" })),
-    leaseTime: Type.Optional(Duration("how long a lease lasts, at least 2m (default 12h)")),
+    leaseTime: Type.Optional(Duration("how long a lease lasts, at least 2m: 12h, 30m, 90s, 2d or plain seconds (default 12h)")),
     gateway: Type.Optional(IpAddress),
     dnsServers: Type.Optional(Type.Array(IpAddress, { description: "default: the router, when a DNSResolver serves the interface's zone" })),
     domain: Type.Optional(DomainName("the domain clients are told (default: the DNSResolver's local domain)")),
@@ -80,7 +80,7 @@ export const DHCPServerSpec = Type.Object(
       Type.Object(
         {
           pools: Type.Array(Pool6, { minItems: 1, description: "stateful DHCPv6: interface identifiers handed out in every /64 of the interface" }),
-          leaseTime: Type.Optional(Duration("how long a DHCPv6 lease lasts (default 12h)")),
+          leaseTime: Type.Optional(Duration("how long a DHCPv6 lease lasts, at least 2m: 12h, 30m, 90s, 2d or plain seconds (default 12h)")),
         },
         { additionalProperties: false },
       ),

@@ -3,7 +3,7 @@
 // resolver serves the interface's zone, 12 h leases, SLAAC on, the O flag where DHCP serves.
 import type { LoadedObject } from "../../api/load";
 import type { ConfigObject } from "../../api/kinds";
-import { contains, parseIp, parsePrefix } from "../../api/ip";
+import { contains, formatPrefix, network, parseIp, parsePrefix } from "../../api/ip";
 import { raOtherConfig, type DHCPServerT, type DNSResolverT, type RouterAdvertisementT } from "../../api/schema/services";
 import { zoneClaims } from "../../api/zone-claims";
 import { parseDuration } from "../../base/duration";
@@ -35,6 +35,7 @@ export function desiredLan(objects: LoadedObject<ConfigObject>[], ctx: DesireCon
       ref: o.ref,
       ifname,
       pools: (s.pools ?? []).map((p) => ({ ...p, prefixLength: subnets.find((n) => contains(n, parseIp(p.start)!))?.len ?? 24 })),
+      subnets: subnets.map((n) => formatPrefix(network(n))),
       leaseSeconds: seconds(s.leaseTime),
       gateway: s.gateway ?? null,
       dnsServers: s.dnsServers ?? (resolves(ifname) ? ["router"] : []),

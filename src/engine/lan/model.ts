@@ -8,6 +8,8 @@ export interface DesiredDhcpServer {
   ifname: string;
   /** IPv4 pools, with the prefix length of the subnet they are in. */
   pools: { start: string; end: string; prefixLength: number }[];
+  /** The interface's IPv4 subnets ("192.168.10.0/24"): a static lease is served only in one dnsmasq has a range for. */
+  subnets: string[];
   leaseSeconds: number;
   /** Told to clients as their router; null: the router's own address on the interface. */
   gateway: string | null;
@@ -37,7 +39,10 @@ export interface DesiredRouterAdvertisement {
 
 export interface DesiredResolver {
   ref: string;
-  /** The interfaces of the served zones: the only ones it answers on. */
+  /**
+   * The interfaces of the served zones. The firewall admits DNS only from them; dnsmasq itself
+   * answers on every interface it serves (DHCP and RA included), as it has no DHCP-only mode.
+   */
   ifnames: string[];
   /** Upstream resolvers; empty: those the uplinks' DHCP leases name. */
   forwarders: string[];

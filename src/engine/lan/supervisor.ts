@@ -12,7 +12,7 @@ import type { Logger } from "../../base/log";
 import { runTool } from "../../base/tool";
 import { writeFileAtomic } from "../../base/atomic-file";
 import { Daemon } from "../daemon/supervisor";
-import { fileNames, renderDnsmasq, type DnsmasqFiles } from "./dnsmasq-config";
+import { asOneFileForCheck, fileNames, renderDnsmasq, type DnsmasqFiles } from "./dnsmasq-config";
 import { isEmptyLan, type DesiredLan } from "./model";
 
 export interface LanServicesOptions {
@@ -118,24 +118,15 @@ export class LanServices {
     return join(this.opts.dir, fileNames[name]);
   }
 
-  /**
-   * dnsmasq's own checker on the files as they would be, in a folder of their own. `--test`
-   * reads only the main file, so the static leases and options go into it as the lines they
-   * stand for; the message names the line dnsmasq refused.
-   */
+  /** dnsmasq's own checker on the files as they would be, in a folder of their own; the message names the line it refused. */
   private async check(files: DnsmasqFiles): Promise<void> {
     const dir = join(this.opts.dir, "check");
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     try {
-      const entries = (text: string) => text.split("\n").filter((l) => l && !l.startsWith("#"));
-      const conf = [
-        files.conf.split(this.opts.dir + "/").join(dir + "/"),
-        ...entries(files.dhcpOpts).map((l) => `dhcp-option=${l}`),
-        ...entries(files.dhcpHosts).map((l) => `dhcp-host=${l}`),
-      ].join("\n");
+      const conf = asOneFileForCheck({ ...files, conf: files.conf.split(this.opts.dir + "/").join(dir + "/") });
       const path = join(dir, fileNames.conf);
-      writeFileAtomic(path, conf + "\n");
+      writeFileAtomic(path, conf);
       for (const name of RELOADABLE) writeFileAtomic(join(dir, fileNames[name]), files[name]);
       writeFileAtomic(join(dir, fileNames.resolv), "");
       const r = await runTool({ purpose: "check the LAN services' config", argv: [this.opts.dnsmasq ?? "dnsmasq", "--test", `--conf-file=${path}`] });

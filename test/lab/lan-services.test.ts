@@ -1,0 +1,175 @@
+// The router serves its LANs in the VM lab, on the shipped default config: `fos1 agent` on the
+// router VM, the provider on the peer's wan host (dnsmasq: DHCPv4, router advertisements and a
+// DNS server that knows outside.example; kea-dhcp6: an address for the uplink and a delegated
+// /56), and on VLAN 10 a client with no configuration (a macvlan on the lan host's VLAN link in a
+// namespace of its own: busybox udhcpc and the kernel's SLAAC). It gets a lease, a SLAAC address
+// from the lan's /64 of the delegated prefix, answers for its own name and for the provider's
+// name, and reaches the wan host over NAT44 and over IPv6. A static lease is honoured; the agent
+// restarts and the client renews the same address; the provider delegates another prefix and
+// the client moves to it while the old one is deprecated. One lab boot for all of it.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { Lab, standardLab, type LabVm } from "../../hack/lab/vm";
+import { buildLabHosts, OUTSIDE_NAME, wanPrefixDelegation, wanProvider } from "../../hack/lab/topology";
+import { waitUntil } from "../helpers/netns";
+
+const repo = resolve(import.meta.dir, "../..");
+const DEFAULT_CONFIG = readFileSync(join(repo, "src/api/default-config.yaml"), "utf8");
+const CLIENT_MAC = "52:54:00:10:10:10";
+const STATIC_LEASE = "192.168.10.77";
+const STATE = "/var/lib/fos1";
+
+let lab: Lab;
+let router: LabVm;
+let peer: LabVm;
+
+/** The default config with a static lease for the client. */
+const withStaticLease = DEFAULT_CONFIG.replace(
+  "spec: {interface: lan, pools: [{start: 192.168.10.100, end: 192.168.10.250}]}",
+  `spec: {interface: lan, pools: [{start: 192.168.10.100, end: 192.168.10.250}], staticLeases: [{mac: "${CLIENT_MAC}", address: ${STATIC_LEASE}, hostname: tv}]}`,
+);
+
+const UDHCPC_SCRIPT = `#!/bin/sh
+case "$1" in
+  bound|renew)
+    ip addr flush dev "$interface" scope global to 192.168.10.0/24
+    ip addr add "$ip/$mask" dev "$interface"
+    ip route replace default via "$router"
+    echo "ip=$ip router=$router dns=$dns domain=$domain" > /tmp/lease ;;
+esac
+`;
+
+async function startAgent(config: string): Promise<void> {
+  await router.put("/etc/fos1/config.yaml", config);
+  await router.runOk(`fos1 agent -f /etc/fos1/config.yaml --state-dir ${STATE} --hubble off >>/tmp/agent.log 2>&1 & echo $! >/tmp/agent.pid`);
+}
+
+async function stopAgent(): Promise<void> {
+  await router.runOk("kill -TERM $(cat /tmp/agent.pid); while kill -0 $(cat /tmp/agent.pid) 2>/dev/null; do sleep 0.2; done", { timeoutSec: 60 });
+}
+
+/** The client asks for a lease as a host with no configuration does; what it got. */
+async function lease(hostname: string): Promise<Record<string, string>> {
+  await peer.runOk(`rm -f /tmp/lease; ip netns exec lanc busybox udhcpc -i lanc0 -n -q -f -t 15 -T 2 -x hostname:${hostname} -s /lab/udhcpc.sh >/dev/null 2>&1`, { timeoutSec: 90 });
+  return Object.fromEntries((await peer.runOk("cat /tmp/lease")).trim().split(" ").map((kv) => kv.split("=") as [string, string]));
+}
+
+/** The addresses busybox nslookup got for name from the router, or [] when none. */
+async function resolveName(name: string): Promise<string[]> {
+  const r = await peer.run(`ip netns exec lanc busybox nslookup -type=a ${name} 192.168.10.1`, { timeoutSec: 30 });
+  return [...r.stdout.slice(r.stdout.indexOf("Name:")).matchAll(/Address: ([0-9.]+)/g)].map((m) => m[1]!);
+}
+
+/** The lan's /64 (its global IPv6 address's network) on the router, as "2001:db8:100:a". */
+async function lanPrefix(): Promise<string | null> {
+  const out = await router.runOk("ip -6 -o addr show dev lan scope global");
+  const m = /inet6 ([0-9a-f:]+)\/64/.exec(out);
+  return m ? m[1]!.split(":").slice(0, 4).join(":") : null;
+}
+
+/** The client's SLAAC addresses: address → preferred (true) or deprecated (false). */
+async function clientV6(): Promise<Map<string, boolean>> {
+  const out = await peer.runOk("ip netns exec lanc ip -6 -o addr show dev lanc0 scope global");
+  return new Map(
+    out
+      .split("\n")
+      .flatMap((line) => {
+        const m = /inet6 ([0-9a-f:]+)\/64/.exec(line);
+        return m ? [[m[1]!, !/\bdeprecated\b|preferred_lft 0sec/.test(line)] as [string, boolean]] : [];
+      }),
+  );
+}
+
+const agentLog = async () => (await router.run("tail -n 25 /tmp/agent.log")).stdout;
+
+beforeAll(async () => {
+  const { vms, cables } = standardLab();
+  lab = await Lab.boot(vms, cables);
+  router = lab.vm("router");
+  peer = lab.vm("peer");
+  await buildLabHosts(peer);
+  await peer.runOk([wanProvider({ ipv6: true }), wanPrefixDelegation("2001:db8:100::")].join("\n"), { timeoutSec: 60 });
+  // The client: a host on VLAN 10 with nothing configured.
+  await peer.put("/lab/udhcpc.sh", UDHCPC_SCRIPT, "0755");
+  await peer.runOk(
+    [
+      "ip netns add lanc",
+      `ip -n lan link add lanc0 link eth2.10 address ${CLIENT_MAC.replace(/10$/, "11")} type macvlan mode bridge`,
+      "ip -n lan link set lanc0 netns lanc",
+      "ip -n lanc link set lo up && ip -n lanc link set lanc0 up",
+      "ip netns exec lanc sysctl -qw net.ipv6.conf.lanc0.accept_ra=2",
+    ].join(" && "),
+  );
+  await startAgent(DEFAULT_CONFIG);
+  await waitUntil("the lan's /64 of the delegated prefix on the router", async () => (await lanPrefix()) !== null, 180_000, agentLog);
+}, 400_000);
+
+afterAll(async () => {
+  await lab?.shutdown();
+});
+
+describe("a client on VLAN 10 with no configuration", () => {
+  test("gets a lease from the pool with the router as gateway and DNS server and home.arpa", async () => {
+    const got = await lease("laptop");
+    const host = Number(got.ip!.split(".")[3]);
+    expect(host >= 100 && host <= 250).toBe(true);
+    expect(got).toMatchObject({ router: "192.168.10.1", dns: "192.168.10.1", domain: "home.arpa" });
+  }, 120_000);
+
+  test("makes a SLAAC address in the lan's /64 of the delegated prefix", async () => {
+    const prefix = (await lanPrefix())!;
+    expect(prefix).toMatch(/^2001:db8:1[0-9a-f]{2}:[0-9a-f]{0,2}0a$/);
+    await waitUntil(`a SLAAC address in ${prefix}::/64`, async () => [...(await clientV6()).keys()].some((a) => a.startsWith(prefix + ":")), 120_000, clientV6);
+  }, 150_000);
+
+  test("resolves its own name from its lease and the provider's name through the router", async () => {
+    const me = (await peer.runOk("cat /tmp/lease")).match(/ip=(\S+)/)![1]!;
+    await waitUntil("the router's resolver answers for the client's name", async () => (await resolveName("laptop.home.arpa")).includes(me), 60_000);
+    // The upstream resolver is the one the uplink's DHCP lease names (the wan host).
+    await waitUntil(`the router forwards ${OUTSIDE_NAME} to the provider`, async () => (await resolveName(OUTSIDE_NAME)).includes("198.51.100.254"), 60_000, agentLog);
+  }, 150_000);
+
+  test("reaches the wan host over NAT44 and over IPv6", async () => {
+    await waitUntil("ping 198.51.100.254", async () => (await peer.run("ip netns exec lanc ping -c 1 -W 2 198.51.100.254")).exitCode === 0, 60_000);
+    // The provider routes the delegated prefix to the router's uplink.
+    const uplink = (await router.runOk("ip -6 -o addr show dev uplink scope link")).match(/inet6 (fe80::[0-9a-f:]+)/)![1]!;
+    await peer.runOk(`ip -n wan -6 route replace 2001:db8::/32 via ${uplink} dev bond0`);
+    await waitUntil("ping6 2001:db8:0:1::fe", async () => (await peer.run("ip netns exec lanc ping -6 -c 1 -W 2 2001:db8:0:1::fe")).exitCode === 0, 60_000);
+  }, 150_000);
+});
+
+describe("changes", () => {
+  test("a static lease is honoured, with its name", async () => {
+    await router.put("/etc/fos1/config.yaml.new", withStaticLease);
+    await router.runOk("mv /etc/fos1/config.yaml.new /etc/fos1/config.yaml");
+    await waitUntil("dnsmasq has the static lease", async () => (await router.run(`grep -c ${CLIENT_MAC} ${STATE}/lan/dhcp-hosts`)).stdout.trim() === "1", 60_000, agentLog);
+    await peer.runOk(`ip -n lanc link set lanc0 address ${CLIENT_MAC}`);
+    expect((await lease("tv")).ip).toBe(STATIC_LEASE);
+    await waitUntil("tv.home.arpa resolves", async () => (await resolveName("tv.home.arpa")).includes(STATIC_LEASE), 60_000);
+  }, 150_000);
+
+  test("the agent restarts, and the client renews the same address", async () => {
+    await peer.runOk(`ip -n lanc link set lanc0 address ${CLIENT_MAC.replace(/10$/, "12")}`);
+    const before = (await lease("phone")).ip!;
+    await stopAgent();
+    await startAgent(withStaticLease);
+    await waitUntil("dnsmasq serves again", async () => (await router.run(`cat ${STATE}/lan/dnsmasq.fos1-pid`)).exitCode === 0, 120_000, agentLog);
+    expect((await lease("phone")).ip).toBe(before);
+  }, 240_000);
+
+  test("a new delegated prefix: the lan's /64, the advertised prefix and the client follow; the old one is deprecated", async () => {
+    const old = (await lanPrefix())!;
+    await peer.runOk(wanPrefixDelegation("2001:db8:200::"), { timeoutSec: 60 });
+    // The router rebinds (as it would at its lease's rebind time) and is told the new prefix.
+    await router.runOk("dhcpcd --rebind uplink >/dev/null 2>&1 || dhcpcd -n uplink");
+    await waitUntil("the lan's /64 out of the new prefix", async () => (await lanPrefix())?.startsWith("2001:db8:2") === true, 180_000, agentLog);
+    const fresh = (await lanPrefix())!;
+    await waitUntil(`the client's SLAAC address in ${fresh}::/64, and its ${old}::/64 one no longer preferred`, async () => {
+      const v6 = await clientV6();
+      const now = [...v6].find(([a]) => a.startsWith(fresh + ":"));
+      const then = [...v6].find(([a]) => a.startsWith(old + ":"));
+      return now?.[1] === true && (!then || then[1] === false);
+    }, 180_000, clientV6);
+  }, 400_000);
+});
