@@ -105,7 +105,9 @@ export function wanPrefixDelegation(prefix: string): string {
     },
   };
   return [
-    "pkill -x kea-dhcp6; while pgrep -x kea-dhcp6 >/dev/null; do sleep 0.1; done",
+    // The lab image has no pkill: the server started before is stopped by kea's own pid file
+    // (`ip netns exec` forks, so $! would be ip's pid, not kea's).
+    "if [ -f /tmp/dhcp/kea6.kea-dhcp6.pid ]; then p=$(cat /tmp/dhcp/kea6.kea-dhcp6.pid); kill $p; while kill -0 $p 2>/dev/null; do sleep 0.1; done; fi",
     `cat >/tmp/dhcp/kea6.json <<'EOF'\n${JSON.stringify(kea)}\nEOF`,
     "ip netns exec wan env KEA_PIDFILE_DIR=/tmp/dhcp KEA_LOCKFILE_DIR=none kea-dhcp6 -c /tmp/dhcp/kea6.json >/tmp/dhcp/kea.log 2>&1 &",
     "i=0; until grep -q DHCP6_STARTED /tmp/dhcp/kea.log; do i=$((i+1)); [ $i -lt 150 ] || exit 1; sleep 0.2; done",

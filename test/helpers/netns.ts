@@ -85,7 +85,10 @@ export async function waitUntil(what: string, check: () => boolean | Promise<boo
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}${seen ? `\nlast seen: ${JSON.stringify(seen(), null, 1)}` : ""}`);
+    if (performance.now() > deadline) {
+      const last = seen ? await Promise.resolve(seen()).then((v) => (typeof v === "string" ? v : JSON.stringify(v instanceof Map ? [...v] : v, null, 1)), (e: Error) => `(could not read it: ${e.message})`) : "";
+      throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}${seen ? `\nlast seen: ${last}` : ""}`);
+    }
     await Bun.sleep(50);
   }
 }
