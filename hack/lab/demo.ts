@@ -1,8 +1,11 @@
 // make demo: boots the lab, has the router run `fos1 agent` on the embedded default config
-// (`fos1 defaults`), and shows `fos1 status` and which lab hosts reach which. Parts
-// that need what the lab does not run are named, not faked.
+// (`fos1 defaults`), and shows `fos1 status`, what a host with nothing configured gets on each
+// LAN (a lease, a SLAAC address, answers from the router's resolver) and which lab hosts reach
+// which. Parts that need what the lab does not run are named, not faked.
 import { Lab, standardLab } from "./vm";
-import { buildLabHosts, labHosts, reachability, reachabilityTable, wanDhcpServer } from "./topology";
+import { table } from "../../src/cli/output";
+import { LanClient, type LanName } from "./lan-client";
+import { buildLabHosts, labHosts, OUTSIDE_NAME, reachability, reachabilityTable, wanPrefixDelegation, wanProvider } from "./topology";
 
 const say = (text: string) => process.stdout.write(text.endsWith("\n") ? text : text + "\n");
 const heading = (text: string) => say(`\n=== ${text}`);
@@ -24,9 +27,9 @@ try {
 
   heading("lab hosts (namespaces in the peer VM)");
   await buildLabHosts(peer);
-  await peer.runOk(wanDhcpServer);
+  await peer.runOk([wanProvider({ ipv6: true }), wanPrefixDelegation("2001:db8:100::")].join("\n"), { timeoutSec: 60 });
   for (const h of labHosts) say(`${h.name.padEnd(6)} ${h.cidr.padEnd(18)} router expected at ${h.gateway}`);
-  say("wan    runs a DHCP server (dnsmasq) for the router's uplink");
+  say(`wan    is the provider: DHCPv4, router advertisements and DNS (it knows ${OUTSIDE_NAME}) from dnsmasq, an IPv6 address and a delegated /56 from kea-dhcp6`);
 
   heading("router: fos1 version");
   say(await router.runOk("fos1 version"));
@@ -47,6 +50,27 @@ try {
 
   heading("router: fos1 status");
   say(await router.runOk("fos1 status --state-dir /var/lib/fos1"));
+
+  heading("LAN services: a host with nothing configured on lan and on guest");
+  const rows: string[][] = [];
+  for (const [on, mac] of [["lan", "52:54:00:10:10:01"], ["guest", "52:54:00:20:20:01"]] as [LanName, string][]) {
+    const client = await LanClient.add(peer, on, `${on}c`, mac);
+    const hostname = `${on}-laptop`;
+    const got = await client.lease(hostname).catch(() => ({}) as Record<string, string>);
+    let slaac = "";
+    for (let i = 0; i < 45 && !slaac; i++) {
+      slaac = [...(await client.slaac()).keys()][0] ?? "";
+      if (!slaac) await Bun.sleep(2000);
+    }
+    const resolver = got.dns ?? "";
+    const own = resolver ? (await client.resolve(`${hostname}.${got.domain}`, resolver)).join(",") : "";
+    const outside = resolver ? (await client.resolve(OUTSIDE_NAME, resolver)).join(",") : "";
+    rows.push([on, got.ip ? `${got.ip} via ${got.router}, dns ${got.dns}, ${got.domain}` : "no lease", slaac || "none", `${hostname}.${got.domain ?? "?"} → ${own || "no answer"}`, `${OUTSIDE_NAME} → ${outside || "no answer"}`]);
+  }
+  say(table(["NETWORK", "DHCPv4 LEASE", "SLAAC ADDRESS", "DNS: OWN NAME", "DNS: THROUGH THE PROVIDER"], rows));
+
+  heading("router: fos1 leases");
+  say(await router.runOk("fos1 leases --state-dir /var/lib/fos1"));
 
   heading("router: fos1 xdp status (the bogon filter on the uplink bond)");
   say(await router.runOk("fos1 xdp status --state-dir /var/lib/fos1"));

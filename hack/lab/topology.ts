@@ -82,7 +82,7 @@ export function wanProvider(opts: { ipv6?: boolean } = {}): string {
   ].join("\n");
 }
 
-/** The provider without IPv6 (the demo, the extension's boot). */
+/** The provider without IPv6 (the extension's boot). */
 export const wanDhcpServer = wanProvider();
 
 /**
@@ -109,6 +109,9 @@ export function wanPrefixDelegation(prefix: string): string {
     // (`ip netns exec` forks, so $! would be ip's pid, not kea's).
     "if [ -f /tmp/dhcp/kea6.kea-dhcp6.pid ]; then p=$(cat /tmp/dhcp/kea6.kea-dhcp6.pid); kill $p; while kill -0 $p 2>/dev/null; do sleep 0.1; done; fi",
     `cat >/tmp/dhcp/kea6.json <<'EOF'\n${JSON.stringify(kea)}\nEOF`,
+    // kea opens its socket on bond0 once, at start, bound to the link-local address: one still
+    // in duplicate address detection fails that and leaves the server deaf for good.
+    "i=0; until ip -n wan -6 addr show dev bond0 scope link | grep -q inet6 && ! ip -n wan -6 addr show dev bond0 | grep -q tentative; do i=$((i+1)); [ $i -lt 150 ] || exit 1; sleep 0.2; done",
     "ip netns exec wan env KEA_PIDFILE_DIR=/tmp/dhcp KEA_LOCKFILE_DIR=none kea-dhcp6 -c /tmp/dhcp/kea6.json >/tmp/dhcp/kea.log 2>&1 &",
     "i=0; until grep -q DHCP6_STARTED /tmp/dhcp/kea.log; do i=$((i+1)); [ $i -lt 150 ] || exit 1; sleep 0.2; done",
   ].join("\n");

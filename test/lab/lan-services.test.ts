@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Lab, standardLab, type LabVm } from "../../hack/lab/vm";
+import { LanClient, routeDelegatedPrefixes } from "../../hack/lab/lan-client";
 import { buildLabHosts, OUTSIDE_NAME, wanPrefixDelegation, wanProvider } from "../../hack/lab/topology";
 import { waitUntil } from "../helpers/netns";
 
@@ -23,22 +24,13 @@ const STATE = "/var/lib/fos1";
 let lab: Lab;
 let router: LabVm;
 let peer: LabVm;
+let client: LanClient;
 
 /** The default config with a static lease for the client. */
 const withStaticLease = DEFAULT_CONFIG.replace(
   "spec: {interface: lan, pools: [{start: 192.168.10.100, end: 192.168.10.250}]}",
   `spec: {interface: lan, pools: [{start: 192.168.10.100, end: 192.168.10.250}], staticLeases: [{mac: "${CLIENT_MAC}", address: ${STATIC_LEASE}, hostname: tv}]}`,
 );
-
-const UDHCPC_SCRIPT = `#!/bin/sh
-case "$1" in
-  bound|renew)
-    ip addr flush dev "$interface" scope global to 192.168.10.0/24
-    ip addr add "$ip/$mask" dev "$interface"
-    ip route replace default via "$router"
-    echo "ip=$ip router=$router dns=$dns domain=$domain" > /tmp/lease ;;
-esac
-`;
 
 async function startAgent(config: string): Promise<void> {
   await router.put("/etc/fos1/config.yaml", config);
@@ -49,37 +41,12 @@ async function stopAgent(): Promise<void> {
   await router.runOk("kill -TERM $(cat /tmp/agent.pid); while kill -0 $(cat /tmp/agent.pid) 2>/dev/null; do sleep 0.2; done", { timeoutSec: 60 });
 }
 
-/** The client asks for a lease as a host with no configuration does; what it got. */
-async function lease(hostname: string): Promise<Record<string, string>> {
-  await peer.runOk(`rm -f /tmp/lease; ip netns exec lanc busybox udhcpc -i lanc0 -n -q -f -t 15 -T 2 -x hostname:${hostname} -s /lab/udhcpc.sh >/dev/null 2>&1`, { timeoutSec: 90 });
-  return Object.fromEntries((await peer.runOk("cat /tmp/lease")).trim().split(" ").map((kv) => kv.split("=") as [string, string]));
-}
-
-/** The addresses busybox nslookup got for name from the router, or [] when none. */
-async function resolveName(name: string): Promise<string[]> {
-  const r = await peer.run(`ip netns exec lanc busybox nslookup -type=a ${name} 192.168.10.1`, { timeoutSec: 30 });
-  return [...r.stdout.slice(r.stdout.indexOf("Name:")).matchAll(/Address: ([0-9.]+)/g)].map((m) => m[1]!);
-}
-
 /** The lan's /64 (its global IPv6 address's network) on the router, as "2001:db8:100:a". */
 async function lanPrefix(): Promise<string | null> {
   // Before the agent has made the lan interface there is none to ask about.
   const r = await router.run("ip -6 -o addr show dev lan scope global");
   const m = r.exitCode === 0 ? /inet6 ([0-9a-f:]+)\/64/.exec(r.stdout) : null;
   return m ? m[1]!.split(":").slice(0, 4).join(":") : null;
-}
-
-/** The client's SLAAC addresses: address → preferred (true) or deprecated (false). */
-async function clientV6(): Promise<Map<string, boolean>> {
-  const out = await peer.runOk("ip netns exec lanc ip -6 -o addr show dev lanc0 scope global");
-  return new Map(
-    out
-      .split("\n")
-      .flatMap((line) => {
-        const m = /inet6 ([0-9a-f:]+)\/64/.exec(line);
-        return m ? [[m[1]!, !/\bdeprecated\b|preferred_lft 0sec/.test(line)] as [string, boolean]] : [];
-      }),
-  );
 }
 
 const agentLog = async () => (await router.run("tail -n 25 /tmp/agent.log")).stdout;
@@ -91,17 +58,7 @@ beforeAll(async () => {
   peer = lab.vm("peer");
   await buildLabHosts(peer);
   await peer.runOk([wanProvider({ ipv6: true }), wanPrefixDelegation("2001:db8:100::")].join("\n"), { timeoutSec: 60 });
-  // The client: a host on VLAN 10 with nothing configured.
-  await peer.put("/lab/udhcpc.sh", UDHCPC_SCRIPT, "0755");
-  await peer.runOk(
-    [
-      "ip netns add lanc",
-      `ip -n lan link add lanc0 link eth2.10 address ${CLIENT_MAC.replace(/10$/, "11")} type macvlan mode bridge`,
-      "ip -n lan link set lanc0 netns lanc",
-      "ip -n lanc link set lo up && ip -n lanc link set lanc0 up",
-      "ip netns exec lanc sysctl -qw net.ipv6.conf.lanc0.accept_ra=2",
-    ].join(" && "),
-  );
+  client = await LanClient.add(peer, "lan", "lanc", CLIENT_MAC.replace(/10$/, "11"));
   await startAgent(DEFAULT_CONFIG);
   await waitUntil("the lan's /64 of the delegated prefix on the router", async () => (await lanPrefix()) !== null, 180_000, agentLog);
 }, 400_000);
@@ -112,7 +69,7 @@ afterAll(async () => {
 
 describe("a client on VLAN 10 with no configuration", () => {
   test("gets a lease from the pool with the router as gateway and DNS server and home.arpa", async () => {
-    const got = await lease("laptop");
+    const got = await client.lease("laptop");
     const host = Number(got.ip!.split(".")[3]);
     expect(host >= 100 && host <= 250).toBe(true);
     expect(got).toMatchObject({ router: "192.168.10.1", dns: "192.168.10.1", domain: "home.arpa" });
@@ -122,22 +79,20 @@ describe("a client on VLAN 10 with no configuration", () => {
     const prefix = (await lanPrefix())!;
     // The provider delegates 2001:db8:100::/56; the lan takes its subnet 10.
     expect(prefix).toBe("2001:db8:100:a");
-    await waitUntil(`a SLAAC address in ${prefix}::/64`, async () => [...(await clientV6()).keys()].some((a) => a.startsWith(prefix + ":")), 120_000, clientV6);
+    await waitUntil(`a SLAAC address in ${prefix}::/64`, async () => [...(await client.slaac()).keys()].some((a) => a.startsWith(prefix + ":")), 120_000, () => client.slaac());
   }, 150_000);
 
   test("resolves its own name from its lease and the provider's name through the router", async () => {
-    const me = (await peer.runOk("cat /tmp/lease")).match(/ip=(\S+)/)![1]!;
-    await waitUntil("the router's resolver answers for the client's name", async () => (await resolveName("laptop.home.arpa")).includes(me), 60_000);
+    const me = (await client.lease("laptop")).ip!;
+    await waitUntil("the router's resolver answers for the client's name", async () => (await client.resolve("laptop.home.arpa", "192.168.10.1")).includes(me), 60_000);
     // The upstream resolver is the one the uplink's DHCP lease names (the wan host).
-    await waitUntil(`the router forwards ${OUTSIDE_NAME} to the provider`, async () => (await resolveName(OUTSIDE_NAME)).includes("198.51.100.254"), 60_000, agentLog);
+    await waitUntil(`the router forwards ${OUTSIDE_NAME} to the provider`, async () => (await client.resolve(OUTSIDE_NAME, "192.168.10.1")).includes("198.51.100.254"), 60_000, agentLog);
   }, 150_000);
 
   test("reaches the wan host over NAT44 and over IPv6", async () => {
-    await waitUntil("ping 198.51.100.254", async () => (await peer.run("ip netns exec lanc ping -c 1 -W 2 198.51.100.254")).exitCode === 0, 60_000);
-    // The provider routes the delegated prefix to the router's uplink.
-    const uplink = (await router.runOk("ip -6 -o addr show dev uplink scope link")).match(/inet6 (fe80::[0-9a-f:]+)/)![1]!;
-    await peer.runOk(`ip -n wan -6 route replace 2001:db8::/32 via ${uplink} dev bond0`);
-    await waitUntil("ping6 2001:db8:0:1::fe", async () => (await peer.run("ip netns exec lanc ping -6 -c 1 -W 2 2001:db8:0:1::fe")).exitCode === 0, 60_000);
+    await waitUntil("ping 198.51.100.254", async () => (await client.run("ping -c 1 -W 2 198.51.100.254")).exitCode === 0, 60_000);
+    await routeDelegatedPrefixes(peer, router);
+    await waitUntil("ping6 2001:db8:0:1::fe", async () => (await client.run("ping -6 -c 1 -W 2 2001:db8:0:1::fe")).exitCode === 0, 60_000);
   }, 150_000);
 });
 
@@ -146,14 +101,14 @@ describe("changes", () => {
     await router.put("/etc/fos1/config.yaml.new", withStaticLease);
     await router.runOk("mv /etc/fos1/config.yaml.new /etc/fos1/config.yaml");
     await waitUntil("dnsmasq has the static lease", async () => (await router.run(`grep -c ${CLIENT_MAC} ${STATE}/lan/dhcp-hosts`)).stdout.trim() === "1", 60_000, agentLog);
-    await peer.runOk(`ip -n lanc link set lanc0 address ${CLIENT_MAC}`);
-    expect((await lease("tv")).ip).toBe(STATIC_LEASE);
-    await waitUntil("tv.home.arpa resolves", async () => (await resolveName("tv.home.arpa")).includes(STATIC_LEASE), 60_000);
+    await client.setMac(CLIENT_MAC);
+    expect((await client.lease("tv")).ip).toBe(STATIC_LEASE);
+    await waitUntil("tv.home.arpa resolves", async () => (await client.resolve("tv.home.arpa", "192.168.10.1")).includes(STATIC_LEASE), 60_000);
   }, 150_000);
 
   test("the agent restarts, and the client renews the same address", async () => {
-    await peer.runOk(`ip -n lanc link set lanc0 address ${CLIENT_MAC.replace(/10$/, "12")}`);
-    const before = (await lease("phone")).ip!;
+    await client.setMac(CLIENT_MAC.replace(/10$/, "12"));
+    const before = (await client.lease("phone")).ip!;
     const logLines = Number((await router.runOk("wc -l < /tmp/agent.log")).trim());
     await stopAgent();
     await startAgent(withStaticLease);
@@ -161,7 +116,7 @@ describe("changes", () => {
     // dhcpcd, restarted too, rebinds its lease and is told the same prefix again; the prefix
     // change below comes after that, as on a router that has been up a while.
     await waitUntil("the restarted dhcpcd has the delegated prefix", async () => (await router.run(`tail -n +${logLines + 1} /tmp/agent.log | grep -q 'uplink: delegated prefix'`)).exitCode === 0, 120_000, agentLog);
-    expect((await lease("phone")).ip).toBe(before);
+    expect((await client.lease("phone")).ip).toBe(before);
   }, 240_000);
 
   test("a new delegated prefix: the lan's /64, the advertised prefix and the client follow; the old one is deprecated", async () => {
@@ -173,10 +128,10 @@ describe("changes", () => {
     await waitUntil("the lan's /64 out of the new prefix", async () => (await lanPrefix())?.startsWith("2001:db8:2") === true, 180_000, agentLog);
     const fresh = (await lanPrefix())!;
     await waitUntil(`the client's SLAAC address in ${fresh}::/64, and its ${old}::/64 one no longer preferred`, async () => {
-      const v6 = await clientV6();
-      const now = [...v6].find(([a]) => a.startsWith(fresh + ":"));
-      const then = [...v6].find(([a]) => a.startsWith(old + ":"));
-      return now?.[1] === true && (!then || then[1] === false);
-    }, 180_000, async () => ({ client: [...(await clientV6())], router: (await router.run("ip -6 -o addr show dev lan scope global; ps ax | grep -E 'dhcpcd|dnsmasq' | grep -v grep; grep -E '(lan|uplink|lo): ' /tmp/agent.log | grep -v 'DHCP lease|198.51' | tail -n 40 | cut -c 1-160")).stdout }));
+      const v6 = await client.slaac();
+      const now = [...v6].filter(([a]) => a.startsWith(fresh + ":"));
+      const then = [...v6].filter(([a]) => a.startsWith(old + ":"));
+      return now.some(([, preferred]) => preferred) && then.every(([, preferred]) => !preferred);
+    }, 180_000, async () => ({ client: [...(await client.slaac())], router: (await router.run("ip -6 -o addr show dev lan scope global; ps ax | grep -E 'dhcpcd|dnsmasq' | grep -v grep; grep -E '(lan|uplink|lo): ' /tmp/agent.log | grep -v 'DHCP lease|198.51' | tail -n 40 | cut -c 1-160")).stdout }));
   }, 400_000);
 });
