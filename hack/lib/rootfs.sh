@@ -12,8 +12,10 @@ rootfs_copy_file() {
 
 # rootfs_copy_libs_of ROOT FILE: the libraries FILE links, and the dynamic loader.
 rootfs_copy_libs_of() {
-  local lib
-  ldd "$2" 2>/dev/null | grep -oE '/[^ ]+' | while read -r lib; do rootfs_copy_file "$1" "$lib"; done
+  local lib libs
+  # A data file (dnsmasq's trust anchors) or a static binary links nothing: ldd says so and fails.
+  libs=$(ldd "$2" 2>/dev/null | grep -oE '/[^ ]+') || return 0
+  while read -r lib; do rootfs_copy_file "$1" "$lib"; done <<<"$libs"
 }
 
 # rootfs_copy_with_libs ROOT FILE: both of the above.
