@@ -5,7 +5,8 @@
 // container-like root, the ExtensionServiceConfig file bound read-only at its mount path).
 // The config is fos1's shipped default (src/api/default-config.yaml) for the standard lab:
 // uplink bond with DHCP to the peer's wan host, VLANs lan and guest on the trunk, mgmt; the
-// zone firewall with masquerade; the bogon XDP filter on the uplink.
+// zone firewall with masquerade; the bogon XDP filter on the uplink; DHCP, router
+// advertisements and DNS on lan and guest from the dnsmasq packed in the service's root.
 //
 // Then, as on Talos, where a changed ExtensionServiceConfig restarts the service: a broken
 // config is written and the service restarted; the previous network, firewall and XDP stay
@@ -18,6 +19,7 @@ import { join, resolve } from "node:path";
 import { parse } from "yaml";
 import { agentConfigPath } from "../../hack/talos-config/config-set";
 import { Lab, standardLab, type LabVm } from "../../hack/lab/vm";
+import { LanClient } from "../../hack/lab/lan-client";
 import { buildLabHosts, reachability, wanDhcpServer } from "../../hack/lab/topology";
 import type { ReadinessReport } from "../../src/agent/readiness";
 import { waitUntil } from "../helpers/netns";
@@ -189,6 +191,15 @@ describe("the fos1 extension's service, started as Talos starts it, on the defau
     await router.runOk("test -s /var/lib/dhcpcd/uplink.lease");
     await reachabilityAsConfigured();
   }, 300_000);
+
+  test("dnsmasq from the service's root serves the LANs: a host with nothing configured on lan gets a lease, and its name resolves", async () => {
+    const client = await LanClient.add(peer, "lan", "lanc", "52:54:00:10:10:01");
+    const got = await client.lease("laptop");
+    expect(got).toMatchObject({ router: "192.168.10.1", dns: "192.168.10.1", domain: "home.arpa" });
+    await waitUntil("laptop.home.arpa resolves to the lease", async () => (await client.resolve("laptop.home.arpa", "192.168.10.1")).includes(got.ip!), 30_000);
+    // dnsmasq keeps its leases where the spec binds the host's /var/lib/fos1.
+    expect(await router.runOk("cat /var/lib/fos1/lan/dnsmasq.leases")).toContain("52:54:00:10:10:01");
+  }, 180_000);
 
   test("XDP drops what the uplink receives from a bogon source", async () => {
     const before = await bogonDrops();
