@@ -4,7 +4,8 @@
 // kernel's own autoconfiguration), and answers to its DNS questions (busybox nslookup) — through
 // fos1's firewall, which opens exactly that on the served zone. Changes of static leases reload
 // dnsmasq in place; a change of the pools restarts it with its leases kept; a config dnsmasq
-// refuses leaves the running one serving.
+// refuses leaves the running one serving; stateful DHCPv6 gives an address from its pool
+// (dhcpcd as the client); a crashed dnsmasq is started again with its leases.
 //
 //   client (no config) ──c0── lan0 ┐ router ┌ mgmt0 ── m0── operator 203.0.113.2
 //                                   192.168.10.1, 2001:db8:10::1   203.0.113.1
@@ -23,15 +24,15 @@ const zone = (name: string, spec: string) => `---\napiVersion: security.fos1.io/
 const PRINTER = "52:54:00:12:34:56";
 const SCANNER = "52:54:00:12:34:57";
 
-function config(opts: { poolEnd?: string; scanner?: boolean; badOption?: boolean } = {}): string {
+function config(opts: { poolEnd?: string; scanner?: boolean; badOption?: boolean; statefulV6?: boolean } = {}): string {
   const leases = [`{mac: "${PRINTER}", address: 192.168.10.50, hostname: printer}`, ...(opts.scanner ? [`{mac: "${SCANNER}", address: 192.168.10.51, hostname: scanner}`] : [])];
   return (
     NI("lan", "{device: lan0, addresses: [192.168.10.1/24, '2001:db8:10::1/64']}") +
     NI("oob", "{device: mgmt0, addresses: [203.0.113.1/24]}") +
     zone("lan", "{interfaces: [lan], input: reject, forward: reject}") +
     zone("mgmt", "{interfaces: [oob], management: true}") +
-    net("DHCPServer", "lan", `{interface: lan, pools: [{start: 192.168.10.100, end: ${opts.poolEnd ?? "192.168.10.150"}}], leaseTime: 1h, staticLeases: [${leases.join(", ")}]${opts.badOption ? `, options: [{name: bootfile-name, value: '"pxelinux.0'}]` : ""}}`) +
-    net("RouterAdvertisement", "lan", "{interface: lan, interval: 4}") +
+    net("DHCPServer", "lan", `{interface: lan, pools: [{start: 192.168.10.100, end: ${opts.poolEnd ?? "192.168.10.150"}}], leaseTime: 1h, staticLeases: [${leases.join(", ")}]${opts.badOption ? `, options: [{name: bootfile-name, value: '"pxelinux.0'}]` : ""}${opts.statefulV6 ? ", v6: {pools: [{start: '::1000', end: '::1fff'}]}" : ""}}`) +
+    net("RouterAdvertisement", "lan", `{interface: lan, interval: 4${opts.statefulV6 ? ", managed: true" : ""}}`) +
     net("DNSResolver", "router", "{zones: [lan], hosts: [{name: nas, addresses: [192.168.10.5]}], forwarders: [198.51.100.53]}")
   );
 }
@@ -195,6 +196,29 @@ describe("changes", () => {
     expect(ready.body).toContain("dnsmasq refused");
     expect(history().at(-1)).toMatchObject({ outcome: "failed" });
   }, 30_000);
+
+  test("stateful DHCPv6 when asked: the client gets an address from the v6 pool of the lan's /64", async () => {
+    replace(config({ scanner: true, poolEnd: "192.168.10.160", statefulV6: true }));
+    await agent.waitForLog("the converge with DHCPv6", (l) => l.msg === "converged" && String(l.trigger).includes("config file"), 15_000);
+    // dhcpcd as the client, in test mode: it asks and prints what it was offered, configuring nothing.
+    writeFileSync(join(dir, "dhcpcd6.conf"), "ipv6only\nia_na 1\n");
+    const out = client.sh(`timeout 20 dhcpcd -f ${join(dir, "dhcpcd6.conf")} -6 -T c0 2>&1`);
+    const address = /new_dhcp6_ia_na1_ia_addr1='([0-9a-f:]+)'/.exec(out)?.[1];
+    expect(address, out).toBeDefined();
+    const id = BigInt("0x" + address!.split(":").at(-1));
+    expect(address!.startsWith("2001:db8:10::")).toBe(true);
+    expect(id >= 0x1000n && id <= 0x1fffn).toBe(true);
+  }, 40_000);
+
+  test("a crashed dnsmasq is started again, and gives a client the address it had", async () => {
+    client.sh("ip link set c0 address 52:54:00:12:34:58");
+    const before = (await lease("phone")).ip!;
+    const pid = dnsmasqPid();
+    process.kill(pid, "SIGKILL");
+    await agent.waitForLog("the crash noticed", (l) => l.msg === "dnsmasq exited unexpectedly; restarting it", 15_000);
+    await waitUntil("a new dnsmasq", () => existsSync(join(state, "lan", "dnsmasq.fos1-pid")) && dnsmasqPid() !== pid, 15_000);
+    expect((await lease("phone")).ip).toBe(before);
+  }, 40_000);
 
   test("SIGTERM stops dnsmasq with the agent; its leases stay on disk", async () => {
     const pid = dnsmasqPid();
