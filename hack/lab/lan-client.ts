@@ -8,15 +8,18 @@ const VLAN_LINK = { lan: "eth2.10", guest: "eth2.20" } as const;
 
 export type LanName = keyof typeof VLAN_LINK;
 
-// udhcpc runs this on each lease event: the client configures itself as a DHCP client would and
-// writes down what it was told.
-const UDHCPC_SCRIPT = `#!/bin/sh
+/**
+ * What busybox udhcpc runs on each lease event: the client configures itself as a DHCP client
+ * would and writes down what it was told, to $LEASE_OUT (default /tmp/lease-<interface>).
+ * Also the netns LAN test's and the LAN benchmark's client.
+ */
+export const UDHCPC_SCRIPT = `#!/bin/sh
 case "$1" in
   bound|renew)
     ip -4 addr flush dev "$interface" scope global
     ip addr add "$ip/$mask" dev "$interface"
-    ip route replace default via "$router"
-    echo "ip=$ip router=$router dns=$dns domain=$domain" > "/tmp/lease-$interface" ;;
+    [ -z "$router" ] || ip route replace default via "$router"
+    echo "ip=$ip router=$router dns=$dns domain=$domain" > "\${LEASE_OUT:-/tmp/lease-$interface}" ;;
 esac
 `;
 

@@ -17,6 +17,7 @@ import { Netns, waitUntil } from "../helpers/netns";
 import { AgentProcess } from "./agent-process";
 import { fos1Argv } from "../helpers/fos1";
 import type { HistoryLine } from "../../src/journal/journal";
+import { UDHCPC_SCRIPT } from "../../hack/lab/lan-client";
 
 const NI = (name: string, spec: string) => `---\napiVersion: network.fos1.io/v1alpha1\nkind: NetworkInterface\nmetadata: {name: ${name}}\nspec: ${spec}\n`;
 const net = (kind: string, name: string, spec: string) => `---\napiVersion: network.fos1.io/v1alpha1\nkind: ${kind}\nmetadata: {name: ${name}}\nspec: ${spec}\n`;
@@ -38,15 +39,6 @@ function config(opts: { poolEnd?: string; scanner?: boolean; badOption?: boolean
 }
 
 let router: Netns, client: Netns, operator: Netns, dir: string, file: string, state: string, agent: AgentProcess;
-
-const UDHCPC_SCRIPT = `#!/bin/sh
-case "$1" in
-  bound|renew)
-    ip addr flush dev "$interface" scope global to 192.168.10.0/24
-    ip addr add "$ip/$mask" dev "$interface"
-    echo "ip=$ip router=$router dns=$dns domain=$domain" > "$LEASE_OUT" ;;
-esac
-`;
 
 /** busybox udhcpc in the client, as a client with no configuration asks: the lease it got. */
 async function lease(hostname: string): Promise<Record<string, string>> {
