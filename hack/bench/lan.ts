@@ -2,7 +2,7 @@
 // in network namespaces:
 //
 //   client (nothing configured) ──c0═lan0── router 10.10.0.1/16, 2001:db8:10::1/64
-//                                           mgmt0 (dummy; the management zone, so the agent
+//                                           mgmt0 (a veth to nowhere; the management zone, so the agent
 //                                           does not refuse its config for lockout)
 //
 // The same dnsmasq binary serves the client in two ways, interleaved round by round:
@@ -52,8 +52,8 @@ type Variant = "fos1" | "minimal";
 const VARIANTS: Variant[] = ["fos1", "minimal"];
 
 const staticLeases = (n: number) =>
-  Array.from({ length: n }, (_, i) => ({ mac: `02:00:00:00:${((i >> 8) & 255).toString(16).padStart(2, "0")}:${(i & 255).toString(16).padStart(2, "0")}`, address: `10.10.${1 + (i >> 8)}.${1 + (i & 255)}`, hostname: `static${i}` }));
-const hostNames = (n: number) => [{ name: "nas", address: NAS }, ...Array.from({ length: n }, (_, i) => ({ name: `host${i}`, address: `10.10.${20 + (i >> 8)}.${1 + (i & 255)}` }))];
+  Array.from({ length: n }, (_, i) => ({ mac: `02:00:00:00:${((i >> 8) & 255).toString(16).padStart(2, "0")}:${(i & 255).toString(16).padStart(2, "0")}`, address: `10.10.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`, hostname: `static${i}` }));
+const hostNames = (n: number) => [{ name: "nas", address: NAS }, ...Array.from({ length: n }, (_, i) => ({ name: `host${i}`, address: `10.10.${20 + Math.floor(i / 250)}.${1 + (i % 250)}` }))];
 
 function fos1Config(size: Size): string {
   const doc = (group: string, kind: string, name: string, spec: string) => `---\napiVersion: ${group}.fos1.io/v1alpha1\nkind: ${kind}\nmetadata: {name: ${name}}\nspec: ${spec}\n`;
@@ -201,7 +201,7 @@ async function main() {
   const samples: Sample[] = [];
   const loadBefore = loadavg()[0]!;
   try {
-    router.sh(`ip link add lan0 type veth peer name c0 netns ${client.name} && ip link add mgmt0 type dummy && ip link set lan0 up && ip link set mgmt0 up`);
+    router.sh(`ip link add lan0 type veth peer name c0 netns ${client.name} && ip link add mgmt0 type veth peer name mgmt1 && ip link set lan0 up && ip link set mgmt0 up && ip link set mgmt1 up`);
     router.sh(`ip addr add ${ROUTER}/16 dev lan0 && ip addr add 2001:db8:10::1/64 dev lan0 nodad && ip addr add 203.0.113.1/24 dev mgmt0`);
     for (let round = 0; round < ROUNDS; round++) {
       for (const size of SIZES) {
