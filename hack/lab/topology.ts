@@ -86,24 +86,32 @@ export function wanProvider(opts: { ipv6?: boolean } = {}): string {
 export const wanDhcpServer = wanProvider();
 
 /**
- * The provider's DHCPv6 server on the wan host (kea-dhcp6, in the background): an address for
- * the uplink and a /56 out of prefix (a /40) for the router to split among its LANs. Started
- * again with another prefix, it delegates from that one: a new prefix from the ISP.
+ * kea-dhcp6's config for a provider on iface: addresses from 2001:db8:0:1::/64 and /56s out of
+ * the /40 at prefix, with lifetimes of about an hour (renew at 1000 s).
  */
-export function wanPrefixDelegation(prefix: string): string {
-  const kea = {
+export function keaPrefixDelegation(prefix: string, iface: string) {
+  return {
     Dhcp6: {
-      "interfaces-config": { interfaces: ["bond0"] },
+      "interfaces-config": { interfaces: [iface] },
       "lease-database": { type: "memfile", persist: false },
       "server-id": { type: "EN", "enterprise-id": 32473, identifier: "0102030405", persist: false },
       "preferred-lifetime": 3000,
       "valid-lifetime": 4000,
       "renew-timer": 1000,
       "rebind-timer": 2000,
-      subnet6: [{ subnet: "2001:db8:0:1::/64", interface: "bond0", pools: [{ pool: "2001:db8:0:1::100-2001:db8:0:1::1ff" }], "pd-pools": [{ prefix, "prefix-len": 40, "delegated-len": 56 }] }],
+      subnet6: [{ subnet: "2001:db8:0:1::/64", interface: iface, pools: [{ pool: "2001:db8:0:1::100-2001:db8:0:1::1ff" }], "pd-pools": [{ prefix, "prefix-len": 40, "delegated-len": 56 }] }],
       loggers: [{ name: "kea-dhcp6", output_options: [{ output: "stdout" }], severity: "INFO" }],
     },
   };
+}
+
+/**
+ * The provider's DHCPv6 server on the wan host (kea-dhcp6, in the background): an address for
+ * the uplink and a /56 out of prefix (a /40) for the router to split among its LANs. Started
+ * again with another prefix, it delegates from that one: a new prefix from the ISP.
+ */
+export function wanPrefixDelegation(prefix: string): string {
+  const kea = keaPrefixDelegation(prefix, "bond0");
   return [
     // The lab image has no pkill: the server started before is stopped by kea's own pid file
     // (`ip netns exec` forks, so $! would be ip's pid, not kea's).

@@ -35,7 +35,8 @@ export function desiredRoutes({ idx, refName }: DesireContext): DesiredRoute[] {
   });
 }
 
-interface IpRoute {
+/** One entry of `ip -json route show`, as far as fos1 reads it. */
+export interface IpRoute {
   type?: string;
   dst: string;
   gateway?: string;

@@ -32,7 +32,8 @@ export function desiredRules({ idx, refName }: DesireContext): DesiredRule[] {
   });
 }
 
-interface IpRule {
+/** One entry of `ip -json rule show`, as far as fos1 reads it. */
+export interface IpRule {
   priority: number;
   src?: string;
   srclen?: number;

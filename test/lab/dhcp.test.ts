@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Lab, standardLab, type LabVm } from "../../hack/lab/vm";
+import { keaPrefixDelegation } from "../../hack/lab/topology";
 import { inPrefix6, ipv6ToBigInt, type DhcpClientSpec, type DhcpLeaseStatus } from "../../src/engine/dhcp";
 
 const STATE = "/var/lib/fos1/dhcp";
@@ -14,26 +15,7 @@ const GATEWAY4 = "198.51.100.254";
 const DNS4 = "198.51.100.53";
 const PD_POOL = "2001:db8:100::/40";
 
-const kea = {
-  Dhcp6: {
-    "interfaces-config": { interfaces: ["eth0"] },
-    "lease-database": { type: "memfile", persist: false },
-    "server-id": { type: "EN", "enterprise-id": 32473, identifier: "0102030405", persist: false },
-    "preferred-lifetime": 3000,
-    "valid-lifetime": 4000,
-    "renew-timer": 1000,
-    "rebind-timer": 2000,
-    subnet6: [
-      {
-        subnet: "2001:db8:0:1::/64",
-        interface: "eth0",
-        pools: [{ pool: "2001:db8:0:1::100-2001:db8:0:1::1ff" }],
-        "pd-pools": [{ prefix: "2001:db8:100::", "prefix-len": 40, "delegated-len": 56 }],
-      },
-    ],
-    loggers: [{ name: "kea-dhcp6", output_options: [{ output: "stdout" }], severity: "INFO" }],
-  },
-};
+const kea = keaPrefixDelegation("2001:db8:100::", "eth0");
 
 const dnsmasq = [
   "dnsmasq --keep-in-foreground --log-facility=- --log-dhcp --conf-file=/dev/null --port=0 --user=root --pid-file=",

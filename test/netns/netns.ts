@@ -6,6 +6,8 @@
 import { resolve } from "node:path";
 import { existsSync, readdirSync } from "node:fs";
 import type { Subprocess } from "bun";
+import type { IpRoute } from "../../src/engine/routes";
+import type { IpRule } from "../../src/engine/rules";
 
 const repo = resolve(import.meta.dir, "../..");
 const PREFIX = "fos1t-";
@@ -200,28 +202,8 @@ interface JLink {
   linkinfo?: { info_kind?: string };
   addr_info?: { family: string; local: string; prefixlen: number; scope?: string; valid_life_time?: number }[];
 }
-interface JRoute {
-  type?: string;
-  dst: string;
-  gateway?: string;
-  dev?: string;
-  table?: string;
-  metric?: number;
-  protocol?: string;
-}
-interface JRule {
-  priority: number;
-  src?: string;
-  srclen?: number;
-  dst?: string;
-  dstlen?: number;
-  iif?: string;
-  oif?: string;
-  fwmark?: string;
-  fwmask?: string;
-  table?: string;
-  protocol?: string;
-}
+type JRoute = IpRoute & { protocol?: string };
+type JRule = IpRule;
 
 const FOREVER = 4294967295;
 const byJson = <T>(a: T, b: T) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : JSON.stringify(a) > JSON.stringify(b) ? 1 : 0);
