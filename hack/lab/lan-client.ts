@@ -1,6 +1,7 @@
 // A host with nothing configured on one of the router's LANs, as the demo and the lab LAN test
 // use it: a macvlan on the lab host's VLAN link, in a namespace of its own in the peer VM, that
-// gets its IPv4 address from busybox udhcpc and its IPv6 addresses from the kernel's SLAAC.
+// gets its IPv4 address from busybox udhcpc and its IPv6 addresses from the kernel's SLAAC (or,
+// asked, an offer from a DHCPv6 server through dhcpcd's test mode).
 import type { LabVm } from "./vm";
 
 /** The VLAN link of each LAN's lab host, in that host's namespace (see labHosts). */
@@ -75,6 +76,22 @@ export class LanClient {
         return m ? [[m[1]!, !/\bdeprecated\b|preferred_lft 0sec/.test(line)] as [string, boolean]] : [];
       }),
     );
+  }
+
+  /** What dhcpcd said the last time dhcpv6Address asked. */
+  lastDhcpv6Output = "";
+
+  /** The address a DHCPv6 server offers the client (dhcpcd in test mode: it asks, configures nothing), or null. */
+  async dhcpv6Address(): Promise<string | null> {
+    await this.peer.put("/lab/dhcpcd6.conf", "ipv6only\nia_na 1\n");
+    // dhcpcd's run and database folders, which nothing else on the peer makes.
+    await this.peer.runOk("mkdir -p /run/dhcpcd /var/lib/dhcpcd");
+    const r = await this.run(`timeout 30 dhcpcd -f /lab/dhcpcd6.conf -6 -T ${this.link} 2>&1`, 45);
+    this.lastDhcpv6Output = r.stdout;
+    // dhcpcd logs the address advertised, then the server's reply to its request for it (the
+    // variables test mode prints come from a hook script the lab image does not have).
+    if (!r.stdout.includes("REPLY6 received")) return null;
+    return /ADV ([0-9a-f:]+)\/128 from/.exec(r.stdout)?.[1] ?? null;
   }
 
   /** The IPv4 addresses busybox nslookup got for name from server, or [] when none. */

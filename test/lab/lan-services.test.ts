@@ -8,7 +8,8 @@
 // names but cannot reach lan. A static lease and a static name are honoured; a config dnsmasq
 // refuses leaves the one in force serving; the agent restarts and the client renews the same
 // address; the provider delegates another prefix and the client moves to it while the old one
-// is deprecated. One lab boot for all of it.
+// is deprecated; with stateful DHCPv6 asked for, the client is offered an address from its pool
+// (dhcpcd in test mode). One lab boot for all of it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -184,4 +185,21 @@ describe("changes", () => {
       return now.some(([, preferred]) => preferred) && then.every(([, preferred]) => !preferred);
     }, 180_000, async () => ({ client: [...(await client.slaac())], router: (await router.run("ip -6 -o addr show dev lan scope global; ps ax | grep -E 'dhcpcd|dnsmasq' | grep -v grep; grep -E '(lan|uplink|lo): ' /tmp/agent.log | grep -v 'DHCP lease|198.51' | tail -n 40 | cut -c 1-160")).stdout }));
   }, 400_000);
+
+  test("stateful DHCPv6 when asked: the client is offered an address from the v6 pool of the lan's /64", async () => {
+    const statefulV6 = edited(
+      "spec: {interface: lan}",
+      "spec: {interface: lan, managed: true}",
+      edited(`hostname: tv}]}`, `hostname: tv}], v6: {pools: [{start: "::1000", end: "::1fff"}]}}`, withStaticLease),
+    );
+    await router.put("/etc/fos1/config.yaml.new", statefulV6);
+    await router.runOk("mv /etc/fos1/config.yaml.new /etc/fos1/config.yaml");
+    await waitUntil("dnsmasq serves DHCPv6 on lan", async () => (await router.run(`grep -q '::1000,::1fff,constructor:lan' ${STATE}/lan/dnsmasq.conf && test -s ${STATE}/lan/dnsmasq.fos1-pid`)).exitCode === 0, 60_000, agentLog);
+    const prefix = (await lanPrefix())!;
+    let address: string | null = null;
+    await waitUntil("an offer from the router's DHCPv6 server", async () => (address = await client.dhcpv6Address()) !== null, 120_000, async () => `${client.lastDhcpv6Output}\n${await agentLog()}`);
+    expect(address!.startsWith(prefix + "::")).toBe(true);
+    const id = BigInt("0x" + address!.split(":").at(-1));
+    expect(id >= 0x1000n && id <= 0x1fffn).toBe(true);
+  }, 240_000);
 });
