@@ -387,6 +387,10 @@ ${goals.map((g) => `- ${g}`).join("\n")}
   detection), the same under both configs; the lease waits for dnsmasq's check that the offered
   address is free (it pings it first). Under TCG both daemons and dnsperf share one emulated CPU
   each, so the lab's queries per second are the emulator's, and its ratios the result.
+- Where fos1's queries per second fall short (the lab, whose router has one emulated CPU to
+  give), its path holds what the minimal one lacks: the stateful firewall (conntrack and the
+  input chain for every query) and fos1's dnsmasq settings (bind-dynamic, a 10 000-name cache,
+  domain-needed, bogus-priv). Which costs what is not split out yet.
 
 The host's load average was ${fmt(loadBefore)} at the start and ${fmt(loadavg()[0]!)} at the end.
 <!-- lan:end -->`,
