@@ -32,6 +32,12 @@ export interface FwRule {
   action: "allow" | "deny" | "reject";
   log: boolean;
   rateLimit?: { rate: number; per: "second" | "minute" | "hour"; burst?: number };
+  /**
+   * A UDP service of the router's own that answers in one datagram (DNS): its queries and the
+   * answers skip connection tracking. Each query from a stub resolver comes from a new port, so
+   * tracked it would cost a new conntrack entry, held for 30 s, per query.
+   */
+  untracked?: boolean;
 }
 
 export interface FwVlanPolicy {

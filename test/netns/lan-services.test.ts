@@ -2,10 +2,11 @@
 // dnsmasq for a DHCPServer, a RouterAdvertisement and a DNSResolver, and a client namespace with
 // no configuration gets a lease (busybox udhcpc), a SLAAC address from the advertised /64 (the
 // kernel's own autoconfiguration), and answers to its DNS questions (busybox nslookup) — through
-// fos1's firewall, which opens exactly that on the served zone. Changes of static leases reload
-// dnsmasq in place; a change of the pools restarts it with its leases kept; a config dnsmasq
-// refuses leaves the running one serving; stateful DHCPv6 gives an address from its pool
-// (dhcpcd as the client); a crashed dnsmasq is started again with its leases.
+// fos1's firewall, which opens exactly that on the served zone (DNS over UDP past connection
+// tracking). Changes of static leases reload dnsmasq in place; a change of the pools restarts
+// it with its leases kept; a config dnsmasq refuses leaves the running one serving; stateful
+// DHCPv6 gives an address from its pool (dhcpcd as the client); a crashed dnsmasq is started
+// again with its leases.
 //
 //   client (no config) ──c0── lan0 ┐ router ┌ mgmt0 ── m0── operator 203.0.113.2
 //                                   192.168.10.1, 2001:db8:10::1   203.0.113.1
@@ -153,6 +154,14 @@ describe("the firewall opens exactly what is served", () => {
   test("the management zone, which the resolver does not serve, gets no answer from it", () => {
     expect(resolve(operator, "nas.home.arpa", "203.0.113.1")).toBeNull();
   }, 20_000);
+
+  test("DNS over UDP from the served zone skips connection tracking both ways; DHCP, beside it, is tracked as before", async () => {
+    await lease("laptop");
+    for (let i = 0; i < 5; i++) expect(resolve(client, "nas.home.arpa", "192.168.10.1")).toEqual(["192.168.10.5"]);
+    const udp = router.sh("cat /proc/net/nf_conntrack").split("\n").filter((l) => / udp /.test(l));
+    expect(udp.filter((l) => / src=192\.168\.10\.\S+ .* dport=53 /.test(l))).toEqual([]);
+    expect(udp.filter((l) => / sport=68 dport=67 /.test(l)).length).toBeGreaterThan(0);
+  }, 30_000);
 });
 
 describe("changes", () => {

@@ -10,6 +10,7 @@
 //            `iifname vmap` to the zone's own default — the cost per packet does not grow with
 //            the number of rules, only with the rules of the one chain it lands in
 //   prerouting / postrouting (nat hooks)   DNAT and NPTv6 in, masquerade/SNAT/NPTv6 out, hairpin
+//   untracked_in / untracked_out (raw priority)   the router's DNS, past connection tracking
 // Every rule counts; rules asked to log carry a prefix naming the rule.
 import { createHash } from "node:crypto";
 import { parsePrefix } from "../../api/ip";
@@ -203,6 +204,7 @@ function compileFilter(fw: DesiredFirewall, chain: ChainFn, rule: RuleFn, map: M
   }
   rule("input", [{ vmap: { key: meta("iifname"), data: "@input_zones" } }]);
   rule("input", [counter, drop], "not in any zone");
+  compileUntracked(fw, chain, rule);
 
   chain("forward", { type: "filter", hook: "forward", prio: 0, policy: "drop" });
   for (const e of commonHead()) rule("forward", e);
@@ -217,6 +219,29 @@ function compileFilter(fw: DesiredFirewall, chain: ChainFn, rule: RuleFn, map: M
   rule("forward", [{ vmap: { key: { concat: [meta("iifname"), meta("oifname")] }, data: "@forward_pairs" } }]);
   rule("forward", [{ vmap: { key: meta("iifname"), data: "@forward_zones" } }]);
   rule("forward", [counter, drop], "not in any zone");
+}
+
+/**
+ * The router's untracked UDP services (DNS): at raw priority, before conntrack (-200) sees the
+ * packet, queries to one of the router's addresses from the zone's interfaces and the answers
+ * back out of them. The input chain still decides on the query, by the zone's rules: an
+ * untracked packet is neither established nor invalid.
+ */
+function compileUntracked(fw: DesiredFirewall, chain: ChainFn, rule: RuleFn) {
+  const services = fw.rules.flatMap((r) => {
+    const interfaces = fw.zones.find((z) => z.name === r.from)?.interfaces ?? [];
+    return r.untracked && r.to === "host" && r.protocol === "udp" && interfaces.length ? [{ r, interfaces }] : [];
+  });
+  if (!services.length) return;
+  chain("untracked_in", { type: "filter", hook: "prerouting", prio: -300, policy: "accept" });
+  chain("untracked_out", { type: "filter", hook: "output", prio: -300, policy: "accept" });
+  const notrack: Expr = { notrack: null };
+  for (const { r, interfaces } of services) {
+    const ports = setOf(r.ports.map(portValue));
+    const toRouter = match({ fib: { result: "type", flags: ["daddr"] } }, "local");
+    rule("untracked_in", [match(meta("iifname"), setOf(interfaces)), match(meta("l4proto"), L4.udp), match(payload("udp", "dport"), ports), toRouter, counter, notrack], `${r.ref} queries`);
+    rule("untracked_out", [match(meta("oifname"), setOf(interfaces)), match(meta("l4proto"), L4.udp), match(payload("udp", "sport"), ports), counter, notrack], `${r.ref} answers`);
+  }
 }
 
 function commonHead(): Expr[][] {
