@@ -5,6 +5,7 @@ import type { ConfigObject } from "../api/kinds";
 import { NetworkIndex } from "../api/network-index";
 import { canonicalIp, formatPrefix, network, parsePrefix } from "../api/ip";
 import { serviceRules } from "./services";
+import { CLUSTER_DEVICES, TUNNEL_PORT } from "../api/cluster-devices";
 import type { FirewallRuleT, FirewallZoneT, NATPolicyT, VLANPolicyT } from "../api/schema/security";
 
 export type Policy = "accept" | "drop" | "reject";
@@ -13,10 +14,20 @@ export type PortRange = [number, number];
 
 export interface FwZone {
   name: string;
+  /** Kernel interface names; a cluster zone's are patterns (CLUSTER_DEVICES). */
   interfaces: string[];
   input: Policy;
   forward: Policy;
   management: boolean;
+  cluster?: FwCluster;
+}
+
+export interface FwCluster {
+  podCIDRs: string[];
+  serviceCIDRs: string[];
+  nodes: string[];
+  /** The tunnel's UDP port between nodes, if any. */
+  tunnelPort?: number;
 }
 
 export interface FwRule {
@@ -106,13 +117,21 @@ export function desiredFirewall(objects: LoadedObject<ConfigObject>[], idx = new
       const labels = i.obj.value.metadata.labels ?? {};
       if (i.obj.value.spec.zone === name || (selector && Object.entries(selector).every(([k, v]) => labels[k] === v))) members.add(ifname(i.name));
     }
-    return {
+    const c = z.value.spec.cluster;
+    // The cluster's flows are Cilium's to police (its host firewall, its policies): fos1 only admits them.
+    const open: Policy = c ? "accept" : "drop";
+    const zone: FwZone = {
       name,
-      interfaces: [...members].sort(),
-      input: z.value.spec.input ?? "drop",
-      forward: z.value.spec.forward ?? "drop",
+      interfaces: c ? [...CLUSTER_DEVICES] : [...members].sort(),
+      input: z.value.spec.input ?? open,
+      forward: z.value.spec.forward ?? open,
       management: z.value.spec.management ?? false,
     };
+    if (c) {
+      const tunnelPort = TUNNEL_PORT[c.tunnel ?? "vxlan"];
+      zone.cluster = { podCIDRs: c.podCIDRs.map(canonicalNet), serviceCIDRs: (c.serviceCIDRs ?? []).map(canonicalNet), nodes: (c.nodes ?? []).map(canonicalNet), ...(tunnelPort ? { tunnelPort } : {}) };
+    }
+    return zone;
   });
 
   // The router's own LAN services come first: what a DHCPServer, RouterAdvertisement or

@@ -41,7 +41,7 @@ describe("merging cluster objects over the boot config", () => {
 
   test("the boot config wins on the management path; the other cluster objects are still taken", () => {
     const m = merge(
-      obj("NetworkInterface", "mgmt", { device: "eth3", addresses: ["10.99.0.1/24"], zone: "mgmt" }), // re-addresses the management NIC
+      obj("NetworkInterface", "mgmt", { device: "eth3", addresses: ["10.199.0.1/24"], zone: "mgmt" }), // re-addresses the management NIC
       obj("Route", "steal", { destination: "192.168.99.128/25", gateway: "192.168.10.254" }), // part of the management network elsewhere
       obj("RoutingPolicy", "everything", { priority: 100, family: "ipv4", table: 200 }), // every packet to another table first
       obj("VRF", "blue", { table: 100, members: ["mgmt"] }), // the management NIC into a VRF

@@ -23,6 +23,7 @@ const BASE =
   sec("FirewallZone", "lan", "interfaces: [lan]") +
   sec("FirewallZone", "mgmt", "interfaces: [mgmt]\nmanagement: true");
 const rule = (spec: string) => sec("FirewallRule", "r", spec);
+const cluster = (name: string) => sec("FirewallZone", name, "cluster:\n  podCIDRs: [10.244.0.0/16]");
 const vlans = doc("NetworkInterface", "v10", "device: eth3\nvlan: {id: 10}") + doc("NetworkInterface", "v20", "device: eth3\nvlan: {id: 20}");
 
 test("the base config is valid, so each case below has exactly its own problem", () => {
@@ -76,6 +77,18 @@ describe("each bad input gives one problem naming file:line:col, document, objec
       'fw.yaml:53:13: document 7 (FirewallRule/r) spec.fromZone: unknown zone "dmz"; declared zones: wan, lan, mgmt'],
     ["a rule to an unknown zone", BASE + rule("fromZone: lan\ntoZone: dmz\naction: allow"),
       'fw.yaml:54:11: document 7 (FirewallRule/r) spec.toZone: unknown zone "dmz"; declared zones: wan, lan, mgmt, or host for the router itself'],
+    ["a second cluster zone", BASE + cluster("k8s") + cluster("k9s"),
+      "fw.yaml:62:5: document 8 (FirewallZone/k9s) spec.cluster: one zone holds the cluster; FirewallZone/k8s does already"],
+    ["a cluster zone that is also the management zone", BASE + sec("FirewallZone", "k8s", "management: true\ncluster:\n  podCIDRs: [10.244.0.0/16]"),
+      "fw.yaml:53:15: document 7 (FirewallZone/k8s) spec.management: the cluster zone cannot be a management zone: the operator's access must not depend on Cilium"],
+    ["cluster subnets overlapping a LAN", BASE + sec("FirewallZone", "k8s", "cluster:\n  podCIDRs: [10.244.0.0/16]\n  serviceCIDRs: [192.0.2.128/25]"),
+      "fw.yaml:55:20: document 7 (FirewallZone/k8s) spec.cluster.serviceCIDRs[0]: 192.0.2.128/25 overlaps 192.0.2.1/24 of NetworkInterface/lan: the cluster's subnets must be its own"],
+    ["a NetworkInterface joining the cluster zone", BASE + cluster("k8s") + doc("NetworkInterface", "x", "device: eth5\nzone: k8s"),
+      "fw.yaml:62:9: document 8 (NetworkInterface/x) spec.zone: zone k8s is the cluster's: its interfaces are Cilium's (cilium_*, lxc*), no NetworkInterface joins it"],
+    ["a NetworkInterface named like Cilium's devices", BASE + cluster("k8s") + doc("NetworkInterface", "x", "device: lxc0"),
+      "fw.yaml:61:11: document 8 (NetworkInterface/x) spec.device: lxc0 is a name Cilium's devices take (cilium_*, lxc*), which belong to the cluster zone k8s"],
+    ["an unknown tunnel", BASE + sec("FirewallZone", "k8s", "cluster:\n  podCIDRs: [10.244.0.0/16]\n  tunnel: ipip"),
+      'fw.yaml:55:13: document 7 (FirewallZone/k8s) spec.cluster.tunnel: must be one of "vxlan", "geneve", "none"; got "ipip"'],
     ["a rule from the router itself", BASE + rule("fromZone: host\ntoZone: wan\naction: allow"),
       "fw.yaml:53:13: document 7 (FirewallRule/r) spec.fromZone: traffic from the router itself is not filtered; fromZone must be a zone"],
     ["an interface naming an unknown zone", BASE + doc("NetworkInterface", "dmz", "device: eth3\nzone: dmz"),

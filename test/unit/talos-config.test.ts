@@ -121,6 +121,9 @@ describe("make talos-config without talosctl", () => {
     const direct = parse(committed("deploy/cilium/values-direct-routing.yaml")) as { ipv4NativeRoutingCIDR: string; ipv6NativeRoutingCIDR: string };
     expect(within(pods[0]!, prefix(direct.ipv4NativeRoutingCIDR))).toBe(true);
     expect(within(pods[1]!, prefix(direct.ipv6NativeRoutingCIDR))).toBe(true);
+    // fos1's cluster zone admits these subnets' traffic and masquerades the pods: the same subnets.
+    const cluster = (parseAllDocuments(committed("src/api/default-config.yaml")).map((d) => d.toJS()) as { kind: string; spec: { cluster?: { podCIDRs: string[]; serviceCIDRs: string[] } } }[]).find((o) => o.kind === "FirewallZone" && o.spec.cluster)!.spec.cluster!;
+    expect(cluster).toMatchObject({ podCIDRs: network.podSubnets, serviceCIDRs: network.serviceSubnets });
   });
 
   describe("cluster.inlineManifests", () => {

@@ -4,6 +4,7 @@ import type { ConfigObject } from "../kinds";
 import { contains, formatPrefix, overlaps, parseIp, parsePrefix, type Prefix } from "../ip";
 import { NetworkIndex } from "../network-index";
 import { zoneClaims } from "../zone-claims";
+import { CLUSTER_DEVICES } from "../cluster-devices";
 import { problemAt, type ConfigProblem, type FieldPath } from "../problems";
 import type { FirewallRuleT, FirewallZoneT, NATPolicyT, VLANPolicyT } from "../schema/security";
 
@@ -26,8 +27,11 @@ export function checkSecurity(objects: LoadedObject<ConfigObject>[]): ConfigProb
     else zoneOf.set(iface, { zone, o, path });
   };
   for (const z of zones) if (z.value.metadata.name === "host") report(z, ["metadata", "name"], `"host" is reserved: it means the router itself in FirewallRule.toZone`);
+  const clusterZones = zones.filter((z) => z.value.spec.cluster);
+  checkClusterZones(clusterZones, idx, report);
   for (const c of zoneClaims(objects, idx)) {
     if (!zoneNames.includes(c.zone)) report(c.o, c.path, `unknown zone "${c.zone}"; ${zoneList}`);
+    else if (clusterZones.some((z) => z.value.metadata.name === c.zone)) report(c.o, c.path, `zone ${c.zone} is the cluster's: its interfaces are Cilium's (${CLUSTER_DEVICES.join(", ")}), no NetworkInterface joins it`);
     else if (!c.iface) report(c.o, c.path, `unknown interface "${c.ref}"`);
     else place(c.iface.name, c.zone, c.o, c.path);
   }
@@ -111,6 +115,26 @@ export function checkSecurity(objects: LoadedObject<ConfigObject>[]): ConfigProb
     if (s.sources && !["masquerade", "snat"].includes(s.type)) report(n, ["spec", "sources"], `sources does not apply to type ${s.type}`);
   }
   return problems;
+}
+
+function checkClusterZones(zones: LoadedObject<FirewallZoneT>[], idx: NetworkIndex, report: Report) {
+  zones.slice(1).forEach((z) => report(z, ["spec", "cluster"], `one zone holds the cluster; ${zones[0]!.ref} does already`));
+  if (zones.length)
+    for (const i of idx.interfaces)
+      if (i.ifname && CLUSTER_DEVICES.some((d) => i.ifname!.startsWith(d.slice(0, -1))))
+        report(i.obj, i.obj.value.spec.device ? ["spec", "device"] : ["metadata", "name"], `${i.ifname} is a name Cilium's devices take (${CLUSTER_DEVICES.join(", ")}), which belong to the cluster zone ${zones[0]!.value.metadata.name}`);
+  for (const z of zones) {
+    const c = z.value.spec.cluster!;
+    if (z.value.spec.management) report(z, ["spec", "management"], "the cluster zone cannot be a management zone: the operator's access must not depend on Cilium");
+    const subnets: [string, string[] | undefined][] = [["podCIDRs", c.podCIDRs], ["serviceCIDRs", c.serviceCIDRs]];
+    for (const [field, list] of subnets)
+      (list ?? []).forEach((cidr, n) => {
+        const p = parsePrefix(cidr)!;
+        for (const i of idx.interfaces)
+          for (const a of i.obj.value.spec.addresses ?? [])
+            if (overlaps(parsePrefix(a)!, p)) report(z, ["spec", "cluster", field, n], `${cidr} overlaps ${a} of ${i.obj.ref}: the cluster's subnets must be its own`);
+      });
+  }
 }
 
 function checkPorts(o: LoadedObject, protocol: string, ports: (number | string)[], path: FieldPath, report: Report) {

@@ -24,6 +24,21 @@ export const FirewallZoneSpec = Type.Object(
     input: Type.Optional(StringEnum(POLICIES, { description: "traffic from this zone to the router itself when no rule matches (default drop)" })),
     forward: Type.Optional(StringEnum(POLICIES, { description: "traffic from this zone to other zones when no rule matches (default drop)" })),
     management: Type.Optional(Type.Boolean({ description: "the operator manages the box from here: its management ports are always open" })),
+    cluster: Type.Optional(
+      Type.Object(
+        {
+          podCIDRs: Type.Array(Cidr, { minItems: 1, description: "the cluster's pod subnets (Talos cluster.network.podSubnets)" }),
+          serviceCIDRs: Type.Optional(Type.Array(Cidr, { minItems: 1, description: "the cluster's service subnets (Talos cluster.network.serviceSubnets)" })),
+          nodes: Type.Optional(Type.Array(Cidr, { minItems: 1, description: "where the cluster's other nodes are: the ports nodes use between them open only from these" })),
+          tunnel: Type.Optional(StringEnum(["vxlan", "geneve", "none"] as const, { description: "Cilium's tunnel between nodes (default vxlan, Cilium's own default)" })),
+        },
+        {
+          additionalProperties: false,
+          description:
+            "the zone of the Kubernetes cluster on the router: Cilium's devices (cilium_*, lxc*) and the pods behind them; input and forward default to accept, leaving the policy for these flows to Cilium's host firewall",
+        },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

@@ -60,9 +60,17 @@ const INTERNET: Record<Family, Prefix> = { 4: parsePrefix("0.0.0.0/0")!, 6: pars
 
 export function topology(objects: LoadedObject<ConfigObject>[]): Topology {
   const idx = new NetworkIndex(objects);
-  const fw = desiredFirewall(objects);
   const notes = new Map<string, string[]>();
   const note = (ref: string, text: string) => notes.set(ref, [...(notes.get(ref) ?? []), text]);
+  // The cluster zone is Cilium's own ground (its pods, its devices): Cilium's policies already
+  // decide there, so it and the rules naming it stay in nftables only.
+  const all = desiredFirewall(objects);
+  const cluster = all.zones.find((z) => z.cluster)?.name;
+  const fw: DesiredFirewall = { ...all, zones: all.zones.filter((z) => z.name !== cluster), rules: all.rules.filter((r) => r.from !== cluster && r.to !== cluster) };
+  if (cluster) {
+    note(`FirewallZone/${cluster}`, "the cluster's own devices and pods: Cilium's policies and host firewall decide there, so nothing is translated for it (nftables admits its traffic)");
+    for (const r of all.rules) if (r.from === cluster || r.to === cluster) note(r.ref, `it names the cluster zone ${cluster}: enforced in nftables only (Cilium's own policies govern the pods)`);
+  }
   const ifname = (i: InterfaceInfo) => i.ifname ?? `mac:${i.obj.value.spec.mac!.toLowerCase()}`;
   const connected = (i: InterfaceInfo) => (i.obj.value.spec.addresses ?? []).map((a) => network(parsePrefix(a)!));
 

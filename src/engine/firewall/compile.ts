@@ -3,7 +3,8 @@
 //
 // Layout of `table inet fos1`:
 //   input    (hook input)   established/related, invalid, lo, IPv6 essentials, DHCP client
-//            replies, the management ports from management zones, then `iifname vmap` to
+//            replies, the management ports from management zones, the cluster's other nodes
+//            (their tunnel, health, Talos and Kubernetes ports), then `iifname vmap` to
 //            the zone's chain in_<zone>: its rules toward host, then the zone's input policy
 //   forward  (hook forward) established/related, invalid, port forwards, ICMPv6 errors, then
 //            `iifname . oifname vmap` to a VLAN policy or zone-pair chain, then
@@ -14,7 +15,8 @@
 // Every rule counts; rules asked to log carry a prefix naming the rule.
 import { createHash } from "node:crypto";
 import { parsePrefix } from "../../api/ip";
-import { MANAGEMENT_PORTS, type DesiredFirewall, type FwNat, type FwPortForward, type FwRule, type Policy, type PortRange, type Protocol } from "../../policy/model";
+import { NODE_TCP_PORTS } from "../../api/cluster-devices";
+import { MANAGEMENT_PORTS, type DesiredFirewall, type FwCluster, type FwNat, type FwPortForward, type FwRule, type Policy, type PortRange, type Protocol } from "../../policy/model";
 
 export const FIREWALL_TABLE = "fos1";
 const FAMILY = "inet";
@@ -111,8 +113,9 @@ export function compileFirewall(fw: DesiredFirewall): CompiledFirewall {
     body.push({ add: { rule: { family: FAMILY, table: FIREWALL_TABLE, chain: chainName, expr, ...(comment ? { comment } : {}) } } });
     shape[chainName] = (shape[chainName] ?? 0) + 1;
   };
+  // Interval maps: a cluster zone's interfaces are patterns ("lxc*"), which only they can hold.
   const map = (name: string, type: string | string[], elem: unknown[]) => {
-    body.push({ add: { map: { family: FAMILY, table: FIREWALL_TABLE, name, type, map: "verdict", ...(elem.length ? { elem } : {}) } } });
+    body.push({ add: { map: { family: FAMILY, table: FIREWALL_TABLE, name, type, map: "verdict", flags: ["interval"], ...(elem.length ? { elem } : {}) } } });
     shape[`@${name}`] = elem.length;
   };
 
@@ -202,6 +205,7 @@ function compileFilter(fw: DesiredFirewall, chain: ChainFn, rule: RuleFn, map: M
     rule("input", [from, match(meta("l4proto"), L4.icmp), match(payload("icmp", "type"), "echo-request"), counter, accept], "management ping");
     rule("input", [from, match(meta("l4proto"), L4.icmpv6), match(payload("icmpv6", "type"), "echo-request"), counter, accept], "management ping");
   }
+  for (const z of fw.zones) if (z.cluster) clusterNodeRules(z.cluster, rule);
   rule("input", [{ vmap: { key: meta("iifname"), data: "@input_zones" } }]);
   rule("input", [counter, drop], "not in any zone");
   compileUntracked(fw, chain, rule);
@@ -219,6 +223,18 @@ function compileFilter(fw: DesiredFirewall, chain: ChainFn, rule: RuleFn, map: M
   rule("forward", [{ vmap: { key: { concat: [meta("iifname"), meta("oifname")] }, data: "@forward_pairs" } }]);
   rule("forward", [{ vmap: { key: meta("iifname"), data: "@forward_zones" } }]);
   rule("forward", [counter, drop], "not in any zone");
+}
+
+/** What the cluster's other nodes reach on the router, from their networks only, on any interface. */
+function clusterNodeRules(c: FwCluster, rule: RuleFn) {
+  for (const [family, proto, icmp] of [[4, "ip", "icmp"], [6, "ip6", "icmpv6"]] as const) {
+    const nodes = c.nodes.filter((n) => parsePrefix(n)!.family === family);
+    if (!nodes.length) continue;
+    const from = match(payload(proto, "saddr"), setOf(nodes.map(prefixValue)));
+    if (c.tunnelPort) rule("input", [from, match(meta("l4proto"), L4.udp), match(payload("udp", "dport"), c.tunnelPort), counter, accept], "cluster nodes: Cilium's tunnel");
+    rule("input", [from, match(meta("l4proto"), L4.tcp), match(payload("tcp", "dport"), setOf([...MANAGEMENT_PORTS, ...NODE_TCP_PORTS.map((p): PortRange => [p, p])].map(portValue))), counter, accept], "cluster nodes: Talos, Kubernetes, Cilium health and Hubble");
+    rule("input", [from, match(meta("l4proto"), L4[icmp]), match(payload(icmp, "type"), "echo-request"), counter, accept], "cluster nodes: Cilium health ping");
+  }
 }
 
 /**
