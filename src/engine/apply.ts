@@ -48,9 +48,15 @@ export async function observe(desired: DesiredState, env: EngineEnv = {}): Promi
 export async function execute(ops: Op[], opts: ApplyOptions = {}): Promise<{ failed: OpFailure[]; processes: number }> {
   const failed: OpFailure[] = [];
   let processes = 0;
+  let firewallFailed = false;
   for (const phase of PHASES) {
     const inPhase = ops.filter((o) => o.phase === phase);
     if (!inPhase.length) continue;
+    // Without the config's firewall in force, nothing that answers or asks on a network starts.
+    if (firewallFailed && UNGUARDED_WITHOUT_FIREWALL.includes(phase)) {
+      failed.push(...inPhase.map((op) => ({ op, error: "not started: the config's firewall is not in force (see the firewall's error)" })));
+      continue;
+    }
     opts.onPhase?.(phase, inPhase);
     const batch = new PhaseBatch();
     // Each reconciler renders its own operations, in plan order.
@@ -63,9 +69,13 @@ export async function execute(ops: Op[], opts: ApplyOptions = {}): Promise<{ fai
     const r = await batch.run(opts.ip ?? "ip");
     failed.push(...r.failed);
     processes += r.processes;
+    if (phase === "firewall" && r.failed.length) firewallFailed = true;
   }
   return { failed, processes };
 }
+
+/** Phases that start clients and servers on the networks (DHCP, the LAN services). */
+const UNGUARDED_WITHOUT_FIREWALL: Phase[] = ["dhcp", "lan"];
 
 /** Observe (unless the caller just did), plan, apply, and observe again to verify. */
 export async function converge(desired: DesiredState, opts: ApplyOptions = {}): Promise<ApplyResult> {
@@ -98,15 +108,17 @@ class PhaseBatch implements PhaseWriter {
   private readonly lines: { v4: { op: Op; line: string }[]; v6: { op: Op; line: string }[] } = { v4: [], v6: [] };
   private readonly nftOps: Op[] = [];
   private readonly nftCommands: unknown[][] = [];
+  private readonly nftIfRefused: unknown[][] = [];
   private readonly calls: (() => OpFailure[] | Promise<OpFailure[]>)[] = [];
 
   ip(op: Op, line: string, opts: { ipv6?: boolean } = {}): void {
     this.lines[opts.ipv6 ? "v6" : "v4"].push({ op, line });
   }
 
-  nft(op: Op, commands: unknown[]): void {
+  nft(op: Op, commands: unknown[], ifRefused?: unknown[]): void {
     this.nftOps.push(op);
     this.nftCommands.push(commands);
+    if (ifRefused) this.nftIfRefused.push(ifRefused);
   }
 
   call(run: () => OpFailure[] | Promise<OpFailure[]>): void {
@@ -126,12 +138,22 @@ class PhaseBatch implements PhaseWriter {
       // One transaction: all of fos1's table or, if nft refuses it, none of it.
       const r = await runTool({ purpose: "load the firewall", argv: ["nft", "-j", "-f", "-"], stdin: JSON.stringify({ nftables: this.nftCommands.flat() }) });
       if (r.exitCode !== 0) {
-        const why = `nft refused the ruleset (the previous one stays in force): ${r.stderr.trim().split("\n").slice(0, 3).join("; ")}`;
-        failed.push(...this.nftOps.map((op) => ({ op, error: why })));
+        const refusal = r.stderr.trim().split("\n").slice(0, 3).join("; ");
+        const inForce = await this.instead();
+        failed.push(...this.nftOps.map((op) => ({ op, error: `nft refused the ruleset (${inForce}): ${refusal}` })));
       }
     }
     for (const run of this.calls) failed.push(...(await run()));
     return { failed, processes };
+  }
+
+  /** After a refusal: what is in force now, loading the fallback transaction if there is one. */
+  private async instead(): Promise<string> {
+    if (!this.nftIfRefused.length) return "the previous one stays in force";
+    const r = await runTool({ purpose: "load the lockdown firewall", argv: ["nft", "-j", "-f", "-"], stdin: JSON.stringify({ nftables: this.nftIfRefused.flat() }) });
+    return r.exitCode === 0
+      ? "none of fos1's was in force, so the lockdown is: management in, established traffic, nothing else"
+      : `none of fos1's was in force, and nft refused the lockdown too (${r.stderr.trim().split("\n")[0]}): only Talos's own firewall stands`;
   }
 }
 

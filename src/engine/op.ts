@@ -17,7 +17,9 @@
  *   dhcp       the DHCP client, under the agent's supervisor
  *   lan        the LAN services (DHCP server, RA, DNS), under the agent's supervisor
  */
-export const PHASES = ["remove", "sysctl", "links", "addresses", "routes", "rules", "firewall", "xdp", "dhcp", "lan"] as const;
+// The firewall comes before any link is brought up or any DHCP client starts: nft takes
+// interface names that do not exist yet, and a box is never open while its filter is missing.
+export const PHASES = ["remove", "firewall", "sysctl", "links", "addresses", "routes", "rules", "xdp", "dhcp", "lan"] as const;
 export type Phase = (typeof PHASES)[number];
 
 export type Action = "add" | "change" | "remove" | "replace";

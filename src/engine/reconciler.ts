@@ -26,8 +26,11 @@ export interface PlanContext {
 export interface PhaseWriter {
   /** A line of the phase's `ip -force -batch -`; ipv6: it needs `ip -6` (a rule with no address to tell its family by). */
   ip(op: Op, line: string, opts?: { ipv6?: boolean }): void;
-  /** Commands of the phase's nft transaction. */
-  nft(op: Op, commands: unknown[]): void;
+  /**
+   * Commands of the phase's nft transaction; `ifRefused`, a transaction to load instead when nft
+   * refuses it (so that a refusal never leaves the router without a firewall).
+   */
+  nft(op: Op, commands: unknown[], ifRefused?: unknown[]): void;
   /** Writes that are no process of a tool (a /proc/sys file, bpf(2), the DHCP supervisor); returns what failed. */
   call(run: () => OpFailure[] | Promise<OpFailure[]>): void;
 }

@@ -16,7 +16,7 @@ import { basename, join, resolve } from "node:path";
 import { loadConfigText } from "../../src/api/load";
 import { formatProblem } from "../../src/api/problems";
 import { desiredState } from "../../src/engine/desired";
-import { compileFirewall, FIREWALL_TABLE, type CompiledFirewall } from "../../src/engine/firewall/compile";
+import { compileFirewall, compileLockdown, FIREWALL_TABLE, type CompiledFirewall } from "../../src/engine/firewall/compile";
 import { parseFirewallListing } from "../../src/engine/firewall/observe";
 
 const GOLDEN = resolve(import.meta.dir, "golden/firewall");
@@ -111,6 +111,24 @@ describe("what the goldens rest on", () => {
     expect(r.stdout).not.toContain(`table inet ${FIREWALL_TABLE}`);
     expect(r.stdout).toContain("table inet talos");
     expect(r.stdout).toContain("tcp dport 50000 counter accept");
+  });
+
+  test("the lockdown (nft refused the config's table and none was in force): management in, established traffic, nothing else", () => {
+    const r = loadConfigText(readFileSync(join(GOLDEN, "cluster.yaml"), "utf8"), "cluster.yaml");
+    const lockdown = compileLockdown(desiredState(r.objects).firewall);
+    const chains = Object.keys(lockdown.shape).filter((k) => !k.startsWith("@")).sort();
+    expect(chains).toEqual(["forward", "fos1_config", "fwd_mgmt", "in_mgmt", "input"]);
+    expect(lockdown.shape).toMatchObject({ "@input_zones": 1, "@forward_zones": 1, "@forward_pairs": 0, in_mgmt: 1, fwd_mgmt: 1 });
+    const text = JSON.stringify(lockdown.commands);
+    expect(text).toContain('"comment":"management ports (never closed)"');
+    expect(text).toContain('"comment":"zone mgmt input policy"');
+    expect(text).not.toMatch(/masquerade|cluster nodes|notrack|"accept":null}\],"comment":"zone mgmt forward policy"/);
+    if (!isRoot) return;
+    const file = join(tmp, "lockdown.json");
+    writeFileSync(file, render(lockdown));
+    const loaded = inThrowawayNs('nft -j -f "$1"; nft -j list ruleset', file);
+    expect(loaded.exitCode).toBe(0);
+    expect(parseFirewallListing(loaded.stdout)).toEqual({ digest: lockdown.digest, shape: lockdown.shape });
   });
 
   test("compiling is deterministic, and the digest follows every change", () => {

@@ -146,6 +146,17 @@ export function compileFirewall(fw: DesiredFirewall): CompiledFirewall {
   return { commands: [{ add: table }, { delete: table }, { add: table }, ...marker, ...body], digest, shape };
 }
 
+/**
+ * What fos1 loads when nft refuses the config's table and none of fos1's is in force (a boot):
+ * the management zones' input as the config has it at its head (management ports, ping), the
+ * established traffic and the IPv6 and ICMP essentials, every other input and all forwarding
+ * dropped, no NAT.
+ */
+export function compileLockdown(fw: DesiredFirewall): CompiledFirewall {
+  const management = fw.zones.filter((z) => z.management).map((z) => ({ ...z, input: "drop" as const, forward: "drop" as const }));
+  return compileFirewall({ zones: management, rules: [], vlanPolicies: [], nat: [] });
+}
+
 type ChainFn = (name: string, hook?: { type: string; hook: string; prio: number; policy: string }) => void;
 type RuleFn = (chain: string, expr: Expr[], comment?: string) => void;
 type MapFn = (name: string, type: string | string[], elem: unknown[]) => void;

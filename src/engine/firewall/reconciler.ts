@@ -4,10 +4,11 @@
 import type { DesiredFirewall } from "../../policy/model";
 import type { Op } from "../op";
 import type { Reconciler } from "../reconciler";
-import { compileFirewall, FIREWALL_TABLE, type CompiledFirewall } from "./compile";
+import { compileFirewall, compileLockdown, FIREWALL_TABLE, type CompiledFirewall } from "./compile";
 import { observeFirewall, type ObservedFirewall } from "./observe";
 
-export type FirewallChange = { commands: CompiledFirewall["commands"]; digest: string };
+/** The table to load; `lockdown`, what to load instead if nft refuses it when none of fos1's is in force. */
+export type FirewallChange = { commands: CompiledFirewall["commands"]; digest: string; lockdown?: CompiledFirewall["commands"] };
 
 const sameShape = (a: Record<string, number>, b: Record<string, number>) =>
   Object.keys(a).length === Object.keys(b).length && Object.entries(b).every(([k, v]) => a[k] === v);
@@ -31,11 +32,11 @@ export const firewall: Reconciler<DesiredFirewall, ObservedFirewall | null, Fire
       ref: "(firewall)",
       subject: `nftables table inet ${FIREWALL_TABLE}`,
       detail: empty ? "no zones or NAT configured" : present?.digest === fw.digest ? "edited outside fos1: restored" : `${countRules(fw.shape)} rules in ${countChains(fw.shape)} chains`,
-      change: { commands: fw.commands, digest: fw.digest },
+      change: { commands: fw.commands, digest: fw.digest, ...(present === null && !empty ? { lockdown: compileLockdown(desired).commands } : {}) },
     };
     return [op];
   },
   write(ops, out) {
-    for (const op of ops) out.nft(op, op.change.commands);
+    for (const op of ops) out.nft(op, op.change.commands, op.change.lockdown);
   },
 };
