@@ -1,4 +1,4 @@
-// The router serves its LANs in the VM lab, on the shipped default config: `fos1 agent` on the
+// The shipped default config in the VM lab. The router serves its LANs: `fos1 agent` on the
 // router VM, the provider on the peer's wan host (dnsmasq: DHCPv4, router advertisements and a
 // DNS server that knows outside.example; kea-dhcp6: an address for the uplink and a delegated
 // /56), and on VLAN 10 a client with no configuration (a macvlan on the lan host's VLAN link in a
@@ -9,7 +9,14 @@
 // refuses leaves the one in force serving; the agent restarts and the client renews the same
 // address; the provider delegates another prefix and the client moves to it while the old one
 // is deprecated; with stateful DHCPv6 asked for, the client is offered an address from its pool
-// (dhcpcd in test mode). One lab boot for all of it.
+// (dhcpcd in test mode).
+//
+// The cluster on the router: Cilium's devices made as Cilium makes them, on the address plan of
+// `make talos-config` (this node's pods in 10.244.0.0/24, the router IP 10.244.0.1 on
+// cilium_host, a pod behind an lxc veth; the peer's mgmt host plays a second node, its pods in
+// 10.244.1.0/24 behind cilium_vxlan on 8472/udp). A pod reaches the Kubernetes API and DNS on
+// the host and the wan host through the uplink; the other node's tunnel and health checks
+// arrive; LAN and WAN hosts reach neither the pods nor the cluster's ports. One lab boot for all.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -130,6 +137,75 @@ describe("a client on VLAN 10 with no configuration", () => {
   }, 150_000);
 });
 
+/** Cilium's devices on the router and on the peer's mgmt host (a second node), as Cilium makes them. */
+async function clusterDevices(): Promise<void> {
+  await router.runOk(
+    [
+      // The host's veth pair into the pod network, the router IP of this node's pod CIDR on cilium_host.
+      "ip link add cilium_host type veth peer name cilium_net && ip link set cilium_host up && ip link set cilium_net up",
+      "ip addr add 10.244.0.1/32 dev cilium_host",
+      // A pod: a /32 on its eth0, its default route via the router IP; lxc<hash> on the host.
+      "ip netns add pod1 && ip link add lxc5e3a1c type veth peer name eth0 netns pod1 && ip link set lxc5e3a1c up",
+      "ip -n pod1 link set lo up && ip -n pod1 link set eth0 up && ip -n pod1 addr add 10.244.0.10/32 dev eth0",
+      "ip -n pod1 route add 10.244.0.1 dev eth0 && ip -n pod1 route add default via 10.244.0.1 dev eth0",
+      "ip route add 10.244.0.10/32 dev lxc5e3a1c",
+      // The tunnel to the other node over the management network; its pods behind it.
+      "ip link add cilium_vxlan type vxlan id 2 remote 192.168.99.10 local 192.168.99.1 dstport 8472 dev eth3 && ip link set cilium_vxlan up",
+      "ip route add 10.244.1.0/24 dev cilium_vxlan",
+      // The Kubernetes API and the cluster's DNS on the host, as stand-ins answering on their ports.
+      "(nc -ll -p 6443 -e echo kube-apiserver >/dev/null 2>&1 &)",
+      "(nc -ll -p 4240 -e echo cilium-health >/dev/null 2>&1 &)",
+      "dnsmasq --listen-address=10.244.0.1 --bind-interfaces --no-resolv --no-hosts --address=/kubernetes.default.svc.cluster.local/10.96.0.1 --pid-file=/tmp/cluster-dns.pid",
+    ].join("\n"),
+  );
+  await peer.runOk(
+    [
+      "ip -n mgmt link add cilium_vxlan type vxlan id 2 remote 192.168.99.1 local 192.168.99.10 dstport 8472 dev eth3 && ip -n mgmt link set cilium_vxlan up",
+      // Routes into a node's pods go via its router IP, as Cilium's do (its BPF answers no ARP here).
+      "ip -n mgmt addr add 10.244.1.10/24 dev cilium_vxlan && ip -n mgmt route add 10.244.0.0/24 via 10.244.0.1 dev cilium_vxlan onlink",
+      // The WAN host tries the pods directly, as a hostile neighbour on the ISP's network would.
+      "ip -n wan route add 10.244.0.0/16 via 198.51.100.1",
+    ].join("\n"),
+  );
+}
+
+/** A TCP connection from a namespace on a VM: what the listener said, or "" when none answered. */
+const connect = async (vm: LabVm, ns: string, host: string, port: number) => (await vm.run(`sleep 2 | ip netns exec ${ns} nc -w 3 ${host} ${port}`, { timeoutSec: 20 })).stdout.trim();
+
+describe("the cluster on the router, with Cilium's devices as Cilium makes them", () => {
+  beforeAll(async () => {
+    await clusterDevices();
+  }, 120_000);
+
+  test("a pod on the router reaches the Kubernetes API and the cluster's DNS on the host", async () => {
+    await waitUntil("the pod reaches 10.244.0.1:6443", async () => (await connect(router, "pod1", "10.244.0.1", 6443)) === "kube-apiserver", 60_000, agentLog);
+    const dns = await router.run("ip netns exec pod1 busybox nslookup -type=a kubernetes.default.svc.cluster.local 10.244.0.1");
+    expect(dns.stdout).toContain("10.96.0.1");
+  }, 120_000);
+
+  test("a pod reaches the wan host through the uplink, masqueraded like the LANs", async () => {
+    await waitUntil("ping 198.51.100.254 from the pod", async () => (await router.run("ip netns exec pod1 ping -c 1 -W 2 198.51.100.254")).exitCode === 0, 60_000, agentLog);
+    // Tracked with its reply to the router's uplink address, not to the pod: masqueraded.
+    const flows = (await router.runOk("grep 'src=10.244.0.10 dst=198.51.100.254' /proc/net/nf_conntrack || true")).trim().split("\n").filter(Boolean);
+    expect(flows.length).toBeGreaterThan(0);
+    for (const f of flows) expect(f).not.toContain("src=198.51.100.254 dst=10.244.0.10");
+  }, 120_000);
+
+  test("the other node's tunnel (8472/udp) and health checks (4240/tcp) arrive; its pods reach this node's pod", async () => {
+    expect(await connect(peer, "mgmt", "192.168.99.1", 4240)).toBe("cilium-health");
+    await waitUntil("ping from the other node's pod to this node's pod over VXLAN", async () => (await peer.run("ip netns exec mgmt ping -c 1 -W 2 -I 10.244.1.10 10.244.0.10")).exitCode === 0, 60_000, agentLog);
+  }, 120_000);
+
+  test("LAN and WAN hosts reach neither the pods nor the cluster's ports", async () => {
+    expect(await connect(peer, client.ns, "192.168.10.1", 4240)).toBe("");
+    expect((await client.run("ping -c 2 -W 1 10.244.0.10")).exitCode).not.toBe(0);
+    expect(await connect(peer, "wan", "198.51.100.1", 4240)).toBe("");
+    expect((await peer.run("ip netns exec wan ping -c 2 -W 1 10.244.0.10")).exitCode).not.toBe(0);
+    // The Kubernetes API opens to the management network and the nodes, never to the WAN.
+    expect(await connect(peer, "wan", "198.51.100.1", 6443)).toBe("");
+  }, 120_000);
+});
+
 describe("changes", () => {
   test("a static lease is honoured, with its name", async () => {
     await router.put("/etc/fos1/config.yaml.new", withStaticLease);
@@ -201,5 +277,37 @@ describe("changes", () => {
     expect(address!.startsWith(prefix + "::")).toBe(true);
     const id = BigInt("0x" + address!.split(":").at(-1));
     expect(id >= 0x1000n && id <= 0x1fffn).toBe(true);
+  }, 240_000);
+});
+
+describe("a boot whose ruleset the kernel refuses, with an empty state dir", () => {
+  const nofib = "for m in $(find /lib/modules -name 'nft_fib*.ko*'); do mv $m $m.off; done";
+  const refusedLog = () => router.run("grep -c 'lockdown is: management in' /tmp/agent.log");
+
+  test("the lockdown is in force: management in, nothing else; no DHCP client, no LAN services; the agent says why", async () => {
+    await stopAgent();
+    // A box booting afresh on a kernel without nftables' fib expression (which the resolver's
+    // untracked DNS needs): no table, no leases, no state.
+    await router.runOk(`nft flush ruleset && pkill dhcpcd; ip -4 addr flush dev uplink; rm -rf ${STATE}; rmmod nft_fib_inet nft_fib_ipv4 nft_fib_ipv6 nft_fib; ${nofib}; (nc -ll -p 50000 -e echo apid >/dev/null 2>&1 &)`);
+    await router.runOk(": >/tmp/agent.log");
+    await startAgent(DEFAULT_CONFIG);
+    await waitUntil("the agent reports the refusal and the lockdown", async () => Number((await refusedLog()).stdout.trim()) > 0, 120_000, agentLog);
+    const table = await router.runOk("nft list table inet fos1");
+    expect(table).toContain("management ports");
+    expect(table).not.toContain("masquerade");
+    expect(table).not.toContain("in_lan");
+    expect(await connect(peer, "mgmt", "192.168.99.1", 50000)).toBe("apid");
+    expect(await connect(peer, client.ns, "192.168.10.1", 50000)).toBe("");
+    expect((await router.run(`test -s ${STATE}/lan/dnsmasq.fos1-pid`)).exitCode).not.toBe(0);
+    expect(await router.runOk("ip -4 -o addr show dev uplink")).not.toContain("198.51.100.");
+    expect((await router.run("ip netns exec pod1 ping -c 2 -W 1 198.51.100.254")).exitCode).not.toBe(0);
+  }, 240_000);
+
+  test("once the kernel takes the ruleset, the config's firewall replaces the lockdown and the LANs are served", async () => {
+    await router.runOk("for m in $(find /lib/modules -name 'nft_fib*.off'); do mv $m ${m%.off}; done");
+    await router.put("/etc/fos1/config.yaml.new", DEFAULT_CONFIG + "\n");
+    await router.runOk("mv /etc/fos1/config.yaml.new /etc/fos1/config.yaml");
+    await waitUntil("the config's firewall in force", async () => (await router.runOk("nft list table inet fos1")).includes("masquerade"), 120_000, agentLog);
+    await waitUntil("a lease for the lan client", async () => (await client.lease("laptop").catch(() => ({}) as Record<string, string>)).router === "192.168.10.1", 120_000, agentLog);
   }, 240_000);
 });
