@@ -192,11 +192,33 @@ describe("make talos-config without talosctl", () => {
     });
   });
 
-  test("Talos configures only the management link and leaves its ingress firewall open to fos1's", () => {
+  test("Talos configures only the management link, and its ingress firewall blocks all but what fos1's config opens, from where it opens it", () => {
     expect(one(rendered, "LinkConfig").name).toBe("eth3");
     expect(byKind(rendered, "DHCPv4Config")).toEqual([]);
-    expect(one(rendered, "NetworkDefaultActionConfig").ingress).toBe("accept");
-    expect(byKind(rendered, "NetworkRuleConfig")).toEqual([]);
+    expect(one(rendered, "NetworkDefaultActionConfig").ingress).toBe("block");
+    const rules = Object.fromEntries(
+      (byKind(rendered, "NetworkRuleConfig") as { name: string; portSelector: { protocol: string; ports: (number | string)[] }; ingress: { subnet: string }[] }[]).map((r) => [
+        r.name,
+        `${r.portSelector.protocol} ${r.portSelector.ports.join(",")} from ${r.ingress.map((i) => i.subnet).join(",")}`,
+      ]),
+    );
+    expect(rules).toEqual({
+      // The default config: management on eth3, a second node would join there, the uplink's
+      // DHCP clients, and the LAN services on lan and guest (IPv6 from their delegated prefixes).
+      "fos1-management": "tcp 50000,50001,6443,10250,2379-2380 from 192.168.99.0/24",
+      "fos1-cluster-nodes": "tcp 50000,50001,6443,10250,2379-2380,4240,4244 from 192.168.99.0/24",
+      "fos1-cluster-tunnel": "udp 8472 from 192.168.99.0/24",
+      "fos1-dhcp-client": "udp 68 from 0.0.0.0/0",
+      "fos1-dhcpv6-client": "udp 546 from fe80::/10",
+      "fos1-lan-dhcp-server-udp": "udp 67 from 0.0.0.0/0",
+      "fos1-lan-dhcpv6-server-udp": "udp 547 from fe80::/10",
+      "fos1-lan-dns-udp": "udp 53 from 192.168.10.0/24,::/0",
+      "fos1-lan-dns-tcp": "tcp 53 from 192.168.10.0/24,::/0",
+      "fos1-guest-dhcp-server-udp": "udp 67 from 0.0.0.0/0",
+      "fos1-guest-dhcpv6-server-udp": "udp 547 from fe80::/10",
+      "fos1-guest-dns-udp": "udp 53 from 192.168.20.0/24,::/0",
+      "fos1-guest-dns-tcp": "tcp 53 from 192.168.20.0/24,::/0",
+    });
   });
 
   test("the ExtensionServiceConfig hands the service fos1's default config where its spec reads it", () => {
@@ -211,7 +233,7 @@ describe("make talos-config without talosctl", () => {
 
   test("patches.yaml holds one legacy document, as talosctl --config-patch wants, and says how to use it", () => {
     expect(byKind(patchSet, undefined)).toHaveLength(1);
-    expect(patchSet.map((d) => d.kind ?? "v1alpha1")).toEqual(["v1alpha1", "NetworkDefaultActionConfig", "LinkConfig", "ExtensionServiceConfig"]);
+    expect([...new Set(patchSet.map((d) => d.kind ?? "v1alpha1"))]).toEqual(["v1alpha1", "NetworkDefaultActionConfig", "LinkConfig", "NetworkRuleConfig", "ExtensionServiceConfig"]);
     expect(message).toContain("no secrets: talosctl is not installed");
     expect(message).toContain(`talosctl gen config fos1 https://192.168.99.1:6443 --config-patch @${resolve(import.meta.dir, "../../talos-patches/example/controlplane.yaml")} --config-patch @${join(out, "patches.yaml")}`);
     expect(readFileSync(join(out, "controlplane.yaml"), "utf8")).toStartWith("# The example with the fos1 patches merged in, WITHOUT secrets");
