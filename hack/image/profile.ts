@@ -63,6 +63,15 @@ export function checkProfile(profile: unknown): string[] {
         if (typeof e.imageRef !== "string" || e.imageRef === "") problems.push(`input.systemExtensions[${i}].imageRef must name an image`);
       });
   }
+  const cache = at(profile, "input.imageCache");
+  if (cache !== undefined) {
+    if (!isMapping(cache)) problems.push("input.imageCache must be a mapping");
+    else {
+      for (const k of Object.keys(cache)) if (!CONTAINER_ASSET.includes(k)) problems.push(`unknown field "input.imageCache.${k}"; allowed here: ${CONTAINER_ASSET.join(", ")}`);
+      // The imager puts a cache on ISO and disk-image media only.
+      if (kind !== "iso" && kind !== "image") problems.push(`input.imageCache: the imager carries an image cache on iso and image output only; got ${JSON.stringify(kind)}`);
+    }
+  }
   return problems;
 }
 

@@ -1,5 +1,7 @@
 // make talos-config: the machine config of a single-node fos1 router, from
 //   talos-patches/*.yaml             Cilium as CNI (dual stack), sysctls, modules, the management link, firewall
+//   the fos1 config's openings       Talos's ingress rules under its block default (ingress-rules.ts)
+//   machine.features.imageCache      on: Talos takes images from the media's image cache (make image)
 //   deploy/                          cluster.inlineManifests: Cilium's install Job, fos1's CRDs, the agent's
 //                                    RBAC and the controller (inline-manifests.ts); the controller's image
 //                                    is REGISTRY/fos1-controller:VERSION when REGISTRY is set
@@ -19,6 +21,7 @@ import { formatProblem } from "../../src/api/problems";
 import { CONTROLLER_IMAGE, controllerImage } from "../../src/cluster/deploy-files";
 import { agentConfigPath, applyPatches, docKey, extensionServiceConfig, merge, parseStream, toStream, type Doc } from "./config-set";
 import { clusterManifests } from "./inline-manifests";
+import { talosIngressRules } from "./ingress-rules";
 import { TalosSchema } from "./schema";
 
 const repo = resolve(import.meta.dir, "../..");
@@ -56,7 +59,10 @@ export function patchSet(schema: TalosSchema, fos1ConfigPath: string, image: str
   if (loaded.problems.length > 0) throw new Error(`${fos1ConfigPath} is not a valid fos1 config:\n${loaded.problems.map(formatProblem).join("\n")}`);
   const { service, configPath } = agentConfigPath(parse(readFileSync(SERVICE_SPEC, "utf8")));
   const inline: Doc = { cluster: { inlineManifests: clusterManifests(repo, image) } };
-  const docs = [...readPatches(schema).flatMap((p) => p.docs), inline, extensionServiceConfig(service, configPath, fos1Text)];
+  // The ISO and disk image carry an image cache (image/profiles, hack/image/cache-images.ts);
+  // Talos reads images from it only when this is on.
+  const imageCache: Doc = { machine: { features: { imageCache: { localEnabled: true } } } };
+  const docs = [...readPatches(schema).flatMap((p) => p.docs), ...talosIngressRules(loaded.objects), inline, imageCache, extensionServiceConfig(service, configPath, fos1Text)];
   const legacy = docs.filter((d) => docKey(d) === "v1alpha1").reduce<unknown>((a, d) => merge(a, d), {}) as Doc;
   const set = [legacy, ...docs.filter((d) => docKey(d) !== "v1alpha1")];
   assertValid(schema, "the patch set", set);
