@@ -11,7 +11,8 @@
 //            `iifname vmap` to the zone's own default — the cost per packet does not grow with
 //            the number of rules, only with the rules of the one chain it lands in
 //   prerouting / postrouting (nat hooks)   DNAT and NPTv6 in, masquerade/SNAT/NPTv6 out, hairpin
-//   untracked_in / untracked_out (raw priority)   the router's DNS, past connection tracking
+//   untracked_in / untracked_out (raw priority)   the router's DNS, past connection tracking (and
+//            accepted at the head of input, as its zone's chain would)
 // Every rule counts; rules asked to log carry a prefix naming the rule.
 import { createHash } from "node:crypto";
 import { parsePrefix } from "../../api/ip";
@@ -203,6 +204,11 @@ function compileFilter(fw: DesiredFirewall, chain: ChainFn, rule: RuleFn, map: M
 
   chain("input", { type: "filter", hook: "input", prio: 0, policy: "drop" });
   for (const e of commonHead()) rule("input", e);
+  const untracked = untrackedServices(fw);
+  // What the zone's chain would decide at once (the service's rule comes before any other of
+  // the zone's), decided here: an untracked query would otherwise walk the whole chain.
+  for (const { r, interfaces } of untracked)
+    rule("input", [match(meta("iifname"), setOf(interfaces)), match(meta("l4proto"), L4.udp), match(payload("udp", "dport"), setOf(r.ports.map(portValue))), match({ ct: { key: "state" } }, "untracked", "in"), counter, accept], `${r.ref} (untracked)`);
   rule("input", [match(meta("iifname"), "lo"), accept]);
   // DHCP client replies for the router's own uplinks (v4 and v6).
   rule("input", [match(meta("l4proto"), L4.udp), match(payload("udp", "sport"), 67), match(payload("udp", "dport"), 68), counter, accept], "DHCPv4 client replies");
@@ -219,7 +225,7 @@ function compileFilter(fw: DesiredFirewall, chain: ChainFn, rule: RuleFn, map: M
   for (const z of fw.zones) if (z.cluster) clusterNodeRules(z.cluster, rule);
   rule("input", [{ vmap: { key: meta("iifname"), data: "@input_zones" } }]);
   rule("input", [counter, drop], "not in any zone");
-  compileUntracked(fw, chain, rule);
+  compileUntracked(untracked, chain, rule);
 
   chain("forward", { type: "filter", hook: "forward", prio: 0, policy: "drop" });
   for (const e of commonHead()) rule("forward", e);
@@ -248,17 +254,25 @@ function clusterNodeRules(c: FwCluster, rule: RuleFn) {
   }
 }
 
+interface UntrackedService {
+  r: FwRule;
+  interfaces: string[];
+}
+
+function untrackedServices(fw: DesiredFirewall): UntrackedService[] {
+  return fw.rules.flatMap((r) => {
+    const interfaces = fw.zones.find((z) => z.name === r.from)?.interfaces ?? [];
+    return r.untracked && r.to === "host" && r.protocol === "udp" && interfaces.length ? [{ r, interfaces }] : [];
+  });
+}
+
 /**
  * The router's untracked UDP services (DNS): at raw priority, before conntrack (-200) sees the
  * packet, queries to one of the router's addresses from the zone's interfaces and the answers
  * back out of them. The input chain still decides on the query, by the zone's rules: an
  * untracked packet is neither established nor invalid.
  */
-function compileUntracked(fw: DesiredFirewall, chain: ChainFn, rule: RuleFn) {
-  const services = fw.rules.flatMap((r) => {
-    const interfaces = fw.zones.find((z) => z.name === r.from)?.interfaces ?? [];
-    return r.untracked && r.to === "host" && r.protocol === "udp" && interfaces.length ? [{ r, interfaces }] : [];
-  });
+function compileUntracked(services: UntrackedService[], chain: ChainFn, rule: RuleFn) {
   if (!services.length) return;
   chain("untracked_in", { type: "filter", hook: "prerouting", prio: -300, policy: "accept" });
   chain("untracked_out", { type: "filter", hook: "output", prio: -300, policy: "accept" });
