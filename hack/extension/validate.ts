@@ -1,14 +1,16 @@
 // Checks an unpacked Talos system extension (a folder holding manifest.yaml and rootfs/, as
-// the image's filesystem) against Talos's rules (talos-rules.ts) and prints one line per
-// problem. Exit 0 when it would install, 1 when not, 2 on a usage error.
+// the image's filesystem) against Talos's rules (talos-rules.ts), and fos1's agent service
+// against fos1's least-privilege rules (least-privilege.ts), and prints one line per problem. Exit 0 when it would install, 1 when not, 2 on a usage error.
 //   bun hack/extension/validate.ts DIR
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { basename, join, relative } from "node:path";
 import { parse as parseYaml } from "yaml";
+import { checkLeastPrivilege } from "./least-privilege";
 import { checkContents, checkManifest, checkServiceSpec, TALOS_RELEASE, type Problem, type RootfsEntry } from "./talos-rules";
 
 const SPEC_DIR = "usr/local/etc/containers";
 const CONTAINERS_DIR = "usr/local/lib/containers";
+const AGENT_SERVICE = "fos1-agent";
 
 export function validateExtension(dir: string): Problem[] {
   const problems: Problem[] = [];
@@ -54,6 +56,7 @@ function checkServices(rootfs: string): Problem[] {
     const where = `rootfs/${SPEC_DIR}/${file}`;
     const text = readFileSync(join(specDir, file), "utf8");
     problems.push(...checkServiceSpec(text, name, where));
+    if (name === AGENT_SERVICE) problems.push(...checkLeastPrivilege(text, where));
     const serviceRoot = join(rootfs, CONTAINERS_DIR, name);
     if (!existsSync(serviceRoot)) {
       problems.push({ where, message: `the service's root rootfs/${CONTAINERS_DIR}/${name}/ is missing` });

@@ -9,7 +9,8 @@
 // them (their bond, bridge or VRF); the networks of their addresses; the routes through them or
 // into those networks; the routing rules that could catch that traffic; their DHCP clients, NAT
 // and XDP filters; the management zones' interfaces. A cluster object whose merge changes any
-// of it is left out — every desired entry names the object it comes from, so the culprit is
+// of it is left out, as is one that moves an interface into or out of a zone of the uplinks
+// (their DHCP clients, the default route) — every desired entry names the object it comes from, so the culprit is
 // exact — and the merge is tried again without it. A merged set that does not validate loses
 // the cluster objects the problems name, the same way.
 import { stringify } from "yaml";
@@ -62,11 +63,12 @@ export function mergeOverBoot(bootText: string, bootFile: string, cluster: Confi
     const loaded = loadConfigText(text, `${bootFile} + cluster`);
     const clusterRefs = new Set(candidates.map(refOf));
     const culprits = new Map<string, string>();
-    const changed = loaded.problems.length ? new Map<string, { refs: string[] }>() : differences(bootPath.entries, managementPath(desiredState(loaded.objects), bootPath.links).entries);
+    const changed = loaded.problems.length ? new Map<string, { refs: string[] }>() : differences(bootPath.entries, managementPath(desiredState(loaded.objects), bootPath).entries);
     if (!loaded.problems.length && !changed.size) return { text, objects: loaded.objects, taken: candidates.map(refOf), leftOut };
     for (const p of loaded.problems) if (p.object && clusterRefs.has(p.object)) culprits.set(p.object, `the merged config is invalid: ${formatProblem(p)}`);
     for (const [key, value] of changed)
-      for (const ref of value.refs) if (clusterRefs.has(ref)) culprits.set(ref, `it would change the management path (${key}); the boot config decides that`);
+      for (const ref of value.refs)
+        if (clusterRefs.has(ref)) culprits.set(ref, key.startsWith("WAN zone") ? `it would change who is in the ${key.slice(4)} (the uplinks' zone); the boot config decides that` : `it would change the management path (${key}); the boot config decides that`);
     // A difference no cluster object explains cannot be fixed by leaving one out: boot config alone.
     if (!culprits.size) {
       const why = loaded.problems.length ? loaded.problems.map(formatProblem).join("; ") : "the management path would change";
@@ -96,6 +98,8 @@ interface PathEntry {
 
 interface ManagementPath {
   links: Set<string>;
+  /** The zones facing the internet: those of the uplinks (a DHCP client, the default route). */
+  wanZones: Set<string>;
   entries: Map<string, PathEntry>;
 }
 
@@ -103,9 +107,11 @@ interface ManagementPath {
  * The management path of a desired state: its entries by key. `links` fixes the interfaces
  * (the boot config's) so that a merged state is judged on the same ground.
  */
-function managementPath(d: DesiredState, fixedLinks?: Set<string>): ManagementPath {
+function managementPath(d: DesiredState, fixed?: { links: Set<string>; wanZones: Set<string> }): ManagementPath {
   const mgmtZones = d.firewall.zones.filter((z) => z.management);
-  const links = fixedLinks ?? closure(d, new Set(mgmtZones.flatMap((z) => z.interfaces)));
+  const links = fixed?.links ?? closure(d, new Set(mgmtZones.flatMap((z) => z.interfaces)));
+  const uplinks = new Set([...d.dhcp.map((x) => x.ifname), ...d.routes.filter((r) => r.dst === "0.0.0.0/0" || r.dst === "::/0").flatMap((r) => (r.dev ? [r.dev] : []))]);
+  const wanZones = fixed?.wanZones ?? new Set(d.firewall.zones.filter((z) => z.interfaces.some((i) => uplinks.has(i))).map((z) => z.name));
   const networks: Prefix[] = d.links.filter((l) => links.has(l.name)).flatMap((l) => l.addresses.map((a) => network(parsePrefix(a)!)));
   // A route in the main table as specific as a management network takes its traffic away.
   const hijacks = (dst: string, table: number) => {
@@ -137,7 +143,9 @@ function managementPath(d: DesiredState, fixedLinks?: Set<string>): ManagementPa
   for (const f of d.xdp?.filters ?? []) if ([...f.interfaces, ...f.bondMembers].some((i) => links.has(i))) put(`xdp ${f.name}`, f, [f.ref]);
   // Who is in a management zone: the interfaces carry the reference (a NetworkInterface's zone).
   for (const z of mgmtZones) put(`management zone ${z.name}`, z.interfaces, d.links.filter((l) => z.interfaces.includes(l.name)).map((l) => l.ref));
-  return { links, entries };
+  // Who faces the internet likewise: an interface moved into a WAN zone, or an uplink out of it.
+  for (const z of d.firewall.zones.filter((z) => wanZones.has(z.name))) put(`WAN zone ${z.name}`, z.interfaces, d.links.filter((l) => z.interfaces.includes(l.name)).map((l) => l.ref));
+  return { links, wanZones, entries };
 }
 
 /** The links under and over the given ones: VLAN parents, members, masters (bond, bridge, VRF). */

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "../base/log";
 import { apiVersionOf, refOf, type KubeApi, type KubeObject, type ResourceType } from "./kube-api";
-import { CILIUM_CIDR_GROUP, CILIUM_CLUSTERWIDE_NETWORK_POLICY, CILIUM_EGRESS_GATEWAY_POLICY, CILIUM_NETWORK_POLICY, CILIUM_NODE_CONFIG, CONFIG_MAP, generatedResourceOf } from "./resources";
+import { CILIUM_CLUSTERWIDE_NETWORK_POLICY, CILIUM_EGRESS_GATEWAY_POLICY, CONFIG_MAP, generatedResourceOf } from "./resources";
 
 export const FIELD_MANAGER = "fos1";
 export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
@@ -21,12 +21,16 @@ export const DIGEST_ANNOTATION = "fos1.io/applied-digest";
 
 export type Purpose = "network-policy" | "nat" | "vlan-routing" | "dpi" | "ids-block";
 
-/** The Cilium kinds each job may produce. */
+/**
+ * The kinds each job produces: what the translation emits for it (every policy is a
+ * CiliumClusterwideNetworkPolicy, host and pod policies alike; VLANs reach Cilium's agents
+ * through its Helm values, not through objects).
+ */
 export const PURPOSE_KINDS: Record<Purpose, ResourceType[]> = {
-  "network-policy": [CILIUM_CLUSTERWIDE_NETWORK_POLICY, CILIUM_NETWORK_POLICY, CILIUM_CIDR_GROUP],
+  "network-policy": [CILIUM_CLUSTERWIDE_NETWORK_POLICY],
   nat: [CILIUM_EGRESS_GATEWAY_POLICY],
-  "vlan-routing": [CILIUM_CLUSTERWIDE_NETWORK_POLICY, CILIUM_NETWORK_POLICY, CILIUM_NODE_CONFIG],
-  dpi: [CILIUM_CLUSTERWIDE_NETWORK_POLICY, CILIUM_NETWORK_POLICY, CONFIG_MAP],
+  "vlan-routing": [CILIUM_CLUSTERWIDE_NETWORK_POLICY],
+  dpi: [CILIUM_CLUSTERWIDE_NETWORK_POLICY, CONFIG_MAP],
   "ids-block": [CILIUM_CLUSTERWIDE_NETWORK_POLICY],
 };
 
@@ -40,11 +44,11 @@ export interface ApplyReport {
 }
 
 export interface CiliumClient {
-  /** Firewall zones and rules: CiliumClusterwideNetworkPolicy (host and endpoint policies), CiliumNetworkPolicy, CiliumCIDRGroup. */
+  /** Firewall zones and rules: CiliumClusterwideNetworkPolicy (host and endpoint policies). */
   applyNetworkPolicy(objects: KubeObject[]): Promise<ApplyReport>;
   /** NAT that Cilium can do: CiliumEgressGatewayPolicy. */
   createNAT(objects: KubeObject[]): Promise<ApplyReport>;
-  /** Inter-VLAN policy and the VLAN settings of Cilium's agents (CiliumNodeConfig). */
+  /** Inter-VLAN policy: CiliumClusterwideNetworkPolicy. */
   configureVLANRouting(objects: KubeObject[]): Promise<ApplyReport>;
   /** L7 (HTTP, DNS) policy from DPI profiles, and the IDS configuration (ConfigMaps) for the rest. */
   configureDPIIntegration(objects: KubeObject[]): Promise<ApplyReport>;

@@ -45,5 +45,5 @@ export function fromTranslationResult(result: TranslationResult): Translation {
 
 /** The translator for a controller whose namespace holds the IDS ConfigMaps. */
 export function ciliumTranslator(namespace: string): Translator {
-  return (objects: ConfigObject[]) => fromTranslationResult(translate(objects, { namespace }));
+  return (objects, context) => fromTranslationResult(translate(objects, { namespace, managementNetworks: context.managementNetworks }));
 }

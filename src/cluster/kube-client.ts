@@ -97,19 +97,21 @@ class CustomObjects implements Requests {
 }
 
 /**
- * /api/v1/…: the core kinds fos1 touches — ConfigMaps it writes (the IDS configuration) and a
- * Node it reads (the agent's labels). Typed models, turned back into plain JSON.
+ * /api/v1/…: the core kinds fos1 touches — ConfigMaps it writes (the IDS configuration) and
+ * Nodes (the agent reads its labels and applies its management networks on it; the controller
+ * lists the router nodes). Typed models, turned back into plain JSON.
  */
 class Core implements Requests {
   constructor(private readonly api: CoreV1Api) {}
 
   private check(type: ResourceType) {
-    if (type.plural !== "configmaps") throw new Error(`${type.kind}: the core-group kinds fos1 handles are ConfigMap and (read only) Node`);
+    if (type.plural !== "configmaps") throw new Error(`${type.kind}: the core-group kinds fos1 handles are ConfigMap and Node (read, list, apply)`);
   }
 
   async list(type: ResourceType, selection: Selection) {
-    this.check(type);
     const query = { labelSelector: selection.labelSelector };
+    if (type.plural === "nodes") return plain(await this.api.listNode(query));
+    this.check(type);
     return plain(selection.namespace ? await this.api.listNamespacedConfigMap({ ...query, namespace: selection.namespace }) : await this.api.listConfigMapForAllNamespaces(query));
   }
 
@@ -130,6 +132,7 @@ class Core implements Requests {
   }
 
   async apply(type: ResourceType, body: KubeObject, fieldManager: string) {
+    if (type.plural === "nodes") return plain(await this.api.patchNode({ name: body.metadata.name, body, fieldManager, force: true }, APPLY()));
     this.check(type);
     return plain(await this.api.patchNamespacedConfigMap({ name: body.metadata.name, namespace: ns(type, body.metadata.namespace), body, fieldManager, force: true }, APPLY()));
   }

@@ -1,9 +1,14 @@
 // The Kubernetes manifests that run fos1 in the cluster, as data (hack/generate-deploy.ts writes
 // them to deploy/manifests/, where Talos inline manifests take them; a unit test keeps them
 // current). Every permission is derived from the resource lists the code uses (resources.ts),
-// so the ClusterRoles grant exactly what the controller and the agent touch.
+// and each verb from the calls it makes, so the ClusterRoles grant exactly what the controller
+// and the agent touch (test/unit/cluster-controller.test.ts checks that every verb granted is
+// used). An admission policy (admission.ts) narrows the controller's one broad verb, update,
+// to finalizers; a Cilium policy (metrics-policy.ts) opens its port to Prometheus and the kubelet only.
+import { admissionManifests } from "./admission";
 import type { KubeObject, ResourceType } from "./kube-api";
-import { CILIUM_RESOURCES, CONFIG_MAP, EVENT, FOS1_RESOURCES, LEASE } from "./resources";
+import { metricsPolicy } from "./metrics-policy";
+import { CILIUM_RESOURCES, CONFIG_MAP, EVENT, FOS1_RESOURCES, LEASE, NODE } from "./resources";
 import { NODE_LOCAL_KINDS } from "../api/kinds";
 import { CONTROLLER_LISTEN } from "./run-controller";
 
@@ -54,14 +59,21 @@ function role(kind: "ClusterRole" | "Role", name: string, rules: PolicyRule[], n
   return { apiVersion: "rbac.authorization.k8s.io/v1", kind, metadata: { name, ...(ns ? { namespace: ns } : {}), labels: labels(owner) }, rules };
 }
 
+/** What the controller does with the objects it generates (cilium-client.ts, through informers). */
+const GENERATED_VERBS = ["list", "watch", "create", "patch", "delete"];
+
 /** The controller's permissions, cluster-wide: fos1's kinds, and the Cilium objects it makes. */
 export function controllerClusterRules(): PolicyRule[] {
   return [
-    // Read every fos1 object; update only to add or remove fos1's finalizer.
-    ...rulesFor(FOS1_RESOURCES, ["get", "list", "watch", "update"]),
+    // Informers list and watch (no get: they keep the objects); update only adds or removes
+    // fos1's finalizer (the admission policy refuses anything else).
+    ...rulesFor(FOS1_RESOURCES, ["list", "watch", "update"]),
     ...rulesFor(FOS1_RESOURCES, ["patch"], "status"),
-    // Server-side apply creates and updates (create + patch), garbage collection deletes.
-    ...rulesFor(CILIUM_RESOURCES, ["get", "list", "watch", "create", "patch", "delete"]),
+    // Informers by label; server-side apply updates (patch) and creates (the API server also
+    // asks for create when an apply makes a new object); garbage collection deletes.
+    ...rulesFor(CILIUM_RESOURCES, GENERATED_VERBS),
+    // The router nodes, for the management networks their agents write on them.
+    ...rulesFor([NODE], ["list", "watch"]),
   ];
 }
 
@@ -78,7 +90,7 @@ export function controllerManifests(o: ControllerDeployment): KubeObject[] {
     { apiGroups: [LEASE.group], resources: [LEASE.plural], resourceNames: [CONTROLLER], verbs: ["get", "update"] },
   ];
   // The IDS configuration it generates lives in its own namespace only.
-  const own: PolicyRule[] = [...lease, ...rulesFor([CONFIG_MAP], ["get", "list", "watch", "create", "patch", "delete"])];
+  const own: PolicyRule[] = [...lease, ...rulesFor([CONFIG_MAP], GENERATED_VERBS)];
   // Events about cluster-scoped objects live in "default" (events.ts).
   const events: PolicyRule[] = [{ apiGroups: [EVENT.group], resources: [EVENT.plural], verbs: ["create"] }];
   const podLabels = labels(CONTROLLER);
@@ -95,6 +107,7 @@ export function controllerManifests(o: ControllerDeployment): KubeObject[] {
     binding("RoleBinding", CONTROLLER, "Role", CONTROLLER, NAMESPACE),
     role("Role", `${CONTROLLER}-events`, events, "default", CONTROLLER),
     binding("RoleBinding", `${CONTROLLER}-events`, "Role", CONTROLLER, "default"),
+    ...admissionManifests(FOS1_RESOURCES, [CONTROLLER, AGENT].map((name) => ({ namespace: NAMESPACE, name })), { ...PART_OF }),
     {
       apiVersion: "apps/v1",
       kind: "Deployment",
@@ -142,13 +155,17 @@ export function controllerManifests(o: ControllerDeployment): KubeObject[] {
       metadata: { name: CONTROLLER, namespace: NAMESPACE, labels: podLabels },
       spec: { minAvailable: 1, selector: { matchLabels: podLabels } },
     },
+    // Last: Cilium's CRDs exist only once Cilium is installed, and what Talos applies before it
+    // (the controller above) must not wait on it.
+    metricsPolicy({ namespace: NAMESPACE, podLabels, port, labels: podLabels }),
   ];
 }
 
-/** The agent's permissions: read the node-local kinds (its node's share of them) and its Node's labels. */
+/** The agent's permissions: read the node-local kinds (its node's share of them) and its Node's labels, and write its management networks there. */
 export function agentClusterRules(): PolicyRule[] {
   const nodeLocal = FOS1_RESOURCES.filter((t) => (NODE_LOCAL_KINDS as readonly string[]).includes(t.kind));
-  return [...rulesFor(nodeLocal, ["get", "list", "watch"]), { apiGroups: [""], resources: ["nodes"], verbs: ["get"] }];
+  // Its Node: read for its labels; patched (server-side apply) with its management networks.
+  return [...rulesFor(nodeLocal, ["get", "list", "watch"]), { apiGroups: [""], resources: ["nodes"], verbs: ["get", "patch"] }];
 }
 
 /**

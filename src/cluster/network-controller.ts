@@ -17,7 +17,9 @@ import type { EventRecorder } from "./events";
 import { Informer } from "./informer";
 import { refOf, type KubeApi, type KubeObject, type ResourceType } from "./kube-api";
 import { blockedOutcomes, outcomesOf, type Translator } from "./outcomes";
-import { FOS1_RESOURCES, GENERATED_RESOURCES } from "./resources";
+import { managementNetworksOf } from "./management-networks";
+import { FOS1_RESOURCES, GENERATED_RESOURCES, NODE } from "./resources";
+import { ROLE_LABEL, ROUTER_ROLE } from "../cilium/translate/topology";
 import { WorkQueue } from "./work-queue";
 
 export interface NetworkController {
@@ -52,6 +54,8 @@ export class Fos1NetworkController implements NetworkController {
   private readonly sources = new Map<string, Informer>();
   /** The objects fos1 generated (by label), by kind. */
   private readonly generated = new Map<string, Informer>();
+  /** The router nodes, for the management networks their agents write on them. */
+  private readonly routers: Informer;
   private readonly queue: WorkQueue;
   private readonly client: CiliumClient;
   /** The last SYNC's conclusion per fos1 object. */
@@ -71,6 +75,7 @@ export class Fos1NetworkController implements NetworkController {
       const selection = { labelSelector: `${MANAGED_BY_LABEL}=${FIELD_MANAGER}`, ...(type.namespaced ? { namespace: options.namespace } : {}) };
       this.generated.set(type.kind, new Informer(options.api, type, { ...informerOptions(type), selection }));
     }
+    this.routers = new Informer(options.api, NODE, { ...informerOptions(NODE), selection: { labelSelector: `${ROLE_LABEL}=${ROUTER_ROLE}` } });
     this.client = new KubeCiliumClient(
       options.api,
       async (type, purpose) => (this.generated.get(type.kind)?.list() ?? []).filter((o) => o.metadata.labels?.[PURPOSE_LABEL] === purpose),
@@ -87,7 +92,13 @@ export class Fos1NetworkController implements NetworkController {
     const log = this.options.log;
     for (const informer of this.sources.values()) informer.onChange((_change, o) => this.sourceChanged(o));
     for (const informer of this.generated.values()) informer.onChange(() => this.queue.add(SYNC));
-    const informers = [...this.sources.values(), ...this.generated.values()];
+    let managementSeen = "";
+    this.routers.onChange(() => {
+      const now = this.managementNetworks().join(",");
+      if (now !== managementSeen) this.queue.add(SYNC);
+      managementSeen = now;
+    });
+    const informers = [...this.sources.values(), ...this.generated.values(), this.routers];
     for (const i of informers) i.start();
     // GC must not run before the caches hold what exists, or it would see nothing to collect.
     await Promise.race([Promise.all(informers.map((i) => i.synced)), new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }))]);
@@ -131,7 +142,7 @@ export class Fos1NetworkController implements NetworkController {
       this.requeueObjects(all);
       return "invalid";
     }
-    const translation = this.options.translate(checked.objects);
+    const translation = this.options.translate(checked.objects, { managementNetworks: this.managementNetworks() });
     if (translation.refused.size) {
       // A partial translation could allow more than the config does: Cilium keeps what it had.
       this.options.log.warn("the translation refused objects; Cilium keeps what it had", { refused: Object.fromEntries(translation.refused) });
@@ -154,6 +165,10 @@ export class Fos1NetworkController implements NetworkController {
     this.requeueObjects(all);
     if (failed.length) throw new Error(`${failed.length} generated object(s) not applied: ${failed.map((f) => `${f.ref}: ${f.error}`).join("; ")}`);
     return "success";
+  }
+
+  private managementNetworks(): string[] {
+    return managementNetworksOf(this.routers.list());
   }
 
   private holdsFinalizer(ref: string): boolean {

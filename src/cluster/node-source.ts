@@ -11,7 +11,11 @@ import type { BackoffPolicy } from "../base/backoff";
 import { sleep } from "../base/sleep";
 import { toConfigValue } from "./cluster-objects";
 import { Informer } from "./informer";
-import type { KubeApi } from "./kube-api";
+import type { KubeApi, KubeObject } from "./kube-api";
+import { MANAGEMENT_ANNOTATION, managementAnnotation } from "./management-networks";
+
+/** The agent's name as a field manager of what it writes on its Node. */
+const AGENT_FIELD_MANAGER = "fos1-agent";
 import { FOS1_RESOURCES, NODE } from "./resources";
 import { NODE_LOCAL_KINDS } from "../api/kinds";
 import { selectForNode } from "../agent/cluster-merge";
@@ -24,6 +28,11 @@ export interface ClusterSourceOptions {
   backoff?: BackoffPolicy;
   /** How often the Node's labels are read again (default 60 s). */
   nodeRefreshMs?: number;
+  /**
+   * The management networks of the config in force (its boot config's: cluster objects cannot
+   * change the management path), written on the Node each time it is read, for the controller.
+   */
+  managementNetworks?: () => string[];
 }
 
 export class ClusterSource {
@@ -74,12 +83,27 @@ export class ClusterSource {
     for (const l of this.listeners) l();
   }
 
+  /** Writes this node's management networks on it, when they are known and not there yet. */
+  private async annotate(o: KubeObject): Promise<void> {
+    const networks = this.options.managementNetworks?.() ?? [];
+    if (!networks.length) return;
+    const value = managementAnnotation(networks);
+    if (o.metadata.annotations?.[MANAGEMENT_ANNOTATION] === value) return;
+    try {
+      await this.options.api.apply(NODE, { apiVersion: "v1", kind: "Node", metadata: { name: this.options.node, annotations: { [MANAGEMENT_ANNOTATION]: value } } }, AGENT_FIELD_MANAGER);
+      this.options.log.info("wrote this node's management networks on its Node, for the controller", { node: this.options.node, networks });
+    } catch (err) {
+      this.options.log.warn("writing this node's management networks on its Node failed; trying again at the next read", { node: this.options.node, error: err });
+    }
+  }
+
   private async refreshLabels(): Promise<void> {
     const { api, node, log } = this.options;
     while (!this.abort.signal.aborted) {
       try {
         const o = await api.get(NODE, node);
         if (!o) log.warn("this node's Node object does not exist; objects with a node selector are not taken", { node });
+        if (o) await this.annotate(o);
         const labels = o?.metadata.labels ?? {};
         const before = JSON.stringify(this.labels);
         this.labels = labels;

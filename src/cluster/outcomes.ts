@@ -29,7 +29,13 @@ export interface Translation {
   refused: Map<string, string>;
 }
 
-export type Translator = (objects: ConfigObject[]) => Translation;
+/** What the translation takes from the cluster beyond fos1's objects. */
+export interface TranslationContext {
+  /** The router nodes' boot-config management networks (their annotation), sorted. */
+  managementNetworks: string[];
+}
+
+export type Translator = (objects: ConfigObject[], context: TranslationContext) => Translation;
 
 const KEEPS: Verdict = { ok: undefined, reason: "NotApplied", message: "Cilium keeps what was applied before this change" };
 

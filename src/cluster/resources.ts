@@ -8,14 +8,15 @@ import { apiVersionOf, type ResourceType } from "./kube-api";
 export const LEASE: ResourceType = { group: "coordination.k8s.io", version: "v1", plural: "leases", kind: "Lease", namespaced: true };
 export const EVENT: ResourceType = { group: "events.k8s.io", version: "v1", plural: "events", kind: "Event", namespaced: true };
 
+// Only the Cilium kinds the translation (src/cilium/translate) emits, and the IDS's blocks (a
+// CiliumClusterwideNetworkPolicy too): the controller's RBAC grants each of them, so a kind listed
+// here that nothing generates would be a permission nobody uses (a unit test translates every
+// kind of fos1 object and checks that it meets each of these and nothing else).
 export const CILIUM_CLUSTERWIDE_NETWORK_POLICY: ResourceType = { group: "cilium.io", version: "v2", plural: "ciliumclusterwidenetworkpolicies", kind: "CiliumClusterwideNetworkPolicy", namespaced: false };
-export const CILIUM_NETWORK_POLICY: ResourceType = { group: "cilium.io", version: "v2", plural: "ciliumnetworkpolicies", kind: "CiliumNetworkPolicy", namespaced: true };
 export const CILIUM_EGRESS_GATEWAY_POLICY: ResourceType = { group: "cilium.io", version: "v2", plural: "ciliumegressgatewaypolicies", kind: "CiliumEgressGatewayPolicy", namespaced: false };
-export const CILIUM_CIDR_GROUP: ResourceType = { group: "cilium.io", version: "v2alpha1", plural: "ciliumcidrgroups", kind: "CiliumCIDRGroup", namespaced: false };
-export const CILIUM_NODE_CONFIG: ResourceType = { group: "cilium.io", version: "v2", plural: "ciliumnodeconfigs", kind: "CiliumNodeConfig", namespaced: true };
 
-/** The Cilium kinds fos1 may create, cluster-wide; what it created of them is garbage-collected by label. */
-export const CILIUM_RESOURCES: ResourceType[] = [CILIUM_CLUSTERWIDE_NETWORK_POLICY, CILIUM_NETWORK_POLICY, CILIUM_EGRESS_GATEWAY_POLICY, CILIUM_CIDR_GROUP, CILIUM_NODE_CONFIG];
+/** The Cilium kinds fos1 creates, cluster-wide; what it created of them is garbage-collected by label. */
+export const CILIUM_RESOURCES: ResourceType[] = [CILIUM_CLUSTERWIDE_NETWORK_POLICY, CILIUM_EGRESS_GATEWAY_POLICY];
 /** The IDS configuration of DPI profiles: ConfigMaps in the controller's own namespace only. */
 export const CONFIG_MAP: ResourceType = { group: "", version: "v1", plural: "configmaps", kind: "ConfigMap", namespaced: true };
 /** The agent reads its own Node's labels (nodeSelector annotations are matched against them). */

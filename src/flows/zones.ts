@@ -16,7 +16,7 @@ import { NetworkIndex, type InterfaceInfo } from "../api/network-index";
 import { bits, contains, network, parseIp, parsePrefix, type Prefix } from "../api/ip";
 import { desiredFirewall } from "../policy/model";
 import type { Endpoint } from "./types";
-import { ZONE_LABEL } from "../cilium/translate/topology";
+import { ZONE_LABEL, ZONES_ALLOWED } from "../cilium/translate/topology";
 
 export const HOST_ZONE = "host";
 export const UNKNOWN_ZONE = "unknown";
@@ -58,7 +58,9 @@ export class ZoneMap {
     if (labels.includes("reserved:host")) return HOST_ZONE;
     if (labels.length) {
       const have = new Set(labels.map(withoutSource));
-      const policyZone = this.zones.find((z) => have.has(`${ZONE_LABEL}=${z}`));
+      // As the translated policies read it: a pod's zone label counts only where its namespace allows it.
+      const allowed = Object.entries(ZONES_ALLOWED).every(([k, v]) => have.has(`${withoutSource(k)}=${v}`));
+      const policyZone = allowed ? this.zones.find((z) => have.has(`${ZONE_LABEL}=${z}`)) : undefined;
       if (policyZone) return policyZone;
       const match = this.labelSets.find((s) => s.labels.every(([k, v]) => have.has(`${k}=${v}`)));
       if (match) return match.zone;

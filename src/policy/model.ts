@@ -177,6 +177,14 @@ export function desiredFirewall(objects: LoadedObject<ConfigObject>[], idx = new
 
 const canonicalNet = (cidr: string) => formatPrefix(network(parsePrefix(cidr)!));
 
+/** The networks of the management zones' interfaces (their static addresses): where the operator manages the box from. */
+export function managementNetworks(objects: LoadedObject<ConfigObject>[]): string[] {
+  const idx = new NetworkIndex(objects);
+  const zones = desiredFirewall(objects, idx).zones.filter((z) => z.management);
+  const nets = idx.interfaces.filter((i) => zones.some((z) => z.interfaces.includes(i.ifname ?? ""))).flatMap((i) => (i.obj.value.spec.addresses ?? []).map(canonicalNet));
+  return [...new Set(nets)].sort();
+}
+
 /** FirewallRule objects in evaluation order: by priority, then as written. */
 function userRules(objects: LoadedObject<FirewallRuleT>[]): FwRule[] {
   return objects

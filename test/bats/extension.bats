@@ -63,20 +63,49 @@ yaml_get() { # FILE JS-EXPRESSION-ON-d
   assert_success
 }
 
-@test "the service spec runs fos1 agent on the ExtensionServiceConfig's file, with bpffs shared, restarting always" {
+@test "the service spec runs fos1 agent through setpriv on the ExtensionServiceConfig's file, with bpffs shared, restarting always" {
   run yaml_get "$spec" '[d.name, d.container.entrypoint, d.restart, d.depends]'
-  assert_output '["fos1-agent","/usr/local/bin/fos1","always",[{"configuration":true}]]'
-  run yaml_get "$spec" 'd.container.args'
-  assert_output '["agent","--file","/usr/local/etc/fos1/config.yaml","--state-dir","/var/lib/fos1"]'
+  assert_output '["fos1-agent","/usr/bin/setpriv","always",[{"configuration":true}]]'
+  run yaml_get "$spec" 'd.container.args.slice(d.container.args.indexOf("--") + 1)'
+  assert_output '["/usr/local/bin/fos1","agent","--file","/usr/local/etc/fos1/config.yaml","--state-dir","/var/lib/fos1"]'
   run yaml_get "$spec" 'd.container.mounts.map((m) => `${m.source}>${m.destination}:${m.options.join(",")}`)'
-  assert_output --partial '"/sys/fs/bpf>/sys/fs/bpf:rbind,rshared,rw"'
-  assert_output --partial '"/var/lib/fos1>/var/lib/fos1:rbind,rw"'
-  assert_output --partial '"/run>/run:rbind,rw"'
+  assert_output '["/sys/fs/bpf>/sys/fs/bpf:rbind,rshared,rw","/var/lib/fos1>/var/lib/fos1:rbind,rw","/var/lib/dhcpcd>/var/lib/dhcpcd:rbind,rw","/run/dhcpcd>/run/dhcpcd:rbind,rw","/system/run/machined>/system/run/machined:rbind,ro"]'
   # Every flag the spec passes is one fos1 agent takes.
   usage=$(dist/fos1 agent --help)
-  for flag in $(yaml_get "$spec" 'd.container.args.filter((a) => a.startsWith("--")).join(" ")' | tr -d '"'); do
+  for flag in $(yaml_get "$spec" 'd.container.args.slice(d.container.args.indexOf("--") + 2).filter((a) => a.startsWith("--")).join(" ")' | tr -d '"'); do
     [[ $usage == *"$flag"* ]] || fail "fos1 agent does not take $flag"
   done
+}
+
+@test "the packed setpriv, with the spec's arguments, leaves root exactly the documented capabilities and no way to gain others" {
+  own=$(yaml_get "$spec" 'd.container.args.slice(0, d.container.args.indexOf("--")).join(" ")' | tr -d '"')
+  # What the process it starts holds: that process is setpriv again, printing its own state.
+  # shellcheck disable=SC2086 # the spec's arguments, one word each
+  run unshare --mount sh -c "mount -t proc proc '$svc/proc' && chroot '$svc' /usr/bin/setpriv $own -- /usr/bin/setpriv -d"
+  assert_success
+  assert_line "Inheritable capabilities: [none]"
+  assert_line "Ambient capabilities: [none]"
+  assert_line "no_new_privs: 1"
+  kept=$(sed -n 's/^Capability bounding set: //p' <<<"$output" | tr ',' '\n' | sort | paste -sd,)
+  documented=$(node_modules/.bin/bun -e 'import { AGENT_CAPABILITIES } from "./hack/extension/least-privilege"; console.log([...AGENT_CAPABILITIES].sort().join(","))')
+  [ "$kept" = "$documented" ] || fail "bounding set $kept, documented $documented"
+}
+
+@test "a read-only bind of a folder still lets a process connect() to the unix socket in it (machined's mount)" {
+  d=$BATS_TEST_TMPDIR
+  mkdir "$d/src" "$d/ro"
+  python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)
+c, _ = s.accept(); c.sendall(b"hello"); c.close()' "$d/src/machine.sock" &
+  for _ in $(seq 50); do [ -S "$d/src/machine.sock" ] && break; sleep 0.1; done
+  run unshare --mount sh -ec '
+    mount --bind "$1/src" "$1/ro" && mount -o remount,bind,ro "$1/ro"
+    if touch "$1/ro/x" 2>/dev/null; then echo "the folder is writable"; exit 1; fi
+    python3 -c "import socket, sys; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); print(s.recv(5).decode())" "$1/ro/machine.sock"' sh "$d"
+  wait
+  assert_success
+  assert_output "hello"
 }
 
 @test "ip, nft, dhcpcd and dnsmasq run from the service's own root with the libraries packed beside them" {
@@ -109,14 +138,15 @@ yaml_get() { # FILE JS-EXPRESSION-ON-d
   cmp dist/bpf/xdp_filter.o "$svc/usr/local/lib/fos1/bpf/xdp_filter.o"
 }
 
-@test "the validator refuses what Talos refuses, one line per problem" {
+@test "the validator refuses what Talos refuses, and an agent service with more privilege than fos1 uses, one line per problem" {
   mini=$BATS_TEST_TMPDIR/mini
   make_mini() {
     rm -rf "$mini"
-    mkdir -p "$mini/rootfs/usr/local/etc/containers" "$mini/rootfs/usr/local/lib/containers/fos1-agent/usr/local/bin"
+    mkdir -p "$mini/rootfs/usr/local/etc/containers" "$mini/rootfs/usr/local/lib/containers/fos1-agent/usr/local/bin" "$mini/rootfs/usr/local/lib/containers/fos1-agent/usr/bin"
     cp "$image/manifest.yaml" "$mini/"
     cp "$spec" "$mini/rootfs/usr/local/etc/containers/"
     install -m 0755 /bin/true "$mini/rootfs/usr/local/lib/containers/fos1-agent/usr/local/bin/fos1"
+    install -m 0755 /bin/true "$mini/rootfs/usr/local/lib/containers/fos1-agent/usr/bin/setpriv"
   }
   make_mini
   run node_modules/.bin/bun hack/extension/validate.ts "$mini"
@@ -151,9 +181,19 @@ yaml_get() { # FILE JS-EXPRESSION-ON-d
   run node_modules/.bin/bun hack/extension/validate.ts "$mini"
   assert_output --partial "restart must be one of always, never, untilSuccess"
 
-  make_mini; rm "$mini/rootfs/usr/local/lib/containers/fos1-agent/usr/local/bin/fos1"
+  make_mini; rm "$mini/rootfs/usr/local/lib/containers/fos1-agent/usr/bin/setpriv"
   run node_modules/.bin/bun hack/extension/validate.ts "$mini"
-  assert_output --partial "container.entrypoint /usr/local/bin/fos1 is not an executable file"
+  assert_output --partial "container.entrypoint /usr/bin/setpriv is not an executable file"
+
+  make_mini; sed -i 's|^  mounts:|  mounts:\n    - {source: /run, destination: /run, type: bind, options: [rbind, rw]}|' "$mini/rootfs/usr/local/etc/containers/fos1-agent.yaml"
+  run node_modules/.bin/bun hack/extension/validate.ts "$mini"
+  assert_failure
+  assert_output --partial "mounts the host's /run, which fos1 does not need"
+
+  make_mini; sed -i 's|+kill$|+kill,+sys_module|' "$mini/rootfs/usr/local/etc/containers/fos1-agent.yaml"
+  run node_modules/.bin/bun hack/extension/validate.ts "$mini"
+  assert_failure
+  assert_output --partial "keeps sys_module, which is not one fos1 uses"
 
   make_mini; touch "$mini/README"
   run node_modules/.bin/bun hack/extension/validate.ts "$mini"

@@ -16,7 +16,8 @@
 //     manager applied last time and omits now are removed. There are no managedFields, no
 //     conflicts between managers and no list-map merge keys;
 //   - label selectors (=, ==, !=, key, !key) on list and watch.
-//   - optionally an authorizer (RBAC evaluated by the test) that answers 403 Forbidden.
+//   - optionally an authorizer (RBAC evaluated by the test) that answers 403 Forbidden; as
+//     kube-apiserver's patch handler does, an apply that creates its object also needs "create".
 // Not implemented: field selectors, pagination, discovery, admission, validation against CRD
 // schemas, defaulting, the garbage collector of ownerReferences, authentication.
 import { parse as parseYaml } from "yaml";
@@ -193,11 +194,8 @@ export class FakeApiServer {
     if (this.authorize) {
       const verbs: Record<string, RequestAttributes["verb"]> = { POST: "create", PUT: "update", PATCH: "patch", DELETE: "delete" };
       const verb = verbs[req.method] ?? (name ? "get" : watch ? "watch" : "list");
-      const attributes: RequestAttributes = { verb, group: res.group, resource: subresource ? `${res.plural}/${subresource}` : res.plural, namespace, name };
-      if (!this.authorize(attributes)) {
-        this.denied.push(`${verb} ${res.group}/${attributes.resource} ${namespace ?? ""}/${name ?? ""}`);
-        return status(403, "Forbidden", `${verb} ${attributes.resource}.${res.group} is forbidden`);
-      }
+      const refused = this.refused({ verb, group: res.group, resource: subresource ? `${res.plural}/${subresource}` : res.plural, namespace, name });
+      if (refused) return refused;
     }
     try {
       if (!name) {
@@ -211,6 +209,8 @@ export class FakeApiServer {
       if (subresource && (subresource !== "status" || !res.statusSubresource))
         return status(404, "NotFound", `${res.plural} has no subresource ${subresource}`);
       if (req.method === "PATCH" && req.headers.get("content-type") === "application/apply-patch+yaml") {
+        const refused = !current && !subresource ? this.refused({ verb: "create", group: res.group, resource: res.plural, namespace, name }) : undefined;
+        if (refused) return refused;
         return this.applyRequest(res, namespace, name, current, await req.text(), url.searchParams.get("fieldManager"), subresource);
       }
       if (!current) return status(404, "NotFound", `${res.plural}.${res.group} "${name}" not found`);
@@ -229,6 +229,13 @@ export class FakeApiServer {
       if (err instanceof FakeStatus) return status(err.code, err.reason, err.message);
       throw err;
     }
+  }
+
+  /** The 403 answer when an authorizer refuses the request, else undefined. */
+  private refused(attributes: RequestAttributes): Response | undefined {
+    if (!this.authorize || this.authorize(attributes)) return undefined;
+    this.denied.push(`${attributes.verb} ${attributes.group}/${attributes.resource} ${attributes.namespace ?? ""}/${attributes.name ?? ""}`);
+    return status(403, "Forbidden", `${attributes.verb} ${attributes.resource}.${attributes.group} is forbidden`);
   }
 
   private route(path: string) {

@@ -18,10 +18,11 @@
 // Not modelled: cgroups, containerd's masked paths and /dev/mqueue, restart policies (the test
 // starts and stops the service itself), and the spec's `depends` (the config file is written
 // before the start). The lab adds one thing Talos does not: NOTIFY_SOCKET, so the test hears
-// sd_notify; it lives under /run, which the spec binds in.
+// sd_notify; its folder is bound into the service's root by the lab (the spec binds only
+// /run/dhcpcd of /run).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parse } from "yaml";
 import type { LabVm } from "../../hack/lab/vm";
 import { waitUntil } from "../helpers/netns";
@@ -117,7 +118,7 @@ function bindMount(m: ServiceMount, root: string): string[] {
  * sets up the container's mounts, then execs the entrypoint chrooted into the service's root.
  * configFiles are the ExtensionServiceConfig files' mount paths; env is added to the spec's.
  */
-function containerScript(spec: ServiceSpec, configFiles: string[], env: string[]): string {
+function containerScript(spec: ServiceSpec, configFiles: string[], env: string[], labDirs: string[]): string {
   const root = serviceRoot(spec.name);
   const r = quote(root);
   const c = spec.container;
@@ -138,6 +139,8 @@ function containerScript(spec: ServiceSpec, configFiles: string[], env: string[]
     `mount -t sysfs -o nosuid,noexec,nodev,ro sysfs ${r}/sys`,
     ...(c.mounts ?? []).flatMap((m) => [`[ -e ${quote(m.source)} ] || mkdir -p -m 0700 ${quote(m.source)}`, ...bindMount(m, root)]),
     ...configFiles.flatMap((path) => bindMount({ source: configFileSource(spec.name, path), destination: path, type: "bind", options: ["ro", "bind"] }, root)),
+    // The lab's own additions (the notify socket's folder), which Talos does not give.
+    ...labDirs.flatMap((dir) => bindMount({ source: dir, destination: dir, type: "bind", options: ["bind", "rw"] }, root)),
     ...(c.security?.readonlyPaths ?? []).map((p) => `if [ -e ${quote(root + p)} ]; then mount -o bind ${quote(root + p)} ${quote(root + p)} && mount -o remount,bind,ro ${quote(root + p)}; fi`),
     `mount -o remount,bind,ro ${r}`,
     `exec env -i ${[...(c.environment ?? []), ...env].map(quote).join(" ")} /usr/bin/chroot ${r} ${[c.entrypoint, ...(c.args ?? [])].map(quote).join(" ")}`,
@@ -168,7 +171,7 @@ export class LabExtensionService {
     const bundle = await Bun.build({ entrypoints: [join(import.meta.dir, "notify-socket.ts")], target: "bun" });
     if (!bundle.success) throw new Error(`cannot bundle notify-socket.ts: ${bundle.logs.join("\n")}`);
     await vm.put(`${LAB_DIR}/notify-socket.js`, await bundle.outputs[0]!.text());
-    await vm.put(`${LAB_DIR}/container.sh`, containerScript(spec, configFiles, [`NOTIFY_SOCKET=${NOTIFY_SOCKET}`]));
+    await vm.put(`${LAB_DIR}/container.sh`, containerScript(spec, configFiles, [`NOTIFY_SOCKET=${NOTIFY_SOCKET}`], [dirname(NOTIFY_SOCKET)]));
     await vm.runOk(
       [
         `mkdir -p "$(dirname ${NOTIFY_SOCKET})"`,

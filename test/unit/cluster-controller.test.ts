@@ -8,11 +8,17 @@ import { ciliumTranslator } from "../../src/cluster/cilium-translator";
 import type { Condition } from "../../src/cluster/conditions";
 import type { KubeApi } from "../../src/cluster/kube-api";
 import { FINALIZER } from "../../src/cluster/network-controller";
+import { MANAGEMENT_ANNOTATION } from "../../src/cluster/management-networks";
 import { agentManifests, controllerManifests } from "../../src/cluster/manifests";
 import { runController, type ControllerRunOptions } from "../../src/cluster/run-controller";
 import { eventually, kubeApiFor, memoryLogger, startFakeCluster } from "../helpers/cluster";
 import type { FakeApiServer } from "../helpers/fake-apiserver";
 import { rbacAuthorizer } from "../helpers/rbac";
+import type { RequestAttributes } from "../helpers/fake-apiserver";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseAllDocuments } from "yaml";
+import { FOS1_RESOURCES } from "../../src/cluster/resources";
 
 const translate = ciliumTranslator("fos1-system");
 
@@ -180,6 +186,20 @@ describe("fos1 controller against the fake API server", () => {
     await eventually("web Ready again", () => conditions(fake, "web").Ready?.status === "True");
   });
 
+  test("the router nodes' management networks (their agents' annotation) are always admitted by the host policy; a deny that would close them is refused", async () => {
+    // This router's boot config manages it from 192.168.10.0/24, which the cluster's objects call lan.
+    fake.put("nodes", { apiVersion: "v1", kind: "Node", metadata: { name: "r1", labels: { "fos1.io/role": "router" }, annotations: { [MANAGEMENT_ANNOTATION]: "192.168.10.0/24" } } });
+    fake.put(RULES, rule("web", [80]));
+    const admitted = () => JSON.stringify(fake.get(CCNP, "fos1-host")?.spec ?? {});
+    await eventually("the host policy admits 6443 from 192.168.10.0/24", () => admitted().includes('"cidr":"192.168.10.0/24"') && portsOf(fake, "fos1-host")?.includes("6443"));
+    const before = fake.get(CCNP, "fos1-host")!.metadata.resourceVersion;
+    fake.put(RULES, rule("no-api", [6443], { toZone: "host", action: "deny" }));
+    const c = await eventually("Refused", () => (conditions(fake, "no-api").Translated?.reason === "Refused" ? conditions(fake, "no-api") : undefined));
+    expect(c.Translated!.message).toContain("would cut the management path: tcp 6443 from the management networks of the router nodes' boot configs (192.168.10.0/24)");
+    await eventually("a Warning event", () => fake.list("events", "default").some((e) => e.type === "Warning" && e.reason === "Refused" && JSON.stringify(e).includes("no-api")));
+    expect(fake.get(CCNP, "fos1-host")!.metadata.resourceVersion).toBe(before);
+  });
+
   test("an invalid set (a rule naming an unknown zone) changes nothing in Cilium and says why", async () => {
     fake.put(RULES, rule("web", [80]));
     await eventually("the policy", () => portsOf(fake, "fos1-zone-lan")?.join() === "80");
@@ -297,6 +317,46 @@ describe("the controller under the RBAC of deploy/manifests", () => {
       await fake.stop();
     }
   });
+
+  test("every verb its roles grant is one it uses: the seed's objects translated, applied and deleted again", async () => {
+    const manifests = controllerManifests({ image: "unused" });
+    const allow = rbacAuthorizer(manifests, controllerAccount);
+    const used = new Set<string>();
+    // fos1's kinds are granted alike: any of them gets a finalizer and a status when it is a
+    // source of Cilium objects or an invalid set's culprit (a node-local kind too), so one kind
+    // using a verb uses the grant.
+    const fos1Plurals = new Set(FOS1_RESOURCES.map((r) => r.plural));
+    const key = (group: string, resource: string, verb: string, namespace = "") => {
+      const [plural = "", sub] = resource.split("/");
+      return fos1Plurals.has(plural) ? `${verb} fos1/${sub ?? ""} ` : `${verb} ${group}/${resource} ${namespace}`;
+    };
+    const fake = startFakeCluster((a: RequestAttributes) => (used.add(key(a.group, a.resource, a.verb, a.namespace)), allow(a)));
+    // The seed's golden input has every translated kind: rules and zones, a NAT policy, a DPI profile.
+    const seedObjects = parseAllDocuments(readFileSync(join(import.meta.dir, "golden/translate/seed.yaml"), "utf8")).map((d) => d.toJS() as { kind: string; metadata: { name: string } });
+    const stop = new AbortController();
+    const running = runController(controllerOptions(kubeApiFor(fake), "controller-0"), stop.signal);
+    try {
+      for (const o of seedObjects) fake.put(plural(o.kind), o);
+      await eventually("an egress gateway policy and an IDS ConfigMap", () => fake.list("ciliumegressgatewaypolicies").length > 0 && fake.list("configmaps", "fos1-system").length > 0);
+      await eventually("finalizers and status written", () => used.has(key("security.fos1.io", "firewallrules", "update")) && used.has(key("security.fos1.io", "firewallrules/status", "patch")));
+      await eventually("an event", () => fake.list("events", "default").length > 0);
+      for (const o of seedObjects) fake.remove(plural(o.kind), o.metadata.name);
+      await eventually("every generated object collected", () => fake.list(CCNP).length === 0 && fake.list("ciliumegressgatewaypolicies").length === 0 && fake.list("configmaps", "fos1-system").length === 0);
+      await eventually("every fos1 object gone", () => seedObjects.every((o) => !fake.get(plural(o.kind), o.metadata.name)));
+    } finally {
+      stop.abort();
+      await running;
+      await fake.stop();
+    }
+    expect(fake.denied).toEqual([]);
+    type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
+    const granted = manifests
+      .filter((m) => (m.kind === "ClusterRole" || m.kind === "Role") && String(m.metadata.name).startsWith("fos1-controller"))
+      .flatMap((m) => (m.rules as Rule[]).flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => key(g, res, v, m.kind === "Role" ? m.metadata.namespace : ""))))));
+    // A cluster-wide grant is used by a request in any namespace.
+    const usedAnywhere = new Set([...used].map((u) => u.replace(/ [^ ]*$/, " ")));
+    expect(granted.filter((g) => !(used.has(g) || (g.endsWith(" ") && usedAnywhere.has(g))))).toEqual([]);
+  }, 60_000);
 
   test("with the agent's read-only role instead, its writes are refused (the evaluation is real)", async () => {
     const agentAccount = { namespace: "fos1-system", name: "fos1-agent" };

@@ -7,6 +7,8 @@ import { join } from "node:path";
 import type { ConfigObject } from "../../src/api/kinds";
 import { desiredState } from "../../src/engine/desired";
 import { mergeOverBoot, selectForNode } from "../../src/agent/cluster-merge";
+import { loadConfigText } from "../../src/api/load";
+import { managementNetworks } from "../../src/policy/model";
 
 const bootFile = join(import.meta.dir, "..", "..", "src", "api", "default-config.yaml");
 const bootText = readFileSync(bootFile, "utf8");
@@ -58,6 +60,18 @@ describe("merging cluster objects over the boot config", () => {
     expect(d.links.find((l) => l.name === "eth3")?.master).toBeUndefined();
   });
 
+  test("the boot config also decides who faces the internet: an interface moved into the uplinks' zone, or out of it, is left out", () => {
+    const m = merge(
+      obj("NetworkInterface", "iot", { vlan: { parent: "trunk", id: 30 }, addresses: ["192.168.30.1/24"], zone: "wan" }), // a LAN treated as the internet
+      obj("NetworkInterface", "uplink", { bond: { mode: "802.3ad", members: ["wan1", "wan2"], lacpRate: "fast", xmitHashPolicy: "layer3+4" }, dhcp: { v4: true, v6: true, prefixDelegation: { hintLength: 56 } }, zone: "lan" }), // the uplink out of wan
+      obj("NetworkInterface", "lab", { vlan: { parent: "trunk", id: 40 }, addresses: ["192.168.40.1/24"], zone: "lan" }), // fine
+    );
+    const why = reasons(m);
+    expect(Object.keys(why).sort()).toEqual(["NetworkInterface/iot", "NetworkInterface/uplink"]);
+    for (const reason of Object.values(why)) expect(reason).toContain("it would change who is in the zone wan (the uplinks' zone)");
+    expect(m.taken).toEqual(["NetworkInterface/lab"]);
+  });
+
   test("a cluster object that makes the merged config invalid is left out, saying why", () => {
     const m = merge(obj("Route", "nowhere", { destination: "10.40.0.0/16", interface: "nosuch" }), obj("Route", "lab", { destination: "10.30.0.0/16", gateway: "192.168.10.254" }));
     expect(reasons(m)["Route/nowhere"]).toContain("the merged config is invalid");
@@ -82,4 +96,11 @@ describe("which cluster objects are for this node", () => {
     );
     expect(selected.map((o) => o.metadata.name)).toEqual(["everywhere", "zone-a"]);
   });
+});
+
+test("the boot config's management networks, which the agent writes on its Node: the management zone's interfaces' networks", () => {
+  const loaded = loadConfigText(bootText, "config.yaml");
+  expect(managementNetworks(loaded.objects)).toEqual(["192.168.99.0/24"]);
+  const twoNetworks = bootText.replace("spec: {device: eth3, addresses: [192.168.99.1/24], zone: mgmt}", "spec: {device: eth3, addresses: [192.168.99.1/24, 192.168.98.7/25, 'fd00:99::1/64'], zone: mgmt}");
+  expect(managementNetworks(loadConfigText(twoNetworks, "config.yaml").objects)).toEqual(["192.168.98.0/25", "192.168.99.0/24", "fd00:99::/64"]);
 });

@@ -1,11 +1,13 @@
 // The agent's view of the cluster (src/cluster/node-source.ts) against the FAKE API server
 // (test/helpers/fake-apiserver.ts), with the agent's RBAC from deploy/manifests enforced: the
-// node-local objects meant for this node, following changes to them and to the Node's labels.
+// node-local objects meant for this node, following changes to them and to the Node's labels;
+// and the management networks it writes on its Node for the controller.
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { mergeOverBoot } from "../../src/agent/cluster-merge";
 import { ClusterSource } from "../../src/cluster/node-source";
+import { MANAGEMENT_ANNOTATION, managementNetworksOf } from "../../src/cluster/management-networks";
 import { agentManifests } from "../../src/cluster/manifests";
 import { eventually, kubeApiFor, memoryLogger, startFakeCluster } from "../helpers/cluster";
 import type { FakeApiServer } from "../helpers/fake-apiserver";
@@ -61,4 +63,23 @@ test("follows objects added, changed and deleted, and the Node's labels", async 
   expect(changes).toBeGreaterThan(before);
   fake.put("nodes", { apiVersion: "v1", kind: "Node", metadata: { name: "r1", labels: { "fos1.io/role": "router", "topology.kubernetes.io/zone": "b" } } });
   await eventually("the zone-b route instead of zone-a", () => names().join() === "new,zone-b");
+});
+
+test("writes its boot config's management networks on its Node for the controller, under the agent's RBAC, and follows a change of them", async () => {
+  const log = memoryLogger();
+  let networks = ["192.168.99.0/24"];
+  const writer = new ClusterSource({ api: kubeApiFor(fake), node: "r1", log: log.log, backoff: { initialMs: 50, maxMs: 400 }, nodeRefreshMs: 100, managementNetworks: () => networks });
+  writer.start();
+  try {
+    const annotation = () => fake.get("nodes", "r1")?.metadata.annotations?.[MANAGEMENT_ANNOTATION];
+    await eventually("the annotation", () => annotation() === "192.168.99.0/24");
+    networks = ["fd00:99::/64", "192.168.99.0/24"];
+    await eventually("the annotation follows", () => annotation() === "192.168.99.0/24,fd00:99::/64");
+    expect(fake.denied).toEqual([]);
+    // Its labels are left as they were.
+    expect(fake.get("nodes", "r1")?.metadata.labels).toEqual({ "fos1.io/role": "router", "topology.kubernetes.io/zone": "a" });
+    expect(managementNetworksOf([fake.get("nodes", "r1")!])).toEqual(["192.168.99.0/24", "fd00:99::/64"]);
+  } finally {
+    await writer.stop();
+  }
 });

@@ -10,6 +10,12 @@ import { CILIUM_RESOURCES, FOS1_RESOURCES } from "../../src/cluster/resources";
 import { NODE_LOCAL_KINDS } from "../../src/api/kinds";
 import { CONTROLLER_LISTEN } from "../../src/cluster/run-controller";
 import { ENDPOINTS } from "../../src/agent/health-server";
+import { FINALIZER } from "../../src/cluster/network-controller";
+import { VALIDATIONS } from "../../src/cluster/admission";
+import { translate } from "../../src/cilium/translate";
+import { loadConfigText } from "../../src/api/load";
+import { GENERATED_RESOURCES } from "../../src/cluster/resources";
+import { ciliumSchemaErrors } from "./cilium-schemas";
 
 const repo = join(import.meta.dir, "..", "..");
 const files = deployFiles(repo);
@@ -67,12 +73,13 @@ describe("fos1-controller.yaml", () => {
     expect(template.metadata.annotations).toEqual({ "prometheus.io/scrape": "true", "prometheus.io/port": String(CONTROLLER_LISTEN.port), "prometheus.io/path": "/metrics" });
   });
 
-  test("its ClusterRole names exactly fos1's kinds and the Cilium kinds it manages, no wildcard, no secrets", () => {
+  test("its ClusterRole names exactly fos1's kinds, the Cilium kinds it manages and Nodes (read: the router nodes' management networks), no wildcard, no secrets", () => {
     const rules = find(path, "ClusterRole", "fos1-controller")[0]!.rules as Rule[];
     const all = rules.flatMap((r) => [...r.apiGroups, ...r.resources, ...r.verbs]);
     expect(all).not.toContain("*");
     const resources = new Set(rules.flatMap((r) => r.resources));
-    expect(resources).toEqual(new Set([...FOS1_RESOURCES.flatMap((t) => [t.plural, `${t.plural}/status`]), ...CILIUM_RESOURCES.map((t) => t.plural)]));
+    expect(resources).toEqual(new Set([...FOS1_RESOURCES.flatMap((t) => [t.plural, `${t.plural}/status`]), ...CILIUM_RESOURCES.map((t) => t.plural), "nodes"]));
+    expect(rules.filter((r) => r.resources.includes("nodes")).flatMap((r) => r.verbs).sort()).toEqual(["list", "watch"]);
     // fos1's own objects: read, finalizers (update), status (patch) — never created or deleted.
     for (const r of rules.filter((r) => r.apiGroups.some((g) => g.endsWith("fos1.io")))) expect(r.verbs).not.toContain("delete");
   });
@@ -87,9 +94,10 @@ describe("fos1-controller.yaml", () => {
   });
 });
 
-test("fos1-agent-rbac.yaml: the agent only reads its node-local kinds and Nodes", () => {
+test("fos1-agent-rbac.yaml: the agent only reads its node-local kinds, and reads and patches Nodes (its labels; its management networks)", () => {
   const rules = find("deploy/manifests/fos1-agent-rbac.yaml", "ClusterRole", "fos1-agent")[0]!.rules as Rule[];
-  expect(new Set(rules.flatMap((r) => r.verbs))).toEqual(new Set(["get", "list", "watch"]));
+  expect(new Set(rules.filter((r) => !r.resources.includes("nodes")).flatMap((r) => r.verbs))).toEqual(new Set(["get", "list", "watch"]));
+  expect(rules.filter((r) => r.resources.includes("nodes")).flatMap((r) => r.verbs).sort()).toEqual(["get", "patch"]);
   const kinds = FOS1_RESOURCES.filter((t) => rules.some((r) => r.resources.includes(t.plural))).map((t) => t.kind);
   expect(kinds.sort()).toEqual([...NODE_LOCAL_KINDS].sort());
   expect(rules.some((r) => r.apiGroups.includes("") && r.resources.includes("nodes"))).toBe(true);
@@ -103,4 +111,72 @@ test.each(["cilium-install.yaml", "cilium-install-direct-routing.yaml"])("%s han
   const words = (find(path, "Job")[0]!.spec as { template: { spec: { containers: { args: string[] }[] } } }).template.spec.containers[0]!.args.join(" ").split(/\s+/);
   const given = words.flatMap((a, i) => (words[i - 1] === "--values" ? [a.replace("/values/", "")] : []));
   expect(given.sort()).toEqual(Object.keys(data).sort());
+});
+
+describe("fos1-controller.yaml: least privilege beyond RBAC", () => {
+  const path = "deploy/manifests/fos1-controller.yaml";
+  type Vap = { spec: { failurePolicy: string; matchConstraints: { resourceRules: { apiGroups: string[]; operations: string[]; resources: string[] }[] }; matchConditions: { expression: string }[]; variables: { name: string; expression: string }[]; validations: { expression: string; message: string }[] } };
+
+  test("a ValidatingAdmissionPolicy, bound with Deny, holds both service accounts to finalizers on every fos1 kind", () => {
+    const vap = find(path, "ValidatingAdmissionPolicy")[0] as unknown as Vap & KubeObject;
+    const binding = find(path, "ValidatingAdmissionPolicyBinding")[0]!;
+    expect(vap.apiVersion).toBe("admissionregistration.k8s.io/v1");
+    expect(binding.spec).toEqual({ policyName: vap.metadata.name, validationActions: ["Deny"] });
+    expect(vap.spec.failurePolicy).toBe("Fail");
+    const rules = vap.spec.matchConstraints.resourceRules;
+    // The main resource of every kind, never the status subresource (status writes stay allowed).
+    expect(new Set(rules.flatMap((r) => r.resources))).toEqual(new Set(FOS1_RESOURCES.map((t) => t.plural)));
+    for (const r of rules) expect(r.operations).toEqual(["CREATE", "UPDATE", "DELETE"]);
+    expect(vap.spec.matchConditions[0]!.expression).toBe("request.userInfo.username in ['system:serviceaccount:fos1-system:fos1-controller', 'system:serviceaccount:fos1-system:fos1-agent']");
+    expect(vap.spec.validations).toEqual(VALIDATIONS);
+  });
+
+  test("its CEL is well formed: balanced, quoting closed, only the variables admission defines, and each field it guards compared old to new", () => {
+    const vap = find(path, "ValidatingAdmissionPolicy")[0] as unknown as Vap;
+    const defined = new Set(vap.spec.variables.map((v) => v.name));
+    const expressions = [...vap.spec.matchConditions, ...vap.spec.variables, ...vap.spec.validations].map((e) => e.expression);
+    for (const e of expressions) {
+      const outside = e.replace(/'[^']*'/g, "0");
+      expect(outside).not.toContain("'"); // every string literal closed
+      let depth = 0;
+      for (const ch of outside) {
+        depth += ch === "(" || ch === "[" ? 1 : ch === ")" || ch === "]" ? -1 : 0;
+        expect(depth).toBeGreaterThanOrEqual(0);
+      }
+      expect(depth).toBe(0);
+      // The roots a ValidatingAdmissionPolicy's CEL environment has (no params: the policy has no paramKind).
+      for (const root of outside.match(/(?<![.\w])[a-zA-Z_]\w*(?=\.)/g) ?? []) expect(["object", "oldObject", "request", "variables"]).toContain(root);
+      for (const v of outside.match(/variables\.(\w+)/g) ?? []) expect(defined).toContain(v.slice("variables.".length));
+    }
+    const updates = vap.spec.validations.map((v) => v.expression).join("\n");
+    for (const field of ["object.spec", "object.metadata.labels", "object.metadata.annotations", "object.metadata.ownerReferences"]) {
+      expect(updates).toContain(`${field} == old${field[0]!.toUpperCase()}${field.slice(1)}`);
+    }
+    expect(vap.spec.variables.map((v) => v.expression).join("\n")).toContain(`f != '${FINALIZER}'`);
+  });
+
+  test("a CiliumNetworkPolicy opens the controller's port to the host (kubelet) and Prometheus only, valid against Cilium's schema", () => {
+    const [cnp] = find(path, "CiliumNetworkPolicy");
+    expect(ciliumSchemaErrors(cnp!)).toBe("");
+    const [d] = find(path, "Deployment", "fos1-controller");
+    const podLabels = (d!.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels;
+    type Ingress = { fromEntities?: string[]; fromEndpoints?: { matchLabels: Record<string, string> }[]; toPorts: { ports: { port: string; protocol: string }[] }[] };
+    const spec = cnp!.spec as { endpointSelector: { matchLabels: Record<string, string> }; ingress: Ingress[]; egress?: unknown };
+    expect(cnp!.metadata.namespace).toBe("fos1-system");
+    expect(spec.endpointSelector.matchLabels).toEqual(podLabels);
+    expect(spec.egress).toBeUndefined();
+    expect(spec.ingress.map((i) => i.fromEntities ?? i.fromEndpoints!.map((e) => e.matchLabels))).toEqual([["host"], [{ "app.kubernetes.io/name": "prometheus" }]]);
+    for (const i of spec.ingress) expect(i.toPorts).toEqual([{ ports: [{ port: String(CONTROLLER_LISTEN.port), protocol: "TCP" }] }]);
+  });
+
+  test("the controller may write only the kinds the translation emits: the golden inputs give exactly those", () => {
+    const golden = join(repo, "test/unit/golden/translate");
+    const kinds = new Set<string>();
+    for (const file of ["seed.yaml", "ordering.yaml"]) {
+      const loaded = loadConfigText(readFileSync(join(golden, file), "utf8"), file);
+      expect(loaded.problems).toEqual([]);
+      for (const o of translate(loaded.objects.map((l) => l.value)).objects) kinds.add(`${o.apiVersion} ${o.kind}`);
+    }
+    expect(kinds).toEqual(new Set(GENERATED_RESOURCES.map((r) => `${r.group ? `${r.group}/` : ""}${r.version} ${r.kind}`)));
+  });
 });

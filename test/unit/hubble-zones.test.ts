@@ -41,10 +41,13 @@ describe("zones of flow endpoints", () => {
     expect(zones.zoneOf(world, "10.21.0.1")).toBe("wan");
   });
 
-  test("a pod labelled fos1.io/zone, as the translated policies select zones' pods, is in that zone", async () => {
+  test("a pod labelled fos1.io/zone, as the translated policies select zones' pods, is in that zone — in a namespace that allows it", async () => {
     const zones = zoneMapFromConfig(await objects());
-    expect(zones.zoneOf({ labels: ["k8s:app=web", "k8s:fos1.io/zone=guest"] }, "192.168.10.23")).toBe("guest");
-    expect(zones.zoneOf({ labels: ["k8s:fos1.io/zone=nosuchzone"] }, "192.168.10.23")).toBe("lan");
+    const allowed = "k8s:io.cilium.k8s.namespace.labels.fos1.io/pod-zones=true";
+    expect(zones.zoneOf({ labels: ["k8s:app=web", "k8s:fos1.io/zone=guest", allowed] }, "192.168.10.23")).toBe("guest");
+    expect(zones.zoneOf({ labels: ["k8s:fos1.io/zone=nosuchzone", allowed] }, "192.168.10.23")).toBe("lan");
+    // Its own label in a namespace no admin allowed: placed by its address, as Cilium's policies treat it.
+    expect(zones.zoneOf({ labels: ["k8s:app=web", "k8s:fos1.io/zone=guest"] }, "192.168.10.23")).toBe("lan");
   });
 
   test("a pod carrying a zone interface's cilium.labels is in that zone, whatever its address", async () => {

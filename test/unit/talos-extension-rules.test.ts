@@ -1,6 +1,10 @@
 // Talos's extension rules as hack/extension/talos-rules.ts re-states them (v1.13.9 source);
 // test/bats/extension.bats runs them on the built image and on broken copies of it.
 import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse as parseYaml, stringify } from "yaml";
+import { AGENT_CAPABILITIES, AGENT_MOUNTS, checkLeastPrivilege } from "../../hack/extension/least-privilege";
 import { checkContents, checkManifest, parseRange } from "../../hack/extension/talos-rules";
 
 const v = (s: string) => s.split(".").map(Number) as [number, number, number];
@@ -53,5 +57,40 @@ describe("manifest", () => {
       "metadata.version must be a non-empty string",
       "metadata.author must be a non-empty string",
     ]);
+  });
+});
+
+describe("fos1's least-privilege rules for its agent service (hack/extension/least-privilege.ts)", () => {
+  const specPath = join(import.meta.dir, "../../extension/rootfs/usr/local/etc/containers/fos1-agent.yaml");
+  const spec = () => parseYaml(readFileSync(specPath, "utf8")) as { container: { args: string[]; entrypoint: string; mounts: { source: string; destination: string; options: string[] }[] } };
+  const problems = (edit: (s: ReturnType<typeof spec>) => void) => {
+    const s = spec();
+    edit(s);
+    return checkLeastPrivilege(stringify(s), "fos1-agent.yaml").map((p) => p.message);
+  };
+
+  test("the committed spec keeps exactly the documented capabilities and mounts, machined's socket read-only", () => {
+    expect(checkLeastPrivilege(readFileSync(specPath, "utf8"), "fos1-agent.yaml")).toEqual([]);
+    const s = spec();
+    const bounding = s.container.args.find((a) => a.startsWith("--bounding-set="))!;
+    expect(bounding.slice("--bounding-set=-all,".length).split(",").map((c) => c.slice(1)).sort()).toEqual([...AGENT_CAPABILITIES].sort());
+    expect(Object.fromEntries(s.container.mounts.map((m) => [m.source, m.options.includes("ro") ? "ro" : "rw"]))).toEqual(AGENT_MOUNTS);
+  });
+
+  test("fos1 started directly (all of Talos's capabilities) is refused", () => {
+    expect(problems((s) => void (s.container.entrypoint = "/usr/local/bin/fos1"))).toEqual([expect.stringContaining("entrypoint must be /usr/bin/setpriv")]);
+  });
+
+  test("a capability beyond the list, or a bounding set that does not start from nothing, is refused", () => {
+    const withCap = (extra: string) => problems((s) => void (s.container.args = s.container.args.map((a) => (a.startsWith("--bounding-set=") ? `${a},${extra}` : a))));
+    expect(withCap("+sys_module")).toEqual([expect.stringContaining("keeps sys_module, which is not one fos1 uses")]);
+    expect(withCap("+dac_override")).toEqual([expect.stringContaining("keeps dac_override")]);
+    expect(problems((s) => void (s.container.args = s.container.args.map((a) => a.replace("--bounding-set=-all,", "--bounding-set="))))).toEqual([expect.stringContaining("starting from nothing")]);
+    expect(problems((s) => void (s.container.args = s.container.args.filter((a) => a !== "--inh-caps=-all")))).toEqual([expect.stringContaining("inheritable")]);
+  });
+
+  test("the host's /run (containerd's socket) or machined's socket writable is refused", () => {
+    expect(problems((s) => void s.container.mounts.push({ source: "/run", destination: "/run", options: ["rbind", "rw"] }))).toEqual([expect.stringContaining("mounts the host's /run, which fos1 does not need")]);
+    expect(problems((s) => void (s.container.mounts.find((m) => m.source === "/system/run/machined")!.options = ["rbind", "rw"]))).toEqual([expect.stringContaining("mounts /system/run/machined writable")]);
   });
 });

@@ -228,11 +228,56 @@ describe("zones, VLANs and the router as Cilium sees them", () => {
   });
 });
 
+describe("the controller never cuts management (the boot configs' management networks, from the router nodes)", () => {
+  test("a pod's own zone or VLAN label counts only in a namespace an admin labelled fos1.io/pod-zones=true", () => {
+    const r = translate(router("{}"));
+    const selectors: Record<string, string>[] = [];
+    JSON.stringify(r.objects, (key, v: unknown) => {
+      if ((key === "endpointSelector" || key === "matchLabels") && v && typeof v === "object") {
+        const labels = ((v as { matchLabels?: Record<string, string> }).matchLabels ?? v) as Record<string, string>;
+        if (labels["fos1.io/zone"] || labels["fos1.io/vlan"]) selectors.push(labels);
+      }
+      return v;
+    });
+    expect(selectors.length).toBeGreaterThan(3);
+    for (const labels of selectors) expect(labels["k8s:io.cilium.k8s.namespace.labels.fos1.io/pod-zones"]).toBe("true");
+  });
+
+  // A cluster object set that knows nothing of the management network: the router's own boot
+  // config has it on eth3 (its agent writes 192.168.99.0/24 on its Node).
+  const noManagementZone =
+    doc("NetworkInterface", "wan", "{device: eth0, dhcp: {v4: true}, zone: wan}") + doc("NetworkInterface", "lan", "{device: eth1, addresses: [192.168.10.1/24], zone: lan}") + zone("wan") + zone("lan");
+  const MANAGEMENT = ["192.168.99.0/24"];
+
+  test("the host policy admits the management ports and ping from them, though no cluster object names them", () => {
+    const r = translate(objectsOf(noManagementZone), { managementNetworks: MANAGEMENT });
+    expect(r.refused).toEqual([]);
+    const ingress = spec(r, "fos1-host").ingress!;
+    const fromManagement = ingress.filter((rule) => cidrsOf(rule, "from").some((c) => c.cidr === "192.168.99.0/24"));
+    expect(fromManagement.flatMap(portsOf).map((p) => `${p.protocol}/${p.port}${p.endPort ? `-${p.endPort}` : ""}`).sort()).toEqual(["TCP/10250", "TCP/2379-2380", "TCP/50000-50001", "TCP/6443"]);
+    expect(fromManagement.some((rule) => JSON.stringify(rule.icmps ?? []).includes('"type":8'))).toBe(true);
+    // Without them (a controller that has heard from no router yet) nothing is pinned.
+    const without = spec(translate(objectsOf(noManagementZone)), "fos1-host").ingress ?? [];
+    expect(without.some((rule) => cidrsOf(rule, "from").some((c) => c.cidr === "192.168.99.0/24"))).toBe(false);
+  });
+
+  test("a set whose deny toward the router would close a management port to those networks is refused, naming the rule, and nothing is generated", () => {
+    const deny = rule("no-api", "{fromZone: wan, toZone: host, protocol: tcp, ports: [6443, 8443], action: deny}");
+    const r = translate(objectsOf(noManagementZone + deny), { managementNetworks: MANAGEMENT });
+    expect(r.objects).toEqual([]);
+    expect(r.refused.map((x) => x.object)).toEqual(["FirewallRule/no-api"]);
+    expect(r.refused[0]!.reason).toContain("would cut the management path: tcp 6443 from the management networks of the router nodes' boot configs (192.168.99.0/24)");
+    // The same deny, kept away from the management networks by a zone of their own, is fine.
+    const withManagement = translate(objectsOf(noManagementZone + doc("NetworkInterface", "mgmt", "{device: eth3, addresses: [192.168.99.1/24], zone: mgmt}") + zone("mgmt", "{management: true}") + deny), { managementNetworks: MANAGEMENT });
+    expect(withManagement.refused).toEqual([]);
+  });
+});
+
 describe("NATPolicy: the egress gateway for zone pods, nftables for the rest", () => {
   test("the default config's masquerade covers the pods of the zones inside its sources", () => {
     const r = translate(objectsOf(readFileSync(join(repo, "src/api/default-config.yaml"), "utf8")));
     const gw = spec(r, "fos1-nat-masquerade-lans") as unknown as Record<string, unknown>;
-    expect(gw.selectors).toEqual(["guest", "lan", "mgmt"].map((z) => ({ podSelector: { matchLabels: { "fos1.io/zone": z } } })));
+    expect(gw.selectors).toEqual(["guest", "lan", "mgmt"].map((z) => ({ podSelector: { matchLabels: { "fos1.io/zone": z } }, namespaceSelector: { matchLabels: { "fos1.io/pod-zones": "true" } } })));
     expect(gw.egressGateway).toEqual({ nodeSelector: { matchLabels: { "fos1.io/role": "router" } }, interface: "uplink" });
     expect(gw.excludedCIDRs).toEqual(["192.168.10.0/24", "192.168.20.0/24", "192.168.99.0/24"]);
     expect(statusOf(r, "NATPolicy/masquerade-lans").placements.map((p) => p.target)).toEqual(["nftables", "cilium"]);

@@ -31,6 +31,12 @@ export interface TranslateOptions {
   policyMapMax?: number;
   namespace?: string;
   maxObjectBytes?: number;
+  /**
+   * The management networks of the router nodes' boot configs (their agents write them on
+   * their Node): the host policy always admits the management ports from them, and a set of
+   * objects whose denies would close those ports is refused.
+   */
+  managementNetworks?: string[];
 }
 
 export interface KubeObject {
@@ -100,7 +106,7 @@ export function translate(values: ConfigObject[], options: TranslateOptions = {}
   const refused: Refusal[] = [];
 
   // Pod and host policies.
-  const built = buildSubjects(topo, note);
+  const built = buildSubjects(topo, note, options.managementNetworks ?? []);
   for (const p of built.problems) refused.push({ object: p.ref, reason: p.message });
   const profiles = values.filter((v): v is DPIProfileT => v.kind === "DPIProfile");
   const l7 = zoneL7(profiles, topo);

@@ -7,7 +7,7 @@
 import { formatPrefix, parseIp, parsePrefix } from "../../api/ip";
 import type { FwNat } from "../../policy/model";
 import { within } from "./cidr-set";
-import { ROLE_LABEL, ROUTER_ROLE, ZONE_LABEL, type Topology } from "./topology";
+import { POD_ZONES_NAMESPACE_LABEL, ROLE_LABEL, ROUTER_ROLE, ZONE_LABEL, type Topology } from "./topology";
 
 export interface NatTranslation {
   ref: string;
@@ -38,7 +38,7 @@ export function translateNat(n: FwNat, topo: Topology): NatTranslation {
 
   const internal = topo.zones.flatMap((z) => z.networks.filter((p) => p.family === 4)).map(formatPrefix);
   const egressGateway = {
-    selectors: zones.map((z) => ({ podSelector: { matchLabels: { [ZONE_LABEL]: z.name } } })),
+    selectors: zones.map((z) => ({ podSelector: { matchLabels: { [ZONE_LABEL]: z.name } }, namespaceSelector: { matchLabels: { [POD_ZONES_NAMESPACE_LABEL]: "true" } } })),
     destinationCIDRs: ["0.0.0.0/0"],
     ...(internal.length ? { excludedCIDRs: [...new Set(internal)].sort() } : {}),
     egressGateway: { nodeSelector: { matchLabels: { [ROLE_LABEL]: ROUTER_ROLE } }, ...(n.type === "snat" ? { egressIP: n.toAddress! } : { interface: n.interface }) },

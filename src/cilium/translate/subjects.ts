@@ -14,8 +14,8 @@
 import { MANAGEMENT_PORTS, type FwRule } from "../../policy/model";
 import { cidrSet, intersect } from "./cidr-set";
 import { resolvePair, type Box, type PairProblem, type PairRule } from "./pair";
-import { cidrPeer, EVERYONE, intersectPeer, isNobody, NOBODY, type Peer, type Selector } from "./peer";
-import { ANY, icmpTypes, ports, serviceOf, unionService } from "./service";
+import { cidrPeer, EVERYONE, intersectPeer, isNobody, NOBODY, peersMeet, type Peer, type Selector } from "./peer";
+import { ANY, describeService, icmpTypes, intersectService, isEmptyService, ports, serviceOf, unionService } from "./service";
 import { ROLE_LABEL, ROUTER_ROLE, UNZONED, vlanSelector, zoneSelector, type Topology, type Zone } from "./topology";
 
 export interface Direction {
@@ -100,7 +100,7 @@ export function ruleNotes(topo: Topology, note: Note) {
   }
 }
 
-export function buildSubjects(topo: Topology, note: Note): Subjects {
+export function buildSubjects(topo: Topology, note: Note, managementNetworks: string[] = []): Subjects {
   const problems: PairProblem[] = [];
   const policied = [...topo.vlans.keys()];
   const pair = (prelude: Box[], rules: (PairRule | null)[], fallback: Box | null, otherAllows: Box[] = []) => {
@@ -161,9 +161,11 @@ export function buildSubjects(topo: Topology, note: Note): Subjects {
     };
   };
 
+  const management = unionService(unionService(ports("tcp", MANAGEMENT_PORTS), icmpTypes(4, [8])), icmpTypes(6, [128]));
+  // The boot configs' management networks reach the management ports whatever the cluster's objects say.
+  const managed: Box[] = managementNetworks.length ? [{ peer: cidrPeer(cidrSet(managementNetworks)), service: management, sources: [] }] : [];
   const hostSubject = (): Subject => {
     const essentials = hostEssentials(topo.dhcp);
-    const management = unionService(unionService(ports("tcp", MANAGEMENT_PORTS), icmpTypes(4, [8])), icmpTypes(6, [128]));
     const ingress = topo.zones.map((a) => {
       const prelude = essentials.map((e) => ({ ...e, peer: intersectPeer(e.peer, a.region) })).filter((e) => !isNobody(e.peer));
       const mgmt: PairRule[] = a.management ? [{ ref: a.ref, action: "allow", peer: a.region, service: management }] : [];
@@ -176,11 +178,24 @@ export function buildSubjects(topo: Topology, note: Note): Subjects {
       description: `fos1 host firewall: traffic to the router itself (nodes labelled ${ROLE_LABEL}=${ROUTER_ROLE}), default deny`,
       selector: { nodeSelector: { matchLabels: { [ROLE_LABEL]: ROUTER_ROLE } } },
       defaultDeny: { ingress: true, egress: false },
-      ingress: collect(ingress, [HOST_CLUSTER_INGRESS, ...essentials]),
+      ingress: collect(ingress, [HOST_CLUSTER_INGRESS, ...essentials, ...managed]),
       egress: { allows: [], denies: [], admitted: [] },
     };
   };
 
-  const subjects = [...topo.zones.map(zoneSubject), ...policied.map(vlanSubject), ...(topo.zones.length ? [hostSubject()] : [])];
+  /** Cilium's denies win over any allow: one that meets the management path cuts it, and is refused. */
+  const cutsManagement = (host: Subject) => {
+    for (const m of managed)
+      for (const d of host.ingress.denies) {
+        const cut = intersectService(d.service, m.service);
+        if (!peersMeet(d.peer, m.peer) || isEmptyService(cut)) continue;
+        for (const ref of d.sources)
+          problems.push({ ref, message: `its deny toward the router would cut the management path: ${describeService(cut)} from the management networks of the router nodes' boot configs (${managementNetworks.join(", ")}), which Cilium would drop whatever else allows it` });
+      }
+  };
+
+  const host = topo.zones.length ? [hostSubject()] : [];
+  for (const h of host) cutsManagement(h);
+  const subjects = [...topo.zones.map(zoneSubject), ...policied.map(vlanSubject), ...host];
   return { subjects, problems };
 }

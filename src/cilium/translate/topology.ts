@@ -48,11 +48,19 @@ export interface Topology {
   notes: Map<string, string[]>;
 }
 
+/**
+ * A pod sets its own labels, so its zone or VLAN label counts only in a namespace an admin has
+ * labelled `fos1.io/pod-zones: "true"` (namespaces' labels are the admin's to set). Cilium gives
+ * every endpoint its namespace's labels under this prefix.
+ */
+export const POD_ZONES_NAMESPACE_LABEL = "fos1.io/pod-zones";
+export const ZONES_ALLOWED: Record<string, string> = { [`k8s:io.cilium.k8s.namespace.labels.${POD_ZONES_NAMESPACE_LABEL}`]: "true" };
+
 export const zoneSelector = (zone: string, policiedVlans: number[]): Selector => ({
-  matchLabels: { [ZONE_LABEL]: zone },
+  matchLabels: { [ZONE_LABEL]: zone, ...ZONES_ALLOWED },
   ...(policiedVlans.length ? { matchExpressions: [{ key: VLAN_LABEL, operator: "NotIn" as const, values: policiedVlans.map(String) }] } : {}),
 });
-export const vlanSelector = (id: number): Selector => ({ matchLabels: { [VLAN_LABEL]: String(id) } });
+export const vlanSelector = (id: number): Selector => ({ matchLabels: { [VLAN_LABEL]: String(id), ...ZONES_ALLOWED } });
 /** The cluster's own workloads: pods placed in no zone and no VLAN (kube-dns, operators, …). */
 export const UNZONED: Selector = { matchExpressions: [{ key: ZONE_LABEL, operator: "DoesNotExist" }, { key: VLAN_LABEL, operator: "DoesNotExist" }] };
 

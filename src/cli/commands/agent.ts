@@ -17,6 +17,7 @@ import { Readiness } from "../../agent/readiness";
 import { ReadyNotifier } from "../../agent/ready-notifier";
 import { hostname } from "node:os";
 import type { DesiredLan } from "../../engine/lan/model";
+import { managementNetworks } from "../../policy/model";
 import type { ClusterSource } from "../../cluster/node-source";
 import { createFlowMetrics } from "../../flows/metrics";
 import { DEFAULT_HUBBLE_SERVER, parseServer, type HubbleServer } from "../../flows/server";
@@ -57,7 +58,8 @@ export const agent: Command = {
     const hubbleText = String(ctx.values.hubble ?? DEFAULT_HUBBLE_SERVER);
     const hubble = hubbleText === "off" ? null : parseHubble(hubbleText);
     if (ctx.values.node !== undefined && ctx.values.kubeconfig === undefined) throw new UsageError("--node names this node in the cluster: it needs --kubeconfig");
-    const cluster = ctx.values.kubeconfig === undefined ? undefined : await clusterSource(String(ctx.values.kubeconfig), String(ctx.values.node ?? hostname()), ctx.log);
+    let management: () => string[] = () => [];
+    const cluster = ctx.values.kubeconfig === undefined ? undefined : await clusterSource(String(ctx.values.kubeconfig), String(ctx.values.node ?? hostname()), ctx.log, () => management());
 
     // Installed before the first converge so a stop request during it is not lost.
     let stopRequested: (signal: string) => void = () => {};
@@ -73,6 +75,7 @@ export const agent: Command = {
     const health = new HealthServer(listen, { readiness: () => readiness.report(), metrics: () => metrics.render(), metricsContentType: metrics.contentType }, ctx.log);
     const a = new Agent({ configFile: file, stateDir, log: ctx.log, observer: observeAll(readiness, metrics, notifier), ...(debounceMs !== undefined ? { debounceMs } : {}), ...(cluster ? { cluster } : {}) });
     lanServing = () => a.lanServing();
+    management = () => managementNetworks(a.configObjects()?.objects ?? []);
     // gRPC and the Kubernetes client load only when used: every other command starts without them.
     const flows = hubble && (await import("../../flows/feed")).startFlowFeed({ server: hubble, zones: zonesInForce(a), metrics: createFlowMetrics(metrics.registry), log: ctx.log });
     ctx.log.info("agent starting", { config: file, stateDir, pid: process.pid });
@@ -127,10 +130,10 @@ function parseHubble(text: string): HubbleServer {
   }
 }
 
-async function clusterSource(kubeconfig: string, node: string, log: Logger): Promise<ClusterSource> {
+async function clusterSource(kubeconfig: string, node: string, log: Logger, managementNetworks: () => string[]): Promise<ClusterSource> {
   const [{ ClientNodeKubeApi, loadKubeConfig }, { ClusterSource }] = await Promise.all([import("../../cluster/kube-client"), import("../../cluster/node-source")]);
   try {
-    return new ClusterSource({ api: new ClientNodeKubeApi(loadKubeConfig({ kubeconfig })), node, log });
+    return new ClusterSource({ api: new ClientNodeKubeApi(loadKubeConfig({ kubeconfig })), node, log, managementNetworks });
   } catch (err) {
     throw new UsageError(`--kubeconfig ${kubeconfig}: ${(err as Error).message}`);
   }
