@@ -35,8 +35,7 @@ import { Netns } from "../../test/helpers/netns";
 import { fos1Argv } from "../../test/helpers/fos1";
 import { AgentProcess } from "../../test/netns/agent-process";
 import { LanClient, UDHCPC_SCRIPT } from "../lab/lan-client";
-import { buildLabHosts } from "../lab/topology";
-import { Lab, standardLab } from "../lab/vm";
+import { bootLabWithHosts } from "../lab/topology";
 import { writeSection } from "./readme-section";
 import { median, rotate } from "./stats";
 
@@ -260,12 +259,8 @@ async function hostPlace(): Promise<Place> {
 const stamp = (v: string) => `{ read -r _; read -r _; read -r _ _ ${v} _; } </proc/timer_list`;
 
 async function labPlace(): Promise<Place> {
-  const { vms, cables } = standardLab();
-  const lab = await Lab.boot(vms, cables);
-  const router = lab.vm("router");
-  const peer = lab.vm("peer");
+  const { lab, router, peer } = await bootLabWithHosts();
   try {
-    await buildLabHosts(peer);
     await router.runOk(`ip link set eth2 up && ip link add link eth2 name lan type vlan id 10 && ip link set lan up && ip addr add ${ROUTER}/16 dev lan && ip addr add 2001:db8:10::1/64 dev lan nodad && ip link set eth3 up && ip addr add 192.168.99.1/24 dev eth3`);
     await LanClient.add(peer, "lan", "lanc", "02:42:00:00:00:01");
   } catch (err) {

@@ -5,7 +5,7 @@
 //   router eth2 ── 802.1Q trunk ──── peer ns "lan"   (VLAN 10) and ns "guest" (VLAN 20)
 //   router eth3 ───────────────────── peer ns "mgmt"  (the operator's network)
 import { table } from "../../src/cli/output";
-import type { LabVm } from "./vm";
+import { Lab, standardLab, type LabVm } from "./vm";
 
 export interface LabHost {
   name: string;
@@ -129,6 +129,21 @@ export function wanPrefixDelegation(prefix: string): string {
 export async function buildLabHosts(peer: LabVm): Promise<void> {
   await peer.runOk(["modprobe 8021q", "modprobe bonding max_bonds=0", "ip link set lo up", ...labHosts.map((h) => h.setup)].join(" && "));
   for (const h of labHosts) await peer.runOk(`ip -n ${h.name} link set lo up`);
+}
+
+/** The standard lab booted, with the peer's hosts built around the router; shut down again if that fails. */
+export async function bootLabWithHosts(): Promise<{ lab: Lab; router: LabVm; peer: LabVm }> {
+  const { vms, cables } = standardLab();
+  const lab = await Lab.boot(vms, cables);
+  const router = lab.vm("router");
+  const peer = lab.vm("peer");
+  try {
+    await buildLabHosts(peer);
+  } catch (err) {
+    await lab.shutdown();
+    throw err;
+  }
+  return { lab, router, peer };
 }
 
 export interface Reach {

@@ -20,9 +20,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { Lab, standardLab, type LabVm } from "../../hack/lab/vm";
+import type { Lab, LabVm } from "../../hack/lab/vm";
 import { LanClient, routeDelegatedPrefixes } from "../../hack/lab/lan-client";
-import { buildLabHosts, OUTSIDE_NAME, wanPrefixDelegation, wanProvider } from "../../hack/lab/topology";
+import { bootLabWithHosts, OUTSIDE_NAME, wanPrefixDelegation, wanProvider } from "../../hack/lab/topology";
 import { waitUntil } from "../helpers/netns";
 
 const repo = resolve(import.meta.dir, "../..");
@@ -83,11 +83,7 @@ function eui64(mac: string): string {
 const agentLog = async () => (await router.run("tail -n 25 /tmp/agent.log")).stdout;
 
 beforeAll(async () => {
-  const { vms, cables } = standardLab();
-  lab = await Lab.boot(vms, cables);
-  router = lab.vm("router");
-  peer = lab.vm("peer");
-  await buildLabHosts(peer);
+  ({ lab, router, peer } = await bootLabWithHosts());
   await peer.runOk([wanProvider({ ipv6: true }), wanPrefixDelegation("2001:db8:100::")].join("\n"), { timeoutSec: 60 });
   client = await LanClient.add(peer, "lan", "lanc", CLIENT_MAC.replace(/10$/, "11"));
   await startAgent(DEFAULT_CONFIG);

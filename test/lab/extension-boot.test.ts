@@ -18,9 +18,9 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parse } from "yaml";
 import { agentConfigPath } from "../../hack/talos-config/config-set";
-import { Lab, standardLab, type LabVm } from "../../hack/lab/vm";
+import type { Lab, LabVm } from "../../hack/lab/vm";
 import { LanClient } from "../../hack/lab/lan-client";
-import { buildLabHosts, reachability, wanDhcpServer } from "../../hack/lab/topology";
+import { bootLabWithHosts, reachability, wanDhcpServer } from "../../hack/lab/topology";
 import type { ReadinessReport } from "../../src/agent/readiness";
 import { waitUntil } from "../helpers/netns";
 import { buildAndUnpackExtension, httpGet, LabExtensionService, rootfsTar, specPath } from "./talos-extension";
@@ -141,11 +141,7 @@ beforeAll(async () => {
   const tar = rootfsTar(image);
   console.log(`extension: rootfs ${(tar.length / 1e6).toFixed(0)} MB, config file at ${configPath}`);
 
-  const { vms, cables } = standardLab();
-  lab = await Lab.boot(vms, cables);
-  router = lab.vm("router");
-  peer = lab.vm("peer");
-  await buildLabHosts(peer);
+  ({ lab, router, peer } = await bootLabWithHosts());
   await peer.runOk(wanDhcpServer);
   // Talos lays the extension's rootfs/ over its own root.
   await router.runOk("tar -xf - -C /", { stdin: tar, timeoutSec: 180 });

@@ -11,8 +11,8 @@
 // members join, leave, are pulled out and come back (see the second describe).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { Lab, standardLab, type LabVm } from "../../hack/lab/vm";
-import { buildLabHosts } from "../../hack/lab/topology";
+import type { Lab, LabVm } from "../../hack/lab/vm";
+import { bootLabWithHosts } from "../../hack/lab/topology";
 
 // The object the image carries (dist/bpf at build time). FOS1_LAB_XDP_OBJECT names a host file
 // to copy into the router and use instead (to try a rebuilt object without rebuilding the image).
@@ -122,11 +122,7 @@ async function blockedFlows(pins = PIN_ROOT, flows = 32, packets = 20) {
 }
 
 beforeAll(async () => {
-  const { vms, cables } = standardLab();
-  lab = await Lab.boot(vms, cables);
-  router = lab.vm("router");
-  peer = lab.vm("peer");
-  await buildLabHosts(peer);
+  ({ lab, router, peer } = await bootLabWithHosts());
   // The wan host: a second source address, and a transmit hash over ports so flows spread.
   await peer.runOk(
     [
