@@ -269,7 +269,7 @@ async function call<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /** client-node's ApiException (status + JSON body) and fetch errors as one error type. */
-function toKubeError(err: unknown): Error {
+export function toKubeError(err: unknown): Error {
   if (err instanceof ApiException) {
     const status = parseStatus(err.body);
     return new KubeError(err.code, status.reason ?? "", status.message ?? `HTTP ${err.code}`);

@@ -169,20 +169,22 @@ export function agentClusterRules(): PolicyRule[] {
 }
 
 /**
- * The agent runs on the host (a Talos extension service), not in a pod, so it cannot mount a
- * projected token: a service-account token Secret gives it a long-lived one for its kubeconfig.
+ * The agent's one namespaced permission: asking for its own next token (agent-credential.ts).
+ * It runs on the host (a Talos extension service), not in a pod, so no projected token is
+ * mounted for it: it mints a short-lived one once with the admin kubeconfig Talos hands out on
+ * the node, then renews it with itself before it expires — no long-lived token Secret.
  */
+export function agentTokenRules(): PolicyRule[] {
+  return [{ apiGroups: [""], resources: ["serviceaccounts/token"], verbs: ["create"], resourceNames: [AGENT] }];
+}
+
 export function agentManifests(): KubeObject[] {
   return [
     namespace(),
     serviceAccount(AGENT),
     role("ClusterRole", AGENT, agentClusterRules()),
     binding("ClusterRoleBinding", AGENT, "ClusterRole", AGENT),
-    {
-      apiVersion: "v1",
-      kind: "Secret",
-      type: "kubernetes.io/service-account-token",
-      metadata: { name: `${AGENT}-token`, namespace: NAMESPACE, labels: labels(AGENT), annotations: { "kubernetes.io/service-account.name": AGENT } },
-    },
+    role("Role", `${AGENT}-token`, agentTokenRules(), NAMESPACE, AGENT),
+    binding("RoleBinding", `${AGENT}-token`, "Role", AGENT, NAMESPACE),
   ];
 }

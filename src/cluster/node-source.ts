@@ -3,7 +3,7 @@
 // the objects; the Node's labels, which selectors are matched against, are read again every
 // so often (the agent's RBAC allows reading its Node, not watching every node).
 //
-// `fos1 agent --kubeconfig` starts one; the agent (agent.ts) applies
+// `fos1 agent --kubeconfig` starts one (`--cluster talos` through credentialed-source.ts); the agent (agent.ts) applies
 // mergeOverBoot(fileText, file, source.selected().objects) and converges again on onChange.
 import type { ConfigObject } from "../api/kinds";
 import type { Logger } from "../base/log";

@@ -1,9 +1,10 @@
-// A client of the Talos machine API (Version, ServiceList, ApplyConfiguration, Logs) over
+// A client of the Talos machine API (Version, ServiceList, ApplyConfiguration, Logs, Kubeconfig) over
 // machined's socket or apid with mutual TLS. apid answers for each node named in the "nodes"
 // metadata: one reply message per node, a node it could not reach carrying metadata.error.
 import { status, type CallOptions, type ClientReadableStream, type ClientUnaryCall, type Metadata, type ServiceError } from "@grpc/grpc-js";
 import { MachineServiceClient } from "./schema";
-import { channelCredentials, channelOptions, grpcTarget, nodesMetadata, tlsServerName, type TalosTarget } from "./target";
+import { channelCredentials, channelOptions, describeTarget, grpcTarget, nodesMetadata, tlsServerName, type TalosTarget } from "./target";
+import { kubeconfigFromArchive } from "./kubeconfig-archive";
 import { describeFailure, TalosApiError, type Rpc } from "./errors";
 import { probeTls } from "./tls-probe";
 import type { ApplyConfigurationMessage, ApplyConfigurationRequest, DataMessage, LogsRequest, NodeReply, ServiceListMessage, VersionMessage } from "./types";
@@ -16,6 +17,7 @@ interface MachineServiceStub {
   ServiceList: UnaryMethod;
   ApplyConfiguration: UnaryMethod;
   Logs(request: LogsRequest, metadata: Metadata): ClientReadableStream<DataMessage>;
+  Kubeconfig(request: object, metadata: Metadata, options: CallOptions): ClientReadableStream<DataMessage>;
   close(): void;
 }
 
@@ -59,8 +61,24 @@ export class TalosClient {
    * Streams a service's log to onChunk until it ends (without follow: what Talos kept) or the
    * signal aborts. Returns the nodes apid could not get the log from.
    */
-  async logs(request: LogsRequest, onChunk: (node: string, bytes: Uint8Array) => void, signal?: AbortSignal): Promise<{ node: string; error: string }[]> {
-    const call = this.stub.Logs(request, nodesMetadata(this.target));
+  logs(request: LogsRequest, onChunk: (node: string, bytes: Uint8Array) => void, signal?: AbortSignal): Promise<{ node: string; error: string }[]> {
+    return this.stream("Logs", this.stub.Logs(request, nodesMetadata(this.target)), onChunk, signal);
+  }
+
+  /**
+   * The cluster's admin kubeconfig, as text (control-plane nodes only). It grants everything in
+   * the cluster: the caller keeps it in memory, never in a log or a file.
+   */
+  async kubeconfig(): Promise<string> {
+    const chunks: Uint8Array[] = [];
+    const failed = await this.stream("Kubeconfig", this.stub.Kubeconfig({}, nodesMetadata(this.target), { deadline: Date.now() + this.options.callTimeoutMs }), (_node, bytes) => void chunks.push(bytes));
+    if (failed.length) throw new TalosApiError(`Talos could not get the kubeconfig from ${failed.map((f) => `${f.node}: ${f.error}`).join("; ")}`, status.UNAVAILABLE);
+    if (!chunks.length) throw new TalosApiError(`${describeTarget(this.target)} answered Kubeconfig with nothing`, status.INTERNAL);
+    return kubeconfigFromArchive(Buffer.concat(chunks));
+  }
+
+  /** Reads a stream of common.Data to its end; a node apid could not reach is returned, not thrown. */
+  private async stream(rpc: "Logs" | "Kubeconfig", call: ClientReadableStream<DataMessage>, onChunk: (node: string, bytes: Uint8Array) => void, signal?: AbortSignal): Promise<{ node: string; error: string }[]> {
     const abort = () => call.cancel();
     signal?.addEventListener("abort", abort);
     const failed: { node: string; error: string }[] = [];
@@ -72,7 +90,7 @@ export class TalosClient {
       }
     } catch (err) {
       if (signal?.aborted && (err as ServiceError).code === status.CANCELLED) return failed;
-      throw await this.failure("Logs", err as ServiceError);
+      throw await this.failure(rpc, err as ServiceError);
     } finally {
       signal?.removeEventListener("abort", abort);
     }
@@ -83,7 +101,7 @@ export class TalosClient {
     this.stub.close();
   }
 
-  private async unary<T extends NodeReply>(rpc: Exclude<Rpc, "Logs">, request: object): Promise<NodeResult<T>[]> {
+  private async unary<T extends NodeReply>(rpc: Exclude<Rpc, "Logs" | "Kubeconfig">, request: object): Promise<NodeResult<T>[]> {
     const response = await new Promise<{ messages: NodeReply[] }>((resolve, reject) => {
       const deadline = Date.now() + this.options.callTimeoutMs;
       this.stub[rpc](request, nodesMetadata(this.target), { deadline }, (err, res) => (err ? reject(err) : resolve(res!)));

@@ -4,7 +4,7 @@ import { status } from "@grpc/grpc-js";
 import { describeTarget, type TalosTarget } from "./target";
 import type { TlsProbeResult } from "./tls-probe";
 
-export type Rpc = "Version" | "ServiceList" | "ApplyConfiguration" | "Logs";
+export type Rpc = "Version" | "ServiceList" | "ApplyConfiguration" | "Logs" | "Kubeconfig";
 
 export class TalosApiError extends Error {
   constructor(
@@ -23,7 +23,7 @@ export interface CallFailure {
 }
 
 // The least Talos role each rpc needs (machined's authorization rules).
-const ROLE_NEEDED: Record<Rpc, string> = { Version: "os:reader", ServiceList: "os:reader", Logs: "os:reader", ApplyConfiguration: "os:admin" };
+const ROLE_NEEDED: Record<Rpc, string> = { Version: "os:reader", ServiceList: "os:reader", Logs: "os:reader", ApplyConfiguration: "os:admin", Kubeconfig: "os:admin" };
 
 export function describeFailure(target: TalosTarget, rpc: Rpc, failure: CallFailure, probe?: TlsProbeResult): TalosApiError {
   const where = describeTarget(target);
@@ -36,6 +36,9 @@ export function describeFailure(target: TalosTarget, rpc: Rpc, failure: CallFail
     if (target.kind === "socket") return say(`${where} refused ${rpc}: ${detail}. machined admits only Talos's own services and extension services (ext-*) on its socket: run fos1 from the ext-fos1-agent service, or go through apid with a talosconfig`);
     return say(`${where} refused ${rpc}: ${detail}. The client certificate of ${target.credentialsFrom} lacks the role: ${rpc} needs ${ROLE_NEEDED[rpc]} or higher (talosctl config info shows the roles)`);
   }
+  // machined answers Kubeconfig so on a worker: only control planes hold the cluster's secrets.
+  if (code === status.UNIMPLEMENTED && rpc === "Kubeconfig" && /control plane/.test(detail))
+    return say(`${where} has no kubeconfig to give: this node is not a control plane (${detail}); Talos hands the cluster's kubeconfig out only on control-plane nodes`);
   if (code === status.UNIMPLEMENTED) return say(`${where} does not serve machine.MachineService/${rpc}: ${detail}. Is it Talos's apid (port 50000; trustd is 50001)?`);
   if (code === status.INVALID_ARGUMENT && rpc === "ApplyConfiguration") return say(`Talos refused the configuration (${where}): ${detail}`, true);
   return say(`${where} failed ${rpc} (${status[code] ?? code}): ${detail}`);

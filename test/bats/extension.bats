@@ -67,7 +67,7 @@ yaml_get() { # FILE JS-EXPRESSION-ON-d
   run yaml_get "$spec" '[d.name, d.container.entrypoint, d.restart, d.depends]'
   assert_output '["fos1-agent","/usr/bin/setpriv","always",[{"configuration":true}]]'
   run yaml_get "$spec" 'd.container.args.slice(d.container.args.indexOf("--") + 1)'
-  assert_output '["/usr/local/bin/fos1","agent","--file","/usr/local/etc/fos1/config.yaml","--state-dir","/var/lib/fos1"]'
+  assert_output '["/usr/local/bin/fos1","agent","--file","/usr/local/etc/fos1/config.yaml","--state-dir","/var/lib/fos1","--cluster","talos"]'
   run yaml_get "$spec" 'd.container.mounts.map((m) => `${m.source}>${m.destination}:${m.options.join(",")}`)'
   assert_output '["/sys/fs/bpf>/sys/fs/bpf:rbind,rshared,rw","/var/lib/fos1>/var/lib/fos1:rbind,rw","/var/lib/dhcpcd>/var/lib/dhcpcd:rbind,rw","/run/dhcpcd>/run/dhcpcd:rbind,rw","/system/run/machined>/system/run/machined:rbind,ro"]'
   # Every flag the spec passes is one fos1 agent takes.

@@ -18,8 +18,15 @@
 //   - label selectors (=, ==, !=, key, !key) on list and watch.
 //   - optionally an authorizer (RBAC evaluated by the test) that answers 403 Forbidden; as
 //     kube-apiserver's patch handler does, an apply that creates its object also needs "create".
+//   - optionally (authenticate()) bearer tokens: a request without a known, unexpired token gets
+//     401 Unauthorized; admin tokens are system:masters (never asked of the authorizer), service
+//     account tokens are judged by the authorizer; and the TokenRequest subresource
+//     (POST /api/v1/namespaces/NS/serviceaccounts/NAME/token) issues service-account tokens
+//     that expire by a clock the test moves, refusing lifetimes under 10 minutes as
+//     kube-apiserver does. Expiry is checked when a request starts: an open watch is not cut.
 // Not implemented: field selectors, pagination, discovery, admission, validation against CRD
-// schemas, defaulting, the garbage collector of ownerReferences, authentication.
+// schemas, defaulting, the garbage collector of ownerReferences, client certificates, token
+// audiences and bound objects, the ServiceAccount objects themselves (named in authenticate()).
 import { parse as parseYaml } from "yaml";
 
 export interface FakeResource {
@@ -85,6 +92,32 @@ export interface RequestAttributes {
   name?: string;
 }
 
+/** Bearer-token authentication, when a test turns it on. */
+export interface FakeAuthentication {
+  /** Now, in ms since the epoch: tokens expire by this clock, which the test may move. */
+  now: () => number;
+  /** Tokens of a cluster admin (system:masters), as the admin kubeconfig Talos hands out is one. */
+  adminTokens: string[];
+  /** The service accounts ("namespace/name") TokenRequest issues tokens for. */
+  serviceAccounts: string[];
+}
+
+/** A token TokenRequest issued: for which account, asked by whom, until when (ms, the fake's clock). */
+export interface FakeIssuedToken {
+  account: string;
+  by: string;
+  expiresAt: number;
+}
+
+interface FakeUser {
+  name: string;
+  admin: boolean;
+}
+
+const ADMIN_USER = "admin";
+/** kube-apiserver's shortest token lifetime. */
+const MIN_TOKEN_SECONDS = 600;
+
 export class FakeApiServer {
   private readonly server: ReturnType<typeof Bun.serve>;
   private readonly objects = new Map<string, StoredObject>();
@@ -104,6 +137,16 @@ export class FakeApiServer {
 
   /** Requests the authorizer refused (403), as "verb group/resource namespace/name". */
   readonly denied: string[] = [];
+
+  private authentication: FakeAuthentication | undefined;
+  /** Live service-account tokens (the secret) → account and expiry. */
+  private readonly tokens = new Map<string, { account: string; expiresAt: number }>();
+  /** Every token TokenRequest issued, in order. */
+  readonly issued: FakeIssuedToken[] = [];
+  /** With authentication: who made each authenticated request, in order ("admin", "system:serviceaccount:ns:name"). */
+  readonly users: string[] = [];
+  /** Requests answered 401. */
+  unauthorized = 0;
 
   constructor(
     private readonly resources: FakeResource[],
@@ -127,6 +170,16 @@ export class FakeApiServer {
   hook(fn: FakeHook): () => void {
     this.hooks.push(fn);
     return () => void (this.hooks = this.hooks.filter((h) => h !== fn));
+  }
+
+  /** From now on every request needs a bearer token (see FakeAuthentication). */
+  authenticate(authentication: FakeAuthentication): void {
+    this.authentication = authentication;
+  }
+
+  /** Forgets every service-account token issued, as deleting and re-creating the accounts does. */
+  revokeTokens(): void {
+    this.tokens.clear();
   }
 
   /** Forgets the watch history, as etcd compaction does: watches from older versions get 410. */
@@ -188,13 +241,25 @@ export class FakeApiServer {
       const answer = h({ method: req.method, path: url.pathname, query: url.searchParams, watch });
       if (answer) return answer;
     }
+    let user: FakeUser | undefined;
+    if (this.authentication) {
+      user = this.userOf(req.headers.get("authorization"));
+      if (!user) {
+        this.unauthorized++;
+        return status(401, "Unauthorized", "Unauthorized");
+      }
+      this.users.push(user.name);
+    }
+    const superuser = user?.admin ?? false;
+    const tokenRequest = /^\/api\/v1\/namespaces\/([^/]+)\/serviceaccounts\/([^/]+)\/token$/.exec(url.pathname);
+    if (tokenRequest && user) return this.tokenRequest(req, tokenRequest[1]!, tokenRequest[2]!, user);
     const route = this.route(url.pathname);
     if (!route) return status(404, "NotFound", `the server could not find the requested resource (${url.pathname})`);
     const { res, namespace, name, subresource } = route;
     if (this.authorize) {
       const verbs: Record<string, RequestAttributes["verb"]> = { POST: "create", PUT: "update", PATCH: "patch", DELETE: "delete" };
       const verb = verbs[req.method] ?? (name ? "get" : watch ? "watch" : "list");
-      const refused = this.refused({ verb, group: res.group, resource: subresource ? `${res.plural}/${subresource}` : res.plural, namespace, name });
+      const refused = this.refused({ verb, group: res.group, resource: subresource ? `${res.plural}/${subresource}` : res.plural, namespace, name }, superuser);
       if (refused) return refused;
     }
     try {
@@ -209,7 +274,7 @@ export class FakeApiServer {
       if (subresource && (subresource !== "status" || !res.statusSubresource))
         return status(404, "NotFound", `${res.plural} has no subresource ${subresource}`);
       if (req.method === "PATCH" && req.headers.get("content-type") === "application/apply-patch+yaml") {
-        const refused = !current && !subresource ? this.refused({ verb: "create", group: res.group, resource: res.plural, namespace, name }) : undefined;
+        const refused = !current && !subresource ? this.refused({ verb: "create", group: res.group, resource: res.plural, namespace, name }, superuser) : undefined;
         if (refused) return refused;
         return this.applyRequest(res, namespace, name, current, await req.text(), url.searchParams.get("fieldManager"), subresource);
       }
@@ -232,10 +297,48 @@ export class FakeApiServer {
   }
 
   /** The 403 answer when an authorizer refuses the request, else undefined. */
-  private refused(attributes: RequestAttributes): Response | undefined {
-    if (!this.authorize || this.authorize(attributes)) return undefined;
+  private refused(attributes: RequestAttributes, superuser: boolean): Response | undefined {
+    if (!this.authorize || superuser || this.authorize(attributes)) return undefined;
     this.denied.push(`${attributes.verb} ${attributes.group}/${attributes.resource} ${attributes.namespace ?? ""}/${attributes.name ?? ""}`);
     return status(403, "Forbidden", `${attributes.verb} ${attributes.resource}.${attributes.group} is forbidden`);
+  }
+
+  /** The user of an Authorization header: an admin token, or a live service-account token. */
+  private userOf(header: string | null): FakeUser | undefined {
+    const token = /^Bearer (.+)$/.exec(header ?? "")?.[1];
+    if (!token || !this.authentication) return undefined;
+    if (this.authentication.adminTokens.includes(token)) return { name: ADMIN_USER, admin: true };
+    const issued = this.tokens.get(token);
+    if (!issued || this.authentication.now() >= issued.expiresAt) return undefined;
+    const [namespace, name] = issued.account.split("/");
+    return { name: `system:serviceaccount:${namespace}:${name}`, admin: false };
+  }
+
+  /** TokenRequest: a token of the service account, for the lifetime asked (at least 10 minutes). */
+  private async tokenRequest(req: Request, namespace: string, name: string, user: FakeUser): Promise<Response> {
+    if (req.method !== "POST") return status(405, "MethodNotAllowed", `${req.method} is not supported on serviceaccounts/token`);
+    const refused = this.refused({ verb: "create", group: "", resource: "serviceaccounts/token", namespace, name }, user.admin);
+    if (refused) return refused;
+    const account = `${namespace}/${name}`;
+    if (!this.authentication!.serviceAccounts.includes(account)) return status(404, "NotFound", `serviceaccounts "${name}" not found`);
+    const body = (await req.json()) as { spec?: { expirationSeconds?: number; audiences?: string[] } };
+    const seconds = body.spec?.expirationSeconds ?? 3600;
+    if (seconds < MIN_TOKEN_SECONDS) return status(422, "Invalid", `spec.expirationSeconds: Invalid value: ${seconds}: may not specify a duration less than 10 minutes`);
+    // The wire carries whole seconds (RFC 3339): the token expires when the client can know it does.
+    const expiresAt = Math.floor((this.authentication!.now() + seconds * 1000) / 1000) * 1000;
+    const token = `fake-sa-token-${crypto.randomUUID()}`;
+    this.tokens.set(token, { account, expiresAt });
+    this.issued.push({ account, by: user.name, expiresAt });
+    return Response.json(
+      {
+        apiVersion: "authentication.k8s.io/v1",
+        kind: "TokenRequest",
+        metadata: { name, namespace, creationTimestamp: null },
+        spec: { audiences: body.spec?.audiences ?? [], expirationSeconds: seconds, boundObjectRef: null },
+        status: { token, expirationTimestamp: new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, "Z") },
+      },
+      { status: 201 },
+    );
   }
 
   private route(path: string) {

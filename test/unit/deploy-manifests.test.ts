@@ -103,6 +103,17 @@ test("fos1-agent-rbac.yaml: the agent only reads its node-local kinds, and reads
   expect(rules.some((r) => r.apiGroups.includes("") && r.resources.includes("nodes"))).toBe(true);
 });
 
+test("fos1-agent-rbac.yaml: no long-lived token Secret; in fos1-system the agent may only ask for its own next token", () => {
+  const path = "deploy/manifests/fos1-agent-rbac.yaml";
+  expect(find(path, "Secret")).toEqual([]);
+  const roles = find(path, "Role");
+  expect(roles.map((r) => [r.metadata.name, r.metadata.namespace])).toEqual([["fos1-agent-token", "fos1-system"]]);
+  expect(roles[0]!.rules).toEqual([{ apiGroups: [""], resources: ["serviceaccounts/token"], verbs: ["create"], resourceNames: ["fos1-agent"] }]);
+  const binding = find(path, "RoleBinding")[0]!;
+  expect(binding.roleRef).toMatchObject({ kind: "Role", name: "fos1-agent-token" });
+  expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "fos1-agent", namespace: "fos1-system" }]);
+});
+
 test.each(["cilium-install.yaml", "cilium-install-direct-routing.yaml"])("%s hands Helm the values files as they are in deploy/cilium/", (file) => {
   const path = `deploy/manifests/${file}`;
   const data = find(path, "ConfigMap")[0]!.data as Record<string, string>;

@@ -77,6 +77,15 @@ describe("fos1's least-privilege rules for its agent service (hack/extension/lea
     expect(Object.fromEntries(s.container.mounts.map((m) => [m.source, m.options.includes("ro") ? "ro" : "rw"]))).toEqual(AGENT_MOUNTS);
   });
 
+  test("the agent reaches the cluster through machined's socket (--cluster talos), which is mounted", () => {
+    const s = spec();
+    const fos1Args = s.container.args.slice(s.container.args.indexOf("--") + 2);
+    expect(fos1Args[0]).toBe("agent");
+    expect(fos1Args.join(" ")).toContain("--cluster talos");
+    expect(fos1Args).not.toContain("--kubeconfig");
+    expect(s.container.mounts.some((m) => m.destination === "/system/run/machined")).toBe(true);
+  });
+
   test("fos1 started directly (all of Talos's capabilities) is refused", () => {
     expect(problems((s) => void (s.container.entrypoint = "/usr/local/bin/fos1"))).toEqual([expect.stringContaining("entrypoint must be /usr/bin/setpriv")]);
   });

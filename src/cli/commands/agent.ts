@@ -18,10 +18,15 @@ import { ReadyNotifier } from "../../agent/ready-notifier";
 import { hostname } from "node:os";
 import type { DesiredLan } from "../../engine/lan/model";
 import { managementNetworks } from "../../policy/model";
-import type { ClusterSource } from "../../cluster/node-source";
+import type { ClusterObjects } from "../../agent/agent";
+import type { KubeApi } from "../../cluster/kube-api";
+import { MACHINED_SOCKET } from "../../talos/target";
 import { createFlowMetrics } from "../../flows/metrics";
 import { DEFAULT_HUBBLE_SERVER, parseServer, type HubbleServer } from "../../flows/server";
 import { zoneMapFromConfig, type ZoneMap } from "../../flows/zones";
+
+/** The node's objects from the cluster, started and stopped with the agent. */
+type NodeClusterSource = ClusterObjects & { start(): void; stop(): Promise<void> };
 
 /** Where Talos mounts the agent's ExtensionServiceConfig file. */
 export const DEFAULT_AGENT_CONFIG = "/usr/local/etc/fos1/config.yaml";
@@ -36,9 +41,10 @@ export const agent: Command = {
   name: "agent",
   summary: "boot-time host configuration service: converge, then watch the kernel and the config file; health and metrics endpoints",
   usage:
-    `fos1 agent [-f FILE] [--state-dir DIR] [--debounce-ms N] [--listen ADDR:PORT] [--hubble SERVER|off] [--kubeconfig FILE [--node NAME]]\n` +
+    `fos1 agent [-f FILE] [--state-dir DIR] [--debounce-ms N] [--listen ADDR:PORT] [--hubble SERVER|off] [--kubeconfig FILE | --cluster talos [--talos-socket PATH]] [--node NAME]\n` +
     `  FILE defaults to ${DEFAULT_AGENT_CONFIG}, ADDR:PORT to ${DEFAULT_LISTEN}, SERVER (flow metrics) to ${DEFAULT_HUBBLE_SERVER};\n` +
-    "  with --kubeconfig the node's objects in the cluster are merged over FILE (NAME defaults to the host name)",
+    "  with --kubeconfig or --cluster talos the node's objects in the cluster are merged over FILE (NAME defaults to the host name);\n" +
+    `  --cluster talos: a token of the fos1-agent service account, minted with the kubeconfig machined (PATH, default ${MACHINED_SOCKET}) hands out on a control plane, renewed before it expires`,
   printsState: false,
   options: {
     file: { type: "string", short: "f" },
@@ -47,6 +53,8 @@ export const agent: Command = {
     listen: { type: "string" },
     hubble: { type: "string" },
     kubeconfig: { type: "string" },
+    cluster: { type: "string" },
+    "talos-socket": { type: "string" },
     node: { type: "string" },
   },
   async run(ctx) {
@@ -57,9 +65,9 @@ export const agent: Command = {
     const stateDir = String(ctx.values["state-dir"] ?? DEFAULT_STATE_DIR);
     const hubbleText = String(ctx.values.hubble ?? DEFAULT_HUBBLE_SERVER);
     const hubble = hubbleText === "off" ? null : parseHubble(hubbleText);
-    if (ctx.values.node !== undefined && ctx.values.kubeconfig === undefined) throw new UsageError("--node names this node in the cluster: it needs --kubeconfig");
+    const access = clusterAccess(ctx.values);
     let management: () => string[] = () => [];
-    const cluster = ctx.values.kubeconfig === undefined ? undefined : await clusterSource(String(ctx.values.kubeconfig), String(ctx.values.node ?? hostname()), ctx.log, () => management());
+    const cluster = access && (await clusterSource(access, String(ctx.values.node ?? hostname()), ctx.log, () => management()));
 
     // Installed before the first converge so a stop request during it is not lost.
     let stopRequested: (signal: string) => void = () => {};
@@ -130,13 +138,45 @@ function parseHubble(text: string): HubbleServer {
   }
 }
 
-async function clusterSource(kubeconfig: string, node: string, log: Logger, managementNetworks: () => string[]): Promise<ClusterSource> {
+/** How the agent reaches the cluster: a kubeconfig file, or a token minted through machined. */
+type ClusterAccess = { kind: "kubeconfig"; file: string } | { kind: "talos"; socket: string };
+
+function clusterAccess(values: Record<string, unknown>): ClusterAccess | undefined {
+  const text = (name: string) => (values[name] === undefined ? undefined : String(values[name]));
+  const [kubeconfig, mode, socket] = [text("kubeconfig"), text("cluster"), text("talos-socket")];
+  if (mode !== undefined && mode !== "talos") throw new UsageError(`--cluster takes talos (a token through machined on this node), not "${mode}"; for a kubeconfig file give --kubeconfig FILE`);
+  if (mode !== undefined && kubeconfig !== undefined) throw new UsageError("--cluster talos and --kubeconfig FILE are two ways to reach the cluster: give one");
+  if (socket !== undefined && mode === undefined) throw new UsageError("--talos-socket is machined's socket for --cluster talos: it needs --cluster talos");
+  if (socket !== undefined && !socket.startsWith("/")) throw new UsageError(`--talos-socket takes an absolute path (machined's is ${MACHINED_SOCKET}); got "${socket}"`);
+  if (values.node !== undefined && kubeconfig === undefined && mode === undefined) throw new UsageError("--node names this node in the cluster: it needs --kubeconfig FILE or --cluster talos");
+  if (mode !== undefined) return { kind: "talos", socket: socket ?? MACHINED_SOCKET };
+  return kubeconfig === undefined ? undefined : { kind: "kubeconfig", file: kubeconfig };
+}
+
+async function clusterSource(access: ClusterAccess, node: string, log: Logger, managementNetworks: () => string[]): Promise<NodeClusterSource> {
   const [{ ClientNodeKubeApi, loadKubeConfig }, { ClusterSource }] = await Promise.all([import("../../cluster/kube-client"), import("../../cluster/node-source")]);
-  try {
-    return new ClusterSource({ api: new ClientNodeKubeApi(loadKubeConfig({ kubeconfig })), node, log, managementNetworks });
-  } catch (err) {
-    throw new UsageError(`--kubeconfig ${kubeconfig}: ${(err as Error).message}`);
+  const source = (api: KubeApi) => new ClusterSource({ api, node, log, managementNetworks });
+  if (access.kind === "kubeconfig") {
+    try {
+      return source(new ClientNodeKubeApi(loadKubeConfig({ kubeconfig: access.file })));
+    } catch (err) {
+      throw new UsageError(`--kubeconfig ${access.file}: ${(err as Error).message}`);
+    }
   }
+  const [{ AgentCredential }, { CredentialedClusterSource }, { TalosClient }] = await Promise.all([
+    import("../../cluster/agent-credential"),
+    import("../../cluster/credentialed-source"),
+    import("../../talos/client"),
+  ]);
+  const adminKubeconfig = async () => {
+    const talos = new TalosClient({ kind: "socket", path: access.socket });
+    try {
+      return await talos.kubeconfig();
+    } finally {
+      talos.close();
+    }
+  };
+  return new CredentialedClusterSource(new AgentCredential({ adminKubeconfig, log }), source);
 }
 
 function parseDebounce(v: unknown): number | undefined {

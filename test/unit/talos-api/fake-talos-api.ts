@@ -1,20 +1,26 @@
 // A FAKE Talos API for tests: an in-process gRPC server speaking machine.MachineService
-// (Version, ServiceList, ApplyConfiguration, Logs) from fos1's .proto files, field for field
+// (Version, ServiceList, ApplyConfiguration, Logs, Kubeconfig) from fos1's .proto files, field for field
 // what Talos sends. On TCP it plays apid: mutual TLS with a client certificate from its CA
 // required, and a request forwarded to each node of the "nodes" metadata — one reply message per
 // node with metadata.hostname, metadata.error for a node it "cannot reach". On a Unix socket it
 // plays machined: no TLS, no forwarding, no metadata. Its ApplyConfiguration answers with
-// Talos's wording for each mode.
+// Talos's wording for each mode. Its Kubeconfig hands out the admin kubeconfig it was given as
+// machined does — one common.Data whose bytes are a .tar.gz (made by GNU tar here) holding one
+// file named "kubeconfig" — and, given none, answers as a worker node does (UNIMPLEMENTED).
 // It is not Talos: no roles (all allowed, or ApplyConfiguration refused with readOnly), no config
 // validation beyond "a v1alpha1 document with machine", nothing applied, no real rollback timer.
 import { Metadata, Server, ServerCredentials, status, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from "@grpc/grpc-js";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { machineService } from "../../../src/talos/schema";
 import type { ApplyConfigurationRequest, LogsRequest, ServiceInfo } from "../../../src/talos/types";
 import type { TestPki } from "./certs";
 
 export interface ReceivedCall {
-  rpc: "Version" | "ServiceList" | "ApplyConfiguration" | "Logs";
+  rpc: "Version" | "ServiceList" | "ApplyConfiguration" | "Logs" | "Kubeconfig";
   /** As the server decoded it from the wire. */
   request: Record<string, unknown>;
   /** The "nodes" metadata values, as apid reads them. */
@@ -29,6 +35,8 @@ export interface FakeOptions {
   unreachable?: string[];
   /** ApplyConfiguration is refused with PERMISSION_DENIED, as for an os:reader certificate. */
   readOnly?: boolean;
+  /** The admin kubeconfig Kubeconfig hands out (a control plane); none: a worker's answer. */
+  kubeconfig?: string;
 }
 
 type Reply = Record<string, unknown>;
@@ -52,8 +60,12 @@ export class FakeTalosApi {
   private readonly servers: Server[] = [];
   private readonly following = new Set<{ id: string; call: ServerWritableStream<LogsRequest, Reply>; forwards: boolean }>();
   private readonly followWaiters: (() => void)[] = [];
+  /** What Kubeconfig hands out now; a test may change it between calls. */
+  kubeconfig: string | undefined;
 
-  constructor(private readonly options: FakeOptions = {}) {}
+  constructor(private readonly options: FakeOptions = {}) {
+    this.kubeconfig = options.kubeconfig;
+  }
 
   /** apid: TCP on `host` (any port) with mutual TLS; returns the port. */
   listenApid(pki: TestPki, host = "127.0.0.1"): Promise<number> {
@@ -88,6 +100,7 @@ export class FakeTalosApi {
         this.unary("ServiceList", call, done, forwards, () => ({ services: this.options.services ?? FAKE_SERVICES })),
       ApplyConfiguration: (call: ServerUnaryCall<Reply, Reply>, done: sendUnaryData<Reply>) => this.apply(call, done, forwards),
       Logs: (call: ServerWritableStream<LogsRequest, Reply>) => this.logs(call, forwards),
+      Kubeconfig: (call: ServerWritableStream<Reply, Reply>) => this.kubeconfigCall(call),
     });
     this.servers.push(server);
     return new Promise((resolve, reject) => server.bindAsync(address, creds, (err, port) => (err ? reject(err) : resolve(port))));
@@ -120,6 +133,14 @@ export class FakeTalosApi {
       return done({ code: status.INVALID_ARGUMENT, details: "1 error occurred:\n\t* machine instructions are required" });
     }
     this.unary("ApplyConfiguration", call, done, forwards, () => modeAnswer(request));
+  }
+
+  // machined's Kubeconfig (apid forwarding is not faked for it: the agent asks its own machined).
+  private kubeconfigCall(call: ServerWritableStream<Reply, Reply>) {
+    this.record("Kubeconfig", call.request, call.metadata);
+    if (this.kubeconfig === undefined) return void call.emit("error", { code: status.UNIMPLEMENTED, details: "kubeconfig is only available on control plane nodes" });
+    call.write({ bytes: tarGz("kubeconfig", this.kubeconfig) });
+    call.end();
   }
 
   private logs(call: ServerWritableStream<LogsRequest, Reply>, forwards: boolean) {
@@ -158,6 +179,19 @@ function unreachable(node: string) {
 
 function data(node: string | undefined, text: string): Reply {
   return { ...(node === undefined ? {} : { metadata: { hostname: node } }), bytes: Buffer.from(text) };
+}
+
+/** A .tar.gz of one file, by GNU tar: another writer than machined's Go one, read by the same reader. */
+function tarGz(name: string, content: string): Buffer {
+  const dir = mkdtempSync(join(tmpdir(), "fake-talos-kubeconfig-"));
+  try {
+    writeFileSync(join(dir, name), content, { mode: 0o600 });
+    const tar = spawnSync("tar", ["-czf", "-", "-C", dir, name]);
+    if (tar.status !== 0) throw new Error(`tar failed: ${tar.stderr.toString()}`);
+    return tar.stdout;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 // Talos's ApplyConfiguration answers (machined's v1alpha1 server): what each mode did.
