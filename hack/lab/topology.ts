@@ -183,3 +183,20 @@ export function reachabilityTable(results: Reach[]): string {
   ]);
   return table(["from \\ to", ...cols], rows);
 }
+
+/** What a TCP connect from `ns` on `vm` to host:port reads back within 3 s ("" when nothing answers). */
+export const tcpAnswer = async (vm: LabVm, ns: string, host: string, port: number) =>
+  (await vm.run(`sleep 2 | ip netns exec ${ns} nc -w 3 ${host} ${port}`, { timeoutSec: 20 })).stdout.trim();
+
+/** A management service on the router for a lockdown to let in: Talos's apid port answers "apid". */
+export const fakeApid = "(nc -ll -p 50000 -e echo apid >/dev/null 2>&1 &)";
+
+/**
+ * Takes nftables' fib expression out of the router's kernel (unloaded, and its modules moved
+ * aside so nothing loads them again): a kernel that refuses fos1's ruleset, whose untracked DNS
+ * needs fib. `restore` puts the modules back.
+ */
+export const nftFibModules = {
+  remove: "rmmod nft_fib_inet nft_fib_ipv4 nft_fib_ipv6 nft_fib 2>/dev/null; for m in $(find /lib/modules -name 'nft_fib*.ko*'); do mv $m $m.off; done",
+  restore: "for m in $(find /lib/modules -name 'nft_fib*.off'); do mv $m ${m%.off}; done",
+};

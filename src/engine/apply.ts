@@ -152,8 +152,8 @@ class PhaseBatch implements PhaseWriter {
     if (!this.nftIfRefused.length) return "the previous one stays in force";
     const r = await runTool({ purpose: "load the lockdown firewall", argv: ["nft", "-j", "-f", "-"], stdin: JSON.stringify({ nftables: this.nftIfRefused.flat() }) });
     return r.exitCode === 0
-      ? "none of fos1's was in force, so the lockdown is: management in, established traffic, nothing else"
-      : `none of fos1's was in force, and nft refused the lockdown too (${r.stderr.trim().split("\n")[0]}): only Talos's own firewall stands`;
+      ? "no config's table of fos1's is in force, so the lockdown is: management in, established traffic, nothing else"
+      : `no config's table of fos1's is in force, and nft refused the lockdown too (${r.stderr.trim().split("\n")[0]}): only Talos's own firewall stands`;
   }
 }
 

@@ -22,7 +22,7 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Lab, LabVm } from "../../hack/lab/vm";
 import { LanClient, routeDelegatedPrefixes } from "../../hack/lab/lan-client";
-import { bootLabWithHosts, OUTSIDE_NAME, wanPrefixDelegation, wanProvider } from "../../hack/lab/topology";
+import { bootLabWithHosts, fakeApid, nftFibModules, OUTSIDE_NAME, tcpAnswer, wanPrefixDelegation, wanProvider } from "../../hack/lab/topology";
 import { waitUntil } from "../helpers/netns";
 
 const repo = resolve(import.meta.dir, "../..");
@@ -166,7 +166,6 @@ async function clusterDevices(): Promise<void> {
 }
 
 /** A TCP connection from a namespace on a VM: what the listener said, or "" when none answered. */
-const connect = async (vm: LabVm, ns: string, host: string, port: number) => (await vm.run(`sleep 2 | ip netns exec ${ns} nc -w 3 ${host} ${port}`, { timeoutSec: 20 })).stdout.trim();
 
 describe("the cluster on the router, with Cilium's devices as Cilium makes them", () => {
   beforeAll(async () => {
@@ -174,7 +173,7 @@ describe("the cluster on the router, with Cilium's devices as Cilium makes them"
   }, 120_000);
 
   test("a pod on the router reaches the Kubernetes API and the cluster's DNS on the host", async () => {
-    await waitUntil("the pod reaches 10.244.0.1:6443", async () => (await connect(router, "pod1", "10.244.0.1", 6443)) === "kube-apiserver", 60_000, agentLog);
+    await waitUntil("the pod reaches 10.244.0.1:6443", async () => (await tcpAnswer(router, "pod1", "10.244.0.1", 6443)) === "kube-apiserver", 60_000, agentLog);
     const dns = await router.run("ip netns exec pod1 busybox nslookup -type=a kubernetes.default.svc.cluster.local 10.244.0.1");
     expect(dns.stdout).toContain("10.96.0.1");
   }, 120_000);
@@ -188,17 +187,17 @@ describe("the cluster on the router, with Cilium's devices as Cilium makes them"
   }, 120_000);
 
   test("the other node's tunnel (8472/udp) and health checks (4240/tcp) arrive; its pods reach this node's pod", async () => {
-    expect(await connect(peer, "mgmt", "192.168.99.1", 4240)).toBe("cilium-health");
+    expect(await tcpAnswer(peer, "mgmt", "192.168.99.1", 4240)).toBe("cilium-health");
     await waitUntil("ping from the other node's pod to this node's pod over VXLAN", async () => (await peer.run("ip netns exec mgmt ping -c 1 -W 2 -I 10.244.1.10 10.244.0.10")).exitCode === 0, 60_000, agentLog);
   }, 120_000);
 
   test("LAN and WAN hosts reach neither the pods nor the cluster's ports", async () => {
-    expect(await connect(peer, client.ns, "192.168.10.1", 4240)).toBe("");
+    expect(await tcpAnswer(peer, client.ns, "192.168.10.1", 4240)).toBe("");
     expect((await client.run("ping -c 2 -W 1 10.244.0.10")).exitCode).not.toBe(0);
-    expect(await connect(peer, "wan", "198.51.100.1", 4240)).toBe("");
+    expect(await tcpAnswer(peer, "wan", "198.51.100.1", 4240)).toBe("");
     expect((await peer.run("ip netns exec wan ping -c 2 -W 1 10.244.0.10")).exitCode).not.toBe(0);
     // The Kubernetes API opens to the management network and the nodes, never to the WAN.
-    expect(await connect(peer, "wan", "198.51.100.1", 6443)).toBe("");
+    expect(await tcpAnswer(peer, "wan", "198.51.100.1", 6443)).toBe("");
   }, 120_000);
 });
 
@@ -277,14 +276,13 @@ describe("changes", () => {
 });
 
 describe("a boot whose ruleset the kernel refuses, with an empty state dir", () => {
-  const nofib = "for m in $(find /lib/modules -name 'nft_fib*.ko*'); do mv $m $m.off; done";
   const refusedLog = () => router.run("grep -c 'lockdown is: management in' /tmp/agent.log");
 
   test("the lockdown is in force: management in, nothing else; no DHCP client, no LAN services; the agent says why", async () => {
     await stopAgent();
     // A box booting afresh on a kernel without nftables' fib expression (which the resolver's
     // untracked DNS needs): no table, no leases, no state.
-    await router.runOk(`nft flush ruleset && pkill dhcpcd; ip -4 addr flush dev uplink; rm -rf ${STATE}; rmmod nft_fib_inet nft_fib_ipv4 nft_fib_ipv6 nft_fib; ${nofib}; (nc -ll -p 50000 -e echo apid >/dev/null 2>&1 &)`);
+    await router.runOk(`nft flush ruleset && pkill dhcpcd; ip -4 addr flush dev uplink; rm -rf ${STATE}; ${nftFibModules.remove}; ${fakeApid}`);
     await router.runOk(": >/tmp/agent.log");
     await startAgent(DEFAULT_CONFIG);
     await waitUntil("the agent reports the refusal and the lockdown", async () => Number((await refusedLog()).stdout.trim()) > 0, 120_000, agentLog);
@@ -292,15 +290,15 @@ describe("a boot whose ruleset the kernel refuses, with an empty state dir", () 
     expect(table).toContain("management ports");
     expect(table).not.toContain("masquerade");
     expect(table).not.toContain("in_lan");
-    expect(await connect(peer, "mgmt", "192.168.99.1", 50000)).toBe("apid");
-    expect(await connect(peer, client.ns, "192.168.10.1", 50000)).toBe("");
+    expect(await tcpAnswer(peer, "mgmt", "192.168.99.1", 50000)).toBe("apid");
+    expect(await tcpAnswer(peer, client.ns, "192.168.10.1", 50000)).toBe("");
     expect((await router.run(`test -s ${STATE}/lan/dnsmasq.fos1-pid`)).exitCode).not.toBe(0);
     expect(await router.runOk("ip -4 -o addr show dev uplink")).not.toContain("198.51.100.");
     expect((await router.run("ip netns exec pod1 ping -c 2 -W 1 198.51.100.254")).exitCode).not.toBe(0);
   }, 240_000);
 
   test("once the kernel takes the ruleset, the config's firewall replaces the lockdown and the LANs are served", async () => {
-    await router.runOk("for m in $(find /lib/modules -name 'nft_fib*.off'); do mv $m ${m%.off}; done");
+    await router.runOk(nftFibModules.restore);
     await router.put("/etc/fos1/config.yaml.new", DEFAULT_CONFIG + "\n");
     await router.runOk("mv /etc/fos1/config.yaml.new /etc/fos1/config.yaml");
     await waitUntil("the config's firewall in force", async () => (await router.runOk("nft list table inet fos1")).includes("masquerade"), 120_000, agentLog);

@@ -8,6 +8,9 @@
 // zone firewall with masquerade; the bogon XDP filter on the uplink; DHCP, router
 // advertisements and DNS on lan and guest from the dnsmasq packed in the service's root.
 //
+// First the box's first boot on a kernel that refuses the config's ruleset (nftables' fib
+// expression taken out before the service's first start): the lockdown, then the same service
+// started again on the whole kernel, as the rest of this file goes on.
 // Then, as on Talos, where a changed ExtensionServiceConfig restarts the service: a broken
 // config is written and the service restarted; the previous network, firewall and XDP stay
 // in force untouched and /readyz says which line is wrong; the fixed config is written and
@@ -20,7 +23,7 @@ import { parse } from "yaml";
 import { agentConfigPath } from "../../hack/talos-config/config-set";
 import type { Lab, LabVm } from "../../hack/lab/vm";
 import { LanClient } from "../../hack/lab/lan-client";
-import { bootLabWithHosts, reachability, wanDhcpServer } from "../../hack/lab/topology";
+import { bootLabWithHosts, fakeApid, nftFibModules, reachability, tcpAnswer, wanDhcpServer } from "../../hack/lab/topology";
 import type { ReadinessReport } from "../../src/agent/readiness";
 import { waitUntil } from "../helpers/netns";
 import { buildAndUnpackExtension, httpGet, LabExtensionService, rootfsTar, specPath } from "./talos-extension";
@@ -151,6 +154,41 @@ beforeAll(async () => {
 afterAll(async () => {
   await lab?.shutdown();
   cleanupImage();
+});
+
+// The box's first boot, on a kernel that refuses the config's ruleset: the service's first start
+// on the freshly booted VM, with nothing in the state dir (no last-known-good) and no table.
+describe("the first boot, on a kernel that refuses the ruleset, with an empty state dir", () => {
+  test("the lockdown is in force before anything else: management in, nothing else; no uplink lease, no LAN services; STATUS and /readyz say why", async () => {
+    await router.runOk("test ! -e /var/lib/fos1/last-known-good.yaml && ! nft list table inet fos1 2>/dev/null");
+    await router.runOk(`${nftFibModules.remove}; ${fakeApid}`);
+    await service.writeConfigFile(configPath, DEFAULT_CONFIG);
+    const ready = await startReady();
+    expect(ready).toContain("STATUS=not ready:");
+
+    const table = await router.runOk("nft list table inet fos1");
+    expect(table).toContain("management ports");
+    expect(table).not.toContain("masquerade");
+    expect(await tcpAnswer(peer, "mgmt", "192.168.99.1", 50000)).toBe("apid");
+    expect(await reachable()).toEqual(["mgmt→router"]);
+    // The firewall phase comes first; with it failed, links and addresses come up behind the
+    // lockdown, but no DHCP client asks on the uplink and no dnsmasq answers on the LANs.
+    expect(await router.runOk("ip -j addr show dev uplink 2>/dev/null || echo none")).not.toContain("198.51.100.");
+    expect((await router.run("pgrep -x dhcpcd")).exitCode).not.toBe(0);
+    expect((await router.run("pgrep -x dnsmasq")).exitCode).not.toBe(0);
+
+    const { status, report } = await readyz();
+    expect(status).toBe(503);
+    expect(report.reasons.join("\n")).toContain("the lockdown is: management in, established traffic, nothing else");
+    expect(await service.logTail(200)).toContain("nft refused the ruleset");
+  }, 300_000);
+
+  test("SIGTERM leaves the lockdown in force", async () => {
+    await stopCleanly();
+    expect(await router.runOk("nft list table inet fos1")).toContain("management ports");
+    expect(await reachable()).toEqual(["mgmt→router"]);
+    await router.runOk(nftFibModules.restore);
+  }, 120_000);
 });
 
 describe("the fos1 extension's service, started as Talos starts it, on the default config", () => {

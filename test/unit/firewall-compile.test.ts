@@ -17,7 +17,8 @@ import { loadConfigText } from "../../src/api/load";
 import { formatProblem } from "../../src/api/problems";
 import { desiredState } from "../../src/engine/desired";
 import { compileFirewall, compileLockdown, FIREWALL_TABLE, type CompiledFirewall } from "../../src/engine/firewall/compile";
-import { parseFirewallListing } from "../../src/engine/firewall/observe";
+import { parseFirewallListing, type ObservedFirewall } from "../../src/engine/firewall/observe";
+import { firewall } from "../../src/engine/firewall/reconciler";
 
 const GOLDEN = resolve(import.meta.dir, "golden/firewall");
 const UPDATE = process.env.UPDATE_GOLDEN === "1";
@@ -129,6 +130,18 @@ describe("what the goldens rest on", () => {
     const loaded = inThrowawayNs('nft -j -f "$1"; nft -j list ruleset', file);
     expect(loaded.exitCode).toBe(0);
     expect(parseFirewallListing(loaded.stdout)).toEqual({ digest: lockdown.digest, shape: lockdown.shape });
+  });
+
+  test("a refused table falls back to the lockdown while no config's table is in force, the lockdown of an earlier refusal included", () => {
+    const desired = desiredState(loadConfigText(readFileSync(join(GOLDEN, "cluster.yaml"), "utf8"), "cluster.yaml").objects).firewall;
+    const lockdown = compileLockdown(desired);
+    const fallbackWith = (present: ObservedFirewall | null) => firewall.plan(desired, present, { links: null as never, degraded: [] })[0]?.change.lockdown;
+    expect(fallbackWith(null)).toEqual(lockdown.commands);
+    // A boot refused once, then again (the agent's retry, or the next start): the lockdown stays.
+    expect(fallbackWith({ digest: lockdown.digest, shape: lockdown.shape })).toEqual(lockdown.commands);
+    // A config's table in force stays in force: no fallback replaces it.
+    const other = compileFile(join(GOLDEN, "rules.yaml"));
+    expect(fallbackWith({ digest: other.digest, shape: other.shape })).toBeUndefined();
   });
 
   test("compiling is deterministic, and the digest follows every change", () => {

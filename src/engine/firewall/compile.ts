@@ -148,7 +148,8 @@ export function compileFirewall(fw: DesiredFirewall): CompiledFirewall {
 }
 
 /**
- * What fos1 loads when nft refuses the config's table and none of fos1's is in force (a boot):
+ * What fos1 loads when nft refuses the config's table and no config's table of fos1's is in force
+ * (a boot, or the lockdown of an earlier refusal):
  * the management zones' input as the config has it at its head (management ports, ping), the
  * established traffic and the IPv6 and ICMP essentials, every other input and all forwarding
  * dropped, no NAT.

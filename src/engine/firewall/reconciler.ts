@@ -7,7 +7,7 @@ import type { Reconciler } from "../reconciler";
 import { compileFirewall, compileLockdown, FIREWALL_TABLE, type CompiledFirewall } from "./compile";
 import { observeFirewall, type ObservedFirewall } from "./observe";
 
-/** The table to load; `lockdown`, what to load instead if nft refuses it when none of fos1's is in force. */
+/** The table to load; `lockdown`, what to load instead if nft refuses it when no config's table of fos1's is in force. */
 export type FirewallChange = { commands: CompiledFirewall["commands"]; digest: string; lockdown?: CompiledFirewall["commands"] };
 
 const sameShape = (a: Record<string, number>, b: Record<string, number>) =>
@@ -25,6 +25,10 @@ export const firewall: Reconciler<DesiredFirewall, ObservedFirewall | null, Fire
     const empty = !Object.keys(fw.shape).length;
     const matches = empty ? present === null : present?.digest === fw.digest && sameShape(present.shape, fw.shape);
     if (matches) return [];
+    // With no config table of fos1's in force (none at all, or the lockdown a refused boot left),
+    // a refusal must leave the lockdown standing, never nothing.
+    const lockdown = empty ? null : compileLockdown(desired);
+    const fallback = lockdown && (present === null || present.digest === lockdown.digest) ? { lockdown: lockdown.commands } : {};
     const op: Op<FirewallChange> = {
       resource: "firewall",
       phase: "firewall",
@@ -32,7 +36,7 @@ export const firewall: Reconciler<DesiredFirewall, ObservedFirewall | null, Fire
       ref: "(firewall)",
       subject: `nftables table inet ${FIREWALL_TABLE}`,
       detail: empty ? "no zones or NAT configured" : present?.digest === fw.digest ? "edited outside fos1: restored" : `${countRules(fw.shape)} rules in ${countChains(fw.shape)} chains`,
-      change: { commands: fw.commands, digest: fw.digest, ...(present === null && !empty ? { lockdown: compileLockdown(desired).commands } : {}) },
+      change: { commands: fw.commands, digest: fw.digest, ...fallback },
     };
     return [op];
   },
