@@ -87,8 +87,11 @@ yaml_get() { # FILE JS-EXPRESSION-ON-d
   assert_line "Ambient capabilities: [none]"
   assert_line "no_new_privs: 1"
   kept=$(sed -n 's/^Capability bounding set: //p' <<<"$output" | tr ',' '\n' | sort | paste -sd,)
-  documented=$(node_modules/.bin/bun -e 'import { AGENT_CAPABILITIES } from "./hack/extension/least-privilege"; console.log([...AGENT_CAPABILITIES].sort().join(","))')
-  [ "$kept" = "$documented" ] || fail "bounding set $kept, documented $documented"
+  # A bounding set only shrinks: where this machine's own lacks one the agent documents (a
+  # container without cap_bpf, say), the service cannot hold it either.
+  ours=$(setpriv -d | sed -n 's/^Capability bounding set: //p' | tr ',' '\n')
+  documented=$(node_modules/.bin/bun -e 'import { AGENT_CAPABILITIES } from "./hack/extension/least-privilege"; console.log(AGENT_CAPABILITIES.join("\n"))' | grep -Fxf <(echo "$ours") | sort | paste -sd,)
+  [ -n "$kept" ] && [ "$kept" = "$documented" ] || fail "bounding set $kept, documented (of this machine's) $documented"
 }
 
 @test "a read-only bind of a folder still lets a process connect() to the unix socket in it (machined's mount)" {
