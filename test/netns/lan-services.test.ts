@@ -6,11 +6,13 @@
 // tracking). Changes of static leases reload dnsmasq in place; a change of the pools restarts
 // it with its leases kept; a config dnsmasq refuses leaves the running one serving; stateful
 // DHCPv6 gives an address from its pool (dhcpcd as the client); a crashed dnsmasq is started
-// again with its leases.
+// again with its leases. All of it beside a stand-in for Talos's own resolver on 127.0.0.53:53,
+// which a dnsmasq on the wildcard address could not start beside.
 //
 //   client (no config) ──c0── lan0 ┐ router ┌ mgmt0 ── m0── operator 203.0.113.2
 //                                   192.168.10.1, 2001:db8:10::1   203.0.113.1
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Subprocess } from "bun";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,7 +41,19 @@ function config(opts: { poolEnd?: string; scanner?: boolean; badOption?: boolean
   );
 }
 
-let router: Netns, client: Netns, operator: Netns, dir: string, file: string, state: string, agent: AgentProcess;
+let router: Netns, client: Netns, operator: Netns, dir: string, file: string, state: string, agent: AgentProcess, talosResolver: Subprocess<"pipe", "pipe", "inherit">;
+
+/**
+ * A FAKE of Talos's host DNS (a Go program): it holds 127.0.0.53:53 as Go's sockets do, UDP
+ * without SO_REUSEADDR and TCP with it, and answers nothing; "listening" once both are bound.
+ */
+const FAKE_TALOS_RESOLVER = `
+import socket, sys
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.53", 53))
+t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); t.bind(("127.0.0.53", 53)); t.listen(8)
+print("listening", flush=True)
+sys.stdin.read()
+`;
 
 /** busybox udhcpc in the client, as a client with no configuration asks: the lease it got. */
 async function lease(hostname: string): Promise<Record<string, string>> {
@@ -82,6 +96,9 @@ beforeAll(async () => {
   router.sh(`ip link add lan0 type veth peer name c0 netns ${client.name} && ip link add mgmt0 type veth peer name m0 netns ${operator.name}`);
   client.sh("ip link set c0 up && sysctl -qw net.ipv6.conf.c0.accept_ra=2");
   operator.sh("ip link set m0 up && ip addr add 203.0.113.2/24 dev m0");
+  talosResolver = Bun.spawn(router.argv(["python3", "-c", FAKE_TALOS_RESOLVER]), { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  const listening = await talosResolver.stdout.getReader().read();
+  expect(new TextDecoder().decode(listening.value)).toContain("listening");
   writeFileSync(file, config());
   agent = new AgentProcess(router, ["-f", file, "--state-dir", state, "--debounce-ms", "100", "--hubble", "off", "--listen", "127.0.0.1:19642"]);
   await agent.waitForLog("the first converge", (l) => l.msg === "converged" && String(l.trigger).includes("start"), 30_000);
@@ -89,6 +106,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (agent) await agent.stop("SIGTERM").catch(() => undefined);
+  talosResolver?.kill();
   for (const ns of [router, client, operator]) ns?.destroy();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -117,6 +135,18 @@ describe("a client with no configuration", () => {
     expect((await lease("whatever")).ip).toBe("192.168.10.50");
     expect(resolve(client, "printer.home.arpa", "192.168.10.1")).toEqual(["192.168.10.50"]);
   }, 30_000);
+});
+
+describe("beside Talos's own resolver on 127.0.0.53:53", () => {
+  test("dnsmasq listens on the served interface's addresses, never the wildcard one a Talos node's resolver keeps it from", () => {
+    const listeners = router.sh("ss -Hlunp sport = :53").split("\n").filter(Boolean);
+    const of = (who: string) => listeners.filter((l) => l.includes(`"${who}"`)).map((l) => l.split(/\s+/)[3]).sort();
+    expect(of("python3")).toEqual(["127.0.0.53:53"]);
+    expect(of("dnsmasq")).toContain("192.168.10.1:53");
+    expect(of("dnsmasq")).toContain("[2001:db8:10::1]:53");
+    expect(of("dnsmasq").filter((a) => a!.startsWith("0.0.0.0:") || a!.startsWith("*:") || a!.startsWith("[::]:"))).toEqual([]);
+    expect(talosResolver.exitCode).toBeNull();
+  });
 });
 
 describe("fos1 leases", () => {
