@@ -430,8 +430,8 @@ ${goals.map((g) => `- ${g}`).join("\n")}
   kernel's work and dnsmasq's alike, as a small router has one or two cores. There, what fos1
   adds beyond dnsmasq alone is its firewall's work per query (the raw-priority rule that takes
   DNS past connection tracking, the accept at the head of input) and the agent beside dnsmasq
-  (2–4% of the emulated CPU while dnsperf runs, measured from /proc); the lab's rounds also
-  vary by ±10% with what else this machine runs.
+  (2–4% of the emulated CPU while dnsperf runs, measured from /proc); the lab's rounds vary
+  far more than that from one to the next (the ranges), with what else this machine runs.
 
 What connection tracking costs: the minimal dnsmasq again, in the same rounds, behind fos1's
 zones with the service's openings as ordinary rules (applied with \`fos1 apply\`), so that each
