@@ -8,7 +8,7 @@
 //                                 `fos1 rollback N` (converged ones) and `fos1 history --diff`
 // Every file is replaced atomically (write, fsync, rename, fsync the folder), so a crash at
 // any point leaves either the old or the new file, never half of one.
-import { mkdirSync, renameSync, rmSync, appendFileSync, existsSync, readFileSync } from "node:fs";
+import { mkdirSync, renameSync, rmSync, appendFileSync, existsSync, readFileSync, statSync, openSync, readSync, closeSync } from "node:fs";
 import { join } from "node:path";
 import { syncDir, writeFileAtomic } from "../base/atomic-file";
 import { createHash } from "node:crypto";
@@ -46,6 +46,19 @@ export interface HistoryLine extends JournalEntry {
 }
 
 export const configDigest = (text: string) => "sha256:" + createHash("sha256").update(text).digest("hex");
+
+function endsWithNewline(file: string): boolean {
+  const size = statSync(file).size;
+  if (size === 0) return true;
+  const fd = openSync(file, "r");
+  try {
+    const last = Buffer.alloc(1);
+    readSync(fd, last, 0, 1, size - 1);
+    return last[0] === 0x0a;
+  } finally {
+    closeSync(fd);
+  }
+}
 
 export class Journal {
   constructor(readonly dir: string) {}
@@ -87,13 +100,24 @@ export class Journal {
     this.record(entry, "rolled back", summary);
   }
 
+  /**
+   * The finished entries, oldest first. A line that is not JSON is one a crash or a full disk
+   * cut short while it was appended: it is skipped, never a reason to refuse the rest (the
+   * apply path reads the history to know what is in force).
+   */
   history(): HistoryLine[] {
     const file = join(this.dir, "history.jsonl");
     if (!existsSync(file)) return [];
     return readFileSync(file, "utf8")
       .split("\n")
       .filter(Boolean)
-      .map((l) => JSON.parse(l) as HistoryLine);
+      .flatMap((l) => {
+        try {
+          return [JSON.parse(l) as HistoryLine];
+        } catch {
+          return [];
+        }
+      });
   }
 
   /** An archived config by digest, if this journal kept it. */
@@ -141,7 +165,10 @@ export class Journal {
   }
 
   private record(entry: JournalEntry, outcome: HistoryLine["outcome"] | "failed", summary: Record<string, unknown>) {
-    appendFileSync(join(this.dir, "history.jsonl"), JSON.stringify({ ...entry, finishedAt: new Date().toISOString(), outcome, ...summary }) + "\n");
+    const file = join(this.dir, "history.jsonl");
+    // After a torn last line the new one starts on a line of its own, not glued to the torn one.
+    const torn = existsSync(file) && !endsWithNewline(file);
+    appendFileSync(file, (torn ? "\n" : "") + JSON.stringify({ ...entry, finishedAt: new Date().toISOString(), outcome, ...summary }) + "\n");
   }
 
   /** Keeps the pending config's text under its digest, so history can show what any entry applied. */
