@@ -95,7 +95,7 @@ image: setup
 talos-config: setup
 	REGISTRY='$(REGISTRY)' $(BUN) hack/talos-config/render.ts
 
-# Every suite; the last line is "N passed, N failed" over all of them.
+# Every suite; the last line is "N passed, N failed, N skipped" over all of them.
 test: setup build lab-image
 	hack/test-all
 
