@@ -22,7 +22,8 @@
 // (ip cannot observe the host) are retried with the same backoff, and so are converges that
 // find the state dir held by another writer (a `fos1 apply` from a shell).
 import { join } from "node:path";
-import { loadConfigText } from "../api/load";
+import { loadConfigText, MAX_CONFIG_BYTES, tooLargeProblem, type LoadResult } from "../api/load";
+import { readTextBounded, type BoundedText } from "../base/bounded-read";
 import { formatProblem, type ConfigProblem } from "../api/problems";
 import type { Logger } from "../base/log";
 import { isConverged, type ApplyResult } from "../engine/apply";
@@ -236,9 +237,9 @@ export class Agent {
   /** Reads the config file (and the cluster's objects); a valid new config becomes the candidate. */
   private async readConfig(atStart: boolean): Promise<boolean> {
     const file = this.opts.configFile;
-    let text: string;
+    let read: BoundedText;
     try {
-      text = await Bun.file(file).text();
+      read = await readTextBounded(file, MAX_CONFIG_BYTES);
     } catch (err) {
       const reason = (err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message;
       if (this.seenDigest !== "unreadable" || atStart) this.log.error("cannot read the config file", { file, error: reason, keeping: this.keeping(atStart) });
@@ -246,12 +247,20 @@ export class Agent {
       this.seenDigest = "unreadable";
       return atStart ? this.fallBack() : false;
     }
+    if ("tooLarge" in read) {
+      const seen = `too large: ${read.tooLarge}`;
+      if (!atStart && seen === this.seenDigest) return false;
+      this.seenDigest = seen;
+      this.reportProblems(file, [tooLargeProblem(file, read.tooLarge)], this.keeping(atStart));
+      return atStart ? this.fallBack() : false;
+    }
+    const text = read.text;
     const cluster = this.opts.cluster?.selected() ?? [];
     // The file and the cluster's objects together: a change of either is a new config.
     const seen = configDigest(text + (cluster.length ? JSON.stringify(cluster) : ""));
     if (!atStart && seen === this.seenDigest) return false;
     this.seenDigest = seen;
-    const loaded = loadConfigText(text, file);
+    const loaded = loadSafely(text, file);
     if (loaded.problems.length) {
       this.reportProblems(file, loaded.problems, this.keeping(atStart));
       return atStart ? this.fallBack() : false;
@@ -289,7 +298,7 @@ export class Agent {
       return false;
     }
     const name = join(this.opts.stateDir, "last-known-good.yaml");
-    const loaded = loadConfigText(lkg.text, name);
+    const loaded = loadSafely(lkg.text, name);
     if (loaded.problems.length) {
       this.reportProblems(name, loaded.problems, "nothing is applied until the config file is valid");
       return false;
@@ -455,5 +464,17 @@ export class Agent {
       }
     this.degraded = now;
     return changed;
+  }
+}
+
+/**
+ * Loading never throws by design (src/api/load.ts); should a bug make it throw on some file, the
+ * file is still only a config with a problem, so the agent falls back instead of ending.
+ */
+function loadSafely(text: string, file: string): LoadResult {
+  try {
+    return loadConfigText(text, file);
+  } catch (err) {
+    return { objects: [], problems: [{ file, document: 1, path: [], message: `fos1 could not load this file (${(err as Error).message}); this is a bug in fos1, please report it with the file` }] };
   }
 }

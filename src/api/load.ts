@@ -1,6 +1,12 @@
-// Loads multi-document YAML (a file or stdin) into typed objects, keeping each document's
-// source so that every problem can name file, document, object, field path and line:col.
-import { LineCounter, parseAllDocuments } from "yaml";
+// Loads multi-document YAML into typed objects, keeping each document's source so that every
+// problem can name file, document, object, field path and line:col.
+//
+// A config file is input the agent reads at boot, so a hostile one must end in problems, never
+// in a throw, a hang or memory without bound (the agent then keeps the last-known-good): a
+// size bound (checked by the readers before they read: src/cli/config-input.ts, the agent), a
+// bound on alias expansion (a "billion laughs" is a few lines) and on nesting depth (a stack
+// overflow in the parser or in validation).
+import { LineCounter, parseAllDocuments, isAlias, isCollection, isPair, type Node } from "yaml";
 import { kinds, type ConfigObject } from "./kinds";
 import { problemAt, type ConfigProblem, type Source } from "./problems";
 import { checkSchema } from "./schema-check";
@@ -22,9 +28,46 @@ export interface LoadResult {
   problems: ConfigProblem[];
 }
 
+/** The largest config file read: about 20 times the 10 000-rule config of bench/ (about 1.5 MB). */
+export const MAX_CONFIG_BYTES = 32 * 1024 * 1024;
+/** Alias uses per document, weighted by what each expands to (the yaml package's own bound). */
+export const MAX_ALIAS_COUNT = 100;
+/** Nesting of mappings and sequences; the deepest config kind nests fewer than 10. */
+export const MAX_DEPTH = 64;
+
+export function tooLargeProblem(file: string, bytes: number): ConfigProblem {
+  return { file, document: 1, path: [], message: `the file is ${bytes} bytes, more than a config may have (${MAX_CONFIG_BYTES} bytes); split it or remove what it repeats` };
+}
+
+/** How deep the document's collections nest (aliases are not followed), walked without recursion. */
+function nesting(root: unknown): { depth: number; at?: Node } {
+  let deepest: { depth: number; at?: Node } = { depth: 0 };
+  const stack: [unknown, number][] = [[root, 0]];
+  while (stack.length) {
+    const [node, depth] = stack.pop()!;
+    if (isPair(node)) {
+      stack.push([node.key, depth], [node.value, depth]);
+    } else if (isCollection(node)) {
+      if (depth + 1 > deepest.depth) deepest = { depth: depth + 1, at: node };
+      if (deepest.depth > MAX_DEPTH) return deepest;
+      for (const item of node.items) stack.push([item, depth + 1]);
+    }
+  }
+  return deepest;
+}
+
 export function loadConfigText(text: string, file: string): LoadResult {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_CONFIG_BYTES) return { objects: [], problems: [tooLargeProblem(file, bytes)] };
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter, uniqueKeys: true });
+  let docs: ReturnType<typeof parseAllDocuments>;
+  try {
+    docs = parseAllDocuments(text, { lineCounter, uniqueKeys: true });
+  } catch (err) {
+    // Flow collections nested thousands deep ([[[[…) overflow the parser's stack before any check of ours can run.
+    if (!(err instanceof RangeError)) throw err;
+    return { objects: [], problems: [{ file, document: 1, path: [], message: `mappings and sequences nest too deep to be read (more than ${MAX_DEPTH} deep is refused); no config kind nests that deep` }] };
+  }
   const problems: ConfigProblem[] = [];
   const objects: LoadedObject[] = [];
   if (!Array.isArray(docs)) return { objects, problems: [{ file, document: 1, path: [], message: "not a YAML stream" }] };
@@ -33,10 +76,32 @@ export function loadConfigText(text: string, file: string): LoadResult {
     const source: Source = { file, document: i + 1, doc, lineCounter };
     for (const err of doc.errors) {
       const pos = lineCounter.linePos(err.pos[0]);
-      problems.push({ file, document: i + 1, path: [], line: pos.line, col: pos.col, message: `YAML: ${err.message.split("\n")[0]}` });
+      // The parser catches its own stack overflow on a deeply nested flow collection ([[[[…).
+      const message = /call stack/i.test(err.message) ? `mappings and sequences nest more than ${MAX_DEPTH} deep here; no config kind nests that deep` : `YAML: ${err.message.split("\n")[0]}`;
+      problems.push({ file, document: i + 1, path: [], line: pos.line, col: pos.col, message });
     }
     if (doc.errors.length || doc.contents === null) return; // empty documents (a trailing ---) are fine
-    const value = doc.toJS() as unknown;
+    const nested = nesting(doc.contents);
+    if (nested.depth > MAX_DEPTH) {
+      const pos = nested.at?.range ? lineCounter.linePos(nested.at.range[0]) : undefined;
+      problems.push({ file, document: i + 1, path: [], ...(pos ? { line: pos.line, col: pos.col } : {}), message: `mappings and sequences nest more than ${MAX_DEPTH} deep here; no config kind nests that deep` });
+      return;
+    }
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (err) {
+      if (!(err instanceof ReferenceError)) throw err;
+      const unresolved = /^Unresolved alias.*: (.*)$/.exec(err.message);
+      // The yaml package counts each alias use by what it expands to: an exponential expansion ends here.
+      const alias = firstAlias(doc.contents, unresolved?.[1]);
+      const pos = alias?.range ? lineCounter.linePos(alias.range[0]) : undefined;
+      const message = unresolved
+        ? `alias *${unresolved[1]} names no anchor (&${unresolved[1]}) set before it in this document; anchors do not reach across ---`
+        : `aliases (*name) expand to more than ${MAX_ALIAS_COUNT} nodes in this document; write the values out, or use fewer aliases`;
+      problems.push({ file, document: i + 1, path: [], ...(pos ? { line: pos.line, col: pos.col } : {}), message });
+      return;
+    }
     if (!value || typeof value !== "object" || Array.isArray(value)) {
       problems.push(problemAt(source, undefined, [], "a document must be a mapping with apiVersion, kind, metadata and spec"));
       return;
@@ -77,7 +142,14 @@ export function loadConfigText(text: string, file: string): LoadResult {
   return { objects, problems };
 }
 
-export async function loadConfigFile(path: string): Promise<LoadResult> {
-  const text = path === "-" ? await Bun.stdin.text() : await Bun.file(path).text();
-  return loadConfigText(text, path === "-" ? "<stdin>" : path);
+/** The first alias in the document (of the anchor named, if one is). */
+function firstAlias(root: unknown, name?: string): Node | undefined {
+  const stack: unknown[] = [root];
+  while (stack.length) {
+    const node = stack.pop();
+    if (isAlias(node) && (name === undefined || node.source === name)) return node;
+    if (isPair(node)) stack.push(node.value, node.key);
+    else if (isCollection(node)) for (const item of [...node.items].reverse()) stack.push(item);
+  }
+  return undefined;
 }

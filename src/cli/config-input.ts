@@ -1,7 +1,8 @@
 // Reading the config a command was given (-f FILE, or -f - for stdin), with every problem
 // reported at once and exit code 2 when the config is not acceptable.
 import { InvalidInputError, UsageError } from "../base/errors";
-import { loadConfigText, type LoadedObject } from "../api/load";
+import { loadConfigText, MAX_CONFIG_BYTES, tooLargeProblem, type LoadedObject } from "../api/load";
+import { readTextBounded, type BoundedText } from "../base/bounded-read";
 import { formatProblem, type ConfigProblem } from "../api/problems";
 import type { ConfigObject } from "../api/kinds";
 
@@ -17,13 +18,15 @@ export const configFileOption = { file: { type: "string" as const, short: "f" } 
 /** Reads the config's text (-f FILE, or -f - for standard input); the file is named as the user gave it. */
 export async function readConfigText(file: unknown, usage: string): Promise<{ file: string; text: string }> {
   if (typeof file !== "string") throw new UsageError(`-f FILE is required (use -f - for standard input)\nusage: ${usage}`);
-  let text: string;
+  const name = file === "-" ? "<stdin>" : file;
+  let read: BoundedText;
   try {
-    text = file === "-" ? await Bun.stdin.text() : await Bun.file(file).text();
+    read = await readTextBounded(file, MAX_CONFIG_BYTES);
   } catch (err) {
     throw new InvalidInputError(`cannot read config ${file}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`);
   }
-  return { file: file === "-" ? "<stdin>" : file, text };
+  if ("tooLarge" in read) throw invalidConfig(name, [tooLargeProblem(name, read.tooLarge)]);
+  return { file: name, text: read.text };
 }
 
 /** Reads and validates the config. */
@@ -34,9 +37,10 @@ export async function readConfig(file: unknown, usage: string): Promise<ConfigIn
 
 /** Fails with every problem, one per line, when the config is not valid. */
 export function requireValid(input: Pick<ConfigInput, "file" | "problems">): void {
-  if (!input.problems.length) return;
-  const n = input.problems.length;
-  throw new InvalidInputError(
-    `${input.file}: ${n} problem${n === 1 ? "" : "s"}, nothing was changed:\n${input.problems.map(formatProblem).join("\n")}`,
-  );
+  if (input.problems.length) throw invalidConfig(input.file, input.problems);
+}
+
+function invalidConfig(file: string, problems: ConfigProblem[]): InvalidInputError {
+  const n = problems.length;
+  return new InvalidInputError(`${file}: ${n} problem${n === 1 ? "" : "s"}, nothing was changed:\n${problems.map(formatProblem).join("\n")}`);
 }

@@ -2,11 +2,12 @@
 // with the host changed under it the way operators, hotplug and editors change it. Every wait
 // is bounded; a failure says what was last seen.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Netns, waitUntil } from "../helpers/netns";
 import { AgentProcess } from "./agent-process";
+import { aliasBomb } from "../helpers/hostile-yaml";
 
 const T = 60_000; // per-test limit; each wait inside is bounded far below it
 
@@ -188,6 +189,30 @@ describe("fos1 agent", () => {
     await waitUntil("lan0 configured from the last-known-good", lanConverged, 10_000, seen);
     expect(await again.stop("SIGINT")).toBe(0);
     expect(lanConverged()).toBe(true);
+  }, T);
+
+  test("a hostile file at boot (an alias bomb, then one of 40 GiB) makes it converge to the last-known-good and say why", async () => {
+    writeFileSync(file, config());
+    const agent = startAgent();
+    await waitUntil("lan0 configured", lanConverged, 10_000, seen);
+    await agent.waitForLog("watching", (l) => l.msg === "watching for changes");
+    expect(await agent.stop("SIGTERM")).toBe(0);
+
+    const hostile: [string, () => void, RegExp][] = [
+      ["alias bomb", () => writeFileSync(file, aliasBomb()), /:2:\d+: document 1: aliases \(\*name\) expand to more than 100 nodes/],
+      // Sparse: the agent must refuse it from its size, never read it.
+      ["40 GiB", () => (writeFileSync(file, ""), truncateSync(file, 40 * 2 ** 30)), /document 1: the file is 42949672960 bytes, more than a config may have/],
+    ];
+    for (const [what, write, why] of hostile) {
+      ns.sh("ip address flush dev lan0 scope global");
+      write();
+      const again = startAgent();
+      await again.waitForLog(`the ${what} named as the problem`, (l) => l.level === "error" && l.msg.startsWith(`${file}:`) && why.test(l.msg));
+      await again.waitForLog("fallback", (l) => l.msg === "converging to the last-known-good config");
+      await waitUntil(`lan0 configured from the last-known-good despite the ${what}`, lanConverged, 10_000, seen);
+      expect(again.exitCode).toBeNull();
+      expect(await again.stop("SIGTERM")).toBe(0);
+    }
   }, T);
 
   test("with an invalid file and no last-known-good it applies nothing and keeps waiting for a valid file", async () => {
