@@ -20,6 +20,8 @@ export class AgentMetrics implements AgentObserver {
   private readonly fileValid: Gauge;
   private readonly fileRefused: Gauge;
   private readonly interfaces: Gauge<"interface" | "device" | "kind" | "state">;
+  private readonly stateWritable: Gauge;
+  private readonly stateWriteErrors: Counter;
   private readonly now: () => number;
 
   /** isReady: read at each scrape, so fos1_ready always agrees with /readyz. */
@@ -36,6 +38,9 @@ export class AgentMetrics implements AgentObserver {
     this.fileValid = new Gauge({ name: "fos1_config_file_valid", help: "1 when the config file was valid when last read, 0 when it was rejected (invalid or unreadable).", registers });
     this.fileRefused = new Gauge({ name: "fos1_config_file_refused", help: "1 when the config last read is valid but was refused: it would lock the operator out or open the router (the config in force stays), else 0.", registers });
     this.interfaces = new Gauge({ name: "fos1_interface_state", help: "Per configured interface after the last converge: 1 for its state (converged, degraded, failed, unconverged), 0 for the others.", labelNames: ["interface", "device", "kind", "state"], registers });
+    this.stateWritable = new Gauge({ name: "fos1_state_dir_writable", help: "1 while the state dir (the journal, the daemons' files) takes writes, 0 after a write failed (a full or read-only disk) until one succeeds again, or while the daemons' files are in /run because it failed at start; the network converges either way.", registers });
+    this.stateWritable.set(1);
+    this.stateWriteErrors = new Counter({ name: "fos1_state_dir_write_errors_total", help: "Writes to the state dir that failed (the journal's records, the daemons' files): each is a warning, never a reason to leave the network unconfigured.", registers });
     new Gauge({
       name: "fos1_ready",
       help: "1 when the agent is ready (what /readyz answers with 200), else 0.",
@@ -44,6 +49,11 @@ export class AgentMetrics implements AgentObserver {
         this.set(isReady() ? 1 : 0);
       },
     });
+  }
+
+  stateDirProblem(problem: string | null, failedWrite: boolean): void {
+    this.stateWritable.set(problem ? 0 : 1);
+    if (failedWrite) this.stateWriteErrors.inc();
   }
 
   configRejected(): void {

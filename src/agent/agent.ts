@@ -32,6 +32,8 @@ import { ApplyService, type ApplyOutcome } from "../apply/service";
 import { StateDirBusy } from "../apply/lock";
 import { DhcpSupervisor } from "../engine/dhcp";
 import { LanServices } from "../engine/lan/supervisor";
+import { lanDir } from "../engine/lan/lease-file";
+import { fallbackDir, writeProblem } from "../base/state-dir";
 import type { DesiredState } from "../engine/model";
 import type { DesiredLan } from "../engine/lan/model";
 import { opKey, type Op } from "../engine/op";
@@ -124,13 +126,23 @@ export class Agent {
   private errors = 0;
   private converges = 0;
   private stopping = false;
+  /** Why the daemons' files are not in the state dir (it could not be written at start), or null. */
+  private readonly startProblem: string | null;
+  /** The last journal write's failure, or null. */
+  private journalProblem: string | null = null;
 
   constructor(private readonly opts: AgentOptions) {
     this.log = opts.log;
-    this.dhcp = new DhcpSupervisor({ stateDir: join(opts.stateDir, "dhcp"), log: opts.log });
-    this.lan = new LanServices({ dir: join(opts.stateDir, "lan"), log: opts.log });
+    // A full or read-only state dir must not keep the DHCP client and the LAN services from
+    // starting: their files go to the state dir's runtime folder then (src/base/state-dir.ts).
+    const unwritable = writeProblem(opts.stateDir);
+    const daemonsDir = unwritable ? fallbackDir(opts.stateDir) : opts.stateDir;
+    this.startProblem = unwritable && `the state dir ${opts.stateDir} cannot be written (${unwritable}): the DHCP client's and the LAN services' files (leases included) are in ${daemonsDir} until the agent starts again`;
+    this.dhcp = new DhcpSupervisor({ stateDir: join(daemonsDir, "dhcp"), log: opts.log });
+    this.lan = new LanServices({ dir: lanDir(daemonsDir), log: opts.log });
     this.service = new ApplyService({
       stateDir: opts.stateDir,
+      onJournal: (problem) => this.journalWritten(problem),
       ...(opts.ip ? { ip: opts.ip } : {}),
       dhcp: this.dhcp,
       lan: this.lan,
@@ -154,6 +166,10 @@ export class Agent {
 
   /** Starts watching, then converges once; resolves after that first converge. */
   async start(): Promise<void> {
+    if (this.startProblem) {
+      this.log.warn(`${this.startProblem}; the network is configured all the same`);
+      this.opts.observer?.stateDirProblem(this.startProblem, true);
+    }
     // Watch before the first observation, so no change falls between the two.
     this.monitor.start();
     this.watcher.ensure();
@@ -277,6 +293,14 @@ export class Agent {
     this.candidate = { ...config, digest, file };
     if (!atStart) this.log.info(merged?.taken.length ? "config changed; applying the file with the cluster's objects" : "config file changed; applying it", { file, digest, ...(merged?.taken.length ? { fromCluster: merged.taken } : {}) });
     return true;
+  }
+
+  /** After each journal write: a failure is a warning (once per distinct one), never a stop. */
+  private journalWritten(problem: string | null): void {
+    if (problem && problem !== this.journalProblem) this.log.warn(`${problem}; the network is configured all the same`);
+    if (!problem && this.journalProblem) this.log.info("the journal is written again", { stateDir: this.opts.stateDir });
+    this.journalProblem = problem;
+    this.opts.observer?.stateDirProblem(problem ?? this.startProblem, problem !== null);
   }
 
   /** What the LAN services serve now (for /metrics). */

@@ -22,6 +22,12 @@ export interface AgentObserver {
   /** The config file is valid and is the config in force (again). */
   configFileAccepted(): void;
   converged(report: ConvergeReport): void;
+  /**
+   * After a write to the state dir (the journal) or the agent's check of it at start: what
+   * cannot be written and why, or null when all is written. failedWrite: this write failed.
+   * The network is converged all the same; only its record is behind.
+   */
+  stateDirProblem(problem: string | null, failedWrite: boolean): void;
 }
 
 /** One observer that passes every event on to each of observers, in order. */
@@ -32,5 +38,6 @@ export function observeAll(...observers: AgentObserver[]): AgentObserver {
     configInForce: (config) => observers.forEach((o) => o.configInForce(config)),
     configFileAccepted: () => observers.forEach((o) => o.configFileAccepted()),
     converged: (report) => observers.forEach((o) => o.converged(report)),
+    stateDirProblem: (problem, failedWrite) => observers.forEach((o) => o.stateDirProblem(problem, failedWrite)),
   };
 }

@@ -7,7 +7,7 @@
 // them when they appear — but they are listed. Not ready: starting up, stopping, a config
 // file that was rejected or refused (even though the previous or last-known-good config stays
 // in force: what the operator asked for is not what runs), a converge that failed or did not
-// converge.
+// converge, a state dir that cannot be written (the network runs, but not on record).
 import type { Degraded } from "../engine/op";
 import { isConverged } from "../engine/apply";
 import { interfaceStates, type InterfaceState } from "./interface-state";
@@ -58,6 +58,7 @@ export class Readiness implements AgentObserver {
   private degraded: Degraded[] = [];
   private interfaces: InterfaceState[] = [];
   private stopping = false;
+  private stateProblem: string | null = null;
 
   configRejected(file: string, problems: string[]): void {
     this.rejected.set(file, problems);
@@ -103,6 +104,10 @@ export class Readiness implements AgentObserver {
     this.interfaces = interfaceStates(r.desired, result);
   }
 
+  stateDirProblem(problem: string | null): void {
+    this.stateProblem = problem;
+  }
+
   /** SIGTERM arrived: not ready from now on. */
   stop(): void {
     this.stopping = true;
@@ -140,6 +145,7 @@ export class Readiness implements AgentObserver {
     if (!last || last.generation < config.generation) reasons.push(`the config ${short(config.digest)} (generation ${config.generation}) is being applied`);
     else if (last.outcome === "error") reasons.push(`the last converge failed: ${last.error}`);
     else if (last.outcome === "not converged") reasons.push(`the last converge did not converge`, ...capped([...last.failed, ...last.unconverged]));
+    if (this.stateProblem) reasons.push(`${this.stateProblem}; the network is configured all the same, but what runs is not on record (a reboot brings back the last-known-good recorded before)`);
     return reasons;
   }
 }

@@ -50,6 +50,9 @@ export class ReadyNotifier implements AgentObserver {
   converged(): void {
     this.statusChanged();
   }
+  stateDirProblem(): void {
+    this.statusChanged();
+  }
 
   private statusChanged(): void {
     if (!this.started) return; // READY=1 carries the first status

@@ -3,10 +3,16 @@
 // write the journal and the host. flock is released by the kernel when its holder dies, so a
 // crashed writer never leaves the box locked. The holder writes who it is into the file, so a
 // writer that waited in vain can say who holds it.
+//
+// A state dir on a read-only disk still takes the lock (flock needs no write access to an
+// existing file); where not even the lock file can be made there, every writer locks the one
+// in the state dir's folder under /run instead (src/base/state-dir.ts). Who holds it is best effort: a full disk leaves the
+// file empty, never the writer without its lock.
 import { ftruncateSync, mkdirSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { fallbackDir } from "../base/state-dir";
 import { ptr } from "bun:ffi";
-import { cString, errno, errnoText, EWOULDBLOCK, libc, LOCK_EX, LOCK_NB, LOCK_UN, O_CLOEXEC, O_CREAT, O_RDWR } from "../base/libc";
+import { cString, errno, errnoText, EWOULDBLOCK, libc, LOCK_EX, LOCK_NB, LOCK_UN, O_CLOEXEC, O_CREAT, O_RDONLY, O_RDWR } from "../base/libc";
 import { OperationError } from "../base/errors";
 import { sleep } from "../base/sleep";
 
@@ -42,11 +48,8 @@ export class StateLock {
    * for, once); throws StateDirBusy naming the holder.
    */
   static async acquire(dir: string, command: string, waitMs: number, onWait?: (holder: LockHolder | null) => void): Promise<StateLock> {
-    mkdirSync(dir, { recursive: true });
-    const path = join(dir, "lock");
+    const { fd, path } = openLockFile(dir);
     const c = libc();
-    const fd = c.open(ptr(cString(path)), O_RDWR | O_CREAT | O_CLOEXEC, 0o600);
-    if (fd < 0) throw new OperationError(`cannot open ${path}: ${errnoText()}`);
     const started = Date.now();
     for (;;) {
       if (c.flock(fd, LOCK_EX | LOCK_NB) === 0) break;
@@ -64,18 +67,43 @@ export class StateLock {
       await sleep(POLL_MS);
     }
     const holder: LockHolder = { pid: process.pid, command, since: new Date().toISOString() };
-    ftruncateSync(fd, 0);
-    writeSync(fd, JSON.stringify(holder) + "\n", 0);
+    bestEffort(() => (ftruncateSync(fd, 0), writeSync(fd, JSON.stringify(holder) + "\n", 0)));
     return new StateLock(fd, path);
   }
 
   release(): void {
     if (this.fd < 0) return;
     const c = libc();
-    ftruncateSync(this.fd, 0);
+    bestEffort(() => ftruncateSync(this.fd, 0));
     c.flock(this.fd, LOCK_UN);
     c.close(this.fd);
     this.fd = -1;
+  }
+}
+
+function openLockFile(dir: string): { fd: number; path: string } {
+  const c = libc();
+  const tryOpen = (path: string, flags: number) => c.open(ptr(cString(path)), flags | O_CLOEXEC, 0o600);
+  const own = join(dir, "lock");
+  let fd = bestEffort(() => mkdirSync(dir, { recursive: true })) === false ? -1 : tryOpen(own, O_RDWR | O_CREAT);
+  if (fd >= 0) return { fd, path: own };
+  // Read-only: the lock file an earlier run made can still be locked.
+  fd = tryOpen(own, O_RDONLY);
+  if (fd >= 0) return { fd, path: own };
+  const runtime = fallbackDir(dir);
+  const path = join(runtime, "lock");
+  mkdirSync(runtime, { recursive: true, mode: 0o700 });
+  fd = tryOpen(path, O_RDWR | O_CREAT);
+  if (fd < 0) throw new OperationError(`cannot open a lock for the state dir ${dir}: not there (${own}) and not in its runtime folder (${path}: ${errnoText()})`);
+  return { fd, path };
+}
+
+/** fn's result, or false when it threw. */
+function bestEffort<T>(fn: () => T): T | false {
+  try {
+    return fn();
+  } catch {
+    return false;
   }
 }
 

@@ -6,7 +6,9 @@
 //   validate  the config is read and checked, or was by the caller (the cluster merge)
 //   guard     a config that would lock the operator out or open the router is refused
 //             (guard.ts): nothing written but a history line; --force is the CLI's alone
-//   journal   pending before the first kernel write (journal/)
+//   journal   pending before the first kernel write (journal/); a journal that cannot be
+//             written (a full or read-only disk) is a warning (onJournal), never a reason
+//             to leave the network unconfigured
 //   converge  observe → plan → apply (engine/)
 //   confirm   last-known-good once converged, or once confirmed (apply --confirm); rolled
 //             back at the deadline, to the last-known-good or, with none, to nothing of
@@ -26,6 +28,7 @@ import { ValidatedConfigs } from "../journal/validated-configs";
 import { guardReasons } from "./guard";
 import { withStateLock, type LockHolder } from "./lock";
 import { OperationError } from "../base/errors";
+import { diskErrorText } from "../base/state-dir";
 
 /** How long a writer waits for the state dir by default before giving up. */
 export const DEFAULT_LOCK_WAIT_MS = 60_000;
@@ -38,6 +41,13 @@ export interface ApplyServiceOptions extends Omit<EngineEnv, "stateDir"> {
   onPhase?: ApplyOptions["onPhase"];
   /** Told once when another writer holds the state dir and this one waits for it. */
   onLockWait?: (holder: LockHolder | null) => void;
+  /**
+   * Told after each journal write: null when it was written, else what could not be recorded
+   * and why, in words for an operator. The apply goes on either way.
+   */
+  onJournal?: (problem: string | null) => void;
+  /** Told each step of the journal's changes of state (crash tests kill the process there). */
+  onJournalStep?: (step: string) => void;
 }
 
 /** A config to apply: its text (journaled), where it came from, and its objects when the caller validated it already. */
@@ -86,7 +96,7 @@ export class ApplyService {
   private readonly validated: ValidatedConfigs;
 
   constructor(private readonly opts: ApplyServiceOptions) {
-    this.journal = new Journal(opts.stateDir);
+    this.journal = new Journal(opts.stateDir, { onStep: opts.onJournalStep });
     this.validated = new ValidatedConfigs(opts.stateDir);
   }
 
@@ -112,19 +122,26 @@ export class ApplyService {
     const observed = await observe(desired, this.env());
     const reasons = req.force ? [] : guardReasons(desired, observed);
     if (reasons.length) {
-      this.journal.refused(config.text, req.source, reasons);
+      this.journaled("the refusal", () => this.journal.refused(config.text, req.source, reasons));
       return { status: "refused", reasons };
     }
-    const begun = this.journal.begin(config.text, req.source, req.confirmBy);
+    const begun = Journal.entryFor(config.text, req.source, req.confirmBy);
+    this.journaled("the config being applied", () => this.journal.begin(begun, config.text));
     const result = await converge(desired, { ...this.env(), observed });
     const converged = isConverged(result);
     const summary = applySummary(result);
     // With a confirmation deadline a converged config is not yet the last-known-good: it waits.
     let entry = begun;
-    if (!converged) this.journal.fail(begun, summary);
-    else if (req.confirmBy) entry = this.journal.awaitConfirmation(begun, summary);
-    else this.journal.commit(begun, summary);
-    if (converged) this.validated.remember(config.text, objects);
+    if (!converged) this.journaled("that the apply did not converge", () => this.journal.fail(begun, summary));
+    else if (req.confirmBy) entry = this.journaled("that the config waits for confirmation", () => this.journal.awaitConfirmation(begun, summary)) ?? { ...begun, awaitingConfirmation: true };
+    else this.journaled("the config as the last-known-good", () => this.journal.commit(begun, summary));
+    if (converged) {
+      try {
+        this.validated.remember(config.text, objects);
+      } catch {
+        // Only a cache (the next apply of the same bytes reads the YAML again): not worth a warning.
+      }
+    }
     return { status: "applied", result, converged, entry, objects, desired };
   }
 
@@ -138,7 +155,7 @@ export class ApplyService {
       if (this.journal.pending()?.entry.awaitingConfirmation) return null;
       const startedAt = new Date().toISOString();
       const result = await converge(config.desired, this.env());
-      if (result.writes) this.journal.reapplied({ digest: config.digest, startedAt, source }, applySummary(result));
+      if (result.writes) this.journaled("the repair", () => this.journal.reapplied({ digest: config.digest, startedAt, source }, applySummary(result)));
       return result;
     });
   }
@@ -149,7 +166,12 @@ export class ApplyService {
       const pending = this.journal.pending();
       if (!pending?.entry.awaitingConfirmation) throw new OperationError("nothing waits for confirmation (no apply --confirm is pending, or it already rolled back)");
       if (Date.parse(pending.entry.confirmBy!) <= Date.now()) throw new OperationError(`too late: the confirmation deadline ${pending.entry.confirmBy} has passed and the config is being rolled back`);
-      this.journal.commit(pending.entry, {}, "confirmed");
+      try {
+        this.journal.commit(pending.entry, {}, "confirmed");
+      } catch (err) {
+        // Not recorded is not confirmed: the deadline would roll it back all the same.
+        throw new OperationError(`cannot record the confirmation in the journal (${this.opts.stateDir}): ${diskErrorText(err)}; the config stays unconfirmed and rolls back at ${pending.entry.confirmBy}`);
+      }
       return pending.entry;
     });
   }
@@ -169,7 +191,7 @@ export class ApplyService {
       const lkg = this.journal.lastKnownGood();
       const objects = lkg ? loadConfigText(lkg.text, "last-known-good.yaml").objects : [];
       const result = await converge(desiredState(objects), { ...this.env(), ...(lkg ? {} : { leave: ["firewall" as const] }) });
-      this.journal.discard(pending.entry, { reason, ...applySummary(result) });
+      this.journaled("the rollback", () => this.journal.discard(pending.entry, { reason, ...applySummary(result) }));
       return { result, to: lkg ? lkg.entry.digest : "no config (nothing of fos1's; its firewall stays in force)" };
     });
   }
@@ -217,7 +239,23 @@ export class ApplyService {
     return env;
   }
 
+  /**
+   * A journal write that must not stop the apply: the network matters more than its record.
+   * What could not be recorded goes to onJournal (a warning, /readyz, a metric).
+   */
+  private journaled<T>(what: string, write: () => T): T | undefined {
+    try {
+      const written = write();
+      this.opts.onJournal?.(null);
+      return written;
+    } catch (err) {
+      this.opts.onJournal?.(`cannot record ${what} in the journal (${this.opts.stateDir}): ${diskErrorText(err)}`);
+      return undefined;
+    }
+  }
+
   private locked<T>(command: string, body: () => Promise<T>): Promise<T> {
     return withStateLock(this.opts.stateDir, command, this.opts.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, body, this.opts.onLockWait);
   }
 }
+

@@ -9,6 +9,8 @@ export interface AtomicWriteOptions {
   mode?: number;
   /** Create the folder when it is missing. */
   mkdir?: boolean;
+  /** Called with the new content on disk under its temporary name (crash tests kill the process there). */
+  beforeRename?: () => void;
 }
 
 export function writeFileAtomic(path: string, content: string | Uint8Array, opts: AtomicWriteOptions = {}): void {
@@ -24,6 +26,7 @@ export function writeFileAtomic(path: string, content: string | Uint8Array, opts
   } finally {
     closeSync(fd);
   }
+  opts.beforeRename?.();
   renameSync(tmp, path);
   syncDir(dir);
 }

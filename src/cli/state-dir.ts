@@ -22,5 +22,6 @@ export function applyServiceOf(ctx: CommandContext): ApplyService {
     stateDir: stateDirOf(ctx),
     lockWaitMs,
     onLockWait: (holder) => ctx.log.info("waiting for the state dir", { holder: holder ? `pid ${holder.pid} (${holder.command})` : "another process", waitS: lockWaitMs / 1000 }),
+    onJournal: (problem) => problem && ctx.log.warn(`${problem}; the host is configured all the same, but not on record`),
   });
 }

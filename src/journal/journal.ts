@@ -1,14 +1,24 @@
 // The apply journal in the state folder (default /var/lib/fos1), on persistent storage:
-//   pending.yaml + pending.json   the config being applied (written before the first kernel write)
-//   last-known-good.yaml + .json  the last config that applied and converged completely
+//   journal.json                  which config is pending (being applied, or awaiting
+//                                 confirmation) and which is the last-known-good: their
+//                                 entries, each naming its config by digest
+//   configs/<digest>.yaml         every config that was applied (converged or not), for the
+//                                 entries above, `fos1 rollback N` and `fos1 history --diff`
+//   pending.yaml, last-known-good.yaml
+//                                 symlinks into configs/ for people; fos1 reads journal.json
 //   history.jsonl                 one line per finished apply, confirmation, rollback and agent
 //                                 repair: when, digest, outcome, command, and what it changed
 //                                 (the operations applied; src/journal/audit.ts)
-//   configs/<digest>.yaml         every config that was applied (converged or not), for
-//                                 `fos1 rollback N` (converged ones) and `fos1 history --diff`
-// Every file is replaced atomically (write, fsync, rename, fsync the folder), so a crash at
-// any point leaves either the old or the new file, never half of one.
-import { mkdirSync, renameSync, rmSync, appendFileSync, existsSync, readFileSync, statSync, openSync, readSync, closeSync } from "node:fs";
+// Every change of state is one rename of journal.json (written, fsync'd, renamed, folder
+// fsync'd: src/base/atomic-file.ts) after the config it names is in configs/, so a crash at
+// any point leaves the old state or the new one, never a pending entry without its config.
+// A journal written by an earlier fos1 (pending.json/.yaml and last-known-good.json/.yaml as
+// files) is read as such, and replaced by journal.json at its first change.
+//
+// Writing can fail (a full or read-only disk): every method that writes throws then, and the
+// apply path (src/apply/service.ts) turns that into a warning, never a reason to leave the
+// network unconfigured.
+import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, appendFileSync, statSync, openSync, readSync, closeSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { syncDir, writeFileAtomic } from "../base/atomic-file";
 import { createHash } from "node:crypto";
@@ -45,6 +55,17 @@ export interface HistoryLine extends JournalEntry {
   opsOmitted?: number;
 }
 
+/** journal.json. */
+interface Manifest {
+  pending: JournalEntry | null;
+  lastKnownGood: JournalEntry | null;
+}
+
+export interface JournalOptions {
+  /** Told each step of a change of state as it is reached (crash tests kill the process there). */
+  onStep?: (step: string) => void;
+}
+
 export const configDigest = (text: string) => "sha256:" + createHash("sha256").update(text).digest("hex");
 
 function endsWithNewline(file: string): boolean {
@@ -61,43 +82,69 @@ function endsWithNewline(file: string): boolean {
 }
 
 export class Journal {
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    private readonly opts: JournalOptions = {},
+  ) {}
 
-  begin(configText: string, source: string, confirmBy?: Date): JournalEntry {
-    mkdirSync(this.dir, { recursive: true });
-    const entry: JournalEntry = { digest: configDigest(configText), startedAt: new Date().toISOString(), source, ...(confirmBy ? { confirmBy: confirmBy.toISOString() } : {}) };
-    this.writeAtomic("pending.yaml", configText);
-    this.writeAtomic("pending.json", JSON.stringify(entry) + "\n");
-    return entry;
+  /** The entry for applying configText; begin() records it as pending. */
+  static entryFor(configText: string, source: string, confirmBy?: Date): JournalEntry {
+    return { digest: configDigest(configText), startedAt: new Date().toISOString(), source, ...(confirmBy ? { confirmBy: confirmBy.toISOString() } : {}) };
   }
 
-  /** The pending config converged: it becomes the last-known-good (and is archived for rollback). */
+  /** Before the first kernel write: the config is archived, then recorded as pending. */
+  begin(entry: JournalEntry, configText: string): void {
+    mkdirSync(this.dir, { recursive: true });
+    this.archive(entry.digest, configText);
+    this.step("begin: config archived");
+    this.save({ ...this.manifest(), pending: entry }, "begin");
+  }
+
+  /** The pending config converged (or was confirmed): it becomes the last-known-good, in one rename. */
   commit(entry: JournalEntry, summary: Record<string, unknown>, outcome: HistoryLine["outcome"] = "converged") {
-    this.archivePending(entry);
-    renameSync(join(this.dir, "pending.yaml"), join(this.dir, "last-known-good.yaml"));
     const { confirmBy: _c, awaitingConfirmation: _a, failedAt: _f, ...clean } = entry;
-    this.writeAtomic("pending.json", JSON.stringify(clean) + "\n");
-    renameSync(join(this.dir, "pending.json"), join(this.dir, "last-known-good.json"));
-    syncDir(this.dir);
+    this.save({ pending: null, lastKnownGood: clean }, "commit");
     this.record(entry, outcome, summary);
+    this.step("commit: history appended");
   }
 
   /** apply --confirm converged: the pending config now waits for `fos1 confirm` until its deadline. */
   awaitConfirmation(entry: JournalEntry, summary: Record<string, unknown> = {}): JournalEntry {
     const waiting = { ...entry, awaitingConfirmation: true };
-    this.writeAtomic("pending.json", JSON.stringify(waiting) + "\n");
-    this.archivePending(entry);
+    this.save({ ...this.manifest(), pending: waiting }, "await confirmation");
     this.record(waiting, "applied unconfirmed", summary);
     return waiting;
   }
 
   /** The pending config was abandoned (rolled back): it is no longer pending. */
   discard(entry: JournalEntry, summary: Record<string, unknown>) {
-    this.archivePending(entry);
-    rmSync(join(this.dir, "pending.json"), { force: true });
-    rmSync(join(this.dir, "pending.yaml"), { force: true });
-    syncDir(this.dir);
+    this.save({ ...this.manifest(), pending: null }, "discard");
     this.record(entry, "rolled back", summary);
+  }
+
+  /** The apply finished without converging: the pending config stays for the next attempt. */
+  fail(entry: JournalEntry, summary: Record<string, unknown>) {
+    this.save({ ...this.manifest(), pending: { ...entry, failedAt: new Date().toISOString() } }, "fail");
+    this.record(entry, "failed", summary);
+  }
+
+  /** A config the guard kept out of force; nothing was written, pending and last-known-good are as they were. */
+  refused(configText: string, source: string, reasons: string[]) {
+    mkdirSync(this.dir, { recursive: true });
+    this.record(Journal.entryFor(configText, source), "refused", { reasons });
+  }
+
+  /** The agent wrote the config in force (entry: its digest, the trigger) again: the host had drifted from it. */
+  reapplied(entry: JournalEntry, summary: Record<string, unknown>) {
+    this.record(entry, "reapplied", summary);
+  }
+
+  pending(): { entry: JournalEntry; text: string } | null {
+    return this.withText(this.manifest().pending, "pending");
+  }
+
+  lastKnownGood(): { entry: JournalEntry; text: string } | null {
+    return this.withText(this.manifest().lastKnownGood, "last-known-good");
   }
 
   /**
@@ -128,40 +175,73 @@ export class Journal {
 
   /** Where the archived config of digest is, or null when this journal did not keep it. */
   archivedPath(digest: string): string | null {
-    const file = join(this.dir, "configs", `${digest.replace(":", "-")}.yaml`);
+    const file = join(this.dir, archiveName(digest));
     return existsSync(file) ? file : null;
   }
 
-  /** The apply finished without converging: the pending config stays for the next attempt. */
-  fail(entry: JournalEntry, summary: Record<string, unknown>) {
-    this.writeAtomic("pending.json", JSON.stringify({ ...entry, failedAt: new Date().toISOString() }) + "\n");
-    this.archivePending(entry);
-    this.record(entry, "failed", summary);
+  /** The entry with its config: archived, or (in an earlier fos1's journal) in its own file. */
+  private withText(entry: JournalEntry | null, legacyBase: string): { entry: JournalEntry; text: string } | null {
+    if (!entry) return null;
+    const text = this.archived(entry.digest) ?? this.legacy(legacyBase)?.text;
+    return text === undefined || text === null ? null : { entry, text };
   }
 
-  /** A config the guard kept out of force; nothing was written, pending and last-known-good are as they were. */
-  refused(configText: string, source: string, reasons: string[]) {
-    mkdirSync(this.dir, { recursive: true });
-    this.record({ digest: configDigest(configText), startedAt: new Date().toISOString(), source }, "refused", { reasons });
+  /**
+   * The state: journal.json, or an earlier fos1's files. A config whose text is missing (the
+   * earlier fos1's crash between its two renames left pending.json without pending.yaml) is
+   * treated as not there, not as a reason to stop.
+   */
+  private manifest(): Manifest {
+    const file = join(this.dir, "journal.json");
+    if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as Manifest;
+    return { pending: this.legacy("pending")?.entry ?? null, lastKnownGood: this.legacy("last-known-good")?.entry ?? null };
   }
 
-  /** The agent wrote the config in force (entry: its digest, the trigger) again: the host had drifted from it. */
-  reapplied(entry: JournalEntry, summary: Record<string, unknown>) {
-    this.record(entry, "reapplied", summary);
-  }
-
-  pending(): { entry: JournalEntry; text: string } | null {
-    return this.read("pending");
-  }
-
-  lastKnownGood(): { entry: JournalEntry; text: string } | null {
-    return this.read("last-known-good");
-  }
-
-  private read(base: string): { entry: JournalEntry; text: string } | null {
+  private legacy(base: string): { entry: JournalEntry; text: string } | null {
     const meta = join(this.dir, `${base}.json`);
-    if (!existsSync(meta)) return null;
-    return { entry: JSON.parse(readFileSync(meta, "utf8")) as JournalEntry, text: readFileSync(join(this.dir, `${base}.yaml`), "utf8") };
+    const text = join(this.dir, `${base}.yaml`);
+    if (!existsSync(meta) || !existsSync(text) || lstatSync(text).isSymbolicLink()) return null;
+    try {
+      return { entry: JSON.parse(readFileSync(meta, "utf8")) as JournalEntry, text: readFileSync(text, "utf8") };
+    } catch {
+      return null;
+    }
+  }
+
+  /** The one rename that changes the state, then the views for people. */
+  private save(next: Manifest, change: string): void {
+    const upgrading = !existsSync(join(this.dir, "journal.json"));
+    if (upgrading) for (const base of ["pending", "last-known-good"]) {
+      const old = this.legacy(base);
+      if (old) this.archive(old.entry.digest, old.text);
+    }
+    writeFileAtomic(join(this.dir, "journal.json"), JSON.stringify(next) + "\n", { mode: 0o600, beforeRename: () => this.step(`${change}: journal.json written, not yet renamed`) });
+    this.step(`${change}: journal.json renamed`);
+    if (upgrading) for (const base of ["pending", "last-known-good"]) rmSync(join(this.dir, `${base}.json`), { force: true });
+    this.view("pending.yaml", next.pending);
+    this.view("last-known-good.yaml", next.lastKnownGood);
+    syncDir(this.dir);
+    this.step(`${change}: views updated`);
+  }
+
+  /** name → configs/<digest>.yaml, or no name when there is no such config. */
+  private view(name: string, entry: JournalEntry | null): void {
+    const path = join(this.dir, name);
+    if (!entry) return rmSync(path, { force: true });
+    const tmp = join(this.dir, `.${name}.tmp`);
+    rmSync(tmp, { force: true });
+    symlinkSync(archiveName(entry.digest), tmp);
+    renameSync(tmp, path);
+  }
+
+  /** Configs are named by digest, so one already there is this very text. */
+  private archive(digest: string, text: string): void {
+    if (this.archivedPath(digest)) return;
+    writeFileAtomic(join(this.dir, archiveName(digest)), text, { mode: 0o600, mkdir: true });
+  }
+
+  private step(name: string): void {
+    this.opts.onStep?.(name);
   }
 
   private record(entry: JournalEntry, outcome: HistoryLine["outcome"] | "failed", summary: Record<string, unknown>) {
@@ -170,15 +250,6 @@ export class Journal {
     const torn = existsSync(file) && !endsWithNewline(file);
     appendFileSync(file, (torn ? "\n" : "") + JSON.stringify({ ...entry, finishedAt: new Date().toISOString(), outcome, ...summary }) + "\n");
   }
-
-  /** Keeps the pending config's text under its digest, so history can show what any entry applied. */
-  private archivePending(entry: JournalEntry) {
-    if (this.archivedPath(entry.digest)) return;
-    mkdirSync(join(this.dir, "configs"), { recursive: true });
-    this.writeAtomic(join("configs", `${entry.digest.replace(":", "-")}.yaml`), readFileSync(join(this.dir, "pending.yaml"), "utf8"));
-  }
-
-  private writeAtomic(name: string, content: string) {
-    writeFileAtomic(join(this.dir, name), content, { mode: 0o600 });
-  }
 }
+
+const archiveName = (digest: string) => join("configs", `${digest.replace(":", "-")}.yaml`);

@@ -37,7 +37,7 @@ const operatorReachesRouter = () => {
     return false;
   }
 };
-const lastKnownGood = async () => JSON.parse(await Bun.file(join(state, "last-known-good.json")).text()).digest as string;
+const lastKnownGood = async () => JSON.parse(await Bun.file(join(state, "journal.json")).text()).lastKnownGood.digest as string;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "fos1-confirm-"));
@@ -98,7 +98,7 @@ describe("apply --confirm", () => {
   test("fos1 confirm keeps the new config, and it becomes the last-known-good", async () => {
     const p = run(["apply", "-f", file("plus.yaml", GOOD_PLUS), "--confirm", "60s"]);
     await waitUntil("the new address is there", () => router.hasAddress("e0", "192.0.2.2/24"), 10_000);
-    await waitUntil("the apply waits for confirmation", async () => (await Bun.file(join(state, "pending.json")).text().catch(() => "")).includes("awaitingConfirmation"), 10_000);
+    await waitUntil("the apply waits for confirmation", async () => (await Bun.file(join(state, "journal.json")).text().catch(() => "")).includes("awaitingConfirmation"), 10_000);
     const c = await runToEnd(["confirm"]);
     expect(c.code).toBe(0);
     expect(await p.exited).toBe(0);

@@ -417,7 +417,7 @@ describe("invalid input changes nothing", () => {
 /** The journal folder's files and their contents. */
 function journalFiles(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const name of ["pending.yaml", "pending.json", "last-known-good.yaml", "last-known-good.json", "history.jsonl"]) {
+  for (const name of ["journal.json", "pending.yaml", "last-known-good.yaml", "history.jsonl"]) {
     const p = join(dir, name);
     if (existsSync(p)) out[name] = readFileSync(p, "utf8");
   }
@@ -434,7 +434,7 @@ describe("the journal", () => {
 
     expect(readFileSync(join(host.stateDir, "last-known-good.yaml"), "utf8")).toBe(text);
     expect(existsSync(join(host.stateDir, "pending.yaml"))).toBe(false);
-    expect(existsSync(join(host.stateDir, "pending.json"))).toBe(false);
+    expect(JSON.parse(readFileSync(join(host.stateDir, "journal.json"), "utf8")).pending).toBeNull();
     const history = readFileSync(join(host.stateDir, "history.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(history).toHaveLength(1);
     expect(history[0]).toMatchObject({ digest, outcome: "converged", writes: out.writes, failed: 0 });

@@ -20,7 +20,7 @@ import { Netns, waitUntil } from "../helpers/netns";
 import { AgentProcess } from "./agent-process";
 import { fos1Argv } from "../helpers/fos1";
 import type { HistoryLine } from "../../src/journal/journal";
-import { UDHCPC_SCRIPT } from "../../hack/lab/lan-client";
+import { udhcpcLease } from "./udhcpc";
 
 const NI = (name: string, spec: string) => `---\napiVersion: network.fos1.io/v1alpha1\nkind: NetworkInterface\nmetadata: {name: ${name}}\nspec: ${spec}\n`;
 const net = (kind: string, name: string, spec: string) => `---\napiVersion: network.fos1.io/v1alpha1\nkind: ${kind}\nmetadata: {name: ${name}}\nspec: ${spec}\n`;
@@ -56,12 +56,7 @@ sys.stdin.read()
 `;
 
 /** busybox udhcpc in the client, as a client with no configuration asks: the lease it got. */
-async function lease(hostname: string): Promise<Record<string, string>> {
-  const out = join(dir, `lease-${hostname}`);
-  rmSync(out, { force: true });
-  client.sh(`LEASE_OUT=${out} busybox udhcpc -i c0 -n -q -f -t 8 -T 1 -x hostname:${hostname} -s ${join(dir, "udhcpc.sh")} >/dev/null 2>&1`);
-  return Object.fromEntries(readFileSync(out, "utf8").trim().split(" ").map((kv) => kv.split("=") as [string, string]));
-}
+const lease = (hostname: string) => udhcpcLease(client, "c0", hostname, dir);
 
 /** busybox nslookup against the router from a namespace: the IPv4 addresses it answered, or null when nothing answered. */
 function resolve(ns: Netns, name: string, server: string): string[] | null {
@@ -88,8 +83,6 @@ beforeAll(async () => {
   chmodSync(dir, 0o755);
   file = join(dir, "config.yaml");
   state = join(dir, "state");
-  writeFileSync(join(dir, "udhcpc.sh"), UDHCPC_SCRIPT);
-  chmodSync(join(dir, "udhcpc.sh"), 0o755);
   router = Netns.create("lan-r");
   client = Netns.create("lan-c");
   operator = Netns.create("lan-o");

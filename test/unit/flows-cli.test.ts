@@ -72,7 +72,10 @@ describe("fos1 flows", () => {
   test("without -f the zones are those of the config in force on the node (the state dir's last-known-good)", async () => {
     const stateDir = emptyStateDir();
     const journal = new Journal(stateDir);
-    journal.commit(journal.begin(await Bun.file(ROUTER).text(), "test"), {});
+    const text = await Bun.file(ROUTER).text();
+    const entry = Journal.entryFor(text, "test");
+    journal.begin(entry, text);
+    journal.commit(entry, {});
     const r = await run(["flows", "--server", unixServer, "--zone", "guest", "--state-dir", stateDir]);
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toContain("FORWARDED  guest [2001:db8:20::77]:50100 -> wan [2606:4700::1111]:443 tcp/443 (https)");

@@ -13,7 +13,9 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 function applied(journal: Journal, text: string) {
-  journal.commit(journal.begin(text, "test"), { writes: 1 });
+  const entry = Journal.entryFor(text, "test");
+  journal.begin(entry, text);
+  journal.commit(entry, { writes: 1 });
 }
 
 test("a torn last line is skipped, and the next entry starts on a line of its own", () => {

@@ -6,10 +6,8 @@
 // the scrape: its metrics are left out and fos1_scrape_source_up{source} says 0.
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { Logger } from "../../base/log";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { observeLinks } from "../../engine/host-reader";
-import { fileNames } from "../../engine/lan/dnsmasq-config";
+import { readLeasesText } from "../../engine/lan/lease-file";
 import { parseLeases, placeLeases } from "../../engine/lan/leases";
 import { poolSizes, type DesiredLan } from "../../engine/lan/model";
 import { readDnsmasqStats, type DnsmasqStats } from "./dnsmasq-stats";
@@ -164,12 +162,7 @@ interface LanUsage {
 /** The LAN services' use: leases by interface (none when the lease file is not there), pool sizes, dnsmasq's DNS counters. */
 async function readLanUsage(stateDir: string, lan: DesiredLan | undefined): Promise<LanUsage> {
   const pools = poolSizes(lan);
-  let text = "";
-  try {
-    text = readFileSync(join(stateDir, "lan", fileNames.leases), "utf8");
-  } catch {
-    // no lease file: the LAN services never ran here
-  }
+  const text = readLeasesText(stateDir);
   const leases = new Map<string, number>();
   const parsed = parseLeases(text);
   if (parsed.length) {

@@ -1,13 +1,11 @@
 // `fos1 leases`: who the router's DHCP server gave an address, from dnsmasq's lease file in the
 // state dir, each lease placed on the interface whose network holds its address.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { Command } from "../command";
 import { printResult, table } from "../output";
 import { stateDirOf, stateDirOption } from "../state-dir";
 import { observeLinks } from "../../engine/host-reader";
 import { parseLeases, placeLeases, type Lease } from "../../engine/lan/leases";
-import { fileNames } from "../../engine/lan/dnsmasq-config";
+import { readLeasesText } from "../../engine/lan/lease-file";
 
 export const leases: Command = {
   name: "leases",
@@ -31,12 +29,8 @@ export const leases: Command = {
 
 /** The leases of the state dir's dnsmasq, placed on the host's interfaces (none when it never ran). */
 export async function readLeases(stateDir: string): Promise<Lease[]> {
-  let text: string;
-  try {
-    text = readFileSync(join(stateDir, "lan", fileNames.leases), "utf8");
-  } catch {
-    return [];
-  }
+  const text = readLeasesText(stateDir);
+  if (!text) return [];
   const links = await observeLinks().catch(() => []);
   const placed = placeLeases(parseLeases(text), links.map((l) => ({ name: l.name, cidrs: l.addresses.map((a) => a.cidr) })));
   return placed.sort((a, b) => (a.interface ?? "").localeCompare(b.interface ?? "") || a.family - b.family || a.address.localeCompare(b.address, "en", { numeric: true }));
