@@ -18,9 +18,9 @@
 // Writing can fail (a full or read-only disk): every method that writes throws then, and the
 // apply path (src/apply/service.ts) turns that into a warning, never a reason to leave the
 // network unconfigured.
-import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, appendFileSync, statSync, openSync, readSync, closeSync, symlinkSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, openSync, readSync, closeSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
-import { syncDir, writeFileAtomic } from "../base/atomic-file";
+import { appendDurably, syncDir, writeFileAtomic } from "../base/atomic-file";
 import { createHash } from "node:crypto";
 import type { OpRecord } from "./audit";
 
@@ -248,7 +248,7 @@ export class Journal {
     const file = join(this.dir, "history.jsonl");
     // After a torn last line the new one starts on a line of its own, not glued to the torn one.
     const torn = existsSync(file) && !endsWithNewline(file);
-    appendFileSync(file, (torn ? "\n" : "") + JSON.stringify({ ...entry, finishedAt: new Date().toISOString(), outcome, ...summary }) + "\n");
+    appendDurably(file, (torn ? "\n" : "") + JSON.stringify({ ...entry, finishedAt: new Date().toISOString(), outcome, ...summary }) + "\n");
   }
 }
 
