@@ -29,7 +29,7 @@ import { isConverged, type ApplyResult } from "../engine/apply";
 import { configDigest } from "../journal/journal";
 import { ApplyService, type ApplyOutcome } from "../apply/service";
 import { StateDirBusy } from "../apply/lock";
-import { DhcpSupervisor } from "../engine/dhcp";
+import { DhcpSupervisor, type ScreenedRoutes } from "../engine/dhcp";
 import { LanServices } from "../engine/lan/supervisor";
 import type { DesiredState } from "../engine/model";
 import type { DesiredLan } from "../engine/lan/model";
@@ -268,6 +268,11 @@ export class Agent {
     this.candidate = { ...config, digest, file };
     if (!atStart) this.log.info(merged?.taken.length ? "config changed; applying the file with the cluster's objects" : "config file changed; applying it", { file, digest, ...(merged?.taken.length ? { fromCluster: merged.taken } : {}) });
     return true;
+  }
+
+  /** Per uplink with classlessStaticRoutes: option 121's routes as last installed and refused (for /metrics). */
+  dhcpRoutes(): ReadonlyMap<string, ScreenedRoutes> {
+    return this.dhcp.screenedRoutes();
   }
 
   /** What the LAN services serve now (for /metrics). */

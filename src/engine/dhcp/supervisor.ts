@@ -188,6 +188,11 @@ export class DhcpSupervisor {
     });
   }
 
+  /** Per uplink with classlessStaticRoutes: its lease's option 121 as last screened (what was installed and what refused). */
+  screenedRoutes(): ReadonlyMap<string, ScreenedRoutes> {
+    return this.screened;
+  }
+
   /** Runs syncRoutes every few seconds while an uplink asks for option 121's routes; stops otherwise. */
   private followRoutes() {
     const wanted = this.specs.some((s) => s.classlessStaticRoutes);
