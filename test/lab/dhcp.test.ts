@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Lab, standardLab, type LabVm } from "../../hack/lab/vm";
+import { formatIp } from "../../src/api/ip";
 import { fakeApid, keaPrefixDelegation, tcpAnswer } from "../../hack/lab/topology";
 import { DHCPCD_CAPABILITIES, DHCPCD_USER, FOS1_DHCP_ROUTE_PROTO, inPrefix6, ipv6ToBigInt, type DhcpClientSpec, type DhcpLeaseStatus } from "../../src/engine/dhcp";
 
@@ -137,8 +138,14 @@ const ROGUE_ROUTES = [
   ["0.0.0.0/0", "198.51.100.250"],
 ];
 
-/** The router's LAN (eth2, 192.168.10.1/24) and management (eth3, 192.168.99.1/24) with a host on each in the peer. */
+/** The LAN's /64 of the delegated prefix: its network, the router's address (::1) and the LAN host's (::10). */
+let lan6 = { prefix: "", router: "", host: "" };
+
+/** The router's LAN (eth2, 192.168.10.1/24 and its delegated /64) and management (eth3, 192.168.99.1/24) with a host on each in the peer. */
 async function lanAndManagement() {
+  const mine = (await addrs("eth2")).find((a) => a.prefixlen === 64 && inPrefix6(`${a.local}/128`, PD_POOL))!;
+  const base = ipv6ToBigInt(mine.local)! - 1n;
+  lan6 = { prefix: `${formatIp(6, base)}/64`, router: mine.local, host: formatIp(6, base + 0x10n) };
   await router.runOk(["ip addr add 192.168.10.1/24 dev eth2", "ip addr add 192.168.99.1/24 dev eth3", fakeApid].join("\n"));
   await peer.runOk(
     [
@@ -148,15 +155,21 @@ async function lanAndManagement() {
       .map(([ns, dev, net]) =>
         [`ip netns add ${ns}`, `ip link set ${dev} netns ${ns}`, `ip -n ${ns} link set lo up`, `ip -n ${ns} link set ${dev} up`, `ip -n ${ns} addr add ${net}.10/24 dev ${dev}`, `ip -n ${ns} route add default via ${net}.1`].join(" && "),
       )
+      .concat(`ip -n lan addr add ${lan6.host}/64 dev eth2 nodad`)
       .join("\n"),
   );
 }
 
-/** The peer's dnsmasq again, now also forcing ROGUE_ROUTES on every client, asked or not. */
+/**
+ * The peer's dnsmasq again, now also forcing ROGUE_ROUTES on every client, asked or not, and
+ * advertising the router's LAN /64 on the WAN (its router advertisements name every /64 of
+ * the peer's eth0, which now has an address in it).
+ */
 async function rogueServer() {
   const routes121 = ROGUE_ROUTES.flat().join(",");
   await peer.runOk(
     [
+      `ip addr add ${formatIp(6, ipv6ToBigInt(lan6.host)! + 0xeen)}/64 dev eth0 nodad`,
       "p=$(pidof dnsmasq); kill $p; while kill -0 $p 2>/dev/null; do sleep 0.1; done",
       `${dnsmasq} --dhcp-option-force=121,${routes121} >/tmp/dhcp/rogue.log 2>&1 &`,
       "i=0; until grep -q 'router advertisement enabled' /tmp/dhcp/rogue.log; do i=$((i+1)); [ $i -lt 150 ] || exit 1; sleep 0.2; done",
@@ -188,6 +201,11 @@ async function expectTrafficWhereItBelongs() {
   }
   // And the uplink's default route is the router option's, not option 121's.
   expect(routeGet(await router.runOk("ip -json route get 203.0.113.9"))).toMatchObject({ dev: "eth0", gateway: GATEWAY4 });
+  // IPv6: the LAN's /64, which the rogue advertises on the WAN, stays on the LAN, and the
+  // uplink's only route from advertisements is the default route.
+  expect(routeGet(await router.runOk(`ip -json route get ${lan6.host}`))).toMatchObject({ dev: "eth2" });
+  expect(await peer.runOk(`ip netns exec lan ping -c 1 -W 5 ${lan6.router}`)).toContain("1 packets received");
+  expect((await routes(6)).filter((r) => r.protocol === "ra" && r.dev === "eth0").map((r) => r.dst)).toEqual(["default"]);
 }
 
 beforeAll(async () => {
@@ -365,11 +383,14 @@ describe("fos1's DHCP client on the uplink", () => {
     expect(await router.runOk(`cat ${CLIENT_LOG}`)).not.toMatch(/no such user|refusing chroot|chroot: |failed to drop privileges/);
   }, 60_000);
 
-  test("a rogue server's option 121 (192.168.99.0/25 inside management, the LAN's /24, a default) is ignored by default: management and LAN traffic stay on their interfaces", async () => {
+  test("a rogue server's option 121 (192.168.99.0/25 inside management, the LAN's /24, a default) and its advertisement of the LAN's /64 are ignored by default: management and LAN traffic stay on their interfaces", async () => {
     await lanAndManagement();
     await rogueServer();
     const lease = await freshLease();
     expect(lease.length).toBe(ROGUE_ROUTES.length);
+    // The restarted dhcpcd solicited the rogue's advertisements (its default route is back), which name the LAN's /64.
+    await waitFor("the IPv6 default route from the advertisements", async () => (await routes(6)).find((r) => r.dst === "default" && r.protocol === "ra"));
+    expect(await peer.runOk("cat /tmp/dhcp/rogue.log")).toContain(`RTR-ADVERT(eth0) ${lan6.prefix.split("/")[0]}`);
     await expectTrafficWhereItBelongs();
     // No route from option 121 on the uplink, and the default route is still the router option's.
     const onUplink = (await routes(4)).filter((r) => r.dev === "eth0");

@@ -29,6 +29,14 @@ describe("dhcpcd's config: no routes from the server but the default route", () 
     }
   });
 
+  test("router advertisements: an IPv6 uplink takes only their default route, no prefix (no route, no SLAAC address from them)", () => {
+    const config = renderDhcpcdConfig([{ ifname: "eth0", v4: true, v6: true, prefixDelegation: { assign: [{ ifname: "eth2", subnetId: 1 }] } }]);
+    const uplink = config.slice(config.indexOf("\ninterface eth0\n"), config.indexOf("\ninterface eth2\n"));
+    expect(uplink).toContain("\nipv6rs\nnooption nd_prefix_information\n");
+    // The delegation targets solicit nothing.
+    expect(config.slice(config.indexOf("\ninterface eth2\n"))).toContain("noipv6rs");
+  });
+
   test("turning classlessStaticRoutes on or off changes the config, so dhcpcd restarts with a fresh lease", () => {
     const off = renderDhcpcdConfig([{ ifname: "eth0", v4: true, v6: false }]);
     const on = renderDhcpcdConfig([{ ifname: "eth0", v4: true, v6: false, classlessStaticRoutes: true }]);

@@ -75,8 +75,15 @@ export function renderDhcpcdConfig(specs: DhcpClientSpec[], opts: RenderOptions 
       lines.push("noipv6");
       continue;
     }
-    // DHCPv6 carries no routes: the default route comes from the ISP's router advertisements.
-    lines.push("ipv6rs", `ia_na ${iaid}`);
+    // DHCPv6 carries no routes: the default route comes from the ISP's router advertisements,
+    // and nothing else does. dhcpcd would make a route of every prefix an advertisement names
+    // (on-link, or via its sender) and a SLAAC address in it; a rogue advertiser on the ISP's
+    // segment naming a LAN's /64 would win over the LAN's own route (dhcpcd's metric on the
+    // uplink is the lower). dhcpcd 9.4 cannot refuse one prefix and keep another, so the uplink
+    // takes none ("nooption nd_prefix_information" drops the option, tested in the lab); its
+    // global address comes from DHCPv6 (ia_na), and the router's own traffic can leave from its
+    // LANs' delegated addresses. Route information options (RFC 4191) dhcpcd 9.4 ignores anyway.
+    lines.push("ipv6rs", "nooption nd_prefix_information", `ia_na ${iaid}`);
     const pd = s.prefixDelegation;
     if (pd) {
       const hint = pd.hintLength !== undefined ? `/::/${pd.hintLength}` : "";
