@@ -6,8 +6,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Lab, standardLab, type LabVm } from "../../hack/lab/vm";
 import { formatIp } from "../../src/api/ip";
+import { DHCPCD_CAPS, dhcpcdProcesses } from "./dhcpcd-processes";
 import { fakeApid, keaPrefixDelegation, tcpAnswer } from "../../hack/lab/topology";
-import { DHCPCD_CAPABILITIES, DHCPCD_USER, FOS1_DHCP_ROUTE_PROTO, inPrefix6, ipv6ToBigInt, type DhcpClientSpec, type DhcpLeaseStatus } from "../../src/engine/dhcp";
+import { DHCPCD_USER, FOS1_DHCP_ROUTE_PROTO, inPrefix6, ipv6ToBigInt, type DhcpClientSpec, type DhcpLeaseStatus } from "../../src/engine/dhcp";
 
 const STATE = "/var/lib/fos1/dhcp";
 const SPEC = "/lab/dhcp-spec.json";
@@ -99,33 +100,6 @@ const converged = async (n: number) =>
 
 const linkLocalReady = (devs: string[]) =>
   devs.map((d) => `until ip -6 addr show dev ${d} scope link | grep -q inet6 && ! ip -6 addr show dev ${d} | grep -q tentative; do sleep 0.2; done`).join("\n");
-
-/** Every dhcpcd process: its title, uid, capability sets and root (a chroot shows as its folder). */
-interface DhcpcdProcess {
-  pid: number;
-  title: string;
-  uid: number;
-  capInh: bigint;
-  capPrm: bigint;
-  capEff: bigint;
-  capBnd: bigint;
-  capAmb: bigint;
-  root: string;
-}
-async function dhcpcdProcesses(): Promise<DhcpcdProcess[]> {
-  const out = await router.runOk(
-    `for p in $(pidof dhcpcd); do echo "$p|$(tr '\\0' ' ' </proc/$p/cmdline)|$(readlink /proc/$p/root)|$(grep -E '^(Uid|CapInh|CapPrm|CapEff|CapBnd|CapAmb):' /proc/$p/status | tr '\\t\\n' ' ;')"; done`,
-  );
-  return out.trim().split("\n").map((line) => {
-    const [pid, title, root, fields] = line.split("|") as [string, string, string, string];
-    const field = (name: string) => fields.split(";").find((f) => f.startsWith(`${name}:`))!.slice(name.length + 1).trim();
-    const cap = (name: string) => BigInt(`0x${field(name)}`);
-    return { pid: Number(pid), title: title.trim(), root, uid: Number(field("Uid").split(/\s+/)[0]), capInh: cap("CapInh"), capPrm: cap("CapPrm"), capEff: cap("CapEff"), capBnd: cap("CapBnd"), capAmb: cap("CapAmb") };
-  });
-}
-/** linux/capability.h's numbers of the capabilities dhcpcd is started with. */
-const CAP_NUMBERS: Record<string, number> = { setgid: 6, setuid: 7, net_bind_service: 10, net_admin: 12, net_raw: 13, sys_chroot: 18 };
-const DHCPCD_CAPS = DHCPCD_CAPABILITIES.reduce((m, c) => m | (1n << BigInt(CAP_NUMBERS[c]!)), 0n);
 
 // The rogue server's option 121: inside management (the issue's 192.168.99.0/25), the LAN's own
 // /24, a network a config names, one that overlaps nothing (its own gateway, to tell it apart in
@@ -366,11 +340,11 @@ describe("fos1's DHCP client on the uplink", () => {
     await waitFor("the DHCPv4 address again", async () => (await addrs("eth0")).find((a) => a.local === leased4 && a.dynamic));
     // One dhcpcd: no second manager started beside the first (its privilege-separated helpers
     // are dhcpcd processes too; the manager is the one fos1 started).
-    expect((await dhcpcdProcesses()).filter((p) => p.title.includes("[manager]")).map((p) => p.pid)).toEqual([after]);
+    expect((await dhcpcdProcesses(router)).filter((p) => p.title.includes("[manager]")).map((p) => p.pid)).toEqual([after]);
   }, 120_000);
 
   test("dhcpcd runs privilege-separated: its privileged proxy as root with only the documented capabilities, every other process as dhcpcd, chrooted, with none", async () => {
-    const procs = await dhcpcdProcesses();
+    const procs = await dhcpcdProcesses(router);
     const dhcpcdUid = Number((await router.runOk(`grep '^${DHCPCD_USER}:' /etc/passwd | cut -d: -f3`)).trim());
     const root = procs.filter((p) => p.uid === 0);
     expect(root.map((p) => p.title)).toEqual([expect.stringContaining("[privileged proxy]")]);
