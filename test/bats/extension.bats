@@ -193,7 +193,7 @@ c, _ = s.accept(); c.sendall(b"hello"); c.close()' "$d/src/machine.sock" &
   assert_failure
   assert_output --partial "mounts the host's /run, which fos1 does not need"
 
-  make_mini; sed -i 's|+sys_chroot$|+sys_chroot,+sys_module|' "$mini/rootfs/usr/local/etc/containers/fos1-agent.yaml"
+  make_mini; sed -i 's|+setpcap$|+setpcap,+sys_module|' "$mini/rootfs/usr/local/etc/containers/fos1-agent.yaml"
   run node_modules/.bin/bun hack/extension/validate.ts "$mini"
   assert_failure
   assert_output --partial "keeps sys_module, which is not one fos1 uses"

@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Lab, standardLab, type LabVm } from "../../hack/lab/vm";
 import { formatIp } from "../../src/api/ip";
-import { DHCPCD_CAPS, dhcpcdProcesses } from "./dhcpcd-processes";
+import { dhcpcdProcesses } from "./dhcpcd-processes";
 import { fakeApid, keaPrefixDelegation, tcpAnswer } from "../../hack/lab/topology";
-import { DHCPCD_USER, FOS1_DHCP_ROUTE_PROTO, inPrefix6, ipv6ToBigInt, type DhcpClientSpec, type DhcpLeaseStatus } from "../../src/engine/dhcp";
+import { DHCPCD_CAPABILITY_MASK, DHCPCD_USER, FOS1_DHCP_ROUTE_PROTO, inPrefix6, ipv6ToBigInt, type DhcpClientSpec, type DhcpLeaseStatus } from "../../src/engine/dhcp";
 
 const STATE = "/var/lib/fos1/dhcp";
 const SPEC = "/lab/dhcp-spec.json";
@@ -348,7 +348,7 @@ describe("fos1's DHCP client on the uplink", () => {
     const dhcpcdUid = Number((await router.runOk(`grep '^${DHCPCD_USER}:' /etc/passwd | cut -d: -f3`)).trim());
     const root = procs.filter((p) => p.uid === 0);
     expect(root.map((p) => p.title)).toEqual([expect.stringContaining("[privileged proxy]")]);
-    expect(root[0]).toMatchObject({ capEff: DHCPCD_CAPS, capPrm: DHCPCD_CAPS, capBnd: DHCPCD_CAPS, capInh: 0n, capAmb: 0n });
+    expect(root[0]).toMatchObject({ capEff: DHCPCD_CAPABILITY_MASK, capPrm: DHCPCD_CAPABILITY_MASK, capBnd: DHCPCD_CAPABILITY_MASK, capInh: 0n, capAmb: 0n });
     const dropped = procs.filter((p) => p.uid !== 0);
     // The manager, which parses what the servers send, is among them.
     expect(dropped.map((p) => p.title).join("\n")).toContain("[manager]");

@@ -2,7 +2,6 @@
 // run as root, which as the dhcpcd user, with which capabilities, chrooted where. Shared by the
 // DHCP client's lab test and the extension's boot.
 import type { LabVm } from "../../hack/lab/vm";
-import { DHCPCD_CAPABILITIES } from "../../src/engine/dhcp";
 
 export interface DhcpcdProcess {
   pid: number;
@@ -32,9 +31,3 @@ export async function dhcpcdProcesses(vm: LabVm): Promise<DhcpcdProcess[]> {
       return { pid: Number(pid), title: title.trim(), root, uid: Number(field("Uid").split(/\s+/)[0]), capInh: cap("CapInh"), capPrm: cap("CapPrm"), capEff: cap("CapEff"), capBnd: cap("CapBnd"), capAmb: cap("CapAmb") };
     });
 }
-
-/** linux/capability.h's numbers of the capabilities fos1 starts dhcpcd with. */
-const CAP_NUMBERS: Record<string, number> = { setgid: 6, setuid: 7, net_bind_service: 10, net_admin: 12, net_raw: 13, sys_chroot: 18 };
-
-/** DHCPCD_CAPABILITIES as the capability mask /proc/PID/status prints. */
-export const DHCPCD_CAPS = DHCPCD_CAPABILITIES.reduce((m, c) => m | (1n << BigInt(CAP_NUMBERS[c]!)), 0n);

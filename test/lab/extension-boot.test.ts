@@ -26,7 +26,8 @@ import { LanClient } from "../../hack/lab/lan-client";
 import { bootLabWithHosts, fakeApid, nftFibModules, reachability, tcpAnswer, wanDhcpServer } from "../../hack/lab/topology";
 import type { ReadinessReport } from "../../src/agent/readiness";
 import { waitUntil } from "../helpers/netns";
-import { DHCPCD_CAPS, dhcpcdProcesses } from "./dhcpcd-processes";
+import { DHCPCD_CAPABILITY_MASK } from "../../src/engine/dhcp";
+import { dhcpcdProcesses } from "./dhcpcd-processes";
 import { buildAndUnpackExtension, httpGet, serviceRoot, LabExtensionService, rootfsTar, specPath } from "./talos-extension";
 
 const repo = resolve(import.meta.dir, "../..");
@@ -231,7 +232,7 @@ describe("the fos1 extension's service, started as Talos starts it, on the defau
     const procs = await dhcpcdProcesses(router);
     const root = procs.filter((p) => p.uid === 0);
     expect(root.map((p) => p.title)).toEqual([expect.stringContaining("[privileged proxy]")]);
-    expect(root[0]).toMatchObject({ capEff: DHCPCD_CAPS, capBnd: DHCPCD_CAPS, capInh: 0n, capAmb: 0n });
+    expect(root[0]).toMatchObject({ capEff: DHCPCD_CAPABILITY_MASK, capBnd: DHCPCD_CAPABILITY_MASK, capInh: 0n, capAmb: 0n });
     const uid = Number((await router.runOk(`grep '^dhcpcd:' ${serviceRoot(SERVICE)}/etc/passwd | cut -d: -f3`)).trim());
     expect(procs.filter((p) => p.uid !== 0).length).toBeGreaterThanOrEqual(3);
     for (const p of procs.filter((p) => p.uid !== 0)) expect(p).toMatchObject({ uid, capEff: 0n, capPrm: 0n, root: expect.stringMatching(/\/usr\/lib\/dhcpcd$/) });

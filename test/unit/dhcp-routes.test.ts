@@ -8,10 +8,12 @@ import { AGENT_CAPABILITIES } from "../../hack/extension/least-privilege";
 import { loadConfigText } from "../../src/api/load";
 import { desiredState } from "../../src/engine/desired";
 import {
+  boundingSetProblem,
   classlessRouteBatch,
   connectedNetworks,
   decodeClasslessRoutes,
   DHCPCD_CAPABILITIES,
+  DHCPCD_CAPABILITY_MASK,
   dhcpcdLauncher,
   parseLease4,
   renderDhcpcdConfig,
@@ -198,6 +200,14 @@ spec: {device: eth3, addresses: [192.168.99.1/24]}
 });
 
 describe("dhcpcd's capabilities", () => {
+  test("a dhcpcd holding more than its list is named (setpriv cannot cut a bounding set without CAP_SETPCAP, and says nothing)", () => {
+    expect(boundingSetProblem("Name:\tdhcpcd\nCapBnd:\t00000000000434c0\n")).toBeUndefined();
+    expect(boundingSetProblem("CapBnd:\t000000c0002434e0\n")).toBe(
+      "dhcpcd holds capabilities beyond net_admin, net_raw, net_bind_service, setuid, setgid, sys_chroot (bounding set 0x000000c0002434e0): setpriv could not cut them, which takes CAP_SETPCAP",
+    );
+    expect(boundingSetProblem("Name:\tdhcpcd\n")).toBe("its bounding set cannot be read");
+  });
+
   test("setpriv execs dhcpcd with a bounding set of exactly what privilege separation needs, and nothing inheritable", () => {
     expect(dhcpcdLauncher("/usr/bin/setpriv")).toEqual([
       "/usr/bin/setpriv",
@@ -205,6 +215,7 @@ describe("dhcpcd's capabilities", () => {
       "--bounding-set=-all,+net_admin,+net_raw,+net_bind_service,+setuid,+setgid,+sys_chroot",
       "--",
     ]);
+    expect(DHCPCD_CAPABILITY_MASK).toBe(0x434c0n);
     // Never more than the agent itself may hold.
     for (const c of DHCPCD_CAPABILITIES) expect(AGENT_CAPABILITIES).toContain(c);
   });

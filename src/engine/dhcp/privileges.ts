@@ -21,6 +21,25 @@ export const DHCPCD_USER = "dhcpcd";
 
 export const DHCPCD_CAPABILITIES = ["net_admin", "net_raw", "net_bind_service", "setuid", "setgid", "sys_chroot"] as const;
 
+/** linux/capability.h's numbers of DHCPCD_CAPABILITIES. */
+const CAP_NUMBERS: Record<(typeof DHCPCD_CAPABILITIES)[number], number> = { setgid: 6, setuid: 7, net_bind_service: 10, net_admin: 12, net_raw: 13, sys_chroot: 18 };
+
+/** DHCPCD_CAPABILITIES as the mask /proc/PID/status prints (CapBnd, CapEff, …). */
+export const DHCPCD_CAPABILITY_MASK = DHCPCD_CAPABILITIES.reduce((m, c) => m | (1n << BigInt(CAP_NUMBERS[c])), 0n);
+
+/**
+ * What is wrong with the bounding set of the dhcpcd started as pid, from its /proc status text;
+ * undefined when it is DHCPCD_CAPABILITIES exactly. setpriv cuts the bounding set only when it
+ * holds CAP_SETPCAP, and without it says nothing and runs dhcpcd with all it holds.
+ */
+export function boundingSetProblem(procStatus: string): string | undefined {
+  const hex = /^CapBnd:\s*([0-9a-f]+)$/m.exec(procStatus)?.[1];
+  if (hex === undefined) return "its bounding set cannot be read";
+  const extra = BigInt(`0x${hex}`) & ~DHCPCD_CAPABILITY_MASK;
+  if (extra === 0n) return undefined;
+  return `dhcpcd holds capabilities beyond ${DHCPCD_CAPABILITIES.join(", ")} (bounding set 0x${hex}): setpriv could not cut them, which takes CAP_SETPCAP`;
+}
+
 /** setpriv's argv that execs dhcpcd with DHCPCD_CAPABILITIES as its bounding set and nothing inheritable. */
 export function dhcpcdLauncher(setpriv: string): string[] {
   return [setpriv, "--inh-caps=-all", `--bounding-set=-all,${DHCPCD_CAPABILITIES.map((c) => `+${c}`).join(",")}`, "--"];

@@ -33,7 +33,7 @@ import { runToolOk } from "../../base/tool";
 import { writeFileAtomic } from "../../base/atomic-file";
 import { Daemon, isProgram, readPid } from "../daemon/supervisor";
 import { renderDhcpcdConfig } from "./config";
-import { DHCPCD_USER, dhcpcdLauncher } from "./privileges";
+import { boundingSetProblem, DHCPCD_USER, dhcpcdLauncher } from "./privileges";
 import { buildStatus, parseLease4, parseLease6, type LeaseDump } from "./lease";
 import type { DhcpClientSpec, DhcpLeaseStatus, ScreenedRoutes } from "./spec";
 import { classlessRouteBatch, connectedNetworks, FOS1_DHCP_ROUTE_PROTO, screenClasslessRoutes, type InstalledRoute } from "./static-routes";
@@ -135,6 +135,7 @@ export class DhcpSupervisor {
       mkdirSync(this.opts.stateDir, { recursive: true });
       writeFileAtomic(this.configPath, config);
       await this.daemon.restart("its configuration changed");
+      this.checkPrivileges();
     });
   }
 
@@ -186,6 +187,20 @@ export class DhcpSupervisor {
       const screened = this.screened.get(st.ifname);
       return screened ? { ...st, classlessRoutes: screened } : st;
     });
+  }
+
+  /** Warns when dhcpcd runs with more capabilities than it needs (setpriv fails silently without CAP_SETPCAP). */
+  private checkPrivileges() {
+    const pid = this.daemon.pid;
+    if (pid === undefined) return;
+    let status: string;
+    try {
+      status = readFileSync(`/proc/${pid}/status`, "utf8");
+    } catch {
+      return; // it exited already; the supervisor restarts it and says why
+    }
+    const problem = boundingSetProblem(status);
+    if (problem) this.log.warn(problem, { pid });
   }
 
   /** Per uplink with classlessStaticRoutes: its lease's option 121 as last screened (what was installed and what refused). */
