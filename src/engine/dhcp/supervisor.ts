@@ -71,7 +71,9 @@ export class DhcpSupervisor {
   /** Per uplink with classlessStaticRoutes: its lease's option 121 as last screened. */
   private screened = new Map<string, ScreenedRoutes>();
   private routeTimer?: ReturnType<typeof setInterval>;
-  private syncing = false;
+  /** Route syncs run one after another; a sync asked for while one waits is that one. */
+  private routeQueue: Promise<void> = Promise.resolve();
+  private routeSyncWaiting = false;
 
   constructor(private readonly opts: DhcpSupervisorOptions) {
     this.log = opts.log.with({ component: "dhcp" });
@@ -228,9 +230,17 @@ export class DhcpSupervisor {
    * protected networks are the config's LAN and management networks and, read each time, every
    * network the router is connected to. A change in what is refused is logged as a warning.
    */
-  async syncRoutes(): Promise<void> {
-    if (this.syncing) return;
-    this.syncing = true;
+  syncRoutes(): Promise<void> {
+    if (this.routeSyncWaiting) return this.routeQueue;
+    this.routeSyncWaiting = true;
+    this.routeQueue = this.routeQueue.then(() => {
+      this.routeSyncWaiting = false;
+      return this.syncRoutesNow();
+    });
+    return this.routeQueue;
+  }
+
+  private async syncRoutesNow(): Promise<void> {
     try {
       const [addrJson, routeJson] = await Promise.all([
         runToolOk({ purpose: "read interface addresses", argv: ["ip", "-json", "addr", "show"] }),
@@ -258,8 +268,6 @@ export class DhcpSupervisor {
       }
     } catch (err) {
       this.log.warn("cannot update the uplinks' option-121 routes; trying again", { error: (err as Error).message });
-    } finally {
-      this.syncing = false;
     }
   }
 
