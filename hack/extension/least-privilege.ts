@@ -11,7 +11,7 @@ export const SETPRIV = "/usr/bin/setpriv";
 export const FOS1 = "/usr/local/bin/fos1";
 
 /** Every capability the agent may keep (setpriv's names, without CAP_). */
-export const AGENT_CAPABILITIES = ["net_admin", "net_raw", "net_bind_service", "bpf", "perfmon", "sys_admin", "setuid", "setgid", "kill"];
+export const AGENT_CAPABILITIES = ["net_admin", "net_raw", "net_bind_service", "bpf", "perfmon", "sys_admin", "setuid", "setgid", "kill", "sys_chroot", "setpcap"];
 
 /** Every host path the agent may see, and whether it may write there. */
 export const AGENT_MOUNTS: Record<string, "rw" | "ro"> = {

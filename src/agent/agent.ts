@@ -30,7 +30,7 @@ import { isConverged, type ApplyResult } from "../engine/apply";
 import { configDigest } from "../journal/journal";
 import { ApplyService, type ApplyOutcome } from "../apply/service";
 import { StateDirBusy } from "../apply/lock";
-import { DhcpSupervisor } from "../engine/dhcp";
+import { DhcpSupervisor, type ScreenedRoutes } from "../engine/dhcp";
 import { LanServices } from "../engine/lan/supervisor";
 import { lanDir } from "../engine/lan/lease-file";
 import { fallbackDir, writeProblem } from "../base/state-dir";
@@ -301,6 +301,11 @@ export class Agent {
     if (!problem && this.journalProblem) this.log.info("the journal is written again", { stateDir: this.opts.stateDir });
     this.journalProblem = problem;
     this.opts.observer?.stateDirProblem(problem ?? this.startProblem, problem !== null);
+  }
+
+  /** Per uplink with classlessStaticRoutes: option 121's routes as last installed and refused (for /metrics). */
+  dhcpRoutes(): ReadonlyMap<string, ScreenedRoutes> {
+    return this.dhcp.screenedRoutes();
   }
 
   /** What the LAN services serve now (for /metrics). */

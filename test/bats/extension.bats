@@ -128,6 +128,12 @@ c, _ = s.accept(); c.sendall(b"hello"); c.close()' "$d/src/machine.sock" &
   # dnsmasq becomes nobody once its sockets are open: the root names that user.
   run grep -c '^nobody:x:65534:65534:' "$svc/etc/passwd"
   assert_output 1
+  # dhcpcd's privilege separation: its user, and that user's home to chroot into, empty.
+  run grep -c '^dhcpcd:x:[0-9]*:65534:[^:]*:/usr/lib/dhcpcd:' "$svc/etc/passwd"
+  assert_output 1
+  run find "$svc/usr/lib/dhcpcd" -mindepth 1
+  assert_success
+  assert_output ""
   # Found by name, through the spec's PATH, as fos1 runs them.
   run chroot "$svc" /usr/sbin/ip -json link show lo
   assert_success
@@ -193,7 +199,7 @@ c, _ = s.accept(); c.sendall(b"hello"); c.close()' "$d/src/machine.sock" &
   assert_failure
   assert_output --partial "mounts the host's /run, which fos1 does not need"
 
-  make_mini; sed -i 's|+kill$|+kill,+sys_module|' "$mini/rootfs/usr/local/etc/containers/fos1-agent.yaml"
+  make_mini; sed -i 's|+setpcap$|+setpcap,+sys_module|' "$mini/rootfs/usr/local/etc/containers/fos1-agent.yaml"
   run node_modules/.bin/bun hack/extension/validate.ts "$mini"
   assert_failure
   assert_output --partial "keeps sys_module, which is not one fos1 uses"

@@ -26,7 +26,9 @@ import { LanClient } from "../../hack/lab/lan-client";
 import { bootLabWithHosts, fakeApid, nftFibModules, reachability, tcpAnswer, wanDhcpServer } from "../../hack/lab/topology";
 import type { ReadinessReport } from "../../src/agent/readiness";
 import { waitUntil } from "../helpers/netns";
-import { buildAndUnpackExtension, httpGet, LabExtensionService, rootfsTar, specPath } from "./talos-extension";
+import { DHCPCD_CAPABILITY_MASK } from "../../src/engine/dhcp";
+import { dhcpcdProcesses } from "./dhcpcd-processes";
+import { buildAndUnpackExtension, httpGet, serviceRoot, LabExtensionService, rootfsTar, specPath } from "./talos-extension";
 
 const repo = resolve(import.meta.dir, "../..");
 const SERVICE = "fos1-agent"; // Talos runs it as ext-fos1-agent
@@ -225,6 +227,16 @@ describe("the fos1 extension's service, started as Talos starts it, on the defau
     await router.runOk("test -s /var/lib/dhcpcd/uplink.lease");
     await reachabilityAsConfigured();
   }, 300_000);
+
+  test("dhcpcd in the service runs privilege-separated: its privileged proxy alone is root, with the documented capabilities; the rest are the service root's dhcpcd user, chrooted into its home, with none", async () => {
+    const procs = await dhcpcdProcesses(router);
+    const root = procs.filter((p) => p.uid === 0);
+    expect(root.map((p) => p.title)).toEqual([expect.stringContaining("[privileged proxy]")]);
+    expect(root[0]).toMatchObject({ capEff: DHCPCD_CAPABILITY_MASK, capBnd: DHCPCD_CAPABILITY_MASK, capInh: 0n, capAmb: 0n });
+    const uid = Number((await router.runOk(`grep '^dhcpcd:' ${serviceRoot(SERVICE)}/etc/passwd | cut -d: -f3`)).trim());
+    expect(procs.filter((p) => p.uid !== 0).length).toBeGreaterThanOrEqual(3);
+    for (const p of procs.filter((p) => p.uid !== 0)) expect(p).toMatchObject({ uid, capEff: 0n, capPrm: 0n, root: expect.stringMatching(/\/usr\/lib\/dhcpcd$/) });
+  }, 60_000);
 
   test("dnsmasq from the service's root serves the LANs: a host with nothing configured on lan gets a lease, and its name resolves", async () => {
     const client = await LanClient.add(peer, "lan", "lanc", "52:54:00:10:10:01");

@@ -49,7 +49,7 @@ interface ServiceSpec {
 }
 
 export const specPath = (name: string) => `/usr/local/etc/containers/${name}.yaml`;
-const serviceRoot = (name: string) => `/usr/local/lib/containers/${name}`;
+export const serviceRoot = (name: string) => `/usr/local/lib/containers/${name}`;
 /** Where Talos writes an ExtensionServiceConfig file of service NAME on the host. */
 const configFileSource = (name: string, mountPath: string) => `/system/overlays/extensions/${name}/${mountPath.slice(1).replaceAll("/", "-")}`;
 

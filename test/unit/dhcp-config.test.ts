@@ -30,7 +30,7 @@ describe("renderDhcpcdConfig", () => {
   test("v6 only: router solicitation and an IA_NA on the uplink, no IPv4", () => {
     const config = renderDhcpcdConfig([{ ifname: "eth0", v4: false, v6: true }]);
     const iaid = iaidOf("eth0");
-    expect(block(config, "eth0")).toEqual([`iaid ${iaid}`, "noipv4", "ipv6rs", `ia_na ${iaid}`]);
+    expect(block(config, "eth0")).toEqual([`iaid ${iaid}`, "noipv4", "ipv6rs", "nooption nd_prefix_information", `ia_na ${iaid}`]);
     // RS is off globally and on per uplink, as dhcpcd.conf(5) asks when delegating prefixes.
     expect(globalLines(config)).toContain("noipv6rs");
     expect(config).not.toContain("ia_pd");
@@ -45,7 +45,7 @@ describe("renderDhcpcdConfig", () => {
     };
     const config = renderDhcpcdConfig([spec]);
     const iaid = iaidOf("bond0");
-    expect(block(config, "bond0")).toEqual([`iaid ${iaid}`, "ipv6rs", `ia_na ${iaid}`, `ia_pd ${iaid}/::/56 lan10/10/64 lan20/20/64`]);
+    expect(block(config, "bond0")).toEqual([`iaid ${iaid}`, "ipv6rs", "nooption nd_prefix_information", `ia_na ${iaid}`, `ia_pd ${iaid}/::/56 lan10/10/64 lan20/20/64`]);
     // dhcpcd must run on the interfaces it delegates to — and must not run DHCP there.
     expect(globalLines(config)).toContain("allowinterfaces bond0 lan10 lan20");
     for (const lan of ["lan10", "lan20"]) expect(block(config, lan)).toEqual(["noipv4", "noipv6rs", "nodhcp6"]);
@@ -70,10 +70,11 @@ describe("renderDhcpcdConfig", () => {
       `iaid ${iaidOf("wan0")}`,
       "metric 100",
       "ipv6rs",
+      "nooption nd_prefix_information",
       `ia_na ${iaidOf("wan0")}`,
       `ia_pd ${iaidOf("wan0")}/::/60 lan/1/64`,
     ]);
-    expect(block(config, "lte0")).toEqual(["iaid 7", "noipv4", "ipv6rs", "ia_na 7"]);
+    expect(block(config, "lte0")).toEqual(["iaid 7", "noipv4", "ipv6rs", "nooption nd_prefix_information", "ia_na 7"]);
     expect(new Set([iaidOf("wan0"), iaidOf("wan1"), 7]).size).toBe(3);
   });
 

@@ -48,6 +48,12 @@ const Dhcp = Type.Object(
     prefixDelegation: Type.Optional(
       Type.Object({ hintLength: Type.Optional(Type.Integer({ minimum: 40, maximum: 64 })) }, { additionalProperties: false }),
     ),
+    classlessStaticRoutes: Type.Optional(
+      Type.Boolean({
+        description:
+          "install the DHCPv4 server's classless static routes (option 121); each one that overlaps a connected, LAN or management network is refused (logged, in status and metrics). Default false: no routes from the server but the default route",
+      }),
+    ),
   },
   { additionalProperties: false },
 );

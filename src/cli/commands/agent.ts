@@ -11,6 +11,8 @@ import { Agent } from "../../agent/agent";
 import { HealthServer, type ListenAddress } from "../../agent/health-server";
 import { AgentMetrics } from "../../agent/agent-metrics";
 import { registerHostMetrics } from "../../agent/router-metrics/host-metrics";
+import { registerDhcpClientMetrics } from "../../agent/router-metrics/dhcp-client-metrics";
+import type { ScreenedRoutes } from "../../engine/dhcp";
 import type { Logger } from "../../base/log";
 import { observeAll } from "../../agent/observer";
 import { Readiness } from "../../agent/readiness";
@@ -78,11 +80,13 @@ export const agent: Command = {
 
     const readiness = new Readiness();
     let lanServing: () => DesiredLan | undefined = () => undefined;
-    const metrics = agentMetrics(() => readiness.report().ready, stateDir, ctx.log, () => lanServing());
+    let dhcpRoutes: () => ReadonlyMap<string, ScreenedRoutes> = () => new Map();
+    const metrics = agentMetrics(() => readiness.report().ready, stateDir, ctx.log, () => lanServing(), () => dhcpRoutes());
     const notifier = new ReadyNotifier(readiness, ctx.log);
     const health = new HealthServer(listen, { readiness: () => readiness.report(), metrics: () => metrics.render(), metricsContentType: metrics.contentType }, ctx.log);
     const a = new Agent({ configFile: file, stateDir, log: ctx.log, observer: observeAll(readiness, metrics, notifier), ...(debounceMs !== undefined ? { debounceMs } : {}), ...(cluster ? { cluster } : {}) });
     lanServing = () => a.lanServing();
+    dhcpRoutes = () => a.dhcpRoutes();
     management = () => managementNetworks(a.configObjects()?.objects ?? []);
     // gRPC and the Kubernetes client load only when used: every other command starts without them.
     const flows = hubble && (await import("../../flows/feed")).startFlowFeed({ server: hubble, zones: zonesInForce(a), metrics: createFlowMetrics(metrics.registry), log: ctx.log });
@@ -113,9 +117,16 @@ export const agent: Command = {
 };
 
 /** What /metrics serves: the agent's own metrics and the router's, read from the kernel at each scrape. */
-export function agentMetrics(isReady: () => boolean, stateDir: string, log: Logger, lan?: () => DesiredLan | undefined): AgentMetrics {
+export function agentMetrics(
+  isReady: () => boolean,
+  stateDir: string,
+  log: Logger,
+  lan?: () => DesiredLan | undefined,
+  dhcpRoutes: () => ReadonlyMap<string, ScreenedRoutes> = () => new Map(),
+): AgentMetrics {
   const metrics = new AgentMetrics(isReady);
   registerHostMetrics(metrics.registry, { stateDir, log, ...(lan ? { lan } : {}) });
+  registerDhcpClientMetrics(metrics.registry, dhcpRoutes);
   return metrics;
 }
 

@@ -22,6 +22,11 @@ export interface DaemonSpec {
   debianPackage: string;
   /** Its arguments. */
   args: string[];
+  /**
+   * A program that execs it with fewer privileges (setpriv and its arguments, ending in "--"):
+   * the daemon's pid and /proc/PID/comm are its own once that program has exec'd it.
+   */
+  launcher?: string[];
   /** Where fos1 records the pid it started (to find what a crashed fos1 left). */
   pidRecord: string;
   /** A line it says once it runs; without one it counts as running once it did not exit within startTimeoutMs. */
@@ -144,7 +149,7 @@ export class Daemon {
         this.orphanChecked = true;
       }
       this.spec.beforeStart?.();
-      proc = Bun.spawn([bin, ...this.spec.args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
+      proc = Bun.spawn([...(this.spec.launcher ?? []), bin, ...this.spec.args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
     } catch (err) {
       // Nothing was started, so no exit will schedule the retry: schedule it here.
       this.scheduleRestart();

@@ -48,7 +48,15 @@ export function renderDhcpcdConfig(specs: DhcpClientSpec[], opts: RenderOptions 
     // Keep trying for ever; an uplink whose server is away comes up when the server returns.
     "timeout 0",
     "option domain_name_servers, domain_name, domain_search",
-    "option classless_static_routes",
+    // No routes from the server but the default route (option 3, router). Classless static
+    // routes (121, and Microsoft's 249) and static routes (33) would let whoever answers on the
+    // uplink — a rogue server on the ISP's segment — send the LAN's or management's networks out
+    // the uplink. "nooption" keeps them out of the request and makes dhcpcd ignore them when sent
+    // anyway. An uplink with classlessStaticRoutes gets option 121's routes from fos1, which
+    // installs them from the lease minus every one that overlaps a connected, LAN or management
+    // network (static-routes.ts): dhcpcd 9.4 has no per-route filter, and a hook runs only after
+    // dhcpcd has installed them, so dhcpcd itself never may.
+    "nooption classless_static_routes, ms_classless_static_routes, static_routes",
     "option interface_mtu",
     "require dhcp_server_identifier",
     "slaac private",
@@ -59,13 +67,23 @@ export function renderDhcpcdConfig(specs: DhcpClientSpec[], opts: RenderOptions 
     const what = [s.v4 && "DHCPv4", s.v6 && "DHCPv6", s.prefixDelegation && "prefix delegation"].filter(Boolean).join(", ");
     lines.push("", `# uplink ${s.ifname}: ${what}`, `interface ${s.ifname}`, `iaid ${iaid}`);
     if (s.routeMetric !== undefined) lines.push(`metric ${s.routeMetric}`);
+    // Not dhcpcd's to act on (see above); the line makes the config change with the setting, so
+    // turning it on or off restarts dhcpcd and brings a fresh lease to screen.
+    if (s.classlessStaticRoutes) lines.push("# classless static routes (option 121): installed by fos1, screened");
     if (!s.v4) lines.push("noipv4");
     if (!s.v6) {
       lines.push("noipv6");
       continue;
     }
-    // DHCPv6 carries no routes: the default route comes from the ISP's router advertisements.
-    lines.push("ipv6rs", `ia_na ${iaid}`);
+    // DHCPv6 carries no routes: the default route comes from the ISP's router advertisements,
+    // and nothing else does. dhcpcd would make a route of every prefix an advertisement names
+    // (on-link, or via its sender) and a SLAAC address in it; a rogue advertiser on the ISP's
+    // segment naming a LAN's /64 would win over the LAN's own route (dhcpcd's metric on the
+    // uplink is the lower). dhcpcd 9.4 cannot refuse one prefix and keep another, so the uplink
+    // takes none ("nooption nd_prefix_information" drops the option, tested in the lab); its
+    // global address comes from DHCPv6 (ia_na), and the router's own traffic can leave from its
+    // LANs' delegated addresses. Route information options (RFC 4191) dhcpcd 9.4 ignores anyway.
+    lines.push("ipv6rs", "nooption nd_prefix_information", `ia_na ${iaid}`);
     const pd = s.prefixDelegation;
     if (pd) {
       const hint = pd.hintLength !== undefined ? `/::/${pd.hintLength}` : "";

@@ -5,7 +5,7 @@
 // Why the files and not `dhcpcd --dumplease`: in 9.4.1 the dump over the control socket fails
 // without privilege separation (the client reads EOF: "dhcpcd_readdump1: Invalid argument"),
 // and the dump of a lease file prints nothing when no hook script is configured.
-import type { DelegatedPrefix, DhcpClientSpec, DhcpLeaseStatus, KernelAddress, LeaseV4, LeaseV6 } from "./spec";
+import type { ClasslessRoute, DelegatedPrefix, DhcpClientSpec, DhcpLeaseStatus, KernelAddress, LeaseV4, LeaseV6 } from "./spec";
 
 export interface LeaseDump {
   v4?: LeaseV4;
@@ -42,6 +42,8 @@ export function parseLease4(msg: Uint8Array): LeaseV4 | undefined {
   if (gateway) lease.gateway = gateway;
   const server = addresses(54)[0];
   if (server) lease.server = server;
+  const csr = opts.get(121);
+  if (csr) lease.classlessRoutes = decodeClasslessRoutes(csr);
   const time = opts.get(51);
   if (time?.length === 4) lease.leaseSeconds = readU32(time, 0);
   return lease;
@@ -63,6 +65,25 @@ export function parseLease6(msg: Uint8Array): LeaseV6 | undefined {
     }
   }
   return lease.addresses.length || lease.delegatedPrefixes.length ? lease : undefined;
+}
+
+/**
+ * Option 121's routes (RFC 3442): each is a prefix length, the significant octets of the
+ * destination, and a gateway. A malformed option yields the routes before the fault, as the
+ * RFC asks a client to treat what it cannot parse: not at all past that point.
+ */
+export function decodeClasslessRoutes(body: Uint8Array): ClasslessRoute[] {
+  const routes: ClasslessRoute[] = [];
+  for (let i = 0; i < body.length; ) {
+    const len = body[i]!;
+    const octets = Math.ceil(len / 8);
+    if (len > 32 || i + 1 + octets + 4 > body.length) break;
+    const dst = new Uint8Array(4);
+    dst.set(body.subarray(i + 1, i + 1 + octets));
+    routes.push({ dst: `${ipv4(dst, 0)}/${len}`, gateway: ipv4(body, i + 1 + octets) });
+    i += 1 + octets + 4;
+  }
+  return routes;
 }
 
 function* options6(buf: Uint8Array): Generator<[number, Uint8Array]> {

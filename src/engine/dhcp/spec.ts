@@ -25,6 +25,14 @@ export interface DhcpClientSpec {
   iaid?: number;
   /** Metric of the routes dhcpcd installs (default: dhcpcd's own, 1000 + ifindex). */
   routeMetric?: number;
+  /**
+   * Install the server's classless static routes (option 121), each one that overlaps a
+   * connected network or one of protectedNetworks refused. Default false: no routes from the
+   * server but the default route.
+   */
+  classlessStaticRoutes?: boolean;
+  /** The LAN and management networks (IPv4 CIDRs) no route from the server may cover, beside the connected ones. */
+  protectedNetworks?: string[];
   /** Who asked (e.g. "NetworkInterface/wan"), named in error messages. */
   ref?: string;
 }
@@ -42,11 +50,27 @@ export interface DhcpLeaseStatus {
   addresses: KernelAddress[];
   /** Per prefix-delegation target: its addresses inside this uplink's delegated prefixes. */
   assigned: { ifname: string; subnetId: number; addresses: KernelAddress[] }[];
+  /** With classlessStaticRoutes: what fos1 installed of the lease's option 121, and what it refused. */
+  classlessRoutes?: ScreenedRoutes;
+}
+
+/** A route of option 121: gateway "0.0.0.0" means on the uplink's link, with no gateway. */
+export interface ClasslessRoute {
+  dst: string;
+  gateway: string;
+}
+
+export interface ScreenedRoutes {
+  accepted: ClasslessRoute[];
+  /** Each refused route with the networks it overlaps. */
+  refused: (ClasslessRoute & { overlaps: string[] })[];
 }
 
 export interface LeaseV4 {
   /** Address with prefix length, e.g. "198.51.100.23/24". */
   address: string;
+  /** Option 121 as the server sent it (RFC 3442), whether or not any is installed. */
+  classlessRoutes?: ClasslessRoute[];
   gateway?: string;
   dnsServers: string[];
   server?: string;

@@ -18,10 +18,13 @@
 // /64s on the LAN side) without releasing the leases, so a restart gets the same ones back.
 // The engine ignores dynamic addresses, so nothing else would ever remove them.
 //
-// Process group. dhcpcd runs in its own session (detached). With privilege separation (when a
-// "dhcpcd" user exists) it forks helpers that outlive a SIGKILLed manager and keep the DHCPv6
-// port bound, which breaks the next start; after every exit fos1 kills what is left of the group
-// (src/engine/daemon/supervisor.ts, which supervises the process).
+// Privileges. dhcpcd runs with its privilege separation (the "dhcpcd" user: fos1's image and the
+// lab name it) and only the capabilities privileges.ts lists, through setpriv.
+//
+// Process group. dhcpcd runs in its own session (detached). With privilege separation it forks
+// helpers that outlive a SIGKILLed manager and keep the DHCPv6 port bound, which breaks the next
+// start; after every exit fos1 kills what is left of the group (src/engine/daemon/supervisor.ts,
+// which supervises the process).
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { OperationError } from "../../base/errors";
@@ -30,17 +33,23 @@ import { runToolOk } from "../../base/tool";
 import { writeFileAtomic } from "../../base/atomic-file";
 import { Daemon, isProgram, readPid } from "../daemon/supervisor";
 import { renderDhcpcdConfig } from "./config";
+import { boundingSetProblem, DHCPCD_USER, dhcpcdLauncher } from "./privileges";
 import { buildStatus, parseLease4, parseLease6, type LeaseDump } from "./lease";
-import type { DhcpClientSpec, DhcpLeaseStatus } from "./spec";
+import type { DhcpClientSpec, DhcpLeaseStatus, ScreenedRoutes } from "./spec";
+import { classlessRouteBatch, connectedNetworks, FOS1_DHCP_ROUTE_PROTO, screenClasslessRoutes, type InstalledRoute } from "./static-routes";
 
 /** dhcpcd 9.4's manager pid file (RUNDIR is compiled in). */
 const DHCPCD_PIDFILE = "/run/dhcpcd/pid";
+/** How often the option-121 routes follow the leases (a renewal rewrites the lease file). */
+const ROUTE_SYNC_MS = 3000;
 
 export interface DhcpSupervisorOptions {
   /** fos1's own files for DHCP: the generated config and the pid of the dhcpcd it started. */
   stateDir: string;
   /** Path of dhcpcd; default: found on PATH, then /usr/sbin/dhcpcd. */
   dhcpcd?: string;
+  /** Path of util-linux's setpriv, which starts dhcpcd with fewer capabilities; default: found on PATH, then /usr/bin/setpriv. */
+  setpriv?: string;
   log: Logger;
   /** dhcpcd's lease directory (its compiled-in DBDIR; default /var/lib/dhcpcd). */
   leaseDir?: string;
@@ -59,6 +68,12 @@ export class DhcpSupervisor {
   private specs: DhcpClientSpec[] = [];
   /** The config dhcpcd should run with; "" when it should not run. */
   private config = "";
+  /** Per uplink with classlessStaticRoutes: its lease's option 121 as last screened. */
+  private screened = new Map<string, ScreenedRoutes>();
+  private routeTimer?: ReturnType<typeof setInterval>;
+  /** Route syncs run one after another; a sync asked for while one waits is that one. */
+  private routeQueue: Promise<void> = Promise.resolve();
+  private routeSyncWaiting = false;
 
   constructor(private readonly opts: DhcpSupervisorOptions) {
     this.log = opts.log.with({ component: "dhcp" });
@@ -72,10 +87,13 @@ export class DhcpSupervisor {
       pidRecord: join(opts.stateDir, "dhcpcd.pid"),
       startedLine: /^dhcpcd-\S+ starting$/,
       beforeStart: refuseForeignManager,
-      // Talos has no "dhcpcd" user: dhcpcd then runs without privilege separation and says so
-      // on every start, in words that look like a fault.
+      launcher: dhcpcdLauncher(opts.setpriv ?? Bun.which("setpriv") ?? "/usr/bin/setpriv"),
+      // Without its user (a root that does not name it), dhcpcd runs everything as root and says
+      // only "no such user dhcpcd": say what that costs.
       relay: (line, pid) =>
-        line === "no such user dhcpcd" ? this.log.debug("dhcpcd runs without privilege separation (no dhcpcd user)", { pid }) : this.log.info(line, { program: "dhcpcd", pid }),
+        line === `no such user ${DHCPCD_USER}`
+          ? this.log.warn(`dhcpcd runs without privilege separation: there is no user ${DHCPCD_USER}, so the process that parses the servers' messages keeps root`, { pid })
+          : this.log.info(line, { program: "dhcpcd", pid }),
       log: this.log,
       ...(opts.backoff ? { backoff: opts.backoff } : {}),
       ...(opts.stopTimeoutMs !== undefined ? { stopTimeoutMs: opts.stopTimeoutMs } : {}),
@@ -109,14 +127,17 @@ export class DhcpSupervisor {
       if (config === this.config && (config === "" || this.daemon.supervised)) {
         this.log.debug("DHCP client configuration unchanged");
         this.specs = specs;
+        this.followRoutes();
         return;
       }
       this.specs = specs;
       this.config = config;
+      this.followRoutes();
       if (!config) return this.daemon.stop("no interface asks for DHCP any more");
       mkdirSync(this.opts.stateDir, { recursive: true });
       writeFileAtomic(this.configPath, config);
       await this.daemon.restart("its configuration changed");
+      this.checkPrivileges();
     });
   }
 
@@ -125,7 +146,10 @@ export class DhcpSupervisor {
     return this.daemon.serial(async () => {
       this.config = "";
       this.specs = [];
+      this.followRoutes();
       await this.daemon.stop("fos1 stops the DHCP client");
+      // As dhcpcd removes its routes on SIGTERM, fos1 removes the option-121 routes it installed.
+      await this.syncRoutes();
     });
   }
 
@@ -142,6 +166,7 @@ export class DhcpSupervisor {
     return this.daemon.serial(async () => {
       this.config = "";
       this.specs = [];
+      this.followRoutes(); // and the option-121 routes stay too, as dhcpcd's do
       if (this.daemon.pid !== undefined) this.log.info("leaving dhcpcd's addresses and routes in place", { pid: this.daemon.pid });
       await this.daemon.abandon();
     });
@@ -160,7 +185,103 @@ export class DhcpSupervisor {
         const v6 = readLease(join(this.leaseDir, `${s.ifname}.lease6`), parseLease6);
         leases.set(s.ifname, { ...(v4 && s.v4 ? { v4 } : {}), ...(v6 && s.v6 ? { v6 } : {}) });
       }
-    return buildStatus(specs, running, leases, ipJson);
+    return buildStatus(specs, running, leases, ipJson).map((st) => {
+      const screened = this.screened.get(st.ifname);
+      return screened ? { ...st, classlessRoutes: screened } : st;
+    });
+  }
+
+  /** Warns when dhcpcd runs with more capabilities than it needs (setpriv fails silently without CAP_SETPCAP). */
+  private checkPrivileges() {
+    const pid = this.daemon.pid;
+    if (pid === undefined) return;
+    let status: string;
+    try {
+      status = readFileSync(`/proc/${pid}/status`, "utf8");
+    } catch {
+      return; // it exited already; the supervisor restarts it and says why
+    }
+    const problem = boundingSetProblem(status);
+    if (problem) this.log.warn(problem, { pid });
+  }
+
+  /** Per uplink with classlessStaticRoutes: its lease's option 121 as last screened (what was installed and what refused). */
+  screenedRoutes(): ReadonlyMap<string, ScreenedRoutes> {
+    return this.screened;
+  }
+
+  /** Runs syncRoutes every few seconds while an uplink asks for option 121's routes; stops otherwise. */
+  private followRoutes() {
+    const wanted = this.specs.some((s) => s.classlessStaticRoutes);
+    if (wanted && !this.routeTimer) {
+      this.routeTimer = setInterval(() => void this.syncRoutes(), ROUTE_SYNC_MS);
+      this.routeTimer.unref?.();
+    } else if (!wanted && this.routeTimer) {
+      clearInterval(this.routeTimer);
+      this.routeTimer = undefined;
+    }
+    if (!wanted) this.screened.clear();
+  }
+
+  /**
+   * Makes the kernel's option-121 routes match the running dhcpcd's leases, screened
+   * (static-routes.ts): installs the accepted ones on their uplink, removes the rest (a lease
+   * gone, a route dropped by the server, a setting turned off, a network now protected). The
+   * protected networks are the config's LAN and management networks and, read each time, every
+   * network the router is connected to. A change in what is refused is logged as a warning.
+   */
+  syncRoutes(): Promise<void> {
+    if (this.routeSyncWaiting) return this.routeQueue;
+    this.routeSyncWaiting = true;
+    this.routeQueue = this.routeQueue.then(() => {
+      this.routeSyncWaiting = false;
+      return this.syncRoutesNow();
+    });
+    return this.routeQueue;
+  }
+
+  private async syncRoutesNow(): Promise<void> {
+    try {
+      const [addrJson, routeJson] = await Promise.all([
+        runToolOk({ purpose: "read interface addresses", argv: ["ip", "-json", "addr", "show"] }),
+        runToolOk({ purpose: "read fos1's DHCP routes", argv: ["ip", "-4", "-json", "route", "show", "proto", String(FOS1_DHCP_ROUTE_PROTO)] }),
+      ]);
+      const links = JSON.parse(addrJson) as { ifname: string; ifindex: number }[];
+      const installed = (JSON.parse(routeJson) as InstalledRoute[]).map((r) => ({ ...r, dst: r.dst.includes("/") ? r.dst : `${r.dst}/32` }));
+      const connected = connectedNetworks(addrJson);
+      const running = this.daemon.pid !== undefined;
+      const lines: string[] = [];
+      const uplinks = new Set([...this.specs.map((s) => s.ifname), ...installed.map((r) => r.dev)]);
+      for (const ifname of uplinks) {
+        const spec = this.specs.find((s) => s.ifname === ifname && s.classlessStaticRoutes);
+        const lease = spec && running ? readLease(join(this.leaseDir, `${ifname}.lease`), parseLease4) : undefined;
+        const screened = spec ? screenClasslessRoutes(lease?.classlessRoutes ?? [], [...connected, ...(spec.protectedNetworks ?? [])]) : undefined;
+        if (spec && screened) this.noteScreened(ifname, screened);
+        const ifindex = links.find((l) => l.ifname === ifname)?.ifindex;
+        // dhcpcd's own default metric, so these sit beside its routes on the same uplink.
+        const metric = spec?.routeMetric ?? 1000 + (ifindex ?? 0);
+        lines.push(...classlessRouteBatch(ifname, metric, screened?.accepted ?? [], installed));
+      }
+      if (lines.length) {
+        await runToolOk({ purpose: "install the uplinks' option-121 routes", argv: ["ip", "-batch", "-"], stdin: lines.join("\n") + "\n" });
+        this.log.info("DHCP option-121 routes updated", { changes: lines });
+      }
+    } catch (err) {
+      this.log.warn("cannot update the uplinks' option-121 routes; trying again", { error: (err as Error).message });
+    }
+  }
+
+  private noteScreened(ifname: string, screened: ScreenedRoutes) {
+    const before = this.screened.get(ifname);
+    this.screened.set(ifname, screened);
+    if (JSON.stringify(before?.refused) === JSON.stringify(screened.refused)) return;
+    for (const r of screened.refused)
+      this.log.warn(`refused a route from the DHCP server on ${ifname}: ${r.dst} via ${r.gateway} overlaps ${r.overlaps.join(", ")}, a connected, LAN or management network`, {
+        interface: ifname,
+        dst: r.dst,
+        gateway: r.gateway,
+        overlaps: r.overlaps,
+      });
   }
 }
 
