@@ -8,7 +8,8 @@ import { dlopen, FFIType, suffix, type Pointer } from "bun:ffi";
 import { BpfError, check, checkPtr, cstr, native, pointer } from "../../src/bpf/errors";
 import { bpfObjectOpenOpts, CStruct } from "../../src/bpf/cstructs";
 import { BpfMap, mapInfo } from "../../src/bpf/maps";
-import { ensureBpffsDir, type BpfProgram } from "../../src/bpf/object";
+import type { BpfProgram } from "../../src/bpf/object";
+import { ensureBpffsDir } from "../../src/bpf/bpffs";
 
 let resizer: { bpf_map__set_max_entries: (map: Pointer, n: number) => number } | undefined;
 

@@ -1,7 +1,8 @@
 // The C library through bun:ffi, opened once for the whole program: the few calls Bun and Node
 // do not offer. sd_notify needs a unix datagram socket, the eBPF binding needs errno, printf
-// formatting of libbpf's log lines and interface indexes, and fos1's locks (the state dir, an
-// XDP filter's pins) need flock(2), which releases the lock when the holder dies.
+// formatting of libbpf's log lines and interface indexes, fos1's locks (the state dir, an XDP
+// filter's pins) need flock(2), which releases the lock when the holder dies, and a node
+// without bpffs needs mount(2).
 import { dlopen, FFIType, read, suffix } from "bun:ffi";
 
 const { ptr, i32, u32, u64, i64, cstring } = FFIType;
@@ -17,6 +18,8 @@ const symbols = {
   sendto: { args: [i32, ptr, u64, i32, ptr, u32], returns: i64 },
   /** libbpf hands its log lines to the print callback as (format, va_list). */
   vsnprintf: { args: [ptr, u64, ptr, ptr], returns: i32 },
+  /** mount(2): bpffs where nothing mounted one (src/bpf/bpffs.ts). */
+  mount: { args: [ptr, ptr, ptr, u64, ptr], returns: i32 },
   /** In the caller's network namespace, unlike /sys/class/net (which follows the mount). */
   if_nametoindex: { args: [ptr], returns: u32 },
 } as const;

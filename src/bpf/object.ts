@@ -3,14 +3,12 @@
 // `pinning = LIBBPF_PIN_BY_NAME` are pinned under pinRoot on load, and a map already pinned
 // there is reused instead of created (libbpf checks type, key/value size, max_entries and
 // flags, and refuses a mismatch) -- so map contents outlive the process that loaded them.
-import { mkdirSync, statfsSync } from "node:fs";
 import type { Pointer } from "bun:ffi";
 import { Btf } from "./btf";
 import { BpfError, check, checkPtr, cstr, native, pointer } from "./errors";
 import { bpfObjectOpenOpts, CStruct } from "./cstructs";
 import { BpfMap, type MapInfo } from "./maps";
-
-const BPF_FS_MAGIC = 0xcafe4a11;
+import { ensureBpffsDir } from "./bpffs";
 
 export interface OpenOptions {
   /**
@@ -134,15 +132,4 @@ function declared(m: Pointer): MapInfo {
     valueSize: lib.bpf_map__value_size(m),
     maxEntries: lib.bpf_map__max_entries(m),
   };
-}
-
-/** Creates dir (and parents) and makes sure it is on a BPF filesystem, where pins can live. */
-export function ensureBpffsDir(dir: string): void {
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-  } catch (err) {
-    throw new BpfError(`create pin directory ${dir}`, 0, `${(err as Error).message} (is bpffs mounted? mount -t bpf bpf /sys/fs/bpf)`);
-  }
-  if (statfsSync(dir).type !== BPF_FS_MAGIC)
-    throw new BpfError(`use pin directory ${dir}`, 0, "not on a BPF filesystem (mount -t bpf bpf /sys/fs/bpf)");
 }
