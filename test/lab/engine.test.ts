@@ -117,7 +117,8 @@ describe("an 802.3ad bond with VLANs, a VRF and a VLAN on a trunk", () => {
       const aggregators = [...bonding.matchAll(/Aggregator ID: (\d+)/g)].map((m) => m[1]);
       return /Bonding Mode: IEEE 802.3ad/.test(bonding) && !/Partner Mac Address: 00:00:00:00:00:00/.test(bonding) && new Set(aggregators).size === 1 && aggregators.length >= 3;
     });
-    expect(await pingFrom("wan", "198.51.100.1", 3)).toBe(true);
+    // Aggregated is not yet distributing: under TCG the partner may take seconds more to pass frames.
+    await reaches("wan", "198.51.100.1");
   }, 120_000);
 
   test("a client on each VLAN of the bond reaches the router (IPv4 and IPv6)", async () => {
