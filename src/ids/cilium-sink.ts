@@ -16,7 +16,7 @@ import { CILIUM_CLUSTERWIDE_NETWORK_POLICY } from "../cluster/resources";
 import { ROLE_LABEL, ROUTER_ROLE } from "../cilium/translate/topology";
 import type { Logger } from "../base/log";
 import type { Block } from "./policy";
-import { failedAll, type BlockSink, type SinkResult } from "./sink";
+import { failedAll, type BlockSink, type ExistingBlock, type SinkResult } from "./sink";
 
 export const IDS_BLOCK_POLICY = "fos1-ids-blocks";
 export const EXPIRY_ANNOTATION = "fos1.io/ids-block-expiry";
@@ -75,7 +75,7 @@ export class CiliumSink implements BlockSink {
     private readonly maxBlocks = DEFAULT_CLUSTER_MAX_BLOCKS,
   ) {}
 
-  async existing(now: number): Promise<{ prefix: string; expiresAt: number }[]> {
+  async existing(now: number): Promise<ExistingBlock[]> {
     const policy = await this.api.get(CILIUM_CLUSTERWIDE_NETWORK_POLICY, IDS_BLOCK_POLICY);
     if (!policy) return [];
     try {
@@ -84,7 +84,13 @@ export class CiliumSink implements BlockSink {
       this.log.warn("the cluster's IDS deny policy has no readable expiry times; it is replaced by this reader's blocks", { policy: IDS_BLOCK_POLICY, error: (err as Error).message });
     }
     this.dirty = true; // expired ones go at the first tick; an unreadable policy is replaced
-    return [...this.blocks].filter(([, at]) => at > now).map(([prefix, expiresAt]) => ({ prefix, expiresAt }));
+    // Every source in this policy is the IDS's: each may be evicted.
+    return [...this.blocks].filter(([, at]) => at > now).map(([prefix, expiresAt]) => ({ prefix, expiresAt, evictable: true }));
+  }
+
+  /** Evicted: gone from the policy at this tick's converge. */
+  async remove(prefixes: string[]): Promise<void> {
+    for (const p of prefixes) if (this.blocks.delete(p)) this.dirty = true;
   }
 
   async add(blocks: Block[], now: number): Promise<SinkResult> {

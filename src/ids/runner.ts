@@ -44,8 +44,12 @@ export function startIds(options: IdsRunnerOptions): IdsHandle {
   const runner = new IdsRunner(options);
   const abort = new AbortController();
   const done = runner.run(abort.signal);
+  options.metrics.allowlist(options.policy.currentAllowlist.counts());
   return {
-    setAllowlist: (a) => options.policy.setAllowlist(a),
+    setAllowlist: (a) => {
+      options.policy.setAllowlist(a);
+      options.metrics.allowlist(a.counts());
+    },
     stop: async () => {
       abort.abort();
       await done.catch(() => {});
@@ -104,11 +108,16 @@ export class IdsRunner {
     const alert = record.alert;
     m.alert(alert.severity);
     const d = this.o.policy.consider(alert, this.now());
-    if (d.verdict !== "queued") m.skipped(d.verdict);
-    if (d.verdict === "allowlisted") this.o.log.debug("alert from an allowlisted source: not blocked", { source: d.prefix, why: d.why, sid: alert.signatureId });
+    if (d.verdict === "queued") {
+      if (d.evicted !== undefined) m.evicted();
+    } else m.skipped(d.verdict);
+    if (d.verdict === "allowlisted") {
+      m.allowlisted(d.class);
+      this.o.log.debug("alert from an allowlisted source: not blocked", { source: d.prefix, class: d.class, why: d.why, sid: alert.signatureId });
+    }
   }
 
-  /** Expires, writes one batch of waiting blocks, lets the sinks do their own upkeep. One at a time. */
+  /** Expires, takes evicted blocks off, writes one batch of waiting blocks, lets the sinks do their own upkeep. One at a time. */
   flush(): Promise<void> {
     this.flushing ??= this.flushOnce().finally(() => (this.flushing = null));
     return this.flushing;
@@ -118,6 +127,9 @@ export class IdsRunner {
     const now = this.now();
     const p = this.o.policy;
     p.expire(now);
+    // Before the batch: a source evicted and alerted on again since is taken off, then blocked again.
+    const evicted = p.takeEvictions();
+    if (evicted.length) await this.evict(evicted, now);
     const batch = p.takeBatch(this.o.batchSize ?? DEFAULT_BATCH_SIZE, now);
     if (batch.length) await this.write(batch, now);
     for (const sink of this.o.sinks) {
@@ -127,7 +139,19 @@ export class IdsRunner {
         this.sinkError(sink.name, (err as Error).message);
       }
     }
-    this.o.metrics.blocks(p.activeCount, p.pendingCount);
+    this.o.metrics.blocks(p.activeCount, p.pendingCount, p.rateAggregates);
+  }
+
+  private async evict(prefixes: string[], now: number): Promise<void> {
+    for (const sink of this.o.sinks) {
+      try {
+        await sink.remove(prefixes, now);
+      } catch (err) {
+        // Still blocked there until its TTL runs out (the agent expires XDP blocks): room is made in the policy anyway.
+        this.sinkError(sink.name, `cannot take evicted blocks off: ${(err as Error).message}`, prefixes.length);
+      }
+    }
+    this.o.log.info("evicted the oldest IDS blocks to make room for new ones (--max-blocks)", { count: prefixes.length, first: prefixes[0] });
   }
 
   private async write(batch: Block[], now: number): Promise<void> {
@@ -171,7 +195,7 @@ export class IdsRunner {
     const now = this.now();
     for (const sink of this.o.sinks) {
       try {
-        for (const e of await sink.existing(now)) this.o.policy.remember(e.prefix, e.expiresAt);
+        for (const e of await sink.existing(now)) this.o.policy.remember(e.prefix, e.expiresAt, e.evictable);
       } catch (err) {
         this.o.log.warn("cannot read the blocks a sink already holds; sources blocked there may be blocked again", { sink: sink.name, error: (err as Error).message });
       }
