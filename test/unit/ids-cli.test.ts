@@ -43,6 +43,9 @@ describe("fos1 ids: what it refuses (exit 2)", () => {
     await refused(["run", "-f", ROUTER, "--eve", "/tmp/eve.json", "--listen", "localhost:9"], "is not an IP address");
     await refused(["run", "-f", ROUTER, "--eve", "/tmp/eve.json", "--no-xdp"], "with --no-xdp, --cluster is needed");
     await refused(["run", "-f", ROUTER, "--eve", "/tmp/eve.json", "--out", "x.rules"], "--out does not go with fos1 ids run");
+    await refused(["run", "-f", ROUTER, "--eve", "/tmp/eve.json", "--block-on", "tcp,syn"], '--block-on "tcp,syn": "syn" is not an alert category; give a comma-separated list of tcp-established, tcp, udp, icmp, other');
+    await refused(["run", "-f", ROUTER, "--eve", "/tmp/eve.json", "--rate-total", "0"], '--rate-total takes a whole number from 1 to 65536; got "0"');
+    await refused(["run", "-f", ROUTER, "--eve", "/tmp/eve.json", "--rate-per-network", "many"], '--rate-per-network takes a whole number from 1 to 65536; got "many"');
   });
 
   test("run: without a config (none given, none applied) the management networks are unknown, so nothing runs", async () => {
@@ -139,12 +142,15 @@ describe("fos1 ids run against the fake API server", () => {
       appendFileSync(eve, await Bun.file(FIXTURE).text());
       const denied = await eventually("the deny policy with every blocked source", () => {
         const cidrs = policy()?.specs[0]!.ingressDeny[0]!.fromCIDR;
-        return cidrs?.length === 4 ? cidrs : undefined;
+        return cidrs?.length === 2 ? cidrs : undefined;
       });
-      expect(denied).toEqual(["192.0.2.200/32", "198.51.100.99/32", "2001:db8:bad::17/128", "203.0.113.7/32"]);
+      // By default only alerts on TCP flows past their handshake block: 203.0.113.7's SYNs and 192.0.2.200's alert could be forged.
+      expect(denied).toEqual(["198.51.100.99/32", "2001:db8:bad::17/128"]);
       const metrics = samples(await (await fetch(new URL("/metrics", url))).text());
-      expect(value(metrics, "fos1_ids_blocks_total", { sink: "cilium" })).toBe(4);
+      expect(value(metrics, "fos1_ids_blocks_total", { sink: "cilium" })).toBe(2);
+      expect(value(metrics, "fos1_ids_alerts_skipped_total", { reason: "category" })).toBe(3);
       expect(value(metrics, "fos1_ids_alerts_skipped_total", { reason: "allowlisted" })).toBe(2);
+      expect([value(metrics, "fos1_ids_alerts_allowlisted_total", { class: "management" }), value(metrics, "fos1_ids_alerts_allowlisted_total", { class: "not_a_host" })]).toEqual([1, 1]);
       expect(value(metrics, "fos1_ids_eve_malformed_lines_total", { reason: "bad_alert" })).toBe(2);
       expect(value(metrics, "fos1_ids_blocks_total", { sink: "xdp" })).toBeUndefined();
 

@@ -70,7 +70,7 @@ describe("the IDS deny policy", () => {
   test("a restarted reader takes the blocks back from the policy and removes the ones that expired meanwhile", async () => {
     await sink().add([block("203.0.113.8/32", T0 + MINUTE), block("203.0.113.9/32", T0 + 3 * MINUTE)], T0);
     const again = sink();
-    expect(await again.existing(T0 + 2 * MINUTE)).toEqual([{ prefix: "203.0.113.9/32", expiresAt: T0 + 3 * MINUTE }]);
+    expect(await again.existing(T0 + 2 * MINUTE)).toEqual([{ prefix: "203.0.113.9/32", expiresAt: T0 + 3 * MINUTE, evictable: true }]);
     await again.tick(T0 + 2 * MINUTE);
     expect(denied()![0]).toEqual(["203.0.113.9/32"]);
     expect(JSON.parse(policy()!.metadata.annotations[EXPIRY_ANNOTATION]!)).toEqual({ "203.0.113.9/32": "2025-03-14T09:33:00.000Z" });

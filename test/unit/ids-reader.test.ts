@@ -11,7 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Registry } from "prom-client";
 import { loadConfigText } from "../../src/api/load";
-import { Allowlist, buildAllowlist } from "../../src/ids/allowlist";
+import { Allowlist, buildAllowlist, NO_HOST_FACTS } from "../../src/ids/allowlist";
+import { ALERT_CATEGORIES } from "../../src/ids/category";
 import { EveFile } from "../../src/ids/eve-file";
 import { EveStreamSocket } from "../../src/ids/eve-socket";
 import { createIdsMetrics } from "../../src/ids/metrics";
@@ -29,13 +30,14 @@ let allowlist: Allowlist;
 beforeAll(async () => {
   recorded = await Bun.file(FIXTURE).text();
   const path = new URL("./ids/router.yaml", import.meta.url).pathname;
-  allowlist = buildAllowlist(loadConfigText(await Bun.file(path).text(), path).objects, [], []);
+  allowlist = buildAllowlist(loadConfigText(await Bun.file(path).text(), path).objects, NO_HOST_FACTS, []);
 });
 
 /** A sink that keeps every block it is given; it can be told to refuse. */
 class RecordingSink implements BlockSink {
   readonly name = "test";
   readonly added: Block[] = [];
+  readonly removed: string[] = [];
   refuse: string | null = null;
 
   async existing() {
@@ -46,6 +48,10 @@ class RecordingSink implements BlockSink {
     if (this.refuse) return { written: [], failed: blocks.map((b) => ({ prefix: b.prefix, error: this.refuse! })) };
     this.added.push(...blocks);
     return { written: blocks.map((b) => b.prefix), failed: [] };
+  }
+
+  async remove(prefixes: string[]) {
+    this.removed.push(...prefixes);
   }
 
   async tick() {}
@@ -72,10 +78,13 @@ afterEach(async () => {
   for (const stop of stops.splice(0)) await stop();
 });
 
+/** What the reader tests do not test: every category blocks, and the rate does not bind (ids-policy.test.ts tests both). */
+const READER_POLICY = { severity: 2, ttlMs: 3_600_000, blockOn: ALERT_CATEGORIES, rate: { windowMs: 60_000, perAggregate: 1e6, total: 1e6 }, maxPending: 4096, maxBlocks: 16_384 };
+
 function start(source: EveSource, policyOptions: Partial<PolicyOptions> = {}) {
   const registry = new Registry();
   const sink = new RecordingSink();
-  const policy = new WatchedPolicy({ severity: 2, ttlMs: 3_600_000, allowlist, maxPending: 4096, maxBlocks: 16_384, ...policyOptions });
+  const policy = new WatchedPolicy({ ...READER_POLICY, allowlist, ...policyOptions });
   const { log, lines: logLines } = memoryLogger();
   const runner = new IdsRunner({ source, policy, sinks: [sink], metrics: createIdsMetrics(registry, ["test"]), log, flushIntervalMs: 10 });
   const abort = new AbortController();
@@ -172,7 +181,7 @@ describe("tailing eve.json", () => {
     expect(await r.metric("fos1_ids_alerts_skipped_total", { reason: "duplicate" })).toBe(9700);
   });
 
-  test("a storm from more sources than the bounds allow: the waiting set stays at its bound and the rest is counted", async () => {
+  test("a storm from more sources than the bounds allow: the waiting set stays at its bound, the oldest blocks are taken off the sink for new ones, and the rest is counted", async () => {
     const path = fileIn("storm-wide.json");
     writeFileSync(path, "");
     const r = start(new EveFile(path, { pollMs: 10 }), { maxPending: 512, maxBlocks: 2000 });
@@ -183,10 +192,14 @@ describe("tailing eve.json", () => {
     await eventually("10 000 alerts read", async () => (await r.metric("fos1_ids_eve_lines_total")) === 10_000);
     await eventually("the waiting set written out", async () => r.policy.pendingCount === 0);
     expect(r.policy.most).toBeLessThanOrEqual(512);
-    expect(r.sink.added.length).toBeLessThanOrEqual(2000);
+    await eventually("the evicted blocks taken off the sink", async () => r.sink.removed.length === (await r.metric("fos1_ids_blocks_evicted_total")));
+    const removed = new Set(r.sink.removed);
+    expect(r.sink.prefixes().filter((p) => !removed.has(p)).length).toBe(2000);
+    expect(removed.size).toBeGreaterThan(0);
+    expect(r.sink.prefixes().slice(0, removed.size)).toEqual(r.sink.removed); // oldest first
     expect(new Set(r.sink.prefixes()).size).toBe(r.sink.added.length);
-    const dropped = (await r.metric("fos1_ids_alerts_skipped_total", { reason: "pending_full" }))! + (await r.metric("fos1_ids_alerts_skipped_total", { reason: "blocks_full" }))!;
-    expect(dropped + r.sink.added.length).toBe(10_000);
+    expect(await r.metric("fos1_ids_alerts_skipped_total", { reason: "blocks_full" })).toBe(0);
+    expect((await r.metric("fos1_ids_alerts_skipped_total", { reason: "pending_full" }))! + r.sink.added.length).toBe(10_000);
   });
 
   test("a sink that refuses: counted, and the source's next alert tries again", async () => {
@@ -232,7 +245,7 @@ describe("Suricata's unix_stream socket", () => {
     const { log } = memoryLogger();
     const runner = new IdsRunner({
       source: new EveStreamSocket(path),
-      policy: new BlockPolicy({ severity: 2, ttlMs: 1000, allowlist, maxPending: 10, maxBlocks: 10 }),
+      policy: new BlockPolicy({ ...READER_POLICY, allowlist, maxPending: 10, maxBlocks: 10 }),
       sinks: [],
       metrics: createIdsMetrics(new Registry(), []),
       log,
