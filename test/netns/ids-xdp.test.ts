@@ -75,8 +75,9 @@ function startInFar(command: string[], args: string[]): AgentProcess {
   return new AgentProcess(ns, args, { keepSys: true, command, env: fos1.env() });
 }
 
+/** An alert on an established TCP flow (app_proto set): the category that blocks by default. */
 const alertLine = (ip: string, severity: number, sid = 2001219, signature = "ET SCAN Potential SSH Scan") =>
-  `${JSON.stringify({ timestamp: new Date().toISOString(), flow_id: 1, in_iface: "f0", event_type: "alert", src_ip: ip, src_port: 40000, dest_ip: FAR4, dest_port: 22, proto: "TCP", alert: { action: "allowed", gid: 1, signature_id: sid, rev: 1, signature, category: "Attempted Information Leak", severity } })}\n`;
+  `${JSON.stringify({ timestamp: new Date().toISOString(), flow_id: 1, in_iface: "f0", event_type: "alert", src_ip: ip, src_port: 40000, dest_ip: FAR4, dest_port: 22, proto: "TCP", app_proto: "ssh", alert: { action: "allowed", gid: 1, signature_id: sid, rev: 1, signature, category: "Attempted Information Leak", severity } })}\n`;
 const dropped = (reason: string) => fos1.counter("edge", reason);
 
 describe("Suricata alerts become XDP blocks", () => {
