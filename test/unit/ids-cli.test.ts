@@ -109,7 +109,11 @@ describe("fos1 ids run against the fake API server", () => {
   });
   afterAll(() => fake.stop());
 
-  test("alerts appended to eve.json become the cluster's deny policy, which goes when the TTL runs out; /metrics counts; SIGTERM ends it with 0", async () => {
+  test("alerts appended to eve.json become the cluster's deny policy, which goes when the TTL runs out; a node of the cluster is never blocked; /metrics counts; SIGTERM ends it with 0", async () => {
+    // A router node of the cluster: an alert that names it (forged, on an "established" flow) must not block it.
+    const NODE_IP = "172.20.0.11";
+    fake.put("nodes", { apiVersion: "v1", kind: "Node", metadata: { name: "router-1" }, status: { addresses: [{ type: "Hostname", address: "router-1" }, { type: "InternalIP", address: NODE_IP }] } });
+    const nodeAlert = JSON.stringify({ timestamp: "2025-03-14T09:31:00.000000+0000", event_type: "alert", src_ip: NODE_IP, src_port: 6443, dest_ip: "192.168.10.5", dest_port: 51000, proto: "TCP", app_proto: "tls", alert: { action: "allowed", gid: 1, signature_id: 2030358, rev: 2, signature: "ET MALWARE Observed Malicious SSL Cert", severity: 1 } });
     const kubeconfig = join(dir, "kubeconfig");
     writeFileSync(kubeconfig, stringify({
       apiVersion: "v1",
@@ -139,7 +143,7 @@ describe("fos1 ids run against the fake API server", () => {
     try {
       const url = await eventually("the metrics address", () => log.find((l) => l.msg === "metrics endpoint listening")?.url as string | undefined);
       await eventually("the reader at the end of eve.json", () => log.some((l) => l.msg.startsWith("reading ")));
-      appendFileSync(eve, await Bun.file(FIXTURE).text());
+      appendFileSync(eve, (await Bun.file(FIXTURE).text()) + nodeAlert + "\n");
       const denied = await eventually("the deny policy with every blocked source", () => {
         const cidrs = policy()?.specs[0]!.ingressDeny[0]!.fromCIDR;
         return cidrs?.length === 2 ? cidrs : undefined;
@@ -149,8 +153,11 @@ describe("fos1 ids run against the fake API server", () => {
       const metrics = samples(await (await fetch(new URL("/metrics", url))).text());
       expect(value(metrics, "fos1_ids_blocks_total", { sink: "cilium" })).toBe(2);
       expect(value(metrics, "fos1_ids_alerts_skipped_total", { reason: "category" })).toBe(3);
-      expect(value(metrics, "fos1_ids_alerts_skipped_total", { reason: "allowlisted" })).toBe(2);
-      expect([value(metrics, "fos1_ids_alerts_allowlisted_total", { class: "management" }), value(metrics, "fos1_ids_alerts_allowlisted_total", { class: "not_a_host" })]).toEqual([1, 1]);
+      await eventually("the node's alert read", async () => value(samples(await (await fetch(new URL("/metrics", url))).text()), "fos1_ids_alerts_skipped_total", { reason: "allowlisted" }) === 3);
+      expect(value(metrics, "fos1_ids_allowlist_entries", { class: "cluster_node" })).toBe(1);
+      const after = samples(await (await fetch(new URL("/metrics", url))).text());
+      expect(["management", "not_a_host", "cluster_node"].map((c) => value(after, "fos1_ids_alerts_allowlisted_total", { class: c }))).toEqual([1, 1, 1]);
+      expect(value(after, "fos1_ids_blocks_total", { sink: "cilium" })).toBe(2); // not the node
       expect(value(metrics, "fos1_ids_eve_malformed_lines_total", { reason: "bad_alert" })).toBe(2);
       expect(value(metrics, "fos1_ids_blocks_total", { sink: "xdp" })).toBeUndefined();
 
