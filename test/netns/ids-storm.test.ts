@@ -6,7 +6,9 @@
 // still pings the router, the DNS server still answers the router's query, the management host
 // still pings it — and the one real attacker (an alert on an established flow, before the storm)
 // is dropped. /metrics counts every refusal by reason and class, the block set stayed within its
-// rate, and the reader's memory within bounds. Root; run after make build (dist/bpf).
+// rate, and the reader's memory within bounds. Before it, at the block cap: the oldest of the
+// IDS's own blocks is taken off the filter for a new one, never the operator's nor the config's.
+// Root; run after make build (dist/bpf).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -34,6 +36,10 @@ const ATTACKER = "192.0.2.66";
 // On sm0, the management network behind the router's m0:
 const MGMT_HOST = "198.18.9.7";
 const MGMT_ROUTER = "198.18.9.1";
+// For eviction: sources the IDS blocks, one the operator blocks by hand, one the config blocks.
+const EVICTED = ["192.0.2.71", "192.0.2.72", "192.0.2.73"];
+const BY_HAND = "192.0.2.77";
+const STATIC = "192.0.2.78";
 
 const STORM = 100_000;
 
@@ -66,14 +72,14 @@ spec: {interfaces: [m0], management: true}
 apiVersion: security.fos1.io/v1alpha1
 kind: XDPFilter
 metadata: {name: edge}
-spec: {interfaces: [f0, m0], blocklist: [203.0.113.0/24]}
+spec: {interfaces: [f0, m0], blocklist: [203.0.113.0/24, ${STATIC}/32]}
 `;
 
 beforeAll(async () => {
   pinRoot = testPinRoot("ids-storm");
   ({ src, far } = await createXdpPair());
   await addVeth(src, "sm0", far, "m0");
-  await ipBatch(src, [...[GATEWAY, DNS, DHCP_SERVER, NEXT_HOP, ATTACKER].map((a) => `address add ${a}/24 dev s0`), `address add ${MGMT_HOST}/24 dev sm0`, "link set sm0 up"]);
+  await ipBatch(src, [...[GATEWAY, DNS, DHCP_SERVER, NEXT_HOP, ATTACKER, ...EVICTED, BY_HAND, STATIC].map((a) => `address add ${a}/24 dev s0`), `address add ${MGMT_HOST}/24 dev sm0`, "link set sm0 up"]);
   await ipBatch(far, ["link set lo up"]);
   fos1 = new FarFos1(far, pinRoot, stateDir, tmp);
   writeFileSync(configFile, CONFIG);
@@ -158,6 +164,39 @@ function storm(): { text: string; protectedBy: Record<string, number>; forgeable
 }
 
 const metric = (all: Sample[], name: string, labels: Record<string, string> = {}) => value(all, name, labels) ?? Number.NaN;
+
+describe("the block cap", () => {
+  test("beyond --max-blocks the oldest IDS block is taken off the XDP filter for the new one; the operator's and the config's blocks stay", async () => {
+    expect((await fos1.xdp(["block", `${BY_HAND}/32`, "--ttl", "1h"])).exitCode).toBe(0);
+    const eve = join(tmp, "eve-cap.json");
+    writeFileSync(eve, "");
+    const ids = startInFar(["--eve", eve, "-f", configFile, "--state-dir", stateDir, "--lease-dir", leaseDir, "--max-blocks", "3", "--listen", "127.0.0.1:0"]);
+    try {
+      await ids.waitForLog("the reader open", (l) => l.msg.startsWith("reading "));
+      const [first, second, third] = EVICTED as [string, string, string];
+      // The config blocks STATIC already; the IDS blocks it too (a dynamic record), then first: with BY_HAND, the cap.
+      appendFileSync(eve, [eveLine(STATIC, "established"), eveLine(first, "established")].join("\n") + "\n");
+      await waitUntil("XDP dropping the first source", async () => !(await pingOnceFrom(src, first, FAR4)), 20_000);
+      appendFileSync(eve, [eveLine(second, "established"), eveLine(third, "established")].join("\n") + "\n");
+      await waitUntil("XDP dropping the third source", async () => !(await pingOnceFrom(src, third, FAR4)), 20_000);
+      await waitUntil("the first source evicted", () => reachesFrom(src, first, FAR4), 20_000);
+
+      expect(await pingOnceFrom(src, second, FAR4)).toBe(false);
+      expect(await pingOnceFrom(src, BY_HAND, FAR4)).toBe(false); // the operator's: never evicted
+      expect(await pingOnceFrom(src, STATIC, FAR4)).toBe(false); // evicted as the IDS's, still the config's
+      const listed = (await fos1.list()).filter((e) => e.filter === "edge" && e.prefix.startsWith("192.0.2."));
+      expect(listed.map((e) => `${e.prefix} ${e.source}`).sort()).toEqual([`${second}/32 dynamic`, `${third}/32 dynamic`, `${BY_HAND}/32 dynamic`, `${STATIC}/32 static`].sort());
+      const url = new URL("/metrics", (await ids.waitForLog("the metrics endpoint", (l) => l.msg === "metrics endpoint listening")).url as string).href;
+      const m = samples((await ids.get(url)).body);
+      expect([metric(m, "fos1_ids_blocks_evicted_total"), metric(m, "fos1_ids_blocks_total", { sink: "xdp" }), metric(m, "fos1_ids_blocks_active")]).toEqual([2, 4, 3]);
+      expect(await ids.stop("SIGTERM")).toBe(0);
+    } finally {
+      ids.kill("SIGKILL");
+    }
+    // The storm below starts from no dynamic block.
+    for (const p of [EVICTED[1], EVICTED[2], BY_HAND]) expect((await fos1.xdp(["unblock", `${p}/32`])).exitCode).toBe(0);
+  }, 120_000);
+});
 
 describe("a storm of forged alerts", () => {
   test("100 000 forged alerts leave the gateway, the DNS server and the management network reachable; the real attacker is blocked; metrics say what was refused and why; memory stays bounded", async () => {
