@@ -17,7 +17,6 @@ import type { Subprocess } from "bun";
 import { removePinRoot, testPinRoot } from "../helpers/bpffs";
 import { waitUntil } from "../helpers/netns";
 import { samples, value, type Sample } from "../helpers/prometheus";
-import { AgentProcess } from "./agent-process";
 import { addVeth, destroyAll, ipBatch, run } from "./netns";
 import { FarFos1 } from "./xdp-fos1";
 import { FAR4, FAR6, createXdpPair, pingOnceFrom, reachesFrom } from "./xdp-pair";
@@ -123,12 +122,8 @@ function dhcpAck(): Uint8Array {
   return msg;
 }
 
-/** A fos1 process in the far namespace with bpffs visible. */
-function startInFar(args: string[]): AgentProcess {
-  const ns = { name: far, argv: (cmd: string[]) => ["ip", "netns", "exec", far, ...cmd] };
-  // info: a debug line per allowlisted alert would be a hundred thousand lines to the test.
-  return new AgentProcess(ns, args, { keepSys: true, command: ["ids", "run"], env: { ...fos1.env(), FOS1_LOG_LEVEL: "info" } });
-}
+// info: a debug line per allowlisted alert would be a hundred thousand lines to the test.
+const startInFar = (args: string[]) => fos1.spawn(["ids", "run"], args, { FOS1_LOG_LEVEL: "info" });
 
 type Kind = "established" | "udp" | "icmp" | "syn";
 function eveLine(src: string, kind: Kind): string {
