@@ -43,6 +43,9 @@ describe("fos1 ids: what it refuses (exit 2)", () => {
     await refused(["run", "-f", ROUTER, "--eve", "/tmp/eve.json", "--listen", "localhost:9"], "is not an IP address");
     await refused(["run", "-f", ROUTER, "--eve", "/tmp/eve.json", "--no-xdp"], "with --no-xdp, --cluster is needed");
     await refused(["run", "-f", ROUTER, "--eve", "/tmp/eve.json", "--out", "x.rules"], "--out does not go with fos1 ids run");
+  });
+
+  test("run: an alert category, or a rate of new blocks, it does not know", async () => {
     await refused(["run", "-f", ROUTER, "--eve", "/tmp/eve.json", "--block-on", "tcp,syn"], '--block-on "tcp,syn": "syn" is not an alert category; give a comma-separated list of tcp-established, tcp, udp, icmp, other');
     await refused(["run", "-f", ROUTER, "--eve", "/tmp/eve.json", "--rate-total", "0"], '--rate-total takes a whole number from 1 to 65536; got "0"');
     await refused(["run", "-f", ROUTER, "--eve", "/tmp/eve.json", "--rate-per-network", "many"], '--rate-per-network takes a whole number from 1 to 65536; got "many"');
