@@ -4,6 +4,9 @@
 // the rate of writes is bounded however fast alerts come. A line that is not an EVE record is
 // counted and skipped; nothing in a line can end the reader.
 //
+// The allowlist is read again every refreshAllowlist.everyMs while the reader runs (addresses,
+// leases, routes and nodes change under it); setAllowlist pushes one at once.
+//
 // `fos1 ids run` runs this in the foreground. fos1 agent could run it beside its converge loop:
 // startIds(...) with the agent's registry, its state dir and the allowlist of the config in
 // force (setAllowlist on every new config), stopped with the agent.
@@ -30,6 +33,8 @@ export interface IdsRunnerOptions {
   flushIntervalMs?: number;
   batchSize?: number;
   now?: () => number;
+  /** Reads the allowlist again while the reader runs: the host's addresses, leases, routes and the cluster's nodes change. */
+  refreshAllowlist?: { read: () => Promise<Allowlist>; everyMs: number };
 }
 
 export interface IdsHandle {
@@ -44,12 +49,8 @@ export function startIds(options: IdsRunnerOptions): IdsHandle {
   const runner = new IdsRunner(options);
   const abort = new AbortController();
   const done = runner.run(abort.signal);
-  options.metrics.allowlist(options.policy.currentAllowlist.counts());
   return {
-    setAllowlist: (a) => {
-      options.policy.setAllowlist(a);
-      options.metrics.allowlist(a.counts());
-    },
+    setAllowlist: (a) => runner.setAllowlist(a),
     stop: async () => {
       abort.abort();
       await done.catch(() => {});
@@ -69,6 +70,7 @@ export class IdsRunner {
   }
 
   async run(signal: AbortSignal): Promise<void> {
+    this.o.metrics.allowlist(this.o.policy.currentAllowlist.counts());
     await this.rememberExisting();
     const handler: EveHandler = {
       line: (text) => this.line(text),
@@ -88,13 +90,32 @@ export class IdsRunner {
         await sleep(this.o.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS, ended.signal);
       }
     })();
+    const refresher = this.o.refreshAllowlist && this.refresh(this.o.refreshAllowlist, ended.signal);
     try {
       await this.o.source.run(handler, signal);
     } finally {
       signal.removeEventListener("abort", end);
       end();
-      await ticker;
+      await Promise.all([ticker, refresher]);
       await this.flush();
+    }
+  }
+
+  setAllowlist(allowlist: Allowlist): void {
+    this.o.policy.setAllowlist(allowlist);
+    this.o.metrics.allowlist(allowlist.counts());
+  }
+
+  /** One read at a time, every everyMs, until the reader ends; a failed read keeps the allowlist in force. */
+  private async refresh(r: NonNullable<IdsRunnerOptions["refreshAllowlist"]>, signal: AbortSignal): Promise<void> {
+    for (;;) {
+      await sleep(r.everyMs, signal);
+      if (signal.aborted) return;
+      try {
+        this.setAllowlist(await r.read());
+      } catch (err) {
+        this.o.log.warn("cannot read the allowlist again; the one in force stays", { error: (err as Error).message });
+      }
     }
   }
 

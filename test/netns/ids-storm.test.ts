@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { removePinRoot, testPinRoot } from "../helpers/bpffs";
+import { dhcpAck } from "../helpers/dhcp-lease";
 import { waitUntil } from "../helpers/netns";
 import { samples, value, type Sample } from "../helpers/prometheus";
 import { addVeth, destroyAll, ipBatch, run } from "./netns";
@@ -110,17 +111,6 @@ async function resolves(): Promise<boolean> {
   return false;
 }
 
-/** dhcpcd's lease file for f0: a DHCPv4 ACK (RFC 2131) naming the gateway, the server and the DNS server. */
-function dhcpAck(): Uint8Array {
-  const ip = (a: string) => a.split(".").map(Number);
-  const options = [[53, 5], [1, 255, 255, 255, 0], [3, ...ip(GATEWAY)], [54, ...ip(DHCP_SERVER)], [6, ...ip(DNS)], [51, 0, 0, 14, 16]].flatMap(([code, ...data]) => [code!, data.length, ...data]);
-  const msg = new Uint8Array(240 + options.length + 1);
-  msg[0] = 2; // BOOTREPLY
-  msg.set(ip(FAR4), 16); // yiaddr
-  msg.set([0x63, 0x82, 0x53, 0x63], 236);
-  msg.set([...options, 255], 240);
-  return msg;
-}
 
 // info: a debug line per allowlisted alert would be a hundred thousand lines to the test.
 const startInFar = (args: string[]) => fos1.spawn(["ids", "run"], args, { FOS1_LOG_LEVEL: "info" });
@@ -205,7 +195,7 @@ describe("a storm of forged alerts", () => {
 
       // The uplink gets its lease and fos1 a route while the reader runs: the allowlist follows.
       mkdirSync(leaseDir, { recursive: true });
-      writeFileSync(join(leaseDir, "f0.lease"), dhcpAck());
+      writeFileSync(join(leaseDir, "f0.lease"), dhcpAck({ address: FAR4, gateway: GATEWAY, server: DHCP_SERVER, dns: [DNS] }));
       await ipBatch(far, [`route add 10.77.0.0/16 via ${NEXT_HOP} proto 241`]);
       await waitUntil("the allowlist holding the lease and the route", async () => {
         const m = await scrape();

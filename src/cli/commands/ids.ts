@@ -18,7 +18,7 @@ import type { ConfigObject } from "../../api/kinds";
 import { FIELD_MANAGER, KubeCiliumClient, MANAGED_BY_LABEL, PURPOSE_LABEL } from "../../cluster/cilium-client";
 import { ClientNodeKubeApi, loadKubeConfig } from "../../cluster/kube-client";
 import type { Logger } from "../../base/log";
-import { buildAllowlist, operatorAllowlist, type AllowEntry, type Allowlist } from "../../ids/allowlist";
+import { buildAllowlist, operatorAllowlist, type AllowEntry } from "../../ids/allowlist";
 import { CiliumSink, DEFAULT_CLUSTER_MAX_BLOCKS } from "../../ids/cilium-sink";
 import { DEFAULT_BLOCK_ON, parseBlockOn } from "../../ids/category";
 import { EveFile } from "../../ids/eve-file";
@@ -149,17 +149,8 @@ async function run(ctx: CommandContext): Promise<number> {
   const registry = new Registry();
   const metrics = createIdsMetrics(registry, sinks.map((s) => s.name));
   const policy = new BlockPolicy({ severity, ttlMs, allowlist: first, blockOn, rate, maxPending: MAX_PENDING, maxBlocks });
-  const handle = startIds({ source, policy, sinks, metrics, log: ctx.log });
+  const handle = startIds({ source, policy, sinks, metrics, log: ctx.log, refreshAllowlist: { read: allowlist, everyMs: ALLOWLIST_REFRESH_MS } });
   const server = listen && serveMetrics(listen.host, listen.port, registry, ctx.log);
-  // One read at a time: a slow API server must not pile reads up.
-  let reading = false;
-  const refresh = setInterval(() => {
-    if (reading) return;
-    reading = true;
-    void allowlist()
-      .then((a: Allowlist) => handle.setAllowlist(a))
-      .finally(() => (reading = false));
-  }, ALLOWLIST_REFRESH_MS);
   const stop = (signal: NodeJS.Signals) => {
     ctx.log.info("stopping", { signal });
     void handle.stop();
@@ -172,7 +163,6 @@ async function run(ctx: CommandContext): Promise<number> {
   } catch (err) {
     throw new OperationError((err as Error).message);
   } finally {
-    clearInterval(refresh);
     process.off("SIGTERM", stop);
     process.off("SIGINT", stop);
     await server?.stop(true);
