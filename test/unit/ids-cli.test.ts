@@ -33,14 +33,21 @@ describe("fos1 ids: what it refuses (exit 2)", () => {
     await refused(["watch"], 'unknown subcommand "watch"');
   });
 
-  test("run: no --eve, an EVE output fos1 does not read, a bad severity, TTL, allowlist entry or listen address", async () => {
+  // Each refusal starts the executable: a few per test keep each within bun's 5 s on a loaded machine.
+  test("run: no --eve, or an EVE output fos1 does not read", async () => {
     await refused(["run", "-f", ROUTER], "--eve PATH or --eve unix:PATH is required");
     await refused(["run", "-f", ROUTER, "--eve", "unix_dgram:/run/suricata/eve.sock"], "unix_dgram and other outputs are not read");
     await refused(["run", "-f", ROUTER, "--eve", "unix:eve.sock"], "a unix socket is unix:/absolute/path");
+  });
+
+  test("run: a bad severity, TTL, allowlist entry or listen address", async () => {
     await refused(["run", "-f", ROUTER, "--eve", "/tmp/eve.json", "--severity", "0"], '--severity takes a whole number from 1 to 255; got "0"');
     await refused(["run", "-f", ROUTER, "--eve", "/tmp/eve.json", "--ttl", "soon"], '--ttl takes a duration like 90s, 30m or 1h; got "soon"');
     await refused(["run", "-f", ROUTER, "--eve", "/tmp/eve.json", "--allow", "mgmt"], '--allow "mgmt" is not a CIDR');
     await refused(["run", "-f", ROUTER, "--eve", "/tmp/eve.json", "--listen", "localhost:9"], "is not an IP address");
+  });
+
+  test("run: options that do not go together", async () => {
     await refused(["run", "-f", ROUTER, "--eve", "/tmp/eve.json", "--no-xdp"], "with --no-xdp, --cluster is needed");
     await refused(["run", "-f", ROUTER, "--eve", "/tmp/eve.json", "--out", "x.rules"], "--out does not go with fos1 ids run");
   });
