@@ -12,7 +12,8 @@
 //     default route (the internet) is not part of it: that would allow every address;
 //   - router: the router's own addresses (configured, and the kernel's);
 //   - gateway, dhcp_server: what the uplinks' DHCP leases name;
-//   - next_hop: the gateways of fos1's routes (configured, and in the kernel's tables);
+//   - next_hop: the gateways of fos1's routes (configured, and in the kernel's tables: fos1's
+//     Route objects and its DHCP client's routes);
 //   - dns: the resolvers the config names (DNSResolver forwarders, the DNS servers DHCP and
 //     router advertisements hand out) and those the leases name;
 //   - cluster_node: the addresses of the cluster's nodes (with --cluster);
@@ -50,7 +51,7 @@ export interface LeaseFacts {
 /** The host's state the allowlist depends on, read again while the reader runs. */
 export interface HostFacts {
   links: LinkAddresses[];
-  /** Gateways of fos1's routes in the kernel (every table). */
+  /** Gateways of fos1's routes in the kernel (every table): its Route objects' and its DHCP client's. */
   nextHops: string[];
   leases: LeaseFacts[];
   /** Addresses of the cluster's nodes. */

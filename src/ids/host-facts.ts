@@ -1,15 +1,16 @@
 // Reads what the allowlist must know of the host while the reader runs (allowlist.ts is the
-// pure part): the links' addresses, the next hops of fos1's routes in the kernel (every table,
-// both families, protocol FOS1_PROTO), what the uplinks' DHCP leases name (dhcpcd's lease files,
-// the same files the DHCP client's status reads: src/engine/dhcp/lease.ts) and, with a cluster,
-// its nodes' addresses. A part that cannot be read is left empty and said once: the rest still
+// pure part): the links' addresses; the next hops of fos1's routes in the kernel (every table,
+// both families: protocol FOS1_PROTO, fos1's Route objects, and protocol dhcp, the routes fos1's
+// DHCP client installs, classless static ones included); what the uplinks' DHCP leases name
+// (dhcpcd's lease files, the same files the DHCP client's status reads: src/engine/dhcp/lease.ts);
+// and, with a cluster, its nodes' addresses. A part that cannot be read is left empty and said once: the rest still
 // protects, and the next read tries again.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../base/log";
 import { runToolOk } from "../base/tool";
 import { parseLease4, parseLease6 } from "../engine/dhcp/lease";
-import { observeLinks } from "../engine/host-reader";
+import { observeLinks, splitJsonArrays } from "../engine/host-reader";
 import { FOS1_PROTO } from "../engine/model";
 import type { KubeApi } from "../cluster/kube-api";
 import { NODE } from "../cluster/resources";
@@ -73,7 +74,9 @@ export function hostFactsReader(o: { leaseDir: string; nodes?: () => Promise<str
       return fallback;
     }
   };
-  const routes = async (family: string) => nextHopsOf(await runToolOk({ purpose: "read fos1's routes", argv: ["ip", "-json", family, "route", "show", "table", "all", "proto", String(FOS1_PROTO)] }));
+  // One ip per family: `-4`/`-6` cannot be given per line of a batch.
+  const routes = async (family: string) =>
+    splitJsonArrays(await runToolOk({ purpose: "read fos1's routes", argv: ["ip", "-json", family, "-batch", "-"], stdin: `route show table all proto ${FOS1_PROTO}\nroute show table all proto dhcp\n` })).flatMap(nextHopsOf);
   return {
     read: async () => ({
       links: await part<LinkAddresses[]>("links", () => observeLinks(), []),

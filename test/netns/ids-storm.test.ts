@@ -1,7 +1,8 @@
 // The IDS cannot be turned against the router: 100 000 forged Suricata alerts through the real
 // `fos1 ids run` into a real XDP filter (on the uplink f0 and the management port m0), naming
 // among others the uplink's gateway and DNS server (from a DHCP lease written while the reader
-// runs), its DHCP server, a next hop of fos1's (a kernel route added while it runs), the
+// runs), its DHCP server, a next hop of fos1's (kernel routes of fos1's and of its DHCP client added
+// while it runs; another route's next hop is not one), the
 // management network, the router itself and fe80::. Afterwards, with real packets: the gateway
 // still pings the router, the DNS server still answers the router's query, the management host
 // still pings it — and the one real attacker (an alert on an established flow, before the storm)
@@ -196,10 +197,11 @@ describe("a storm of forged alerts", () => {
       // The uplink gets its lease and fos1 a route while the reader runs: the allowlist follows.
       mkdirSync(leaseDir, { recursive: true });
       writeFileSync(join(leaseDir, "f0.lease"), dhcpAck({ address: FAR4, gateway: GATEWAY, server: DHCP_SERVER, dns: [DNS] }));
-      await ipBatch(far, [`route add 10.77.0.0/16 via ${NEXT_HOP} proto 241`]);
-      await waitUntil("the allowlist holding the lease and the route", async () => {
+      // fos1's route (its protocol), and one its DHCP client would install (a classless static route).
+      await ipBatch(far, [`route add 10.77.0.0/16 via ${NEXT_HOP} proto 241`, "route add 10.78.0.0/16 via 192.0.2.251 proto dhcp", "route add 10.79.0.0/16 via 192.0.2.252"]);
+      await waitUntil("the allowlist holding the lease and the routes", async () => {
         const m = await scrape();
-        return ["gateway", "dhcp_server", "dns", "next_hop"].every((c) => metric(m, "fos1_ids_allowlist_entries", { class: c }) === 1);
+        return ["gateway", "dhcp_server", "dns"].every((c) => metric(m, "fos1_ids_allowlist_entries", { class: c }) === 1) && metric(m, "fos1_ids_allowlist_entries", { class: "next_hop" }) === 2;
       }, 30_000);
       expect(await reachesFrom(src, GATEWAY, FAR4)).toBe(true);
       expect(await reachesFrom(src, ATTACKER, FAR4)).toBe(true);
