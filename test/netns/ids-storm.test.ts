@@ -1,9 +1,9 @@
 // The IDS cannot be turned against the router: 100 000 forged Suricata alerts through the real
 // `fos1 ids run` into a real XDP filter (on the uplink f0 and the management port m0), naming
 // among others the uplink's gateway and DNS server (from a DHCP lease written while the reader
-// runs), its DHCP server, a next hop of fos1's (kernel routes of fos1's and of its DHCP client added
-// while it runs; another route's next hop is not one), the
-// management network, the router itself and fe80::. Afterwards, with real packets: the gateway
+// runs), its DHCP server, a next hop of fos1's (kernel routes of fos1's and of its DHCP client
+// added while it runs; another route's next hop is not one), the management network, the router
+// itself and fe80::. Afterwards, with real packets: the gateway
 // still pings the router, the DNS server still answers the router's query, the management host
 // still pings it — and the one real attacker (an alert on an established flow, before the storm)
 // is dropped. /metrics counts every refusal by reason and class, the block set stayed within its
