@@ -35,7 +35,7 @@ export function createIdsMetrics(registry: Registry, sinks: string[]): IdsMetric
   const evicted = new Counter({ name: "fos1_ids_blocks_evicted_total", help: "IDS blocks taken off before their TTL ran out to make room for new ones (--max-blocks)", registers });
   const aggregates = new Gauge({ name: "fos1_ids_rate_aggregates", help: "Networks (/24, /48) the rate of new blocks is counted for in the current window", registers });
   const blocks = new Counter({ name: "fos1_ids_blocks_total", help: "Sources blocked because of an alert, by where the block was written (xdp: the XDP filters' dynamic blocklist; cilium: the cluster's deny policy)", labelNames: ["sink"] as const, registers });
-  const failures = new Counter({ name: "fos1_ids_block_failures_total", help: "Blocks that could not be written, by sink (no XDP filter loaded, the API server unreachable, the cluster policy full)", labelNames: ["sink"] as const, registers });
+  const failures = new Counter({ name: "fos1_ids_block_failures_total", help: "Blocks that could not be written, by sink (no XDP filter loaded, the API server unreachable, a batch larger than the whole cluster policy)", labelNames: ["sink"] as const, registers });
   const active = new Gauge({ name: "fos1_ids_blocks_active", help: "Sources blocked by the IDS whose TTL has not run out", registers });
   const pending = new Gauge({ name: "fos1_ids_blocks_pending", help: "Sources waiting for the next batch of block writes", registers });
   const up = new Gauge({ name: "fos1_ids_eve_source_up", help: "1 while the EVE source is open (the file is being read, or the socket listens)", registers });
