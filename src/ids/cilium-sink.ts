@@ -8,7 +8,8 @@
 // lose every ingress no other policy allows. Each block's expiry is kept in an annotation, so a
 // restarted reader removes what expired meanwhile instead of keeping it for ever. Every CIDR is
 // a Cilium identity and a policy-map entry on each endpoint (../shared/cilium/FACTS.md), so the
-// policy holds at most maxBlocks sources; the XDP blocklist has room for far more.
+// policy holds at most maxBlocks sources (the oldest make room for new ones); the XDP blocklist
+// has room for far more.
 import { Backoff } from "../base/backoff";
 import type { CiliumClient } from "../cluster/cilium-client";
 import type { KubeApi, KubeObject } from "../cluster/kube-api";
@@ -16,7 +17,7 @@ import { CILIUM_CLUSTERWIDE_NETWORK_POLICY } from "../cluster/resources";
 import { ROLE_LABEL, ROUTER_ROLE } from "../cilium/translate/topology";
 import type { Logger } from "../base/log";
 import type { Block } from "./policy";
-import { failedAll, type BlockSink, type SinkResult } from "./sink";
+import { failedAll, type BlockSink, type ExistingBlock, type SinkResult } from "./sink";
 
 export const IDS_BLOCK_POLICY = "fos1-ids-blocks";
 export const EXPIRY_ANNOTATION = "fos1.io/ids-block-expiry";
@@ -75,7 +76,7 @@ export class CiliumSink implements BlockSink {
     private readonly maxBlocks = DEFAULT_CLUSTER_MAX_BLOCKS,
   ) {}
 
-  async existing(now: number): Promise<{ prefix: string; expiresAt: number }[]> {
+  async existing(now: number): Promise<ExistingBlock[]> {
     const policy = await this.api.get(CILIUM_CLUSTERWIDE_NETWORK_POLICY, IDS_BLOCK_POLICY);
     if (!policy) return [];
     try {
@@ -84,27 +85,47 @@ export class CiliumSink implements BlockSink {
       this.log.warn("the cluster's IDS deny policy has no readable expiry times; it is replaced by this reader's blocks", { policy: IDS_BLOCK_POLICY, error: (err as Error).message });
     }
     this.dirty = true; // expired ones go at the first tick; an unreadable policy is replaced
-    return [...this.blocks].filter(([, at]) => at > now).map(([prefix, expiresAt]) => ({ prefix, expiresAt }));
+    // Every source in this policy is the IDS's: each may be evicted.
+    return [...this.blocks].filter(([, at]) => at > now).map(([prefix, expiresAt]) => ({ prefix, expiresAt, evictable: true }));
   }
 
   async add(blocks: Block[], now: number): Promise<SinkResult> {
-    const taken: Block[] = [];
-    const full: Block[] = [];
+    // Full: the oldest sources (the earliest expiry; every block has the same TTL) make room, as
+    // the policy's own cap does, so real attackers are not refused for a storm's.
+    const evicted = new Map<string, number>();
     for (const b of blocks) {
-      if (!this.blocks.has(b.prefix) && this.blocks.size >= this.maxBlocks) full.push(b);
-      else {
-        taken.push(b);
-        this.blocks.set(b.prefix, b.expiresAt);
+      if (!this.blocks.has(b.prefix) && this.blocks.size >= this.maxBlocks) {
+        const [prefix, at] = this.oldest()!;
+        this.blocks.delete(prefix);
+        evicted.set(prefix, at);
       }
+      this.blocks.set(b.prefix, b.expiresAt);
     }
-    const failed = failedAll(full, `the cluster's IDS deny policy already holds ${this.maxBlocks} sources (--cluster-max-blocks)`).failed;
-    if (!taken.length) return { written: [], failed };
+    // A batch larger than the whole policy pushes out its own first blocks.
+    const taken = blocks.filter((b) => this.blocks.has(b.prefix));
+    const failed = failedAll(blocks.filter((b) => !this.blocks.has(b.prefix)), `evicted at once: the batch is larger than --cluster-max-blocks (${this.maxBlocks})`).failed;
     const error = await this.converge(now);
-    if (error === null) return { written: taken.map((b) => b.prefix), failed };
-    // Not in the cluster: forgotten here too, so that the source's next alert tries again.
-    for (const b of taken) this.blocks.delete(b.prefix);
+    if (error === null) {
+      const gone = [...evicted.keys()].filter((p) => !blocks.some((b) => b.prefix === p));
+      if (gone.length) this.log.info("the cluster's IDS deny policy is full (--cluster-max-blocks): its oldest sources made room", { policy: IDS_BLOCK_POLICY, evicted: gone.length, first: gone[0] });
+      return { written: taken.map((b) => b.prefix), failed };
+    }
+    // Not in the cluster: forgotten here too, so that the source's next alert tries again; what made room is back.
+    for (const b of blocks) this.blocks.delete(b.prefix);
+    for (const [prefix, at] of evicted) this.blocks.set(prefix, at);
     this.dirty = true;
-    return { written: [], failed: [...failed, ...failedAll(taken, error).failed] };
+    return { written: [], failed: failedAll(blocks, error).failed };
+  }
+
+  /** Evicted by the policy: gone from the cluster at this tick's converge. */
+  async remove(prefixes: string[]): Promise<void> {
+    for (const p of prefixes) if (this.blocks.delete(p)) this.dirty = true;
+  }
+
+  private oldest(): [string, number] | undefined {
+    let found: [string, number] | undefined;
+    for (const e of this.blocks) if (!found || e[1] < found[1]) found = e;
+    return found;
   }
 
   async tick(now: number): Promise<void> {

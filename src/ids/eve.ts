@@ -6,10 +6,13 @@
 //   event_type "alert"; src_ip; alert.severity (1 is the highest; the rule's priority, 1–255,
 //   usually its classtype's 1–4); alert.signature_id; alert.signature;
 //   alert.source.ip when present — a rule with the `target` keyword says which end is the
-//   attacker, and that may be dest_ip; without it the packet's source is taken.
+//   attacker, and that may be dest_ip; without it the packet's source is taken;
+//   proto, app_proto, tcp.state and flow.state — the alert's category (category.ts), which says
+//   whether its source address could have been forged.
 // Suricata writes IPv6 addresses either compressed or as eight full groups; both are accepted
 // and turned into one canonical spelling, so one source is one block.
 import { formatIp, parseIp, type Family } from "../api/ip";
+import { alertCategory, type AlertCategory } from "./category";
 
 export const MALFORMED_REASONS = ["overlong", "json", "not_object", "no_event_type", "bad_alert"] as const;
 export type MalformedReason = (typeof MALFORMED_REASONS)[number];
@@ -22,6 +25,7 @@ export interface EveAlert {
   severity: number;
   signatureId: number;
   signature: string;
+  category: AlertCategory;
 }
 
 export type EveRecord =
@@ -61,6 +65,7 @@ export function parseEveLine(line: string): EveRecord {
       severity,
       signatureId: sid,
       signature: typeof alert.signature === "string" ? alert.signature : "",
+      category: alertCategory(value),
     },
   };
 }

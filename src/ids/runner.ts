@@ -4,6 +4,9 @@
 // the rate of writes is bounded however fast alerts come. A line that is not an EVE record is
 // counted and skipped; nothing in a line can end the reader.
 //
+// The allowlist is read again every refreshAllowlist.everyMs while the reader runs (addresses,
+// leases, routes and nodes change under it); setAllowlist pushes one at once.
+//
 // `fos1 ids run` runs this in the foreground. fos1 agent could run it beside its converge loop:
 // startIds(...) with the agent's registry, its state dir and the allowlist of the config in
 // force (setAllowlist on every new config), stopped with the agent.
@@ -30,6 +33,8 @@ export interface IdsRunnerOptions {
   flushIntervalMs?: number;
   batchSize?: number;
   now?: () => number;
+  /** Reads the allowlist again while the reader runs: the host's addresses, leases, routes and the cluster's nodes change. */
+  refreshAllowlist?: { read: () => Promise<Allowlist>; everyMs: number };
 }
 
 export interface IdsHandle {
@@ -45,7 +50,7 @@ export function startIds(options: IdsRunnerOptions): IdsHandle {
   const abort = new AbortController();
   const done = runner.run(abort.signal);
   return {
-    setAllowlist: (a) => options.policy.setAllowlist(a),
+    setAllowlist: (a) => runner.setAllowlist(a),
     stop: async () => {
       abort.abort();
       await done.catch(() => {});
@@ -65,6 +70,7 @@ export class IdsRunner {
   }
 
   async run(signal: AbortSignal): Promise<void> {
+    this.o.metrics.allowlist(this.o.policy.currentAllowlist.counts());
     await this.rememberExisting();
     const handler: EveHandler = {
       line: (text) => this.line(text),
@@ -84,13 +90,32 @@ export class IdsRunner {
         await sleep(this.o.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS, ended.signal);
       }
     })();
+    const refresher = this.o.refreshAllowlist && this.refresh(this.o.refreshAllowlist, ended.signal);
     try {
       await this.o.source.run(handler, signal);
     } finally {
       signal.removeEventListener("abort", end);
       end();
-      await ticker;
+      await Promise.all([ticker, refresher]);
       await this.flush();
+    }
+  }
+
+  setAllowlist(allowlist: Allowlist): void {
+    this.o.policy.setAllowlist(allowlist);
+    this.o.metrics.allowlist(allowlist.counts());
+  }
+
+  /** One read at a time, every everyMs, until the reader ends; a failed read keeps the allowlist in force. */
+  private async refresh(r: NonNullable<IdsRunnerOptions["refreshAllowlist"]>, signal: AbortSignal): Promise<void> {
+    for (;;) {
+      await sleep(r.everyMs, signal);
+      if (signal.aborted) return;
+      try {
+        this.setAllowlist(await r.read());
+      } catch (err) {
+        this.o.log.warn("cannot read the allowlist again; the one in force stays", { error: (err as Error).message });
+      }
     }
   }
 
@@ -104,11 +129,16 @@ export class IdsRunner {
     const alert = record.alert;
     m.alert(alert.severity);
     const d = this.o.policy.consider(alert, this.now());
-    if (d.verdict !== "queued") m.skipped(d.verdict);
-    if (d.verdict === "allowlisted") this.o.log.debug("alert from an allowlisted source: not blocked", { source: d.prefix, why: d.why, sid: alert.signatureId });
+    if (d.verdict === "queued") {
+      if (d.evicted !== undefined) m.evicted();
+    } else m.skipped(d.verdict);
+    if (d.verdict === "allowlisted") {
+      m.allowlisted(d.class);
+      this.o.log.debug("alert from an allowlisted source: not blocked", { source: d.prefix, class: d.class, why: d.why, sid: alert.signatureId });
+    }
   }
 
-  /** Expires, writes one batch of waiting blocks, lets the sinks do their own upkeep. One at a time. */
+  /** Expires, takes evicted blocks off, writes one batch of waiting blocks, lets the sinks do their own upkeep. One at a time. */
   flush(): Promise<void> {
     this.flushing ??= this.flushOnce().finally(() => (this.flushing = null));
     return this.flushing;
@@ -118,6 +148,9 @@ export class IdsRunner {
     const now = this.now();
     const p = this.o.policy;
     p.expire(now);
+    // Before the batch: a source evicted and alerted on again since is taken off, then blocked again.
+    const evicted = p.takeEvictions();
+    if (evicted.length) await this.evict(evicted, now);
     const batch = p.takeBatch(this.o.batchSize ?? DEFAULT_BATCH_SIZE, now);
     if (batch.length) await this.write(batch, now);
     for (const sink of this.o.sinks) {
@@ -127,7 +160,19 @@ export class IdsRunner {
         this.sinkError(sink.name, (err as Error).message);
       }
     }
-    this.o.metrics.blocks(p.activeCount, p.pendingCount);
+    this.o.metrics.blocks(p.activeCount, p.pendingCount, p.rateAggregates);
+  }
+
+  private async evict(prefixes: string[], now: number): Promise<void> {
+    for (const sink of this.o.sinks) {
+      try {
+        await sink.remove(prefixes, now);
+      } catch (err) {
+        // Still blocked there until its TTL runs out (the agent expires XDP blocks): room is made in the policy anyway.
+        this.sinkError(sink.name, `cannot take evicted blocks off: ${(err as Error).message}`, prefixes.length);
+      }
+    }
+    this.o.log.info("evicted the oldest IDS blocks to make room for new ones (--max-blocks)", { count: prefixes.length, first: prefixes[0] });
   }
 
   private async write(batch: Block[], now: number): Promise<void> {
@@ -171,7 +216,7 @@ export class IdsRunner {
     const now = this.now();
     for (const sink of this.o.sinks) {
       try {
-        for (const e of await sink.existing(now)) this.o.policy.remember(e.prefix, e.expiresAt);
+        for (const e of await sink.existing(now)) this.o.policy.remember(e.prefix, e.expiresAt, e.evictable);
       } catch (err) {
         this.o.log.warn("cannot read the blocks a sink already holds; sources blocked there may be blocked again", { sink: sink.name, error: (err as Error).message });
       }

@@ -47,6 +47,11 @@ export class AgentProcess {
     this.reading = this.read();
   }
 
+  /** The process's pid (nsenter and ip netns exec both exec the command, so it is fos1's). */
+  get pid(): number {
+    return this.proc.pid;
+  }
+
   get exitCode(): number | null {
     return this.proc.exitCode;
   }

@@ -10,7 +10,6 @@ import { join } from "node:path";
 import { removePinRoot, testPinRoot } from "../helpers/bpffs";
 import { waitUntil } from "../helpers/netns";
 import { samples, value } from "../helpers/prometheus";
-import { AgentProcess } from "./agent-process";
 import { destroyAll, ipBatch } from "./netns";
 import { FarFos1 } from "./xdp-fos1";
 import { ALLOWED4, BLOCKED4, BLOCKED6, FAR4, FAR6, createXdpPair, pingOnceFrom, reachesFrom } from "./xdp-pair";
@@ -69,21 +68,16 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-/** fos1 (ids run, agent) as a long-running process in the far namespace, with bpffs visible (nsenter). */
-function startInFar(command: string[], args: string[]): AgentProcess {
-  const ns = { name: far, argv: (cmd: string[]) => ["ip", "netns", "exec", far, ...cmd] };
-  return new AgentProcess(ns, args, { keepSys: true, command, env: fos1.env() });
-}
-
+/** An alert on an established TCP flow (app_proto set): the category that blocks by default. */
 const alertLine = (ip: string, severity: number, sid = 2001219, signature = "ET SCAN Potential SSH Scan") =>
-  `${JSON.stringify({ timestamp: new Date().toISOString(), flow_id: 1, in_iface: "f0", event_type: "alert", src_ip: ip, src_port: 40000, dest_ip: FAR4, dest_port: 22, proto: "TCP", alert: { action: "allowed", gid: 1, signature_id: sid, rev: 1, signature, category: "Attempted Information Leak", severity } })}\n`;
+  `${JSON.stringify({ timestamp: new Date().toISOString(), flow_id: 1, in_iface: "f0", event_type: "alert", src_ip: ip, src_port: 40000, dest_ip: FAR4, dest_port: 22, proto: "TCP", app_proto: "ssh", alert: { action: "allowed", gid: 1, signature_id: sid, rev: 1, signature, category: "Attempted Information Leak", severity } })}\n`;
 const dropped = (reason: string) => fos1.counter("edge", reason);
 
 describe("Suricata alerts become XDP blocks", () => {
   test("an alert appended to eve.json cuts its source off at XDP (IPv4 and IPv6); xdp list shows the blocks with their TTL; management and --allow sources stay", async () => {
     const eve = join(tmp, "eve.json");
     writeFileSync(eve, alertLine(BLOCKED4, 1)); // already there when the reader starts: not acted on
-    const ids = startInFar(["ids", "run"], ["--eve", eve, "-f", configFile, "--state-dir", stateDir, "--ttl", "1h", "--allow", `${ALLOWED4}/32`, "--listen", "127.0.0.1:0"]);
+    const ids = fos1.spawn(["ids", "run"], ["--eve", eve, "-f", configFile, "--state-dir", stateDir, "--ttl", "1h", "--allow", `${ALLOWED4}/32`, "--listen", "127.0.0.1:0"]);
     try {
       await ids.waitForLog("the reader at the end of eve.json", (l) => l.msg.startsWith("reading ") && l.msg.includes("from byte"));
       expect(await reachesFrom(src, BLOCKED4, FAR4)).toBe(true);
@@ -134,7 +128,7 @@ describe("Suricata alerts become XDP blocks", () => {
   test("a block whose TTL runs out is taken off the filter by fos1 agent; the long one stays", async () => {
     const eve = join(tmp, "eve-short.json");
     writeFileSync(eve, "");
-    const ids = startInFar(["ids", "run"], ["--eve", eve, "-f", configFile, "--state-dir", stateDir, "--ttl", "2s"]);
+    const ids = fos1.spawn(["ids", "run"], ["--eve", eve, "-f", configFile, "--state-dir", stateDir, "--ttl", "2s"]);
     try {
       await ids.waitForLog("the reader open", (l) => l.msg.startsWith("reading "));
       appendFileSync(eve, alertLine(EXPIRING4, 2) + alertLine(BLOCKED4, 2));
@@ -147,7 +141,7 @@ describe("Suricata alerts become XDP blocks", () => {
       ids.kill("SIGKILL");
     }
 
-    const agent = startInFar(["agent"], ["-f", configFile, "--state-dir", stateDir, "--listen", "127.0.0.1:0"]);
+    const agent = fos1.spawn(["agent"], ["-f", configFile, "--state-dir", stateDir, "--listen", "127.0.0.1:0"]);
     try {
       await waitUntil("the agent removing the expired block", async () => !existsSync(join(stateDir, "xdp-dynamic", `${EXPIRING4}_32.json`)), 20_000);
       expect(await reachesFrom(src, EXPIRING4, FAR4)).toBe(true);

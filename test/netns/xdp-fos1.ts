@@ -4,6 +4,7 @@
 import { join, resolve } from "node:path";
 import { XdpFilterMaps } from "../../src/bpf/xdp-filter";
 import { logMessages } from "../helpers/fos1";
+import { AgentProcess } from "./agent-process";
 import { fos1Argv, run, type RunResult } from "./netns";
 
 const repo = resolve(import.meta.dir, "../..");
@@ -41,6 +42,12 @@ export class FarFos1 {
   /** argv that runs fos1 in the namespace with bpffs still visible. */
   argv(args: string[]): string[] {
     return ["nsenter", `--net=/run/netns/${this.ns}`, ...fos1Argv(args)];
+  }
+
+  /** A long-running fos1 command (["ids", "run"], ["agent"]) in the namespace, with bpffs visible. */
+  spawn(command: string[], args: string[], env: Record<string, string> = {}): AgentProcess {
+    const ns = { name: this.ns, argv: (cmd: string[]) => ["ip", "netns", "exec", this.ns, ...cmd] };
+    return new AgentProcess(ns, args, { keepSys: true, command, env: { ...this.env(), ...env } });
   }
 
   run(args: string[]): Promise<RunResult> {

@@ -70,7 +70,7 @@ describe("the IDS deny policy", () => {
   test("a restarted reader takes the blocks back from the policy and removes the ones that expired meanwhile", async () => {
     await sink().add([block("203.0.113.8/32", T0 + MINUTE), block("203.0.113.9/32", T0 + 3 * MINUTE)], T0);
     const again = sink();
-    expect(await again.existing(T0 + 2 * MINUTE)).toEqual([{ prefix: "203.0.113.9/32", expiresAt: T0 + 3 * MINUTE }]);
+    expect(await again.existing(T0 + 2 * MINUTE)).toEqual([{ prefix: "203.0.113.9/32", expiresAt: T0 + 3 * MINUTE, evictable: true }]);
     await again.tick(T0 + 2 * MINUTE);
     expect(denied()![0]).toEqual(["203.0.113.9/32"]);
     expect(JSON.parse(policy()!.metadata.annotations[EXPIRY_ANNOTATION]!)).toEqual({ "203.0.113.9/32": "2025-03-14T09:33:00.000Z" });
@@ -89,11 +89,25 @@ describe("the IDS deny policy", () => {
     expect(policy()).toBeUndefined();
   });
 
-  test("at most the configured number of sources; beyond it a block fails with the reason", async () => {
+  test("at most the configured number of sources; beyond it the oldest make room (a batch larger than the whole policy loses its own first)", async () => {
     const s = sink(2);
-    const r = await s.add([block("203.0.113.11/32", T0 + MINUTE), block("203.0.113.12/32", T0 + MINUTE), block("203.0.113.13/32", T0 + MINUTE)], T0);
-    expect(r.written).toEqual(["203.0.113.11/32", "203.0.113.12/32"]);
-    expect(r.failed).toEqual([{ prefix: "203.0.113.13/32", error: "the cluster's IDS deny policy already holds 2 sources (--cluster-max-blocks)" }]);
+    expect(await s.add([block("203.0.113.11/32", T0 + MINUTE), block("203.0.113.12/32", T0 + MINUTE + 1)], T0)).toEqual({ written: ["203.0.113.11/32", "203.0.113.12/32"], failed: [] });
+    expect(await s.add([block("203.0.113.13/32", T0 + MINUTE + 2)], T0 + 2)).toEqual({ written: ["203.0.113.13/32"], failed: [] });
+    expect(denied()![0]).toEqual(["203.0.113.12/32", "203.0.113.13/32"]);
+    const r = await s.add([block("203.0.113.14/32", T0 + MINUTE + 3), block("203.0.113.15/32", T0 + MINUTE + 3), block("203.0.113.16/32", T0 + MINUTE + 3)], T0 + 3);
+    expect(r.written).toEqual(["203.0.113.15/32", "203.0.113.16/32"]);
+    expect(r.failed).toEqual([{ prefix: "203.0.113.14/32", error: "evicted at once: the batch is larger than --cluster-max-blocks (2)" }]);
+    expect(denied()![0]).toEqual(["203.0.113.15/32", "203.0.113.16/32"]);
+    await s.tick(T0 + 2 * MINUTE);
+    expect(policy()).toBeUndefined();
+  });
+
+  test("sources the policy evicts leave the cluster's policy at the next tick", async () => {
+    const s = sink();
+    await s.add([block("203.0.113.17/32", T0 + MINUTE), block("203.0.113.18/32", T0 + MINUTE)], T0);
+    await s.remove(["203.0.113.17/32", "198.51.100.1/32"]); // one it does not hold: no error
+    await s.tick(T0 + 1);
+    expect(denied()![0]).toEqual(["203.0.113.18/32"]);
     await s.tick(T0 + MINUTE);
     expect(policy()).toBeUndefined();
   });

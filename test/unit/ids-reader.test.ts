@@ -10,13 +10,15 @@ import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Registry } from "prom-client";
-import { loadConfigText } from "../../src/api/load";
-import { Allowlist, buildAllowlist } from "../../src/ids/allowlist";
+import { loadConfigText, type LoadedObject } from "../../src/api/load";
+import type { ConfigObject } from "../../src/api/kinds";
+import { Allowlist, buildAllowlist, NO_HOST_FACTS } from "../../src/ids/allowlist";
+import { ALERT_CATEGORIES } from "../../src/ids/category";
 import { EveFile } from "../../src/ids/eve-file";
 import { EveStreamSocket } from "../../src/ids/eve-socket";
 import { createIdsMetrics } from "../../src/ids/metrics";
 import { BlockPolicy, type Block, type PolicyOptions } from "../../src/ids/policy";
-import { IdsRunner } from "../../src/ids/runner";
+import { IdsRunner, type IdsRunnerOptions } from "../../src/ids/runner";
 import type { BlockSink, SinkResult } from "../../src/ids/sink";
 import type { EveSource } from "../../src/ids/source";
 import { eventually, memoryLogger } from "../helpers/cluster";
@@ -24,18 +26,21 @@ import { samples, value } from "../helpers/prometheus";
 
 const FIXTURE = new URL("./ids/eve-recorded.jsonl", import.meta.url).pathname;
 let recorded: string;
+let objects: LoadedObject<ConfigObject>[];
 let allowlist: Allowlist;
 
 beforeAll(async () => {
   recorded = await Bun.file(FIXTURE).text();
   const path = new URL("./ids/router.yaml", import.meta.url).pathname;
-  allowlist = buildAllowlist(loadConfigText(await Bun.file(path).text(), path).objects, [], []);
+  objects = loadConfigText(await Bun.file(path).text(), path).objects;
+  allowlist = buildAllowlist(objects, NO_HOST_FACTS, []);
 });
 
 /** A sink that keeps every block it is given; it can be told to refuse. */
 class RecordingSink implements BlockSink {
   readonly name = "test";
   readonly added: Block[] = [];
+  readonly removed: string[] = [];
   refuse: string | null = null;
 
   async existing() {
@@ -46,6 +51,10 @@ class RecordingSink implements BlockSink {
     if (this.refuse) return { written: [], failed: blocks.map((b) => ({ prefix: b.prefix, error: this.refuse! })) };
     this.added.push(...blocks);
     return { written: blocks.map((b) => b.prefix), failed: [] };
+  }
+
+  async remove(prefixes: string[]) {
+    this.removed.push(...prefixes);
   }
 
   async tick() {}
@@ -72,12 +81,15 @@ afterEach(async () => {
   for (const stop of stops.splice(0)) await stop();
 });
 
-function start(source: EveSource, policyOptions: Partial<PolicyOptions> = {}) {
+/** What the reader tests do not test: every category blocks, and the rate does not bind (ids-policy.test.ts tests both). */
+const READER_POLICY = { severity: 2, ttlMs: 3_600_000, blockOn: ALERT_CATEGORIES, rate: { windowMs: 60_000, perAggregate: 1e6, total: 1e6 }, maxPending: 4096, maxBlocks: 16_384 };
+
+function start(source: EveSource, policyOptions: Partial<PolicyOptions> = {}, runnerOptions: Partial<IdsRunnerOptions> = {}) {
   const registry = new Registry();
   const sink = new RecordingSink();
-  const policy = new WatchedPolicy({ severity: 2, ttlMs: 3_600_000, allowlist, maxPending: 4096, maxBlocks: 16_384, ...policyOptions });
+  const policy = new WatchedPolicy({ ...READER_POLICY, allowlist, ...policyOptions });
   const { log, lines: logLines } = memoryLogger();
-  const runner = new IdsRunner({ source, policy, sinks: [sink], metrics: createIdsMetrics(registry, ["test"]), log, flushIntervalMs: 10 });
+  const runner = new IdsRunner({ source, policy, sinks: [sink], metrics: createIdsMetrics(registry, ["test"]), log, flushIntervalMs: 10, ...runnerOptions });
   const abort = new AbortController();
   const done = runner.run(abort.signal);
   stops.push(async () => {
@@ -93,6 +105,24 @@ const fileIn = (name: string) => join(tmp, name);
 const overlong = () => `{"event_type":"alert","src_ip":"203.0.113.66","alert":{"severity":1,"signature_id":1,"signature":"${"A".repeat(70_000)}"}}\n`;
 const alertLine = (ip: string, severity = 2, sid = 2001219) =>
   `${JSON.stringify({ timestamp: "2025-03-14T09:30:00.000000+0000", event_type: "alert", src_ip: ip, dest_ip: "192.168.10.5", proto: "TCP", alert: { action: "allowed", gid: 1, signature_id: sid, rev: 1, signature: "ET SCAN Potential SSH Scan", severity } })}\n`;
+
+describe("the allowlist while the reader runs", () => {
+  test("read again while the reader runs: a gateway that appears in a lease later is never blocked from then on", async () => {
+    const path = fileIn("refresh.json");
+    writeFileSync(path, "");
+    let host = NO_HOST_FACTS;
+    const read = async () => buildAllowlist(objects, host, []);
+    const r = start(new EveFile(path, { pollMs: 10 }), {}, { refreshAllowlist: { read, everyMs: 20 } });
+    await eventually("the reader open", () => r.logged("from byte 0"));
+    expect(await r.metric("fos1_ids_allowlist_entries", { class: "gateway" })).toBe(0);
+    host = { ...NO_HOST_FACTS, leases: [{ ifname: "eth0", gateway: "198.51.100.1", dnsServers: [] }] };
+    await eventually("the lease's gateway in the allowlist", async () => (await r.metric("fos1_ids_allowlist_entries", { class: "gateway" })) === 1);
+    appendFileSync(path, alertLine("198.51.100.1", 1) + alertLine("198.51.100.2", 1));
+    await eventually("the neighbour blocked", () => r.sink.prefixes().includes("198.51.100.2/32"));
+    expect(r.sink.prefixes()).toEqual(["198.51.100.2/32"]);
+    expect(await r.metric("fos1_ids_alerts_allowlisted_total", { class: "gateway" })).toBe(1);
+  });
+});
 
 describe("tailing eve.json", () => {
   test("the recorded lines: severe alerts from outside the allowlist become one block per source; everything else is counted", async () => {
@@ -172,7 +202,7 @@ describe("tailing eve.json", () => {
     expect(await r.metric("fos1_ids_alerts_skipped_total", { reason: "duplicate" })).toBe(9700);
   });
 
-  test("a storm from more sources than the bounds allow: the waiting set stays at its bound and the rest is counted", async () => {
+  test("a storm from more sources than the bounds allow: the waiting set stays at its bound, the oldest blocks are taken off the sink for new ones, and the rest is counted", async () => {
     const path = fileIn("storm-wide.json");
     writeFileSync(path, "");
     const r = start(new EveFile(path, { pollMs: 10 }), { maxPending: 512, maxBlocks: 2000 });
@@ -183,10 +213,17 @@ describe("tailing eve.json", () => {
     await eventually("10 000 alerts read", async () => (await r.metric("fos1_ids_eve_lines_total")) === 10_000);
     await eventually("the waiting set written out", async () => r.policy.pendingCount === 0);
     expect(r.policy.most).toBeLessThanOrEqual(512);
-    expect(r.sink.added.length).toBeLessThanOrEqual(2000);
+    // How many are evicted depends on how reads and writes interleave; what holds always:
+    // evicted blocks are taken off the sink, oldest first, and the sink never holds more than the bound.
+    await eventually("the evicted blocks taken off the sink", async () => r.sink.removed.length === (await r.metric("fos1_ids_blocks_evicted_total")));
+    const removed = new Set(r.sink.removed);
+    const live = r.sink.prefixes().filter((p) => !removed.has(p));
+    expect(live.length).toBeLessThanOrEqual(2000);
+    expect(live.length).toBe(r.policy.activeCount);
+    expect(r.sink.prefixes().slice(0, removed.size)).toEqual(r.sink.removed);
     expect(new Set(r.sink.prefixes()).size).toBe(r.sink.added.length);
-    const dropped = (await r.metric("fos1_ids_alerts_skipped_total", { reason: "pending_full" }))! + (await r.metric("fos1_ids_alerts_skipped_total", { reason: "blocks_full" }))!;
-    expect(dropped + r.sink.added.length).toBe(10_000);
+    expect(await r.metric("fos1_ids_alerts_skipped_total", { reason: "blocks_full" })).toBe(0);
+    expect((await r.metric("fos1_ids_alerts_skipped_total", { reason: "pending_full" }))! + r.sink.added.length).toBe(10_000);
   });
 
   test("a sink that refuses: counted, and the source's next alert tries again", async () => {
@@ -232,7 +269,7 @@ describe("Suricata's unix_stream socket", () => {
     const { log } = memoryLogger();
     const runner = new IdsRunner({
       source: new EveStreamSocket(path),
-      policy: new BlockPolicy({ severity: 2, ttlMs: 1000, allowlist, maxPending: 10, maxBlocks: 10 }),
+      policy: new BlockPolicy({ ...READER_POLICY, allowlist, maxPending: 10, maxBlocks: 10 }),
       sinks: [],
       metrics: createIdsMetrics(new Registry(), []),
       log,

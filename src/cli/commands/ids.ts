@@ -10,17 +10,20 @@ import { readConfig, requireValid } from "../config-input";
 import { journalOf, stateDirOption } from "../state-dir";
 import { parseListen } from "./agent";
 import { parseDuration } from "../../base/duration";
-import { observeLinks } from "../../engine/host-reader";
 import { loadedFilters } from "../../engine/xdp/admin";
+import { desiredXdp } from "../../engine/xdp/model";
 import { DEFAULT_STATE_DIR } from "../../base/state-dir";
 import { loadConfigText, type LoadedObject } from "../../api/load";
 import type { ConfigObject } from "../../api/kinds";
 import { FIELD_MANAGER, KubeCiliumClient, MANAGED_BY_LABEL, PURPOSE_LABEL } from "../../cluster/cilium-client";
 import { ClientNodeKubeApi, loadKubeConfig } from "../../cluster/kube-client";
 import type { Logger } from "../../base/log";
-import { buildAllowlist, operatorAllowlist, type AllowEntry, type Allowlist } from "../../ids/allowlist";
+import { buildAllowlist, operatorAllowlist, type AllowEntry } from "../../ids/allowlist";
 import { CiliumSink, DEFAULT_CLUSTER_MAX_BLOCKS } from "../../ids/cilium-sink";
+import { DEFAULT_BLOCK_ON, parseBlockOn } from "../../ids/category";
 import { EveFile } from "../../ids/eve-file";
+import { clusterNodeAddresses, DEFAULT_LEASE_DIR, hostFactsReader } from "../../ids/host-facts";
+import { DEFAULT_RATE_LIMITS } from "../../ids/rate-limit";
 import { EveStreamSocket } from "../../ids/eve-socket";
 import { createIdsMetrics } from "../../ids/metrics";
 import { BlockPolicy } from "../../ids/policy";
@@ -31,16 +34,16 @@ import { parseEveAddress, type EveSource } from "../../ids/source";
 import { XdpSink } from "../../ids/xdp-sink";
 
 const USAGE =
-  "fos1 ids run --eve PATH|unix:PATH [--severity 2] [--ttl 1h] [--allow CIDR]... [-f CONFIG | --state-dir DIR] [--no-xdp] " +
-  "[--cluster [--kubeconfig FILE] [--context NAME] [--cluster-max-blocks 1000]] [--max-blocks 16384] [--listen ADDR:PORT]\n" +
+  "fos1 ids run --eve PATH|unix:PATH [--severity 2] [--ttl 1h] [--block-on tcp-established] [--allow CIDR]... [-f CONFIG | --state-dir DIR] [--lease-dir /var/lib/dhcpcd] [--no-xdp] " +
+  "[--cluster [--kubeconfig FILE] [--context NAME] [--cluster-max-blocks 1000]] [--max-blocks 16384] [--rate-per-network 8] [--rate-total 256] [--listen ADDR:PORT]\n" +
   "       fos1 ids rules -f CONFIG [--out FILE] [-o json]";
 
 const DEFAULT_SEVERITY = 2;
 const DEFAULT_TTL = "1h";
 const DEFAULT_MAX_BLOCKS = 16_384;
 const MAX_PENDING = 4096;
-/** The kernel's addresses of the management interfaces change with DHCP: read again this often. */
-const ALLOWLIST_REFRESH_MS = 60_000;
+/** Addresses, leases and routes change with DHCP and the agent: the allowlist is read again this often. */
+const ALLOWLIST_REFRESH_MS = 10_000;
 
 export const ids: Command = {
   name: "ids",
@@ -61,6 +64,10 @@ export const ids: Command = {
     context: { type: "string" },
     "cluster-max-blocks": { type: "string" },
     "max-blocks": { type: "string" },
+    "block-on": { type: "string" },
+    "lease-dir": { type: "string" },
+    "rate-per-network": { type: "string" },
+    "rate-total": { type: "string" },
     listen: { type: "string" },
     out: { type: "string" },
   },
@@ -72,7 +79,7 @@ export const ids: Command = {
   },
 };
 
-const RUN_ONLY = ["eve", "severity", "ttl", "allow", "state-dir", "no-xdp", "cluster", "kubeconfig", "context", "cluster-max-blocks", "max-blocks", "listen"];
+const RUN_ONLY = ["eve", "severity", "ttl", "allow", "state-dir", "no-xdp", "cluster", "kubeconfig", "context", "cluster-max-blocks", "max-blocks", "block-on", "lease-dir", "rate-per-network", "rate-total", "listen"];
 
 function onlyFor(ctx: CommandContext, sub: string, names: string[]): void {
   const wrong = Object.keys(ctx.values).filter((k) => ctx.values[k] !== undefined && names.includes(k));
@@ -110,41 +117,52 @@ async function run(ctx: CommandContext): Promise<number> {
   }
   const listen = v.listen === undefined ? undefined : parseListen(String(v.listen));
   const maxBlocks = count(ctx, "max-blocks", DEFAULT_MAX_BLOCKS, 65_536);
+  const rate = { ...DEFAULT_RATE_LIMITS, perAggregate: count(ctx, "rate-per-network", DEFAULT_RATE_LIMITS.perAggregate, 65_536), total: count(ctx, "rate-total", DEFAULT_RATE_LIMITS.total, 65_536) };
+  let blockOn = DEFAULT_BLOCK_ON;
+  try {
+    if (v["block-on"] !== undefined) blockOn = parseBlockOn(String(v["block-on"]));
+  } catch (err) {
+    throw new InvalidInputError((err as Error).message);
+  }
   const objects = await configObjects(ctx);
-  const allowlist = async () => buildAllowlist(objects, await observeLinks().catch(() => []), operator);
-  const first = await allowlist();
-  if (!first.entries.some((e) => e.why.startsWith("management zone")))
-    ctx.log.warn("the config has no management zone with known networks: only the router's own addresses and --allow are never blocked");
 
   const stateDir = String(v["state-dir"] ?? DEFAULT_STATE_DIR);
   const sinks: BlockSink[] = [];
   if (v["no-xdp"] !== true) {
     if (!loadedFilters().length) ctx.log.warn("no XDP filter is loaded on this host: blocks cannot be written to XDP until one is (configure an XDPFilter and apply it)");
-    sinks.push(new XdpSink(stateDir));
+    sinks.push(new XdpSink(stateDir, desiredXdp(objects)));
   }
-  if (v.cluster === true || v.kubeconfig !== undefined || v.context !== undefined) sinks.push(clusterSink(ctx, ctx.log));
-  else if (v["cluster-max-blocks"] !== undefined) throw new UsageError(`--cluster-max-blocks goes with --cluster\nusage: ${USAGE}`);
+  let nodes: (() => Promise<string[]>) | undefined;
+  if (v.cluster === true || v.kubeconfig !== undefined || v.context !== undefined) {
+    const cluster = clusterSink(ctx, ctx.log);
+    sinks.push(cluster.sink);
+    nodes = () => clusterNodeAddresses(cluster.api);
+  } else if (v["cluster-max-blocks"] !== undefined) throw new UsageError(`--cluster-max-blocks goes with --cluster\nusage: ${USAGE}`);
   if (!sinks.length) throw new UsageError(`with --no-xdp, --cluster is needed: blocks must go somewhere\nusage: ${USAGE}`);
+
+  const facts = hostFactsReader({ leaseDir: String(v["lease-dir"] ?? DEFAULT_LEASE_DIR), ...(nodes ? { nodes } : {}), log: ctx.log });
+  const allowlist = async () => buildAllowlist(objects, await facts.read(), operator);
+  const first = await allowlist();
+  if (!first.entries.some((e) => e.class === "management"))
+    ctx.log.warn("the config has no management zone with known networks: only the router's own addresses, its gateways, next hops and resolvers, and --allow are never blocked");
 
   const registry = new Registry();
   const metrics = createIdsMetrics(registry, sinks.map((s) => s.name));
-  const policy = new BlockPolicy({ severity, ttlMs, allowlist: first, maxPending: MAX_PENDING, maxBlocks });
-  const handle = startIds({ source, policy, sinks, metrics, log: ctx.log });
+  const policy = new BlockPolicy({ severity, ttlMs, allowlist: first, blockOn, rate, maxPending: MAX_PENDING, maxBlocks });
+  const handle = startIds({ source, policy, sinks, metrics, log: ctx.log, refreshAllowlist: { read: allowlist, everyMs: ALLOWLIST_REFRESH_MS } });
   const server = listen && serveMetrics(listen.host, listen.port, registry, ctx.log);
-  const refresh = setInterval(() => void allowlist().then((a: Allowlist) => handle.setAllowlist(a)), ALLOWLIST_REFRESH_MS);
   const stop = (signal: NodeJS.Signals) => {
     ctx.log.info("stopping", { signal });
     void handle.stop();
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
-  ctx.log.info("IDS reader started", { eve: source.address, severity: `1–${severity}`, ttl: ttlText, sinks: sinks.map((s) => s.name), allowlisted: first.entries.length });
+  ctx.log.info("IDS reader started", { eve: source.address, severity: `1–${severity}`, ttl: ttlText, blockOn, rate: `${rate.perAggregate} per /24 or /48, ${rate.total} in all, per minute`, sinks: sinks.map((s) => s.name), allowlisted: first.counts() });
   try {
     await handle.done;
   } catch (err) {
     throw new OperationError((err as Error).message);
   } finally {
-    clearInterval(refresh);
     process.off("SIGTERM", stop);
     process.off("SIGINT", stop);
     await server?.stop(true);
@@ -164,7 +182,7 @@ async function configObjects(ctx: CommandContext): Promise<LoadedObject<ConfigOb
   return loadConfigText(lkg.text, "last-known-good.yaml").objects;
 }
 
-function clusterSink(ctx: CommandContext, log: Logger): CiliumSink {
+function clusterSink(ctx: CommandContext, log: Logger): { sink: CiliumSink; api: ClientNodeKubeApi } {
   const text = (name: string) => (typeof ctx.values[name] === "string" ? (ctx.values[name] as string) : undefined);
   const maxBlocks = count(ctx, "cluster-max-blocks", DEFAULT_CLUSTER_MAX_BLOCKS, 10_000);
   let api: ClientNodeKubeApi;
@@ -174,7 +192,7 @@ function clusterSink(ctx: CommandContext, log: Logger): CiliumSink {
     throw new InvalidInputError(`--cluster: ${(err as Error).message}`);
   }
   const client = new KubeCiliumClient(api, async (type, purpose) => (await api.list(type, { labelSelector: `${MANAGED_BY_LABEL}=${FIELD_MANAGER},${PURPOSE_LABEL}=${purpose}` })).items, log);
-  return new CiliumSink(client, api, log, maxBlocks);
+  return { sink: new CiliumSink(client, api, log, maxBlocks), api };
 }
 
 /** /metrics (and /healthz) of the reader, read-only. */

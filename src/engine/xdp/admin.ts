@@ -41,14 +41,33 @@ function withMaps<T>(name: string, body: (m: XdpFilterMaps) => T): T {
 
 /** Blocks the prefix in every loaded filter, recorded as dynamic so apply leaves it. */
 export function blockDynamic(stateDir: string, prefix: string, ttlMs: number | null, now = Date.now()): { filters: string[]; entry: DynamicEntry } {
+  const entry = dynamicEntry(prefix, ttlMs, now);
+  const { filters, failed } = blockDynamicEntries(stateDir, [entry]);
+  if (failed[0]) throw new Error(`block ${prefix}: ${failed[0].error}`);
+  return { filters, entry };
+}
+
+/** The record of a dynamic block made now; origin "ids" for the IDS's. */
+export function dynamicEntry(prefix: string, ttlMs: number | null, now: number, origin?: DynamicEntry["origin"]): DynamicEntry {
+  return { prefix, addedAt: new Date(now).toISOString(), expires: ttlMs === null ? null : new Date(now + ttlMs).toISOString(), ...(origin ? { origin } : {}) };
+}
+
+/**
+ * blockDynamic for many entries at once (the IDS's batches): each filter's maps are opened, and
+ * its lookup index rebuilt, once for the batch instead of once per prefix. Returns the filters
+ * and the prefixes some filter could not take (a full list); their records stay until they
+ * expire, as blockDynamic's always did.
+ */
+export function blockDynamicEntries(stateDir: string, entries: DynamicEntry[]): { filters: string[]; failed: { prefix: string; error: string }[] } {
   const filters = loadedFilters();
   if (!filters.length) throw new NoFilterError("no XDP filter is loaded on this host: configure an XDPFilter and apply it first");
   for (const f of filters) checkLayout(f); // before anything is recorded
-  const entry: DynamicEntry = { prefix, addedAt: new Date(now).toISOString(), expires: ttlMs === null ? null : new Date(now + ttlMs).toISOString() };
-  // Recorded before the map write: an apply running meanwhile must already see it as dynamic.
-  writeDynamic(stateDir, entry);
-  for (const f of filters) withMaps(f, (m) => m.block(prefix));
-  return { filters, entry };
+  // Recorded before the map write: an apply running meanwhile must already see them as dynamic.
+  for (const e of entries) writeDynamic(stateDir, e);
+  const failed = new Map<string, string>();
+  for (const f of filters)
+    for (const x of withMaps(f, (m) => m.changeBlocklist(entries.map((e) => e.prefix), [])).failed) failed.set(x.prefix, `${f}: ${x.error}`);
+  return { filters, failed: [...failed].map(([prefix, error]) => ({ prefix, error })) };
 }
 
 /** Removes the prefix from every loaded filter and from the dynamic record; the filters it was in. */
@@ -64,15 +83,28 @@ export function unblock(stateDir: string, prefix: string): string[] {
  * prefix) and from the record. Returns the prefixes removed.
  */
 export function expireDynamic(stateDir: string, desired: DesiredXdp | undefined, now = Date.now()): string[] {
-  const expired = readDynamic(stateDir).filter((e) => isExpired(e, now));
-  if (!expired.length) return [];
+  return removeDynamicEntries(stateDir, desired, readDynamic(stateDir).filter((e) => isExpired(e, now)));
+}
+
+/**
+ * Removes the IDS's own dynamic blocks among these prefixes, as expiry does (a prefix the config
+ * blocks stays in its filter; the operator's dynamic blocks are not the IDS's to remove).
+ * Returns the prefixes removed.
+ */
+export function evictIdsBlocks(stateDir: string, desired: DesiredXdp | undefined, prefixes: string[]): string[] {
+  const wanted = new Set(prefixes);
+  return removeDynamicEntries(stateDir, desired, readDynamic(stateDir).filter((e) => e.origin === "ids" && wanted.has(e.prefix)));
+}
+
+function removeDynamicEntries(stateDir: string, desired: DesiredXdp | undefined, entries: DynamicEntry[]): string[] {
+  if (!entries.length) return [];
   for (const f of loadedFilters()) {
     const isStatic = new Set(desired?.filters.find((d) => d.name === f)?.blocklist ?? []);
-    const gone = expired.map((e) => e.prefix).filter((p) => !isStatic.has(p));
+    const gone = entries.map((e) => e.prefix).filter((p) => !isStatic.has(p));
     if (gone.length) withMaps(f, (m) => m.changeBlocklist([], gone));
   }
-  for (const e of expired) removeDynamic(stateDir, e.prefix);
-  return expired.map((e) => e.prefix);
+  for (const e of entries) removeDynamic(stateDir, e.prefix);
+  return entries.map((e) => e.prefix);
 }
 
 export interface ListedEntry {

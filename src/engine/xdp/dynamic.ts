@@ -13,6 +13,8 @@ export interface DynamicEntry {
   addedAt: string;
   /** ISO time; null: until `fos1 xdp unblock`. */
   expires: string | null;
+  /** Who made it: "ids" for `fos1 ids run` (which may evict its own blocks); absent for the operator's. */
+  origin?: "ids";
 }
 
 const dir = (stateDir: string) => join(stateDir, "xdp-dynamic");
