@@ -15,6 +15,8 @@
 //     only follow it;
 //   - flow.state "established" (a TCP flow is established by the stream engine on the handshake).
 // Anything else on TCP is "tcp" (no handshake seen), and UDP, ICMP and the rest are their own.
+// This rests on Suricata's stream defaults: with stream.midstream or stream.async-oneside on, it
+// takes up flows whose handshake it never saw, and one forged segment with data looks established.
 export const ALERT_CATEGORIES = ["tcp-established", "tcp", "udp", "icmp", "other"] as const;
 export type AlertCategory = (typeof ALERT_CATEGORIES)[number];
 
