@@ -98,11 +98,14 @@ export class Daemon {
     await this.start();
   }
 
-  /** Stops it (SIGTERM: it undoes what it set up) and stops supervising. Call inside serial(). */
-  async stop(reason: string): Promise<void> {
+  /**
+   * Stops it (SIGTERM: it undoes what it set up) and stops supervising. Call inside serial().
+   * False when it did not stop in time and was killed: then it undid nothing.
+   */
+  async stop(reason: string): Promise<boolean> {
     this.wanted = false;
     this.cancelRestart();
-    await this.terminate(reason);
+    return this.terminate(reason);
   }
 
   /**
@@ -209,10 +212,10 @@ export class Daemon {
     this.restartTimer = undefined;
   }
 
-  private async terminate(reason: string): Promise<void> {
+  private async terminate(reason: string): Promise<boolean> {
     const child = this.child;
     this.child = undefined;
-    if (!child) return;
+    if (!child) return true;
     const { program, log } = this.spec;
     log.info(`stopping ${program}`, { pid: child.proc.pid, reason });
     child.proc.kill("SIGTERM");
@@ -224,6 +227,7 @@ export class Daemon {
     }
     removeGroup(child.proc.pid, program);
     rmSync(this.spec.pidRecord, { force: true });
+    return exited;
   }
 
   /**

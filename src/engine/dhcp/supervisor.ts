@@ -130,10 +130,14 @@ export class DhcpSupervisor {
         this.followRoutes();
         return;
       }
+      const served = this.specs;
       this.specs = specs;
       this.config = config;
       this.followRoutes();
-      if (!config) return this.daemon.stop("no interface asks for DHCP any more");
+      if (!config) {
+        if (!(await this.daemon.stop("no interface asks for DHCP any more"))) await this.removeLeftovers(served);
+        return;
+      }
       mkdirSync(this.opts.stateDir, { recursive: true });
       writeFileAtomic(this.configPath, config);
       await this.daemon.restart("its configuration changed");
@@ -144,10 +148,13 @@ export class DhcpSupervisor {
   /** Stops dhcpcd (which removes what it installed) and stops supervising it. */
   stop(): Promise<void> {
     return this.daemon.serial(async () => {
+      const served = this.specs;
       this.config = "";
       this.specs = [];
       this.followRoutes();
-      await this.daemon.stop("fos1 stops the DHCP client");
+      // A dhcpcd killed for not stopping in time (one signalled while it starts up can hang)
+      // removed nothing: fos1 removes what it left.
+      if (!(await this.daemon.stop("fos1 stops the DHCP client"))) await this.removeLeftovers(served);
       // As dhcpcd removes its routes on SIGTERM, fos1 removes the option-121 routes it installed.
       await this.syncRoutes();
     });
@@ -170,6 +177,45 @@ export class DhcpSupervisor {
       if (this.daemon.pid !== undefined) this.log.info("leaving dhcpcd's addresses and routes in place", { pid: this.daemon.pid });
       await this.daemon.abandon();
     });
+  }
+
+  /**
+   * What a killed dhcpcd installed: its addresses (dynamic and noprefixroute, as only dhcpcd
+   * makes them; the kernel's SLAAC addresses have a prefix route) on the uplinks and the
+   * interfaces given a delegated /64, and its routes (protocol dhcp and ra), in one ip batch.
+   */
+  private async removeLeftovers(specs: DhcpClientSpec[]): Promise<void> {
+    const ifnames = new Set(specs.flatMap((s) => [s.ifname, ...(s.prefixDelegation?.assign.map((a) => a.ifname) ?? [])]));
+    const json = <T>(argv: string[]) => runToolOk({ purpose: "read what a killed dhcpcd left", argv: ["ip", "-json", ...argv] }).then((out) => JSON.parse(out || "[]") as T);
+    type Link = { ifname: string; addr_info: { local: string; prefixlen: number; scope: string; dynamic?: boolean; noprefixroute?: boolean }[] };
+    type Route = { dst: string; type?: string; dev?: string; table?: string; protocol?: string; metric?: number };
+    const [links, routes4, routes6] = await Promise.all([
+      json<Link[]>(["addr", "show"]),
+      json<Route[]>(["-4", "route", "show", "table", "all", "proto", "dhcp"]),
+      json<Route[]>(["-6", "route", "show", "table", "all"]).then((rs) => rs.filter((r) => r.protocol === "dhcp" || r.protocol === "ra")),
+    ]);
+    // Each route named in full (type, protocol, metric), so that no other route of the same destination goes instead.
+    const del = (r: Route, family: 4 | 6) =>
+      [
+        "route del",
+        r.type && r.type !== "unicast" ? r.type : "",
+        r.dst === "default" ? (family === 6 ? "::/0" : "0.0.0.0/0") : r.dst,
+        r.dev ? `dev ${r.dev}` : "",
+        r.table ? `table ${r.table}` : "",
+        `proto ${r.protocol ?? "dhcp"}`,
+        r.metric !== undefined ? `metric ${r.metric}` : "",
+      ]
+        .filter(Boolean)
+        .join(" ");
+    // Routes first: removing an address takes the routes through it with it.
+    const lines = [
+      ...routes4.map((r) => del(r, 4)),
+      ...routes6.map((r) => del(r, 6)),
+      ...links.filter((l) => ifnames.has(l.ifname)).flatMap((l) => l.addr_info.filter((a) => a.scope === "global" && a.dynamic && a.noprefixroute).map((a) => `address del ${a.local}/${a.prefixlen} dev ${l.ifname}`)),
+    ];
+    if (!lines.length) return;
+    this.log.warn("dhcpcd did not stop in time and was killed; removing the addresses and routes it installed", { operations: lines.length });
+    await runToolOk({ purpose: "remove what a killed dhcpcd installed", argv: ["ip", "-batch", "-"], stdin: lines.join("\n") + "\n" });
   }
 
   /** Per uplink of the current specs: the leases dhcpcd holds and the addresses in the kernel. */

@@ -72,7 +72,8 @@ export class LanServices {
     return this.daemon.serial(async () => {
       if (isEmptyLan(lan)) {
         this.serving = null;
-        return this.daemon.stop("no LAN service is configured any more");
+        await this.daemon.stop("no LAN service is configured any more");
+        return;
       }
       const files = renderDnsmasq(lan, { dir: this.opts.dir });
       const before = this.serving?.files;
