@@ -135,7 +135,7 @@ export class DhcpSupervisor {
       this.config = config;
       this.followRoutes();
       if (!config) {
-        if (!(await this.daemon.stop("no interface asks for DHCP any more"))) await this.removeLeftovers(served);
+        await this.removeLeftovers(served, await this.daemon.stop("no interface asks for DHCP any more"));
         return;
       }
       mkdirSync(this.opts.stateDir, { recursive: true });
@@ -152,9 +152,7 @@ export class DhcpSupervisor {
       this.config = "";
       this.specs = [];
       this.followRoutes();
-      // A dhcpcd killed for not stopping in time (one signalled while it starts up can hang)
-      // removed nothing: fos1 removes what it left.
-      if (!(await this.daemon.stop("fos1 stops the DHCP client"))) await this.removeLeftovers(served);
+      await this.removeLeftovers(served, await this.daemon.stop("fos1 stops the DHCP client"));
       // As dhcpcd removes its routes on SIGTERM, fos1 removes the option-121 routes it installed.
       await this.syncRoutes();
     });
@@ -180,11 +178,13 @@ export class DhcpSupervisor {
   }
 
   /**
-   * What a killed dhcpcd installed: its addresses (dynamic and noprefixroute, as only dhcpcd
-   * makes them; the kernel's SLAAC addresses have a prefix route) on the uplinks and the
-   * interfaces given a delegated /64, and its routes (protocol dhcp and ra), in one ip batch.
+   * What a stopped dhcpcd left: its addresses (dynamic and noprefixroute, as only dhcpcd makes
+   * them; the kernel's SLAAC addresses have a prefix route) on the uplinks and the interfaces
+   * given a delegated /64, and its routes (protocol dhcp and ra), removed in one ip batch. A
+   * dhcpcd killed for not stopping in time (one signalled while it starts up can hang) removed
+   * nothing; one that stopped cleanly left nothing, and then this only reads.
    */
-  private async removeLeftovers(specs: DhcpClientSpec[]): Promise<void> {
+  private async removeLeftovers(specs: DhcpClientSpec[], stoppedCleanly: boolean): Promise<void> {
     const ifnames = new Set(specs.flatMap((s) => [s.ifname, ...(s.prefixDelegation?.assign.map((a) => a.ifname) ?? [])]));
     const json = <T>(argv: string[]) => runToolOk({ purpose: "read what a killed dhcpcd left", argv: ["ip", "-json", ...argv] }).then((out) => JSON.parse(out || "[]") as T);
     type Link = { ifname: string; addr_info: { local: string; prefixlen: number; scope: string; dynamic?: boolean; noprefixroute?: boolean }[] };
@@ -214,7 +214,7 @@ export class DhcpSupervisor {
       ...links.filter((l) => ifnames.has(l.ifname)).flatMap((l) => l.addr_info.filter((a) => a.scope === "global" && a.dynamic && a.noprefixroute).map((a) => `address del ${a.local}/${a.prefixlen} dev ${l.ifname}`)),
     ];
     if (!lines.length) return;
-    this.log.warn("dhcpcd did not stop in time and was killed; removing the addresses and routes it installed", { operations: lines.length });
+    this.log.warn(`${stoppedCleanly ? "dhcpcd stopped" : "dhcpcd did not stop in time and was killed"}, leaving addresses or routes it installed; removing them`, { operations: lines.length });
     await runToolOk({ purpose: "remove what a killed dhcpcd installed", argv: ["ip", "-batch", "-"], stdin: lines.join("\n") + "\n" });
   }
 
