@@ -5,7 +5,7 @@
 // is — DHCP leases included. Every wait is bounded; a failure says what was last seen.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ReadinessReport } from "../../src/agent/readiness";
@@ -13,6 +13,7 @@ import { Netns, waitUntil } from "../helpers/netns";
 import { samples, value, type Sample } from "../helpers/prometheus";
 import { AgentProcess, type AgentProcessOptions } from "./agent-process";
 import { NotifyListener } from "./notify-listener";
+import { dhcpcdFoldersIn, wanDhcpServer } from "./wan-dhcp";
 
 const T = 90_000; // per-test limit; each wait inside is bounded far below it
 const BASE = "http://127.0.0.1:9641"; // the default --listen, inside the agent's namespace
@@ -188,25 +189,9 @@ describe("fos1 agent as a boot service", () => {
 
   test("SIGTERM leaves the DHCP lease's address and routes in place, and the next start keeps the same lease", async () => {
     // A DHCP server (dnsmasq) in a peer namespace on the other end of wan0.
-    const srv = Netns.create("svc-dhcp");
-    others.push(srv);
-    ns.sh(`ip link add wan0 type veth peer name srv0 netns ${srv.name}`);
-    srv.sh("ip link set srv0 up && ip address add 198.51.100.254/24 dev srv0");
-    Bun.spawn(
-      srv.argv(["dnsmasq", "--keep-in-foreground", "--log-facility=-", "--conf-file=/dev/null", "--port=0", "--user=root", "--pid-file=",
-        "--interface=srv0", "--bind-interfaces", `--dhcp-leasefile=${join(dir, "dnsmasq.leases")}`,
-        "--dhcp-range=198.51.100.100,198.51.100.199,255.255.255.0,1h", "--dhcp-option=option:router,198.51.100.254"]),
-      { stdout: "ignore", stderr: "ignore" },
-    );
+    others.push(wanDhcpServer(ns, "svc-dhcp", dir));
     writeFileSync(file, [lan(), doc("NetworkInterface", "wan", "  device: wan0\n  dhcp:\n    v4: true\n")].join("---\n"));
-    // dhcpcd keeps its pid file and control socket in /run/dhcpcd and its leases in
-    // /var/lib/dhcpcd (compiled in): folders of this test, mounted over those in the agent's
-    // mount namespace (`ip netns exec` gives it its own), kept across both starts like a host's.
-    for (const d of ["run", "db"]) mkdirSync(join(dir, "dhcpcd", d), { recursive: true });
-    const via = ["sh", "-ec", `mkdir -p /run/dhcpcd /var/lib/dhcpcd
-      mount --bind ${join(dir, "dhcpcd/run")} /run/dhcpcd
-      mount --bind ${join(dir, "dhcpcd/db")} /var/lib/dhcpcd
-      exec "$@"`, "sh"];
+    const via = dhcpcdFoldersIn(dir);
 
     const leased = (a: AgentProcess) => a.waitForLog("a DHCP lease", (l) => l.program === "dhcpcd" && /^wan0: leased \S+ for/.test(l.msg), 30_000);
     const dynamicAddress = () => JSON.parse(ns.sh("ip -json -4 address show dev wan0")).flatMap((l: { addr_info: { local: string; prefixlen: number; dynamic?: boolean }[] }) => l.addr_info.filter((a) => a.dynamic).map((a) => `${a.local}/${a.prefixlen}`)) as string[];
