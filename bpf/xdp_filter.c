@@ -32,11 +32,11 @@
  * It needs kernel 5.17 or later (bpf_loop; global BPF functions, verified once each).
  *
  * Cost. What every packet pays is kept to array loads, which the verifier inlines: the
- * configuration, the IPv4 index, the IPv6 index's buckets. A kernel hash lookup (a blocked
- * prefix's counter, a denied port) or a call to a global function each cost about as much as
- * all the rest of a packet, so they are paid only where the index says a blocked prefix may
- * cover the source, where port denies or a rate limit are configured (xdpf_config), or where
- * there are IPv6 prefixes shorter than /20 (looked up by length for every IPv6 packet).
+ * configuration and the index word of the source's /16. A kernel hash lookup (a blocked
+ * prefix's counter, an IPv6 /32's longer lengths, a denied port) or a call to a global
+ * function each cost about as much as all the rest of a packet, so they are paid only where
+ * the index says a blocked prefix may cover the source, or where port denies or a rate limit
+ * are configured (xdpf_config).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -81,9 +81,10 @@ struct ipv6_frag_hdr {
  */
 #define XDPF_MAX_OFF 4096
 
+/* The lists' and xdpf_long_v6's max_entries are the filter's capacity, set by fos1 at load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XDPF_BLOCK_V4_MAX);
+	__uint(max_entries, XDPF_CAPACITY_DEFAULT);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__type(key, struct xdpf_prefix_v4);
@@ -92,7 +93,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XDPF_BLOCK_V6_MAX);
+	__uint(max_entries, XDPF_CAPACITY_DEFAULT);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__type(key, struct xdpf_prefix_v6);
@@ -101,19 +102,28 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, XDPF_INDEX_V4_PAGES);
+	__uint(max_entries, XDPF_INDEX_SLOTS);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__type(key, __u32);
-	__type(value, struct xdpf_index_v4_page);
+	__type(value, struct xdpf_index_slot);
 } xdpf_index_v4 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, XDPF_V6_BUCKETS);
+	__uint(max_entries, XDPF_INDEX_SLOTS);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__type(key, __u32);
-	__type(value, struct xdpf_index_v6_bucket);
+	__type(value, struct xdpf_index_slot);
 } xdpf_index_v6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XDPF_CAPACITY_DEFAULT);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__type(key, __u32);
+	__type(value, struct xdpf_long_v6);
+} xdpf_long_v6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -134,7 +144,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XDPF_RATE_MAX);
+	__uint(max_entries, XDPF_RATE_DEFAULT);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__type(key, struct xdpf_rate_key);
 	__type(value, struct xdpf_rate_state);
@@ -353,48 +363,13 @@ static __always_inline int hit(void *map, const void *key)
 	return 1;
 }
 
-/* The /len of the IPv4 source (host byte order) is blocked: count it. */
-static __always_inline int probe_v4(__u32 addr, __u32 len)
-{
-	struct xdpf_prefix_v4 key = { .prefixlen = len };
-	__be32 net = bpf_htonl(len ? addr & (~0U << (32 - len)) : 0);
-
-	__builtin_memcpy(key.addr, &net, 4);
-	return hit(&xdpf_block_v4, &key);
-}
-
-/* 1 when a blocked prefix covers the IPv4 source (counted on the longest). */
-static __always_inline int blocked_v4(const struct xdpf_config *cfg, __be32 saddr)
-{
-	__u32 a = bpf_ntohl(saddr);
-	__u32 s24 = a >> 8;
-	__u32 page = s24 / XDPF_INDEX_V4_PAGE;
-	struct xdpf_index_v4_page *ix = bpf_map_lookup_elem(&xdpf_index_v4, &page);
-	__u32 slot, len;
-
-	if (!ix)
-		return 0;
-	slot = ix->slot[s24 % XDPF_INDEX_V4_PAGE];
-	if (!slot)
-		return 0;
-	if ((slot & XDPF_V4_HAS_HOST) && probe_v4(a, 32))
-		return 1;
-	if (slot & XDPF_V4_HAS_MID) {
-#pragma unroll
-		for (len = 31; len >= 25; len--)
-			if ((cfg->v4_mid & (1U << len)) && probe_v4(a, len))
-				return 1;
-	}
-	len = slot & XDPF_V4_COVER;
-	return len && probe_v4(a, len - 1);
-}
-
-/* The IPv6 lengths still to look up for one source, longest first (bpf_loop's context). */
-struct probe_v6 {
-	__u32 addr[4];	/* the source, as in the packet */
+/* The lengths still to look up for one source, longest first (bpf_loop's context). */
+struct probe {
+	__u32 addr[4];	/* the source as in the packet; IPv4 in addr[0] */
+	__u32 family;	/* 4 or 6 */
+	__u32 dropped;
 	__u64 w_hi;	/* bit i: length 128 - i */
 	__u64 w_lo;	/* bit i: length 64 - i (i < 64) */
-	__u32 dropped;
 };
 
 static __always_inline __u32 popcount64(__u64 v)
@@ -415,22 +390,30 @@ static __always_inline __u32 mask_be32(__u32 be, int bits)
 	return be & bpf_htonl(~0U << (32 - bits));
 }
 
-/* The /len of the IPv6 source is blocked: count it. */
-static __always_inline int probe_v6(const struct probe_v6 *p, __u32 len)
+/* The source's /len is blocked: count it. */
+static __always_inline int probe_len(const struct probe *p, __u32 len)
 {
-	struct xdpf_prefix_v6 key = { .prefixlen = len };
-	__u32 w[4];
-	int i;
+	if (p->family == 4) {
+		struct xdpf_prefix_v4 key = { .prefixlen = len };
+		__u32 w = mask_be32(p->addr[0], len);
+
+		__builtin_memcpy(key.addr, &w, 4);
+		return hit(&xdpf_block_v4, &key);
+	} else {
+		struct xdpf_prefix_v6 key = { .prefixlen = len };
+		__u32 w[4];
+		int i;
 
 #pragma unroll
-	for (i = 0; i < 4; i++)
-		w[i] = mask_be32(p->addr[i], (int)len - 32 * i);
-	__builtin_memcpy(key.addr, w, 16);
-	return hit(&xdpf_block_v6, &key);
+		for (i = 0; i < 4; i++)
+			w[i] = mask_be32(p->addr[i], (int)len - 32 * i);
+		__builtin_memcpy(key.addr, w, 16);
+		return hit(&xdpf_block_v6, &key);
+	}
 }
 
-/* Takes the longest length left (the lowest set bit) off; 0 when none is left. */
-static __always_inline __u32 next_length(struct probe_v6 *p)
+/* Takes the longest length left (the lowest set bit) off; call only while one is left. */
+static __always_inline __u32 next_length(struct probe *p)
 {
 	__u64 bit;
 
@@ -448,78 +431,78 @@ static __always_inline __u32 next_length(struct probe_v6 *p)
  * bpf_loop's callback: looks up the next length; 1 (stop) on a hit or when none is left. A
  * real function: the verifier checks it once however many lengths there are.
  */
-static __noinline long probe_v6_next(__u32 i, struct probe_v6 *p)
+static __noinline long probe_next(__u32 i, struct probe *p)
 {
 	if (!(p->w_hi | p->w_lo))
 		return 1;
-	if (probe_v6(p, next_length(p))) {
+	if (probe_len(p, next_length(p))) {
 		p->dropped = 1;
 		return 1;
 	}
 	return 0;
 }
 
-/* The /32's slot in bucket number `b`, or NULL. */
-static __always_inline const struct xdpf_index_v6_slot *in_bucket(__u32 b, __u32 top)
+/*
+ * 1 when a blocked prefix covers the source (counted on the longest). `slot` is the index
+ * word of the source's /16; p->w_hi and p->w_lo hold the lengths above 32 (IPv6).
+ */
+static __always_inline int blocked(struct probe *p, __u32 slot)
 {
-	const struct xdpf_index_v6_bucket *bk = bpf_map_lookup_elem(&xdpf_index_v6, &b);
-	int i;
+	__u32 cover;
 
-	if (!bk)
-		return NULL;
-#pragma unroll
-	for (i = 0; i < XDPF_V6_WAYS; i++)
-		if (bk->slot[i].top == top && (bk->slot[i].cover & XDPF_V6_USED))
-			return &bk->slot[i];
-	return NULL;
+	/* lengths 17..32: bit 32 - n of the slot is bit 64 - n of w_lo */
+	p->w_lo |= (__u64)(slot & XDPF_IX_LONGER) << 32;
+	p->dropped = 0;
+	/* Mostly one length: looked up here; the loop only when there are more. */
+	if ((p->w_hi | p->w_lo) && probe_len(p, next_length(p)))
+		return 1;
+	if (p->w_hi | p->w_lo) {
+		bpf_loop(128, probe_next, p, 0);
+		if (p->dropped)
+			return 1;
+	}
+	cover = (slot & XDPF_IX_COVER) >> XDPF_IX_COVER_SHIFT;
+	return cover && probe_len(p, cover - 1);
 }
 
-/* The /32's slot in the IPv6 index (either of its two buckets), or NULL. */
-static __always_inline const struct xdpf_index_v6_slot *find_v6(__u32 top)
+static __always_inline int blocked_v4(__be32 saddr)
 {
-	const struct xdpf_index_v6_slot *s;
+	__u32 s16 = bpf_ntohl(saddr) >> 16;
+	struct xdpf_index_slot *ix = bpf_map_lookup_elem(&xdpf_index_v4, &s16);
+	struct probe p = {};
 
-	s = in_bucket((top * XDPF_V6_HASH1) >> (32 - XDPF_V6_BUCKET_BITS), top);
-	if (s)
-		return s;
-	return in_bucket((top * XDPF_V6_HASH2) >> (32 - XDPF_V6_BUCKET_BITS), top);
+	if (!ix || !ix->bits)
+		return 0;
+	p.family = 4;
+	p.addr[0] = saddr;
+	return blocked(&p, ix->bits);
 }
 
-/* 1 when a blocked prefix covers the IPv6 source (counted on the longest). */
-static __always_inline int blocked_v6(const struct xdpf_config *cfg, const struct in6_addr *saddr)
+static __always_inline int blocked_v6(const struct in6_addr *saddr)
 {
-	const struct xdpf_index_v6_slot *ix;
-	struct probe_v6 p;
-	__u32 len, cover;
+	__u32 top = bpf_ntohl(saddr->in6_u.u6_addr32[0]);
+	__u32 s16 = top >> 16;
+	struct xdpf_index_slot *ix = bpf_map_lookup_elem(&xdpf_index_v6, &s16);
+	const struct xdpf_long_v6 *lg;
+	struct probe p = {};
+	__u32 slot;
 
+	if (!ix || !ix->bits)
+		return 0;
+	slot = ix->bits;
+	p.family = 6;
 	p.addr[0] = saddr->in6_u.u6_addr32[0];
 	p.addr[1] = saddr->in6_u.u6_addr32[1];
 	p.addr[2] = saddr->in6_u.u6_addr32[2];
 	p.addr[3] = saddr->in6_u.u6_addr32[3];
-	p.dropped = 0;
-	ix = find_v6(bpf_ntohl(p.addr[0]));
-	if (ix) {
-		p.w_hi = ix->longer_hi[0] | (__u64)ix->longer_hi[1] << 32;
-		p.w_lo = ix->longer_lo;
-		cover = ix->cover & 0xff;
-		if (cover >= XDPF_V6_EXPAND_MIN && cover <= 32)
-			p.w_lo |= 1ULL << (64 - cover);
-		/* Mostly one length: looked up here; the loop only when there are more. */
-		if ((p.w_hi | p.w_lo) && probe_v6(&p, next_length(&p)))
-			return 1;
-		if (p.w_hi | p.w_lo) {
-			bpf_loop(128, probe_v6_next, &p, 0);
-			if (p.dropped)
-				return 1;
+	if (slot & XDPF_IX_LONG) {
+		lg = bpf_map_lookup_elem(&xdpf_long_v6, &top);
+		if (lg) {
+			p.w_hi = lg->longer_hi[0] | (__u64)lg->longer_hi[1] << 32;
+			p.w_lo = lg->longer_lo;
 		}
 	}
-	if (cfg->v6_short) {
-#pragma unroll
-		for (len = XDPF_V6_EXPAND_MIN - 1; len < XDPF_V6_EXPAND_MIN; len--)
-			if ((cfg->v6_short & (1U << len)) && probe_v6(&p, len))
-				return 1;
-	}
-	return 0;
+	return blocked(&p, slot);
 }
 
 static __always_inline enum xdpf_reason filter_ipv4(struct xdp_md *ctx, __u32 off, const struct xdpf_config *cfg)
@@ -536,7 +519,7 @@ static __always_inline enum xdpf_reason filter_ipv4(struct xdp_md *ctx, __u32 of
 	if (tot < hlen || !header(ctx, off, hlen))
 		return XDPF_MALFORMED;
 
-	if (blocked_v4(cfg, ip->saddr))
+	if (blocked_v4(ip->saddr))
 		return XDPF_DROP_BLOCK_V4;
 
 	if (bpf_ntohs(ip->frag_off) & IPV4_FRAG_OFFSET)
@@ -626,7 +609,7 @@ static __always_inline enum xdpf_reason filter_ipv6(struct xdp_md *ctx, __u32 of
 	if (!ip6 || ip6->version != 6)
 		return XDPF_MALFORMED;
 
-	if (blocked_v6(cfg, &ip6->saddr))
+	if (blocked_v6(&ip6->saddr))
 		return XDPF_DROP_BLOCK_V6;
 
 	/* payload length 0 is a jumbogram or an empty packet: bounded by the frame alone */

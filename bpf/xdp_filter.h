@@ -9,8 +9,9 @@
  *
  * Every map is pinned by name under the pin root fos1 chooses (default /sys/fs/bpf/fos1/), so
  * the blocklists, the rate-limit state and the counters outlive the agent; a new agent reuses
- * the pinned maps. Changing a map's type, key or value size makes libbpf refuse to reuse an
- * old pin ("parameter mismatch"): fos1 then loads the filter again with fresh maps, all but
+ * the pinned maps. Changing a map's type, key or value size, or its max_entries (a filter's
+ * capacity, its rate limit's tracked sources), makes libbpf refuse to reuse an old pin
+ * ("parameter mismatch"): fos1 then loads the filter again with fresh maps, all but
  * the counters (src/engine/xdp/apply.ts), and fills them from its config; the old program keeps
  * filtering with its own maps until the new one replaces it on the interfaces.
  */
@@ -32,60 +33,49 @@
 /*
  * Blocklists. Each blocked prefix is one entry of xdpf_block_v4 / xdpf_block_v6 (hash maps
  * keyed by the prefix, valued by the packets it dropped): that is the list, and its counters.
- * A packet never walks the list. fos1 computes an index from the whole list and writes it
- * beside it (src/bpf/xdp-index.ts), and the program looks up only the prefix lengths the index
- * names for the packet's source, longest first; any hit drops, and counts on that prefix
- * (so the longest matching prefix counts, as in a longest-prefix-match table).
+ * A packet never walks the list. fos1 writes an index beside it (src/bpf/xdp-index.ts), and
+ * the program looks up only the prefix lengths the index names for the packet's source,
+ * longest first; any hit drops, and counts on that prefix (so the longest matching prefix
+ * counts, as in a longest-prefix-match table).
  *
- * IPv4: xdpf_index_v4, an array with one byte per /24 of the address space (16 MiB): the
- * longest blocked prefix of length 0..24 covering the /24, and whether /32s or /25../31s lie
- * inside it. A source whose /24 byte is 0 -- most traffic -- costs one array load.
+ * The index, per family: xdpf_index_v4 / xdpf_index_v6, arrays with one u32 per /16 (the
+ * source's first 16 bits), 256 KiB each:
+ *   - bits 0..15 (XDPF_IX_LONGER): bit 32 - n set when a blocked /n with 17 <= n <= 32 lies
+ *     inside the /16;
+ *   - bits 16..21 (XDPF_IX_COVER): the longest blocked prefix of length 0..16 covering the
+ *     /16, plus 1 (0: none);
+ *   - bit 31 (XDPF_IX_LONG, IPv6 only): blocked prefixes longer than /32 lie inside the /16;
+ *     their lengths are in xdpf_long_v6 under the source's /32.
+ * A source whose /16 word is 0 -- most traffic -- costs one array load. Nothing is expanded:
+ * every prefix is one list entry and at most one xdpf_long_v6 entry, so a filter holds exactly
+ * as many prefixes as its lists' max_entries, whatever their lengths.
  *
- * IPv6: xdpf_index_v6, a hash table of /32s (the first 32 bits of a source) that fos1 builds in
- * an array -- an array's lookup costs the program next to nothing, a kernel hash map's about
- * as much as the rest of the packet. Cuckoo hashing: a /32 sits in one of two buckets of
- * XDPF_V6_WAYS slots, bucket (top * XDPF_V6_HASH1) >> (32 - XDPF_V6_BUCKET_BITS) or the same
- * with XDPF_V6_HASH2, so a lookup reads two buckets at most. A /32 has a slot when a blocked
- * prefix of length 20..32 covers it (the longest such length is kept) or when it holds longer
- * blocked prefixes (a bitmap of their lengths). A source whose /32 has no slot costs two
- * bucket reads. Prefixes shorter than /20 would expand to too many /32s: their lengths are
- * listed in xdpf_config (v6_short) and looked up for every packet.
+ * A bit may outlive the last prefix that needed it (fos1 leaves it when it unblocks a few
+ * prefixes, and clears it when it next computes the whole index): it costs a lookup that
+ * finds nothing, never a verdict.
  *
- * Sizes: both lists hold 2^20 (1 048 576) prefixes, the IPv6 index 2^20 slots (cuckoo
- * hashing fills them to about 97 %). The lists are hash maps that are not preallocated, so
- * their entries cost memory only when written, but their bucket arrays (16 bytes a bucket,
- * 2^20 buckets: 16 MiB each), the IPv4 index (16 MiB) and the IPv6 index (20 MiB) are
- * allocated with the map: 68 MiB per loaded filter before its first prefix.
+ * No insert can be made to fail by the choice of prefixes: the kernel's hash maps chain their
+ * buckets and seed their hash at random per map, and refuse an insert only at max_entries.
+ *
+ * Sizes. The lists and xdpf_long_v6 hold the filter's capacity per family, which fos1 sets at
+ * load (bpf_map__set_max_entries) from the config: XDPF_CAPACITY_DEFAULT unless the filter
+ * says otherwise, at most XDPF_CAPACITY_MAX. They are not preallocated: an entry costs memory
+ * when written; their bucket arrays (16 bytes per entry of capacity) come with the map.
  */
-#define XDPF_BLOCK_V4_MAX 1048576
-#define XDPF_BLOCK_V6_MAX 1048576
+#define XDPF_CAPACITY_DEFAULT 65536
+#define XDPF_CAPACITY_MAX 16777216
 
-/* The IPv4 index: 2^24 bytes in pages of XDPF_INDEX_V4_PAGE, one array element each. */
-#define XDPF_INDEX_V4_PAGE 4096
-#define XDPF_INDEX_V4_PAGES 4096
-
-/* An IPv4 index byte. */
-#define XDPF_V4_COVER 0x3f	/* longest blocked prefix of length 0..24 covering the /24, plus 1; 0: none */
-#define XDPF_V4_HAS_MID 0x40	/* blocked prefixes of length 25..31 inside the /24 (lengths: v4_mid) */
-#define XDPF_V4_HAS_HOST 0x80	/* blocked /32s inside the /24 */
-
-/* IPv6 prefixes of length XDPF_V6_EXPAND_MIN..32 are written into xdpf_index_v6 as every /32
- * they cover (at most 2^12 each); shorter ones are probed by length (v6_short).
- */
-#define XDPF_V6_EXPAND_MIN 20
-
-/* The IPv6 index's buckets and its two hash functions (multiplicative: odd 32-bit constants,
- * the product's top XDPF_V6_BUCKET_BITS bits).
- */
-#define XDPF_V6_BUCKET_BITS 17
-#define XDPF_V6_BUCKETS 131072
-#define XDPF_V6_WAYS 8
-#define XDPF_V6_HASH1 0x9e3779b1
-#define XDPF_V6_HASH2 0x85ebca77
-#define XDPF_V6_USED 0x100	/* xdpf_index_v6_slot.cover: the slot holds a /32 */
+#define XDPF_INDEX_SLOTS 65536	/* one per /16 */
+#define XDPF_IX_LONGER 0xffff
+#define XDPF_IX_COVER_SHIFT 16
+#define XDPF_IX_COVER 0x3f0000
+#define XDPF_IX_LONG 0x80000000
 
 #define XDPF_PORT_DENY_MAX 1024
-#define XDPF_RATE_MAX 65536
+/* xdpf_rate's entries: set at load from the config's rate limit (trackedSources), 1 while no
+ * rate limit is configured, so a filter without one does not pay for its LRU.
+ */
+#define XDPF_RATE_DEFAULT 65536
 
 /* Why a packet got its verdict: the index into the per-CPU xdpf_stats array. Every packet
  * is counted under exactly one reason. Numbers are ABI (pinned counters survive upgrades):
@@ -122,23 +112,17 @@ struct xdpf_hits {
 	__u64 packets;
 };
 
-/* xdpf_index_v4 (BPF_MAP_TYPE_ARRAY, XDPF_INDEX_V4_PAGES entries): byte i of element p
- * describes the /24 numbered p * XDPF_INDEX_V4_PAGE + i (the address's first 24 bits).
+/* xdpf_index_v4, xdpf_index_v6 (BPF_MAP_TYPE_ARRAY, XDPF_INDEX_SLOTS entries): a /16's word. */
+struct xdpf_index_slot {
+	__u32 bits;		/* XDPF_IX_* */
+};
+
+/* xdpf_long_v6 (BPF_MAP_TYPE_HASH keyed by the /32, a source's first 32 bits in host byte
+ * order): the lengths above 32 of the blocked prefixes inside the /32.
  */
-struct xdpf_index_v4_page {
-	__u8 slot[XDPF_INDEX_V4_PAGE];
-};
-
-/* xdpf_index_v6 (BPF_MAP_TYPE_ARRAY, XDPF_V6_BUCKETS entries): the buckets. */
-struct xdpf_index_v6_slot {
-	__u32 top;		/* the /32: a source's first 32 bits, host byte order */
-	__u32 longer_lo;	/* bit i: blocked prefixes of length 64 - i inside the /32 (33..64) */
+struct xdpf_long_v6 {
+	__u32 longer_lo;	/* bit i: length 64 - i (33..64) */
 	__u32 longer_hi[2];	/* bit i of [0]: length 128 - i (97..128); of [1]: 96 - i (65..96) */
-	__u32 cover;		/* XDPF_V6_USED | the longest blocked prefix of length 20..32 covering the /32, or 0 */
-};
-
-struct xdpf_index_v6_bucket {
-	struct xdpf_index_v6_slot slot[XDPF_V6_WAYS];
 };
 
 /* xdpf_port_deny (BPF_MAP_TYPE_HASH): destination ports to drop. */
@@ -158,8 +142,6 @@ struct xdpf_port_key {
  */
 struct xdpf_config {
 	__u32 flags;		/* XDPF_F_* */
-	__u32 v4_mid;		/* bit n: some blocked IPv4 prefix has length n (25..31 only) */
-	__u32 v6_short;		/* bit n: some blocked IPv6 prefix has length n (0..XDPF_V6_EXPAND_MIN-1 only) */
 	__u32 rate_v4_prefix;	/* source prefix length one bucket covers, 0..32 */
 	__u32 rate_v6_prefix;	/* 0..128 */
 	__u32 pad;		/* 0 */

@@ -35,6 +35,7 @@ export const errnoCode = {
   ENOENT: 2,
   EINTR: 4,
   EEXIST: 17,
+  E2BIG: 7,
   ENOSPC: 28,
 } as const;
 

@@ -9,22 +9,15 @@ import { bits, formatIp, network, parsePrefix, type Family, type Prefix } from "
 export const XDPF_VLAN_MAX = 2;
 export const XDPF_IPV6_EXT_MAX = 6;
 export const XDPF_NANO = 1_000_000_000n;
-export const XDPF_BLOCK_V4_MAX = 1 << 20;
-export const XDPF_BLOCK_V6_MAX = 1 << 20;
-export const XDPF_INDEX_V4_PAGE = 4096;
-export const XDPF_INDEX_V4_PAGES = 4096;
-export const XDPF_V4_COVER = 0x3f;
-export const XDPF_V4_HAS_MID = 0x40;
-export const XDPF_V4_HAS_HOST = 0x80;
-export const XDPF_V6_EXPAND_MIN = 20;
-export const XDPF_V6_BUCKET_BITS = 17;
-export const XDPF_V6_BUCKETS = 1 << XDPF_V6_BUCKET_BITS;
-export const XDPF_V6_WAYS = 8;
-export const XDPF_V6_HASH1 = 0x9e3779b1;
-export const XDPF_V6_HASH2 = 0x85ebca77;
-export const XDPF_V6_USED = 0x100;
+export const XDPF_CAPACITY_DEFAULT = 65536;
+export const XDPF_CAPACITY_MAX = 16777216;
+export const XDPF_INDEX_SLOTS = 65536;
+export const XDPF_IX_LONGER = 0xffff;
+export const XDPF_IX_COVER_SHIFT = 16;
+export const XDPF_IX_COVER = 0x3f0000;
+export const XDPF_IX_LONG = 0x80000000;
 export const XDPF_PORT_DENY_MAX = 1024;
-export const XDPF_RATE_MAX = 65536;
+export const XDPF_RATE_DEFAULT = 65536;
 /** xdpf_config.flags */
 export const XDPF_F_PORTS = 0x1;
 
@@ -65,21 +58,18 @@ export const structs = {
   xdpf_prefix_v4: { size: 8, fields: { prefixlen: f(0, 4), addr: f(4, 4) } },
   xdpf_prefix_v6: { size: 20, fields: { prefixlen: f(0, 4), addr: f(4, 16) } },
   xdpf_hits: { size: 8, fields: { packets: f(0, 8) } },
-  xdpf_index_v4_page: { size: XDPF_INDEX_V4_PAGE, fields: { slot: f(0, XDPF_INDEX_V4_PAGE) } },
-  xdpf_index_v6_slot: { size: 20, fields: { top: f(0, 4), longer_lo: f(4, 4), longer_hi: f(8, 8), cover: f(16, 4) } },
-  xdpf_index_v6_bucket: { size: 20 * XDPF_V6_WAYS, fields: { slot: f(0, 20 * XDPF_V6_WAYS) } },
+  xdpf_index_slot: { size: 4, fields: { bits: f(0, 4) } },
+  xdpf_long_v6: { size: 12, fields: { longer_lo: f(0, 4), longer_hi: f(4, 8) } },
   xdpf_port_key: { size: 4, fields: { port: f(0, 2), proto: f(2, 1), pad: f(3, 1) } },
   xdpf_config: {
-    size: 40,
+    size: 32,
     fields: {
       flags: f(0, 4),
-      v4_mid: f(4, 4),
-      v6_short: f(8, 4),
-      rate_v4_prefix: f(12, 4),
-      rate_v6_prefix: f(16, 4),
-      pad: f(20, 4),
-      rate_pps: f(24, 8),
-      burst: f(32, 8),
+      rate_v4_prefix: f(4, 4),
+      rate_v6_prefix: f(8, 4),
+      pad: f(12, 4),
+      rate_pps: f(16, 8),
+      burst: f(24, 8),
     },
   },
   xdpf_rate_key: { size: 20, fields: { family: f(0, 1), prefixlen: f(1, 1), pad: f(2, 2), addr: f(4, 16) } },
@@ -91,20 +81,37 @@ export type StructName = keyof typeof structs;
 
 export interface MapSpec {
   type: number;
-  /** A struct of the header, or a plain u32 (array indexes). */
+  /** A struct of the header, or a plain u32 (array indexes, an IPv6 /32). */
   key: StructName | "u32";
   value: StructName;
+  /** As the object declares it; a sized map's is set at load (MapSizes). */
   maxEntries: number;
+  /** Which of a filter's sizes sets max_entries at load. */
+  sized?: keyof MapSizes;
 }
 
+/**
+ * The max_entries a filter's maps are loaded with, from its config: the capacity per family
+ * (the lists; xdpf_long_v6 holds at most one entry per IPv6 prefix) and the rate limit's
+ * tracked sources (1 without a rate limit).
+ */
+export interface MapSizes {
+  v4: number;
+  v6: number;
+  rate: number;
+}
+
+export const DEFAULT_SIZES: MapSizes = { v4: XDPF_CAPACITY_DEFAULT, v6: XDPF_CAPACITY_DEFAULT, rate: 1 };
+
 export const maps = {
-  xdpf_block_v4: { type: MapType.HASH, key: "xdpf_prefix_v4", value: "xdpf_hits", maxEntries: XDPF_BLOCK_V4_MAX },
-  xdpf_block_v6: { type: MapType.HASH, key: "xdpf_prefix_v6", value: "xdpf_hits", maxEntries: XDPF_BLOCK_V6_MAX },
-  xdpf_index_v4: { type: MapType.ARRAY, key: "u32", value: "xdpf_index_v4_page", maxEntries: XDPF_INDEX_V4_PAGES },
-  xdpf_index_v6: { type: MapType.ARRAY, key: "u32", value: "xdpf_index_v6_bucket", maxEntries: XDPF_V6_BUCKETS },
+  xdpf_block_v4: { type: MapType.HASH, key: "xdpf_prefix_v4", value: "xdpf_hits", maxEntries: XDPF_CAPACITY_DEFAULT, sized: "v4" },
+  xdpf_block_v6: { type: MapType.HASH, key: "xdpf_prefix_v6", value: "xdpf_hits", maxEntries: XDPF_CAPACITY_DEFAULT, sized: "v6" },
+  xdpf_index_v4: { type: MapType.ARRAY, key: "u32", value: "xdpf_index_slot", maxEntries: XDPF_INDEX_SLOTS },
+  xdpf_index_v6: { type: MapType.ARRAY, key: "u32", value: "xdpf_index_slot", maxEntries: XDPF_INDEX_SLOTS },
+  xdpf_long_v6: { type: MapType.HASH, key: "u32", value: "xdpf_long_v6", maxEntries: XDPF_CAPACITY_DEFAULT, sized: "v6" },
   xdpf_port_deny: { type: MapType.HASH, key: "xdpf_port_key", value: "xdpf_hits", maxEntries: XDPF_PORT_DENY_MAX },
   xdpf_config: { type: MapType.ARRAY, key: "u32", value: "xdpf_config", maxEntries: 1 },
-  xdpf_rate: { type: MapType.LRU_HASH, key: "xdpf_rate_key", value: "xdpf_rate_state", maxEntries: XDPF_RATE_MAX },
+  xdpf_rate: { type: MapType.LRU_HASH, key: "xdpf_rate_key", value: "xdpf_rate_state", maxEntries: XDPF_RATE_DEFAULT, sized: "rate" },
   xdpf_stats: { type: MapType.PERCPU_ARRAY, key: "u32", value: "xdpf_counter", maxEntries: REASON_COUNT },
 } as const satisfies Record<string, MapSpec>;
 
@@ -253,23 +260,17 @@ export function checkRateLimit(r: RateLimit): void {
 export interface FilterConfig {
   /** XDPF_F_* */
   flags: number;
-  /** Which IPv4 lengths 25..31 are blocked (bit n: /n), from the blocklist index. */
-  v4Mid: number;
-  /** Which IPv6 lengths below XDPF_V6_EXPAND_MIN are blocked (bit n: /n). */
-  v6Short: number;
   /** null: off (rate_pps 0). */
   rate: RateLimit | null;
 }
 
-export const EMPTY_CONFIG: FilterConfig = { flags: 0, v4Mid: 0, v6Short: 0, rate: null };
+export const EMPTY_CONFIG: FilterConfig = { flags: 0, rate: null };
 
 export function encodeConfig(c: FilterConfig): Uint8Array {
   const s = structs.xdpf_config.fields;
   const out = new Uint8Array(structs.xdpf_config.size);
   const v = view(out);
   v.setUint32(s.flags.offset, c.flags, true);
-  v.setUint32(s.v4_mid.offset, c.v4Mid, true);
-  v.setUint32(s.v6_short.offset, c.v6Short, true);
   if (c.rate) {
     checkRateLimit(c.rate);
     v.setBigUint64(s.rate_pps.offset, BigInt(c.rate.pps), true);
@@ -286,8 +287,6 @@ export function decodeConfig(value: Uint8Array): FilterConfig {
   const pps = Number(v.getBigUint64(s.rate_pps.offset, true));
   return {
     flags: v.getUint32(s.flags.offset, true),
-    v4Mid: v.getUint32(s.v4_mid.offset, true),
-    v6Short: v.getUint32(s.v6_short.offset, true),
     rate:
       pps === 0
         ? null

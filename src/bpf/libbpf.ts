@@ -33,6 +33,7 @@ const symbols = {
   bpf_map__max_entries: { args: [ptr], returns: u32 },
   bpf_map__pin_path: { args: [ptr], returns: cstring },
   bpf_map__is_pinned: { args: [ptr], returns: bool },
+  bpf_map__set_max_entries: { args: [ptr, u32], returns: i32 },
 
   bpf_map_update_elem: { args: [i32, ptr, ptr, u64], returns: i32 },
   bpf_map_lookup_elem: { args: [i32, ptr, ptr], returns: i32 },
@@ -40,6 +41,7 @@ const symbols = {
   bpf_map_get_next_key: { args: [i32, ptr, ptr], returns: i32 },
   bpf_map_lookup_batch: { args: [i32, ptr, ptr, ptr, ptr, ptr, ptr], returns: i32 },
   bpf_map_update_batch: { args: [i32, ptr, ptr, ptr, ptr], returns: i32 },
+  bpf_map_delete_batch: { args: [i32, ptr, ptr, ptr], returns: i32 },
   bpf_obj_get: { args: [ptr], returns: i32 },
   bpf_obj_pin: { args: [i32, ptr], returns: i32 },
   bpf_obj_get_info_by_fd: { args: [i32, ptr, ptr], returns: i32 },

@@ -2,6 +2,7 @@
 // values one slot per possible CPU. Maps come from a loaded object (object.ts, which owns the
 // fd) or from a pin on bpffs (openPinnedMap, which owns it: close() when done).
 import { ptr } from "bun:ffi";
+import { readFileSync } from "node:fs";
 import { BpfError, check, closeFd, cstr, errnoCode } from "./errors";
 import { bpfMapBatchOpts, bpfMapInfo, CStruct } from "./cstructs";
 
@@ -113,6 +114,39 @@ export class BpfMap {
       }
     }
     return refused;
+  }
+
+  /**
+   * Removes the keys (back to back), a few thousand per syscall (BPF_MAP_DELETE_BATCH; kernel
+   * 5.6); keys that are not there are skipped. Returns how many were removed.
+   */
+  deleteBatch(keys: Uint8Array, count: number): number {
+    const ks = this.info.keySize;
+    if (keys.length !== count * ks) throw new BpfError(`delete from map ${this.name}`, 0, `${count} keys need ${count * ks} bytes, got ${keys.length}`);
+    const opts = new CStruct(bpfMapBatchOpts);
+    let removed = 0;
+    for (let at = 0; at < count; at += BATCH) {
+      const n = Math.min(count - at, BATCH);
+      const k = keys.subarray(at * ks, (at + n) * ks);
+      try {
+        check(`delete from map ${this.name}`, (lib) => lib.bpf_map_delete_batch(this.fd, ptr(k), ptr(new Uint32Array([n])), opts.ptr));
+        removed += n;
+      } catch (err) {
+        // The kernel stops at the first key that is not there (ENOENT): the chunk one by one.
+        if (!(err instanceof BpfError && err.errno === errnoCode.ENOENT)) throw err;
+        for (let i = 0; i < n; i++) if (this.delete(k.subarray(i * ks, (i + 1) * ks))) removed++;
+      }
+    }
+    return removed;
+  }
+
+  /**
+   * Kernel memory the map takes, as the kernel accounts it (fdinfo "memlock": since Linux 6.4
+   * what the map has allocated, its entries included; before, an estimate from its sizes).
+   */
+  memory(): number {
+    const m = /^memlock:\s+(\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${this.fd}`, "utf8"));
+    return m ? Number(m[1]) : 0;
   }
 
   /** Removes the key; false when it was not there. */

@@ -54,6 +54,15 @@ export class BpfObject {
     return Btf.borrowed(btf, this.path);
   }
 
+  /** Sets a declared map's max_entries before load (a map already pinned must then match it). */
+  setMaxEntries(name: string, entries: number): void {
+    if (this.loaded) throw new BpfError(`size map ${name} of ${this.path}`, 0, "the object is already loaded");
+    const n = cstr(name);
+    const m = pointer(native().lib.bpf_object__find_map_by_name(this.ptr(), n));
+    if (m === null) throw new BpfError(`find map ${name} in ${this.path}`, 0, "no such map");
+    check(`set max_entries of map ${name} to ${entries}`, (lib) => lib.bpf_map__set_max_entries(m, entries));
+  }
+
   /** Creates or reuses the maps (pinning new ones), then verifies and loads the programs. */
   load(): void {
     const h = this.ptr();

@@ -38,20 +38,22 @@ import {
   structs,
   u32Key,
   valueSize,
+  DEFAULT_SIZES,
+  XDPF_CAPACITY_MAX,
   XDPF_F_PORTS,
-  XDPF_INDEX_V4_PAGE,
-  XDPF_V6_BUCKETS,
-  XDPF_V6_EXPAND_MIN,
-  XDPF_V6_WAYS,
+  XDPF_INDEX_SLOTS,
+  XDPF_IX_LONG,
   type Counter,
   type FilterConfig,
   type MapName,
+  type MapSizes,
+  type MapSpec,
   type PortProto,
   type RateBucket,
   type RateLimit,
   type ReasonName,
 } from "./layout";
-import { indexV4, indexV6, planIndexV6, SLOT_WORDS, type Prefixes } from "./xdp-index";
+import { addLong, computeIndex, indexGaps, indexWrites, longerBit, raiseCover, type Index, type LongBits, type Prefixes } from "./xdp-index";
 import { formatPrefix, type Family, type Prefix } from "../api/ip";
 
 export const DEFAULT_PIN_ROOT = "/sys/fs/bpf/fos1";
@@ -62,6 +64,8 @@ export interface LoadOptions {
   object: string;
   /** Where the maps are pinned and found again; default /sys/fs/bpf/fos1. */
   pinRoot?: string;
+  /** The sized maps' max_entries (capacity per family, rate-limited sources); default DEFAULT_SIZES. */
+  sizes?: MapSizes;
 }
 
 /** A loaded filter: the program (to attach) and its maps. close() leaves pins and attachments. */
@@ -82,6 +86,12 @@ export class XdpFilter {
       const wrong = layoutMismatches(obj.btf());
       if (wrong.length)
         throw new BpfError(`load ${opts.object}`, 0, `its layout differs from this fos1's (src/bpf/layout.ts):\n  ${wrong.join("\n  ")}`);
+      const sizes = opts.sizes ?? DEFAULT_SIZES;
+      checkSizes(sizes);
+      for (const name of MAP_NAMES) {
+        const sized = (mapSpecs[name] as MapSpec).sized;
+        if (sized) obj.setMaxEntries(name, sizes[sized]);
+      }
       obj.load();
       const maps = Object.fromEntries(MAP_NAMES.map((n) => [n, obj.map(n)])) as Record<MapName, BpfMap>;
       return new XdpFilter(obj, obj.program(PROGRAM_NAME), new XdpFilterMaps(maps, opts.object, opts.pinRoot ?? DEFAULT_PIN_ROOT));
@@ -107,8 +117,16 @@ export interface BlocklistChange {
   added: number;
   /** The prefixes to remove that were blocked (as given), and now are not. */
   removed: string[];
-  /** Prefixes that could not be added (as given), with the reason (the list is full, …). */
-  failed: { prefix: string; error: string }[];
+  /** Prefixes that could not be added (as given), with the reason; `full` when the list was at its capacity. */
+  failed: { prefix: string; error: string; full?: true }[];
+}
+
+/** How full a filter is and what it costs the kernel. */
+export interface FilterUsage {
+  v4: { count: number; capacity: number };
+  v6: { count: number; capacity: number };
+  /** Bytes of kernel memory its maps take (the kernel's own accounting). */
+  memory: number;
 }
 
 /** The filter's maps, from a loaded object or from their pins. */
@@ -237,6 +255,8 @@ export class XdpFilterMaps {
   /** Sets the per-source rate limit, or turns it off (null). Existing buckets keep their tokens. */
   setRateLimit(r: RateLimit | null): void {
     if (r) checkRateLimit(r);
+    if (r && this.sizes().rate === DEFAULT_SIZES.rate)
+      throw new BpfError("set the rate limit", 0, "the filter was loaded without room for rate-limit buckets (sizes.rate): load it again with the rate limit configured");
     this.locked(() => this.updateConfig((c) => ({ ...c, rate: r })));
   }
 
@@ -271,106 +291,194 @@ export class XdpFilterMaps {
     return family === 4 ? this.m.xdpf_block_v4 : this.m.xdpf_block_v6;
   }
 
+  private index(family: Family): BpfMap {
+    return family === 4 ? this.m.xdpf_index_v4 : this.m.xdpf_index_v6;
+  }
+
+  /**
+   * A few prefixes (none of /16 or shorter to remove) change incrementally: each added key,
+   * then the bits that lead to it; removed keys go and their bits stay (see the header). Any
+   * other change -- and an incremental one the index cannot take -- computes the index of the
+   * whole list and writes what differs, which also clears the bits left behind.
+   */
   private changeFamily(family: Family, adds: Given[], removes: Given[], out: BlocklistChange): void {
     const list = this.list(family);
     const ks = list.info.keySize;
-    const before = list.dump();
-    const inserted = this.insertAbsent(list, before, adds, out);
-    // The list as it will be: what it held and what went in, but what goes out.
-    const after = columns(concatBytes([before.keys, ...inserted]), ks, removes.map((r) => encodePrefixKey(r.p)));
+    const few = adds.length + removes.length <= FEW && !removes.some((r) => r.p.len <= 16);
+    const before = few ? null : list.dump();
+    const inserted = before ? this.insertAbsent(list, before, adds, out) : this.insertEach(list, adds, out);
+    const removedKeys = removes.map((r) => encodePrefixKey(r.p));
     try {
-      this.writeIndex(family, after);
+      if (before) this.writeIndex(family, columns(concatBytes([before.keys, ...inserted]), ks, removedKeys));
+      else this.addToIndex(family, columns(concatBytes(inserted), ks, []));
     } catch (err) {
-      // The list must never hold a prefix the index does not lead to: take the new ones out
-      // and write the index of the list as it was.
-      for (const key of inserted) list.delete(key);
-      this.writeIndex(family, columns(before.keys, ks, []));
-      throw err;
+      if (!(err instanceof BpfError)) throw err;
+      try {
+        // Stale /32 entries may have filled xdpf_long_v6, or the index's read failed: the whole
+        // list's index, written with the stale entries out first.
+        this.writeIndex(family, columns(concatBytes([list.dump().keys]), ks, removedKeys));
+      } catch (again) {
+        // The list must never hold a prefix the index does not lead to: the new ones go, and
+        // the index is that of the list as it was.
+        for (const key of inserted) list.delete(key);
+        this.writeIndex(family, columns(list.dump().keys, ks, []));
+        throw again;
+      }
     }
     for (const r of removes) if (list.delete(encodePrefixKey(r.p))) out.removed.push(r.text);
   }
 
-  /**
-   * Adds the prefixes the list lacks with a zero count (one that is there keeps its count);
-   * returns the keys written. A few go one syscall each; many, after one pass over the list
-   * to leave out those it holds, a few thousand a syscall.
-   */
-  private insertAbsent(list: BpfMap, before: { count: number; keys: Uint8Array }, adds: Given[], out: BlocklistChange): Uint8Array[] {
-    const ks = list.info.keySize;
+  /** Adds each prefix with a zero count, one syscall each; returns the keys that were not there. */
+  private insertEach(list: BpfMap, adds: Given[], out: BlocklistChange): Uint8Array[] {
     const zero = encodeHits(0n);
     const inserted: Uint8Array[] = [];
-    if (adds.length <= FEW) {
-      for (const a of adds) {
-        const key = encodePrefixKey(a.p);
-        try {
-          list.update(key, zero, "NOEXIST");
-          inserted.push(key);
-        } catch (err) {
-          if (!(err instanceof BpfError)) throw err;
-          if (err.errno !== errnoCode.EEXIST) out.failed.push({ prefix: a.text, error: err.message });
-        }
+    for (const a of adds) {
+      const key = encodePrefixKey(a.p);
+      try {
+        list.update(key, zero, "NOEXIST");
+        inserted.push(key);
+      } catch (err) {
+        if (!(err instanceof BpfError)) throw err;
+        if (err.errno !== errnoCode.EEXIST) out.failed.push(failure(a.text, err));
       }
-    } else {
-      const have = new Set<string>();
-      for (let i = 0; i < before.count; i++) have.add(keyString(before.keys.subarray(i * ks, (i + 1) * ks)));
-      const fresh = new Map<string, Given>();
-      for (const a of adds) {
-        const k = keyString(encodePrefixKey(a.p));
-        if (!have.has(k)) fresh.set(k, a);
-      }
-      const keys = new Uint8Array(fresh.size * ks);
-      const given = [...fresh.values()];
-      [...fresh.keys()].forEach((k, i) => keys.set(stringKey(k), i * ks));
-      const refused = new Map(list.updateBatch(keys, new Uint8Array(fresh.size * list.bufferSize), fresh.size).map((r) => [r.index, r.error]));
-      given.forEach((a, i) => {
-        const err = refused.get(i);
-        if (err) out.failed.push({ prefix: a.text, error: err.message });
-        else inserted.push(keys.subarray(i * ks, (i + 1) * ks));
-      });
     }
     out.added += inserted.length;
     return inserted;
   }
 
-  private writeIndex(family: Family, p: Prefixes): void {
-    if (family === 4) this.writeIndexV4(p);
-    else this.writeIndexV6(p);
-  }
-
-  private writeIndexV4(p: Prefixes): void {
-    const { slots, mid } = indexV4(p);
-    const map = this.m.xdpf_index_v4;
-    const now = map.dump();
-    for (let i = 0; i < now.count; i++) {
-      const page = new DataView(now.keys.buffer, now.keys.byteOffset + i * 4, 4).getUint32(0, true);
-      const want = slots.subarray(page * XDPF_INDEX_V4_PAGE, (page + 1) * XDPF_INDEX_V4_PAGE);
-      if (!sameBytes(want, now.values.subarray(i * XDPF_INDEX_V4_PAGE, (i + 1) * XDPF_INDEX_V4_PAGE))) map.update(u32Key(page), want);
+  /**
+   * Adds the prefixes the list lacks with a zero count (one that is there keeps its count),
+   * after one pass over the list to leave out those it holds, a few thousand a syscall;
+   * returns the keys written.
+   */
+  private insertAbsent(list: BpfMap, before: { count: number; keys: Uint8Array }, adds: Given[], out: BlocklistChange): Uint8Array[] {
+    const ks = list.info.keySize;
+    const inserted: Uint8Array[] = [];
+    const have = new Set<string>();
+    for (let i = 0; i < before.count; i++) have.add(keyString(before.keys.subarray(i * ks, (i + 1) * ks)));
+    const fresh = new Map<string, Given>();
+    for (const a of adds) {
+      const k = keyString(encodePrefixKey(a.p));
+      if (!have.has(k)) fresh.set(k, a);
     }
-    this.updateConfig((c) => ({ ...c, v4Mid: mid }));
+    const keys = new Uint8Array(fresh.size * ks);
+    const given = [...fresh.values()];
+    [...fresh.keys()].forEach((k, i) => keys.set(stringKey(k), i * ks));
+    const refused = new Map(list.updateBatch(keys, new Uint8Array(fresh.size * list.bufferSize), fresh.size).map((r) => [r.index, r.error]));
+    given.forEach((a, i) => {
+      const err = refused.get(i);
+      if (err) out.failed.push(failure(a.text, err));
+      else inserted.push(keys.subarray(i * ks, (i + 1) * ks));
+    });
+    out.added += inserted.length;
+    return inserted;
   }
 
-  private writeIndexV6(p: Prefixes): void {
-    const index = indexV6(p);
-    const map = this.m.xdpf_index_v6;
-    const now = map.dump();
-    const bucketWords = XDPF_V6_WAYS * SLOT_WORDS;
-    const table = new Uint32Array(XDPF_V6_BUCKETS * bucketWords);
+  /** The index as the maps hold it. */
+  private readIndex(family: Family): Index {
+    const now = this.index(family).dump();
+    const slots = new Uint32Array(XDPF_INDEX_SLOTS);
     const keys = new DataView(now.keys.buffer, now.keys.byteOffset, now.keys.byteLength);
-    for (let i = 0; i < now.count; i++) table.set(new Uint32Array(now.values.buffer, now.values.byteOffset + i * bucketWords * 4, bucketWords), keys.getUint32(i * 4, true) * bucketWords);
-    const writes = planIndexV6(table, index);
-    if (!writes)
-      throw new BpfError("index the IPv6 blocklist", 0, `its prefixes of /${XDPF_V6_EXPAND_MIN} or longer make ${index.tops.length} /32s, more than the index's ${XDPF_V6_BUCKETS * XDPF_V6_WAYS} slots can take`);
-    for (const step of writes) {
-      const keys = new Uint8Array(step.length * 4);
-      const values = new Uint8Array(step.length * map.bufferSize);
-      step.forEach((w, i) => {
-        keys.set(u32Key(w.bucket), i * 4);
-        values.set(new Uint8Array(w.words.buffer, w.words.byteOffset, w.words.byteLength), i * map.bufferSize);
-      });
-      const refused = map.updateBatch(keys, values, step.length);
-      if (refused.length) throw refused[0]!.error;
+    const values = new DataView(now.values.buffer, now.values.byteOffset, now.values.byteLength);
+    for (let i = 0; i < now.count; i++) slots[keys.getUint32(i * 4, true)] = values.getUint32(i * 4, true);
+    const long = new Map<number, LongBits>();
+    if (family === 6) {
+      const l = this.m.xdpf_long_v6.dump();
+      const lk = new DataView(l.keys.buffer, l.keys.byteOffset, l.keys.byteLength);
+      const lv = new DataView(l.values.buffer, l.values.byteOffset, l.values.byteLength);
+      for (let i = 0; i < l.count; i++) long.set(lk.getUint32(i * 4, true), [lv.getUint32(i * 12, true), lv.getUint32(i * 12 + 4, true), lv.getUint32(i * 12 + 8, true)]);
     }
-    this.updateConfig((c) => ({ ...c, v6Short: index.short }));
+    return { slots, long };
+  }
+
+  /** Brings the index to exactly that of the list `p`, writing only what differs (xdp-index.ts's order). */
+  private writeIndex(family: Family, p: Prefixes): void {
+    const w = indexWrites(computeIndex(family, p), this.readIndex(family));
+    const long = this.m.xdpf_long_v6;
+    if (w.longDeletes.length) long.deleteBatch(concatBytes(w.longDeletes.map(u32Key)), w.longDeletes.length);
+    this.writeWords(long, w.longPuts.map(([top, bits]) => [top, longValue(bits)]));
+    this.writeWords(this.index(family), w.slots.map(([s, word]) => [s, u32Key(word)]));
+  }
+
+  /** Sets the bits that lead to the newly listed prefixes `p`, keeping every bit already set. */
+  private addToIndex(family: Family, p: Prefixes): void {
+    if (!p.count) return;
+    const index = this.index(family);
+    const short = Array.from(p.len.subarray(0, p.count)).some((len) => len <= 16);
+    // Few prefixes: the words they touch, one lookup each; a short one may touch every word.
+    const current = short ? this.readIndex(family).slots : null;
+    const words = new Map<number, number>();
+    const word = (s: number) => words.get(s) ?? current?.[s] ?? new DataView(index.lookup(u32Key(s))!.buffer).getUint32(0, true);
+    const long = new Map<number, LongBits>();
+    for (let i = 0; i < p.count; i++) {
+      const len = p.len[i]!;
+      const top = p.word[i]!;
+      const s = top >>> 16;
+      if (len <= 16) {
+        const slots = current!.slice();
+        raiseCover(slots, top, len);
+        for (let t = 0; t < XDPF_INDEX_SLOTS; t++) if (slots[t] !== current![t]) words.set(t, slots[t]!);
+        current!.set(slots);
+      } else if (len <= 32) words.set(s, (word(s) | longerBit(len)) >>> 0);
+      else if (family === 6) {
+        const v = this.m.xdpf_long_v6.lookup(u32Key(top));
+        const bits: LongBits = long.get(top) ?? (v ? [0, 4, 8].map((o) => new DataView(v.buffer).getUint32(o, true)) as LongBits : [0, 0, 0]);
+        addLong(bits, len);
+        long.set(top, bits);
+        words.set(s, (word(s) | XDPF_IX_LONG) >>> 0);
+      }
+    }
+    // The /32 entries before the words that send a lookup to them.
+    this.writeWords(this.m.xdpf_long_v6, [...long].map(([top, bits]) => [top, longValue(bits)]));
+    this.writeWords(index, [...words].map(([s, w]) => [s, u32Key(w)]));
+  }
+
+  /** Writes u32-keyed entries in batches; throws the first refusal. */
+  private writeWords(map: BpfMap, entries: [number, Uint8Array][]): void {
+    if (!entries.length) return;
+    const values = new Uint8Array(entries.length * map.bufferSize);
+    entries.forEach(([, v], i) => values.set(v, i * map.bufferSize));
+    const refused = map.updateBatch(concatBytes(entries.map(([k]) => u32Key(k))), values, entries.length);
+    if (refused.length) throw refused[0]!.error;
+  }
+
+  /**
+   * Why the index does not lead to every listed prefix -- a writer killed between writing a
+   * list and its index, or maps written by something else -- per family; empty when it does.
+   */
+  indexProblems(): string[] {
+    const out: string[] = [];
+    for (const family of [4, 6] as const) {
+      const list = this.list(family);
+      const gaps = indexGaps(computeIndex(family, columns(list.dump().keys, list.info.keySize, [])), this.readIndex(family));
+      if (gaps.slots || gaps.long)
+        out.push(`the IPv${family} index misses ${gaps.slots} /16 word${gaps.slots === 1 ? "" : "s"}${family === 6 ? ` and ${gaps.long} /32 entr${gaps.long === 1 ? "y" : "ies"}` : ""} of listed prefixes`);
+    }
+    return out;
+  }
+
+  /** Writes the index of the lists as they are (after indexProblems() found gaps). */
+  reindex(): void {
+    this.locked(() => {
+      for (const family of [4, 6] as const) {
+        const list = this.list(family);
+        this.writeIndex(family, columns(list.dump().keys, list.info.keySize, []));
+      }
+    });
+  }
+
+  /** The sized maps' max_entries: the filter's capacity per family and its rate-limited sources. */
+  sizes(): MapSizes {
+    return { v4: this.m.xdpf_block_v4.info.maxEntries, v6: this.m.xdpf_block_v6.info.maxEntries, rate: this.m.xdpf_rate.info.maxEntries };
+  }
+
+  usage(): FilterUsage {
+    const sizes = this.sizes();
+    return {
+      v4: { count: this.m.xdpf_block_v4.dump().count, capacity: sizes.v4 },
+      v6: { count: this.m.xdpf_block_v6.dump().count, capacity: sizes.v6 },
+      memory: MAP_NAMES.reduce((n, name) => n + this.m[name].memory(), 0),
+    };
   }
 
   private config(): FilterConfig {
@@ -411,8 +519,26 @@ interface Given {
   p: Prefix;
 }
 
-/** Up to this many prefixes to add go in one syscall each (see insertAbsent). */
+/** Up to this many prefixes to add or remove change the index incrementally (see changeFamily). */
 const FEW = 64;
+
+function failure(prefix: string, err: BpfError): BlocklistChange["failed"][number] {
+  return err.errno === errnoCode.E2BIG ? { prefix, error: `the filter's list is full: ${err.message}`, full: true } : { prefix, error: err.message };
+}
+
+/** struct xdpf_long_v6's bytes. */
+function longValue(bits: LongBits): Uint8Array {
+  const out = new Uint8Array(12);
+  const v = new DataView(out.buffer);
+  bits.forEach((w, i) => v.setUint32(i * 4, w, true));
+  return out;
+}
+
+/** Throws, saying what is allowed, for sizes the maps cannot be loaded with. */
+export function checkSizes(sizes: MapSizes): void {
+  for (const [what, n] of Object.entries(sizes))
+    if (!Number.isInteger(n) || n < 1 || n > XDPF_CAPACITY_MAX) throw new BpfError("size the filter's maps", 0, `${what}: ${n} entries; allowed: 1 to ${XDPF_CAPACITY_MAX}`);
+}
 
 /**
  * The index's view of listed prefixes (keys back to back, struct xdpf_prefix_v4 or _v6): each
@@ -450,8 +576,9 @@ function shapeMismatches(m: Partial<Record<MapName, BpfMap>>, source: string): s
       out.push(`map ${name} is missing from ${source}`);
       continue;
     }
-    const spec = mapSpecs[name];
-    const want = { type: spec.type, keySize: keySize(spec), valueSize: valueSize(spec), maxEntries: spec.maxEntries };
+    const spec: MapSpec = mapSpecs[name];
+    // A sized map's max_entries comes from the config (XdpFilterMaps.sizes() says which).
+    const want = { type: spec.type, keySize: keySize(spec), valueSize: valueSize(spec), maxEntries: spec.sized ? map.info.maxEntries : spec.maxEntries };
     const got = { type: map.info.type, keySize: map.info.keySize, valueSize: map.info.valueSize, maxEntries: map.info.maxEntries };
     if (JSON.stringify(want) !== JSON.stringify(got)) out.push(`map ${name} is ${JSON.stringify(got)}, fos1 expects ${JSON.stringify(want)}`);
   }

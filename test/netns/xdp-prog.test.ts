@@ -9,11 +9,10 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { BpfError } from "../../src/bpf/errors";
-import { REASONS, XDPF_V6_WAYS, type ReasonName } from "../../src/bpf/layout";
+import { DEFAULT_SIZES, REASONS, u32Key, XDPF_RATE_DEFAULT, type ReasonName } from "../../src/bpf/layout";
 import { possibleCpus } from "../../src/bpf/maps";
 import { testRun, xdpActionName } from "../../src/bpf/test-run";
 import { XdpFilter, XdpFilterMaps } from "../../src/bpf/xdp-filter";
-import { bucketsOf } from "../../src/bpf/xdp-index";
 import { removePinRoot, testPinRoot } from "../helpers/bpffs";
 import {
   arp,
@@ -50,7 +49,7 @@ let maps: XdpFilterMaps;
 
 beforeAll(() => {
   pinRoot = testPinRoot("prog");
-  filter = XdpFilter.load({ object: OBJECT, pinRoot });
+  filter = XdpFilter.load({ object: OBJECT, pinRoot, sizes: { ...DEFAULT_SIZES, rate: XDPF_RATE_DEFAULT } });
   maps = filter.maps;
 });
 
@@ -426,7 +425,7 @@ describe("blocklists", () => {
     expect(maps.blocked().find((b) => b.prefix === "198.51.100.0/24")!.packets).toBe(3n);
   });
 
-  test("IPv6 at every kind of length -- /12 (looked up by length), /29 and /32 (their /32s), longer ones inside a /32 -- each source on the longest", () => {
+  test("IPv6 at every kind of length -- /12 (the cover of its /16s), /29 and /32 (bits of their /16), longer ones inside a /32 -- each source on the longest", () => {
     for (const p of ["2c00::/12", "2001:db0::/29", "2001:db8::/32", "2001:db8:1::/48", "2001:db8:1:2::/64", "2001:db8:1:2::7/128"]) maps.block(p);
     const sources = ["2001:db8:1:2::7", "2001:db8:1:2::8", "2001:db8:1:3::1", "2001:db8:ffff::1", "2001:db3::1", "2c0f:1::1", "2a00::1", "2001:db9::1"];
     expect(dropsBy(sources, v6)).toEqual({
@@ -463,25 +462,33 @@ describe("blocklists", () => {
     expect(hits).toEqual({ "2001:db8:7::/48": 1n, "2001:db8:8::/127": 1n });
   });
 
-  test("/32s crowded into the same buckets of the IPv6 index are all found, before and after one moves to make room", () => {
-    // Two buckets filled (XDPF_V6_WAYS /32s each), then a /32 whose buckets they both are.
-    const x = 0x20010db8;
-    const [b1, b2] = bucketsOf(x);
-    const firstIn = (bucket: number, from: number) => {
-      const out: number[] = [];
-      for (let t = from; out.length < XDPF_V6_WAYS; t++) if (bucketsOf(t >>> 0)[0] === bucket) out.push(t >>> 0);
-      return out;
-    };
-    const crowd = [...firstIn(b1, 0x24000000), ...firstIn(b2, 0x26000000)];
-    const net = (top: number) => `${(top >>> 16).toString(16)}:${(top & 0xffff).toString(16)}::/48`;
-    const source = (top: number) => `${(top >>> 16).toString(16)}:${(top & 0xffff).toString(16)}::1`;
-    for (const t of crowd) maps.block(net(t));
-    maps.block(net(x));
-    for (const t of [...crowd, x]) expect({ t, r: reasonOf(v6(source(t))) }).toEqual({ t, r: "XDPF_DROP_BLOCK_V6" });
-    expect(maps.blocked().every((b) => b.packets === 1n)).toBe(true);
-    for (const t of crowd.slice(0, 4)) maps.unblock(net(t));
-    for (const t of crowd.slice(0, 4)) expect(reasonOf(v6(source(t)))).toBe("XDPF_PASS");
-    for (const t of [...crowd.slice(4), x]) expect(reasonOf(v6(source(t)))).toBe("XDPF_DROP_BLOCK_V6");
+  test("bits left by unblocked prefixes cost a lookup, never a verdict; the whole list's index clears them", () => {
+    // A few unblocks change the index incrementally: the /16 word keeps the /32 and /48 bits.
+    maps.changeBlocklist(["203.0.113.9/32", "203.0.7.0/24", "2001:db8:1::/48", "2001:db8:2::/48"], []);
+    maps.changeBlocklist([], ["203.0.113.9/32", "2001:db8:1::/48"]);
+    expect(reasonOf(v4("203.0.113.9"))).toBe("XDPF_PASS");
+    expect(reasonOf(v4("203.0.7.1"))).toBe("XDPF_DROP_BLOCK_V4");
+    expect(reasonOf(v6("2001:db8:1::1"))).toBe("XDPF_PASS");
+    expect(reasonOf(v6("2001:db8:2::1"))).toBe("XDPF_DROP_BLOCK_V6");
+    const word = (m: "xdpf_index_v4" | "xdpf_index_v6", s16: number) => new DataView(maps.map(m).lookup(u32Key(s16))!.buffer).getUint32(0, true);
+    expect(word("xdpf_index_v4", 0xcb00)).toBe((1 << 0) | (1 << 8)); // /32 (stale) and /24
+    maps.reindex();
+    expect(word("xdpf_index_v4", 0xcb00)).toBe(1 << 8);
+    expect(maps.indexProblems()).toEqual([]);
+    expect(reasonOf(v4("203.0.7.1"))).toBe("XDPF_DROP_BLOCK_V4");
+    expect(reasonOf(v6("2001:db8:2::1"))).toBe("XDPF_DROP_BLOCK_V6");
+  });
+
+  test("an index that misses listed prefixes is found, and reindex() makes them drop again", () => {
+    maps.changeBlocklist(["198.51.100.0/24", "10.0.0.0/8", "2001:db8:5::/48"], []);
+    // What a writer killed between the lists and the index leaves: entries the index does not lead to.
+    for (const m of ["xdpf_index_v4", "xdpf_index_v6"] as const) for (const s16 of [0xc633, 0x0a00, 0x2001]) maps.map(m).update(u32Key(s16), u32Key(0));
+    expect(reasonOf(v4("198.51.100.1"))).toBe("XDPF_PASS");
+    expect(maps.indexProblems()).toEqual(["the IPv4 index misses 2 /16 words of listed prefixes", "the IPv6 index misses 1 /16 word and 0 /32 entries of listed prefixes"]);
+    maps.reindex();
+    expect(maps.indexProblems()).toEqual([]);
+    for (const src of ["198.51.100.1", "10.1.2.3"]) expect(reasonOf(v4(src))).toBe("XDPF_DROP_BLOCK_V4");
+    expect(reasonOf(v6("2001:db8:5::9"))).toBe("XDPF_DROP_BLOCK_V6");
   });
 
   test("block() refuses host bits and non-prefixes; blocking again keeps the hit count", () => {
@@ -491,6 +498,47 @@ describe("blocklists", () => {
     reasonOf(v4(V4_SRC));
     maps.block("198.51.100.0/24");
     expect(maps.blocked()).toEqual([{ prefix: "198.51.100.0/24", packets: 1n }]);
+  });
+});
+
+describe("capacity", () => {
+  test("a filter holds exactly its capacity of prefixes of any length; one more is refused as full and every other stays blocked", () => {
+    const small = testPinRoot("capacity");
+    const f = XdpFilter.load({ object: OBJECT, pinRoot: small, sizes: { v4: 300, v6: 300, rate: 1 } });
+    try {
+      expect(f.maps.sizes()).toEqual({ v4: 300, v6: 300, rate: 1 });
+      // IPv6 /20s to /31s, which an index of /32s would multiply by up to 4 096, count once each.
+      const list6 = Array.from({ length: 300 }, (_, i) => `${(0x2000 + i * 16).toString(16)}::/${20 + (i % 12)}`);
+      const list4 = Array.from({ length: 300 }, (_, i) => `${10 + (i >> 8)}.${i & 255}.0.0/${16 + (i % 17)}`);
+      expect(f.maps.changeBlocklist([...list4, ...list6], [])).toEqual({ added: 600, removed: [], failed: [] });
+      const more = f.maps.changeBlocklist(["198.51.100.0/24", "2001:db8::/32"], []);
+      expect(more.added).toBe(0);
+      expect(more.failed.map((x) => [x.prefix, x.full])).toEqual([
+        ["198.51.100.0/24", true],
+        ["2001:db8::/32", true],
+      ]);
+      expect(more.failed[0]!.error).toMatch(/list is full/);
+      expect(f.maps.indexProblems()).toEqual([]);
+      const first = (cidr: string) => cidr.split("/")[0]!; // the network address is inside its prefix
+      for (const p of list4) expect({ p, r: run(ethernet(ipv4(first(p), V4_DST, udp(5000, 53))), f).reason }).toEqual({ p, r: "XDPF_DROP_BLOCK_V4" });
+      for (const p of list6) expect({ p, r: run(ethernet(ipv6(first(p), V6_DST, udp(5000, 53))), f).reason }).toEqual({ p, r: "XDPF_DROP_BLOCK_V6" });
+      expect(f.maps.usage()).toMatchObject({ v4: { count: 300, capacity: 300 }, v6: { count: 300, capacity: 300 } });
+    } finally {
+      f.close();
+      removePinRoot(small);
+    }
+  });
+
+  test("a rate limit needs a filter loaded with room for its buckets", () => {
+    const bare = testPinRoot("no-rate");
+    const f = XdpFilter.load({ object: OBJECT, pinRoot: bare });
+    try {
+      expect(() => f.maps.setRateLimit({ pps: 10, burst: 10, v4Prefix: 32, v6Prefix: 64 })).toThrow(/without room for rate-limit buckets/);
+      expect(f.maps.rateLimit()).toBeNull();
+    } finally {
+      f.close();
+      removePinRoot(bare);
+    }
   });
 });
 
@@ -637,7 +685,7 @@ describe("pinned maps", () => {
     maps.setRateLimit({ pps: 100, burst: 10, v4Prefix: 32, v6Prefix: 56 });
     const dropsBefore = maps.counters().XDPF_DROP_BLOCK_V4.packets;
     reasonOf(ethernet(ipv4("203.0.113.5", V4_DST, icmp())));
-    const second = XdpFilter.load({ object: OBJECT, pinRoot });
+    const second = XdpFilter.load({ object: OBJECT, pinRoot, sizes: { ...DEFAULT_SIZES, rate: XDPF_RATE_DEFAULT } });
     try {
       expect(second.program.fd).not.toBe(filter.program.fd);
       expect(second.maps.blocked()).toEqual([{ prefix: "203.0.113.0/24", packets: 1n }]);
@@ -645,7 +693,7 @@ describe("pinned maps", () => {
       expect(second.maps.rateLimit()).toEqual({ pps: 100, burst: 10, v4Prefix: 32, v6Prefix: 56 });
       expect(run(ethernet(ipv4("203.0.113.6", V4_DST, icmp())), second).reason).toBe("XDPF_DROP_BLOCK_V4");
       expect(second.maps.counters().XDPF_DROP_BLOCK_V4.packets).toBe(dropsBefore + 2n);
-      expect(Object.keys(second.pins()).sort()).toEqual(["xdpf_block_v4", "xdpf_block_v6", "xdpf_config", "xdpf_index_v4", "xdpf_index_v6", "xdpf_port_deny", "xdpf_rate", "xdpf_stats"]);
+      expect(Object.keys(second.pins()).sort()).toEqual(["xdpf_block_v4", "xdpf_block_v6", "xdpf_config", "xdpf_index_v4", "xdpf_index_v6", "xdpf_long_v6", "xdpf_port_deny", "xdpf_rate", "xdpf_stats"]);
     } finally {
       second.close();
     }
