@@ -193,9 +193,10 @@ export class XdpFilterMaps {
    * Blocks the prefixes in `add` and unblocks those in `remove`, then brings the index to the
    * list, once for all of them. Throws before writing anything when a prefix is not a network.
    *
-   * The order keeps every moment safe for packets: new entries go in before the index points
-   * at them, and entries go out only after the index no longer does -- so while a /24 inside a
-   * blocked /16 is unblocked, its sources stay blocked by the /16 throughout.
+   * The order keeps every moment safe for the prefixes that stay (changeFamily): while a /24
+   * inside a blocked /16 is unblocked, its sources stay blocked by the /16 throughout, and a
+   * killed writer leaves at worst new prefixes the index does not lead to yet, which
+   * indexProblems() finds and reindex() repairs.
    */
   changeBlocklist(add: string[], remove: string[]): BlocklistChange {
     const adds = add.map((text) => ({ text, p: parseNetwork(text) }));
@@ -296,27 +297,41 @@ export class XdpFilterMaps {
   }
 
   /**
-   * A few prefixes (none of /16 or shorter to remove) change incrementally: each added key,
-   * then the bits that lead to it; removed keys go and their bits stay (see the header). Any
-   * other change -- and an incremental one the index cannot take -- computes the index of the
-   * whole list and writes what differs, which also clears the bits left behind.
+   * Removes, then adds, then leads the index to what was added. A few prefixes change the
+   * index incrementally (the bits of removed prefixes stay: see the header); more compute the
+   * whole list's index and write what differs, which also clears bits left behind. Removing
+   * first makes room in a full list, and is safe: a word's bits only add lookups -- except its
+   * cover, the one length up to /16 it leads to, so prefixes of /16 or shorter leave the index
+   * before they leave the list, lest a shorter prefix covering the same /16s be passed over.
    */
   private changeFamily(family: Family, adds: Given[], removes: Given[], out: BlocklistChange): void {
     const list = this.list(family);
     const ks = list.info.keySize;
-    const few = adds.length + removes.length <= FEW && !removes.some((r) => r.p.len <= 16);
-    const before = few ? null : list.dump();
-    const inserted = before ? this.insertAbsent(list, before, adds, out) : this.insertEach(list, adds, out);
+    const few = adds.length + removes.length <= FEW;
     const removedKeys = removes.map((r) => encodePrefixKey(r.p));
+    if (removes.some((r) => r.p.len <= 16)) this.writeIndex(family, columns(list.dump().keys, ks, removedKeys));
+    let now: { count: number; keys: Uint8Array } | null = null;
+    if (few) removes.forEach((r, i) => list.delete(removedKeys[i]!) && out.removed.push(r.text));
+    else {
+      const listed = list.dump();
+      const have = new Set<string>();
+      for (let i = 0; i < listed.count; i++) have.add(keyString(listed.keys.subarray(i * ks, (i + 1) * ks)));
+      const gone = removes.flatMap((r, i) => (have.has(keyString(removedKeys[i]!)) ? [i] : []));
+      list.deleteBatch(concatBytes(gone.map((i) => removedKeys[i]!)), gone.length);
+      out.removed.push(...gone.map((i) => removes[i]!.text));
+      const left = columnsKeys(listed.keys, ks, gone.map((i) => removedKeys[i]!));
+      now = { count: left.length / ks, keys: left };
+    }
+    const inserted = now ? this.insertAbsent(list, now, adds, out) : this.insertEach(list, adds, out);
     try {
-      if (before) this.writeIndex(family, columns(concatBytes([before.keys, ...inserted]), ks, removedKeys));
+      if (now) this.writeIndex(family, columns(concatBytes([now.keys, ...inserted]), ks, []));
       else this.addToIndex(family, columns(concatBytes(inserted), ks, []));
     } catch (err) {
       if (!(err instanceof BpfError)) throw err;
       try {
-        // Stale /32 entries may have filled xdpf_long_v6, or the index's read failed: the whole
-        // list's index, written with the stale entries out first.
-        this.writeIndex(family, columns(concatBytes([list.dump().keys]), ks, removedKeys));
+        // Stale /32 entries may have filled xdpf_long_v6, or a read failed: the whole list's
+        // index, written with the stale entries out first.
+        this.writeIndex(family, columns(list.dump().keys, ks, []));
       } catch (again) {
         // The list must never hold a prefix the index does not lead to: the new ones go, and
         // the index is that of the list as it was.
@@ -325,7 +340,6 @@ export class XdpFilterMaps {
         throw again;
       }
     }
-    for (const r of removes) if (list.delete(encodePrefixKey(r.p))) out.removed.push(r.text);
   }
 
   /** Adds each prefix with a zero count, one syscall each; returns the keys that were not there. */
@@ -565,6 +579,21 @@ function columns(keys: Uint8Array, ks: number, leaving: Uint8Array[]): Prefixes 
     n++;
   }
   return { count: n, word, len };
+}
+
+/** The keys (back to back) without those in `leaving`. */
+function columnsKeys(keys: Uint8Array, ks: number, leaving: Uint8Array[]): Uint8Array {
+  if (!leaving.length) return keys;
+  const out = new Uint8Array(keys.length);
+  const gone = new Set(leaving.map(keyString));
+  let n = 0;
+  for (let at = 0; at < keys.length; at += ks) {
+    const k = keys.subarray(at, at + ks);
+    if (gone.has(keyString(k))) continue;
+    out.set(k, n);
+    n += ks;
+  }
+  return out.subarray(0, n);
 }
 
 /** Every way the maps differ from what this fos1 expects of them (type, key, value, entries). */

@@ -37,7 +37,7 @@ export class XdpSink implements BlockSink {
 
   async add(blocks: Block[], now: number): Promise<SinkResult> {
     try {
-      const { failed } = blockDynamicEntries(this.stateDir, blocks.map((b) => dynamicEntry(b.prefix, b.expiresAt - now, now, "ids")));
+      const { failed } = blockDynamicEntries(this.stateDir, blocks.map((b) => dynamicEntry(b.prefix, b.expiresAt - now, now, "ids")), this.desired);
       const refused = new Set(failed.map((f) => f.prefix));
       return { written: blocks.map((b) => b.prefix).filter((p) => !refused.has(p)), failed };
     } catch (err) {

@@ -136,6 +136,13 @@ export function registerHostMetrics(registry: Registry, opts: HostMetricsOptions
   collected("counter", "fos1_xdp_packets_total", "Packets an XDP filter saw, by the reason it passed or dropped them (pass, pass_not_ip, drop_block_v4, drop_rate, …).", ["filter", "reason"], xdp, xdpCounters("packets"));
   collected("counter", "fos1_xdp_bytes_total", "Bytes of the packets an XDP filter saw, by reason.", ["filter", "reason"], xdp, xdpCounters("bytes"));
   collected("gauge", "fos1_xdp_blocked_prefixes", "Prefixes in an XDP filter's blocklists (the config's and fos1 xdp block's).", ["filter"], xdp, (x) => x.filters.map((f) => [{ filter: f.name }, f.blocked]));
+  collected("gauge", "fos1_xdp_capacity_prefixes", "Prefixes an XDP filter's list of one family holds at most (its capacity; dynamic blocks beyond it evict the oldest).", ["filter", "family"], xdp, (x) =>
+    x.filters.flatMap((f): Rows => [
+      [{ filter: f.name, family: "ipv4" }, f.fill.ipv4.capacity],
+      [{ filter: f.name, family: "ipv6" }, f.fill.ipv6.capacity],
+    ]),
+  );
+  collected("gauge", "fos1_xdp_memory_bytes", "Kernel memory an XDP filter's maps take, as the kernel accounts it.", ["filter"], xdp, (x) => x.filters.map((f) => [{ filter: f.name }, f.memoryBytes]));
   collected("gauge", "fos1_xdp_dynamic_blocks", "Prefixes blocked by fos1 xdp block that have not expired.", [], xdp, (x) => [[{}, x.dynamic]]);
 
   collected("gauge", "fos1_dhcp_leases", "Leases the router's DHCP server holds, by the interface whose network holds them and IP family.", ["interface", "family"], lan, (u) =>

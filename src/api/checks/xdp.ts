@@ -1,14 +1,15 @@
 // Cross-object checks of XDPFilter: interfaces that exist, one filter per interface (a link
 // runs one XDP program), no program on a bond member whose bond already runs one (the kernel
 // attaches the bond's program to its members), the members of one bond filtered by one filter
-// (a filter on members follows the bond's membership to every member), and blocklist entries
-// that are networks.
+// (a filter on members follows the bond's membership to every member), blocklist entries
+// that are networks, and blocklists within the filter's capacity per family (the lists are
+// sized to it at load: a list over it would leave prefixes unblocked).
 import type { LoadedObject } from "../load";
 import type { ConfigObject } from "../kinds";
 import { formatIp, hasHostBits, network, parsePrefix } from "../ip";
 import { NetworkIndex } from "../network-index";
 import { problemAt, type ConfigProblem, type FieldPath } from "../problems";
-import type { XDPFilterT } from "../schema/security";
+import { XDP_CAPACITY_DEFAULT, XDP_CAPACITY_MAX, type XDPFilterT } from "../schema/security";
 
 export function checkXdp(objects: LoadedObject<ConfigObject>[]): ConfigProblem[] {
   const idx = new NetworkIndex(objects);
@@ -34,6 +35,17 @@ export function checkXdp(objects: LoadedObject<ConfigObject>[]): ConfigProblem[]
       if (seen.has(key)) report(f, ["spec", "blocklist", n], `${cidr} is listed twice`);
       seen.add(key);
     });
+    for (const family of [4, 6] as const) {
+      const count = (s.blocklist ?? []).filter((c) => parsePrefix(c)!.family === family).length;
+      const field = family === 4 ? "ipv4" : "ipv6";
+      const capacity = s.capacity?.[field] ?? XDP_CAPACITY_DEFAULT;
+      if (count > capacity)
+        report(
+          f,
+          ["spec", "blocklist"],
+          `${count.toLocaleString("en")} IPv${family} prefixes, more than the filter's capacity of ${capacity.toLocaleString("en")}; raise spec.capacity.${field} (default ${XDP_CAPACITY_DEFAULT.toLocaleString("en")}, at most ${XDP_CAPACITY_MAX.toLocaleString("en")}) or shorten the list`,
+        );
+    }
     const ports = new Set<string>();
     (s.denyPorts ?? []).forEach((p, n) => {
       const key = `${p.protocol}/${p.port}`;

@@ -119,6 +119,20 @@ export const NATPolicySpec = Type.Object(
 // Mirrors what bpf/xdp_filter.h can express: prefix blocklists per family (any length), one token bucket per
 // source prefix (xdpf_config), and TCP/UDP destination ports (xdpf_port_deny).
 export const XDP_MODES = ["native", "generic", "auto"] as const;
+/** XDPF_CAPACITY_DEFAULT and _MAX of bpf/xdp_filter.h (test/unit/xdp-layout.test.ts holds them equal). */
+export const XDP_CAPACITY_DEFAULT = 65536;
+export const XDP_CAPACITY_MAX = 16777216;
+/** XDPF_RATE_DEFAULT: sources a rate limit tracks unless the filter says. */
+export const XDP_RATE_SOURCES_DEFAULT = 65536;
+
+const XdpCapacity = (family: string) =>
+  Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: XDP_CAPACITY_MAX,
+      description: `${family} prefixes the filter holds: its blocklist and dynamic blocks (fos1 xdp block, the IDS) together (default ${XDP_CAPACITY_DEFAULT})`,
+    }),
+  );
 
 export const XDPFilterSpec = Type.Object(
   {
@@ -133,6 +147,13 @@ export const XDPFilterSpec = Type.Object(
           burst: Type.Integer({ minimum: 1, maximum: 1_000_000_000, description: "packets a source may send at once (bucket size)" }),
           v4PrefixLength: Type.Optional(Type.Integer({ minimum: 0, maximum: 32, description: "IPv4 sources sharing one bucket (default 32)" })),
           v6PrefixLength: Type.Optional(Type.Integer({ minimum: 0, maximum: 128, description: "IPv6 sources sharing one bucket (default 64)" })),
+          trackedSources: Type.Optional(
+            Type.Integer({
+              minimum: 16,
+              maximum: XDP_CAPACITY_MAX,
+              description: `source prefixes with a bucket at once (default ${XDP_RATE_SOURCES_DEFAULT}); the least recently seen gives its bucket up to a new one`,
+            }),
+          ),
         },
         { additionalProperties: false, description: "per-source token bucket; packets above it are dropped" },
       ),
@@ -144,6 +165,12 @@ export const XDPFilterSpec = Type.Object(
       ),
     ),
     mode: Type.Optional(StringEnum(XDP_MODES, { description: "native (driver), generic (skb), or auto: native, else generic (default auto)" })),
+    capacity: Type.Optional(
+      Type.Object(
+        { ipv4: XdpCapacity("IPv4"), ipv6: XdpCapacity("IPv6") },
+        { additionalProperties: false, description: "how many prefixes each family's list holds; kernel memory: about 80 bytes per prefix held, plus 16 bytes (IPv4) or 32 (IPv6) per unit of capacity" },
+      ),
+    ),
     nodeSelector: NodeSelector,
   },
   { additionalProperties: false },

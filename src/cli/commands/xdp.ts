@@ -7,6 +7,10 @@ import { parseDuration } from "../../base/duration";
 import { observeLinks } from "../../engine/host-reader";
 import { blockDynamic, filterStatus, listBlocked, NoFilterError, operatorPrefix, unblock, type FilterStatus } from "../../engine/xdp/admin";
 import { DEFAULT_STATE_DIR } from "../../base/state-dir";
+import { Journal } from "../../journal/journal";
+import { loadConfigText } from "../../api/load";
+import { desiredState } from "../../engine/desired";
+import type { DesiredXdp, DesiredXdpFilter } from "../../engine/xdp/model";
 
 const USAGE = "fos1 xdp status | list | block CIDR [--ttl 1h] | unblock CIDR   [--state-dir DIR] [-o json]";
 
@@ -28,7 +32,7 @@ export const xdp: Command = {
       switch (sub) {
         case "status": {
           needs(1);
-          const s = filterStatus((await observeLinks()).map((l) => l.name));
+          const s = filterStatus((await observeLinks()).map((l) => l.name), { checkIndex: true });
           printResult(ctx, { filters: s }, () => statusText(s));
           return 0;
         }
@@ -47,8 +51,14 @@ export const xdp: Command = {
           const prefix = prefixArg(arg!);
           const ttl = ctx.values.ttl === undefined ? null : parseDuration(String(ctx.values.ttl));
           if (ctx.values.ttl !== undefined && ttl === null) throw new InvalidInputError(`--ttl takes a duration like 90s, 30m or 1h; got "${ctx.values.ttl}"`);
-          const { filters, entry } = blockDynamic(stateDir, prefix, ttl);
-          printResult(ctx, { ...entry, filters }, () => `Blocked ${prefix} in ${filters.join(", ")}${entry.expires ? ` until ${entry.expires}` : " until fos1 xdp unblock"}.\n`);
+          const { filters, entry, evicted } = blockDynamic(stateDir, prefix, ttl, recordedXdp(stateDir));
+          printResult(
+            ctx,
+            { ...entry, filters, evicted },
+            () =>
+              `Blocked ${prefix} in ${filters.join(", ")}${entry.expires ? ` until ${entry.expires}` : " until fos1 xdp unblock"}.\n` +
+              (evicted.length ? `To make room, the oldest dynamic block${evicted.length === 1 ? " was" : "s were"} lifted: ${evicted.join(", ")}.\n` : ""),
+          );
           return 0;
         }
         case "unblock": {
@@ -77,6 +87,32 @@ function prefixArg(text: string): string {
   }
 }
 
+/**
+ * The XDP filters of the configs on record (the one in force and a pending one), their
+ * blocklists merged: what making room must never lift. Undefined when the journal cannot be
+ * read (then an evicted prefix that the config also blocks comes back with the next apply).
+ */
+function recordedXdp(stateDir: string): DesiredXdp | undefined {
+  try {
+    const journal = new Journal(stateDir);
+    const filters = new Map<string, DesiredXdpFilter>();
+    for (const rec of [journal.lastKnownGood(), journal.pending()]) {
+      const loaded = rec ? loadConfigText(rec.text, "the recorded config") : null;
+      if (!loaded || loaded.problems.length) continue;
+      for (const f of desiredState(loaded.objects).xdp?.filters ?? []) {
+        const had = filters.get(f.name);
+        filters.set(f.name, had ? { ...f, blocklist: [...new Set([...had.blocklist, ...f.blocklist])] } : f);
+      }
+    }
+    return { filters: [...filters.values()] };
+  } catch {
+    return undefined;
+  }
+}
+
+const fill = (x: { count: number; capacity: number }) => `${x.count.toLocaleString("en")} of ${x.capacity.toLocaleString("en")} prefixes (${((100 * x.count) / x.capacity).toFixed(x.count && x.count < x.capacity / 100 ? 2 : 0)} %)`;
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
 function statusText(filters: FilterStatus[]): string {
   if (!filters.length) return "No XDP filter is loaded.\n";
   return filters
@@ -86,6 +122,8 @@ function statusText(filters: FilterStatus[]): string {
           (f.deniedPorts.length ? `, denied ports ${f.deniedPorts.join(" ")}` : "") +
           (f.rateLimit ? `, rate ${f.rateLimit.pps} pps burst ${f.rateLimit.burst}` : ""),
         `  interfaces: ${f.interfaces.map((i) => `${i.ifname} (${i.mode})`).join(", ") || "none"}`,
+        `  holds: ${fill(f.fill.ipv4)} IPv4, ${fill(f.fill.ipv6)} IPv6; kernel memory ${mib(f.memoryBytes)}`,
+        ...(f.unindexed ? [`  index: ${f.unindexed}; the next fos1 apply (or the agent) computes it again`] : []),
       ].join("\n");
       const rows = Object.entries(f.counters).map(([r, c]) => [r, c.packets, c.bytes]);
       return `${head}\n${table(["  REASON", "PACKETS", "BYTES"], rows.map(([r, p, b]) => [`  ${r}`, p!, b!]))}`;

@@ -40,11 +40,17 @@ function withMaps<T>(name: string, body: (m: XdpFilterMaps) => T): T {
 }
 
 /** Blocks the prefix in every loaded filter, recorded as dynamic so apply leaves it. */
-export function blockDynamic(stateDir: string, prefix: string, ttlMs: number | null, now = Date.now()): { filters: string[]; entry: DynamicEntry } {
+export function blockDynamic(
+  stateDir: string,
+  prefix: string,
+  ttlMs: number | null,
+  desired: DesiredXdp | undefined,
+  now = Date.now(),
+): { filters: string[]; entry: DynamicEntry; evicted: string[] } {
   const entry = dynamicEntry(prefix, ttlMs, now);
-  const { filters, failed } = blockDynamicEntries(stateDir, [entry]);
+  const { filters, failed, evicted } = blockDynamicEntries(stateDir, [entry], desired);
   if (failed[0]) throw new Error(`block ${prefix}: ${failed[0].error}`);
-  return { filters, entry };
+  return { filters, entry, evicted };
 }
 
 /** The record of a dynamic block made now; origin "ids" for the IDS's. */
@@ -54,20 +60,60 @@ export function dynamicEntry(prefix: string, ttlMs: number | null, now: number, 
 
 /**
  * blockDynamic for many entries at once (the IDS's batches): each filter's maps are opened, and
- * its lookup index rebuilt, once for the batch instead of once per prefix. Returns the filters
- * and the prefixes some filter could not take (a full list); their records stay until they
- * expire, as blockDynamic's always did.
+ * its lookup index brought up to date, once for the batch instead of once per prefix. A filter
+ * at its capacity makes room by evicting older dynamic blocks (evictionOrder); the config's
+ * blocklist never yields. Returns the filters, what was evicted, and the prefixes some filter
+ * still could not take; their records stay until they expire, as blockDynamic's always did.
  */
-export function blockDynamicEntries(stateDir: string, entries: DynamicEntry[]): { filters: string[]; failed: { prefix: string; error: string }[] } {
+export function blockDynamicEntries(
+  stateDir: string,
+  entries: DynamicEntry[],
+  /** The config's filters (pending and in force): a prefix their blocklists hold stays in those filters when evicted. */
+  desired: DesiredXdp | undefined,
+): { filters: string[]; failed: { prefix: string; error: string }[]; evicted: string[] } {
   const filters = loadedFilters();
   if (!filters.length) throw new NoFilterError("no XDP filter is loaded on this host: configure an XDPFilter and apply it first");
   for (const f of filters) checkLayout(f); // before anything is recorded
+  const older = readDynamic(stateDir);
   // Recorded before the map write: an apply running meanwhile must already see them as dynamic.
   for (const e of entries) writeDynamic(stateDir, e);
+  const adding = new Set(entries.map((e) => e.prefix));
+  const victims = evictionOrder(older.filter((e) => !adding.has(e.prefix)), entries.every((e) => e.origin === "ids"));
   const failed = new Map<string, string>();
+  const evicted: string[] = [];
   for (const f of filters)
-    for (const x of withMaps(f, (m) => m.changeBlocklist(entries.map((e) => e.prefix), [])).failed) failed.set(x.prefix, `${f}: ${x.error}`);
-  return { filters, failed: [...failed].map(([prefix, error]) => ({ prefix, error })) };
+    withMaps(f, (m) => {
+      let todo = entries.map((e) => e.prefix);
+      for (;;) {
+        const r = m.changeBlocklist(todo, []);
+        for (const x of r.failed.filter((x) => !x.full)) failed.set(x.prefix, `${f}: ${x.error}`);
+        const full = r.failed.filter((x) => x.full);
+        if (!full.length) return;
+        // As many of the oldest dynamic blocks of the full families as prefixes did not fit.
+        const families = new Set(full.map((x) => familyOf(x.prefix)));
+        const out = victims.filter((v) => families.has(familyOf(v.prefix)) && !evicted.includes(v.prefix)).slice(0, full.length);
+        if (!out.length) {
+          for (const x of full) failed.set(x.prefix, `${f}: ${x.error}, and no older dynamic block is left to make room (the config's blocklist never yields)`);
+          return;
+        }
+        evicted.push(...out.map((v) => v.prefix));
+        removeDynamicEntries(stateDir, desired, out);
+        todo = full.map((x) => x.prefix);
+      }
+    });
+  return { filters, failed: [...failed].map(([prefix, error]) => ({ prefix, error })), evicted };
+}
+
+const familyOf = (prefix: string) => parseNetwork(prefix).family;
+
+/**
+ * Dynamic blocks in the order they make room: the IDS's before the operator's, the oldest
+ * first. The IDS never evicts the operator's blocks: forged alerts must not be able to lift them.
+ */
+export function evictionOrder(entries: DynamicEntry[], forIds: boolean): DynamicEntry[] {
+  return entries
+    .filter((e) => !forIds || e.origin === "ids")
+    .sort((a, b) => Number(b.origin === "ids") - Number(a.origin === "ids") || a.addedAt.localeCompare(b.addedAt));
 }
 
 /** Removes the prefix from every loaded filter and from the dynamic record; the filters it was in. */
@@ -135,12 +181,19 @@ export interface FilterStatus {
   progId: number | null;
   interfaces: { ifname: string; mode: string }[];
   blocked: number;
+  /** Prefixes held and the capacity, per family. */
+  fill: { ipv4: { count: number; capacity: number }; ipv6: { count: number; capacity: number } };
+  /** Kernel memory of the filter's maps, in bytes (the kernel's own accounting). */
+  memoryBytes: number;
+  /** Why its index misses listed prefixes (a writer killed half way; the next apply repairs it). */
+  unindexed?: string;
   deniedPorts: string[];
   rateLimit: { pps: number; burst: number; v4Prefix: number; v6Prefix: number } | null;
   counters: Record<string, { packets: string; bytes: string }>;
 }
 
-export function filterStatus(links: string[]): FilterStatus[] {
+/** checkIndex: also say whether the index misses listed prefixes (it reads the lists once more). */
+export function filterStatus(links: string[], opts: { checkIndex?: boolean } = {}): FilterStatus[] {
   const attached = new Map<number, { ifname: string; mode: string }[]>();
   for (const l of links)
     for (const a of queryXdp(l)) {
@@ -158,11 +211,16 @@ export function filterStatus(links: string[]): FilterStatus[] {
     }
     return withMaps(name, (m) => {
       const c = m.counters();
+      const u = m.usage();
+      const unindexed = opts.checkIndex ? m.indexProblems() : [];
       return {
         name,
         progId,
         interfaces: progId === null ? [] : (attached.get(progId) ?? []),
-        blocked: m.blockedCount(),
+        blocked: u.v4.count + u.v6.count,
+        fill: { ipv4: u.v4, ipv6: u.v6 },
+        memoryBytes: u.memory,
+        ...(unindexed.length ? { unindexed: unindexed.join("; ") } : {}),
         deniedPorts: m.deniedPorts().map((p) => `${p.proto}/${p.port}`),
         rateLimit: m.rateLimit(),
         counters: Object.fromEntries(REASONS.map((r) => [reasonLabel(r), { packets: c[r].packets.toString(), bytes: c[r].bytes.toString() }])),

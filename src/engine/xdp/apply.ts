@@ -1,14 +1,16 @@
 // The xdp phase of apply: every op through src/bpf (libbpf over bun:ffi), no ip or bpftool
-// process. Ops arrive in plan order (load, map entries, detach, attach, unload); each
-// failure is reported against its op and the rest still runs. A filter's blocks and unblocks
-// that follow each other go to its maps as one change: the index the program finds prefixes
-// by is computed once for all of them, not once a prefix.
+// process. Ops arrive in plan order (load, index repair, map entries, detach, attach, unload);
+// each failure is reported against its op and the rest still runs -- except that a filter
+// whose config blocklist could not all be written does not replace the program an interface
+// runs (that one holds its whole list; never fail open). A filter's blocks and unblocks that
+// follow each other go to its maps as one change: the index the program finds prefixes by is
+// computed once for all of them, not once a prefix.
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { removeStalePins, XdpFilter, XdpFilterMaps } from "../../bpf/xdp-filter";
 import { attachXdp, detachXdp } from "../../bpf/xdp";
 import { closeProgram, openPinnedProgram, pinObject } from "../../bpf/pins";
-import type { PortProto } from "../../bpf/layout";
+import type { MapSizes, PortProto } from "../../bpf/layout";
 import type { Op, OpFailure } from "../op";
 import type { XdpAction } from "./plan";
 import { filterDir, PROGRAM_NAME } from "./model";
@@ -30,8 +32,16 @@ export function applyXdp(ops: Op<XdpAction>[]): OpFailure[] {
   };
   // Consecutive blocks and unblocks of one filter, waiting to go in as one change.
   let pending: { op: Op; a: ListAction }[] = [];
+  /** Filters missing some of their config's blocklist after this apply's writes. */
+  const incomplete = new Set<string>();
   const flush = () => {
-    if (pending.length) failed.push(...changeList(pending, mapsOf));
+    if (!pending.length) return;
+    const failures = changeList(pending, mapsOf);
+    failed.push(...failures);
+    for (const f of failures) {
+      const a = f.op.change as ListAction;
+      if (a.do === "block" && !("until" in a)) incomplete.add(a.filter);
+    }
     pending = [];
   };
   try {
@@ -44,6 +54,10 @@ export function applyXdp(ops: Op<XdpAction>[]): OpFailure[] {
       flush();
       if (a.do === "block" || a.do === "unblock") {
         pending.push({ op, a });
+        continue;
+      }
+      if (a.do === "attach" && op.action === "change" && incomplete.has(a.filter)) {
+        failed.push({ op, error: `${a.ifname} keeps the program it runs: filter ${a.filter} could not take its whole blocklist (see the failed blocks)` });
         continue;
       }
       try {
@@ -80,7 +94,9 @@ function run(a: Exclude<XdpAction, ListAction>, mapsOf: (f: string) => XdpFilter
   switch (a.do) {
     case "load":
       closeMaps(); // maps of another layout may be replaced
-      return loadFilter(a.filter, a.reload === true);
+      return loadFilter(a.filter, a.sizes, a.reload === true);
+    case "reindex":
+      return mapsOf(a.filter).reindex();
     case "deny-port":
     case "allow-port": {
       const [proto, port] = a.port.split("/") as [PortProto, string];
@@ -114,15 +130,15 @@ function run(a: Exclude<XdpAction, ListAction>, mapsOf: (f: string) => XdpFilter
 
 /**
  * Loads the object with its maps pinned in the filter's dir (reused if there), and pins the
- * program. Pins of another fos1's layout (the plan says why it loads again) go first, all but
- * the counters: the load makes the maps afresh, and the plan's ops fill them as for a new
- * filter. The program running on the interfaces keeps its own maps, and filters with them,
- * until the attach that follows replaces it.
+ * program. Pins of another fos1's layout or of other sizes (the plan says why it loads again)
+ * go first, all but the counters: the load makes the maps afresh, and the plan's ops fill them
+ * as for a new filter. The program running on the interfaces keeps its own maps, and filters
+ * with them, until the attach that follows replaces it.
  */
-function loadFilter(name: string, reload: boolean): void {
+function loadFilter(name: string, sizes: MapSizes, reload: boolean): void {
   const dir = filterDir(name);
   if (reload) removeStalePins(dir);
-  const f = XdpFilter.load({ object: bpfObjectPath(), pinRoot: dir });
+  const f = XdpFilter.load({ object: bpfObjectPath(), pinRoot: dir, sizes });
   try {
     const pin = join(dir, PROGRAM_NAME);
     rmSync(pin, { force: true }); // a pin whose program could not be read, or of the older layout

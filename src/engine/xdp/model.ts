@@ -14,8 +14,8 @@ import { canonicalPrefix, network, parsePrefix, formatPrefix } from "../../api/i
 import type { LoadedObject } from "../../api/load";
 import type { ConfigObject } from "../../api/kinds";
 import { NetworkIndex, type InterfaceInfo } from "../../api/network-index";
-import type { XDPFilterT } from "../../api/schema/security";
-import type { RateLimit } from "../../bpf/layout";
+import { XDP_CAPACITY_DEFAULT, XDP_RATE_SOURCES_DEFAULT, type XDPFilterT } from "../../api/schema/security";
+import type { MapSizes, RateLimit } from "../../bpf/layout";
 import type { XdpMode, XdpModeRequest } from "../../bpf/xdp";
 
 export const PROGRAM_NAME = "xdp_filter";
@@ -48,6 +48,8 @@ export interface DesiredXdpFilter {
   /** "tcp/22" */
   ports: string[];
   rate: RateLimit | null;
+  /** The maps' sizes: capacity per family, rate-limited sources (1 without a rate limit). */
+  sizes: MapSizes;
 }
 
 export interface DesiredXdp {
@@ -63,6 +65,13 @@ export interface ObservedXdpFilter {
    * filter is loaded again, its maps made afresh. Its lists then read as empty.
    */
   stale?: string;
+  /** The pinned maps' sizes (absent when there are none, or they are stale). */
+  sizes?: MapSizes;
+  /**
+   * Why the index does not lead to every listed prefix (a writer killed half way): apply
+   * computes it again from the lists.
+   */
+  unindexed?: string;
   blocklist: string[];
   ports: string[];
   rate: RateLimit | null;
@@ -82,7 +91,7 @@ export interface ObservedXdp {
    * Prefixes `fos1 xdp block` added and that have not expired: apply leaves them alone, and
    * puts them in every filter that lacks them (one loaded later, or reloaded with fresh maps).
    */
-  dynamic: { prefix: string; expires: string | null }[];
+  dynamic: { prefix: string; expires: string | null; addedAt: string; origin?: "ids" }[];
   /** Why XDP could not be observed (no libbpf, no bpffs): the filters are then degraded, the rest applies. */
   error?: string;
 }
@@ -115,6 +124,7 @@ export function desiredXdp(objects: LoadedObject<ConfigObject>[], idx = new Netw
         blocklist: [...new Set((s.blocklist ?? []).map((c) => formatPrefix(network(parsePrefix(c)!))))],
         ports: [...new Set((s.denyPorts ?? []).map((p) => `${p.protocol}/${p.port}`))],
         rate: r ? { pps: r.packetsPerSecond, burst: r.burst, v4Prefix: r.v4PrefixLength ?? 32, v6Prefix: r.v6PrefixLength ?? 64 } : null,
+        sizes: { v4: s.capacity?.ipv4 ?? XDP_CAPACITY_DEFAULT, v6: s.capacity?.ipv6 ?? XDP_CAPACITY_DEFAULT, rate: r ? (r.trackedSources ?? XDP_RATE_SOURCES_DEFAULT) : 1 },
       };
     }),
   };

@@ -31,9 +31,12 @@ export function observeFilter(name: string, root?: string): ObservedXdpFilter {
   if (problems.length) return { name, progId, stale: problems.join("; "), blocklist: [], ports: [], rate: null };
   const maps = XdpFilterMaps.openPinned(dir);
   try {
+    const unindexed = maps.indexProblems();
     return {
       name,
       progId,
+      sizes: maps.sizes(),
+      ...(unindexed.length ? { unindexed: unindexed.join("; ") } : {}),
       blocklist: maps.blocked().map((b) => b.prefix),
       ports: [...maps.map("xdpf_port_deny").keys()].map((k) => {
         const p = decodePortKey(k);
@@ -60,6 +63,6 @@ export function observeXdp(links: string[], opts: { wanted: boolean; stateDir: s
     attached,
     dynamic: readDynamic(opts.stateDir)
       .filter((e) => !isExpired(e, now))
-      .map((e) => ({ prefix: e.prefix, expires: e.expires })),
+      .map((e) => ({ prefix: e.prefix, expires: e.expires, addedAt: e.addedAt, ...(e.origin ? { origin: e.origin } : {}) })),
   };
 }

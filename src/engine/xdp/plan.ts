@@ -1,7 +1,9 @@
-// The XDP part of the plan (pure): load missing filters, bring each filter's maps to the
+// The XDP part of the plan (pure): load missing filters (again, with fresh maps, when their
+// sizes change), repair an index that misses listed prefixes, bring each filter's maps to the
 // config (leaving prefixes added by `fos1 xdp block`, and adding them to a filter that lacks
-// them), detach fos1's programs no longer wanted, attach where an interface does not run the
-// filter's program in an acceptable mode, and remove the pins of filters no longer configured.
+// them, as many as its capacity leaves room for), detach fos1's programs no longer wanted,
+// attach where an interface does not run the filter's program in an acceptable mode, and
+// remove the pins of filters no longer configured.
 //
 // Detaches come before attaches because the kernel ties a bond's XDP to its members': a bond
 // cannot take a native program while a member runs one, and a member can neither take nor
@@ -12,11 +14,13 @@
 import { GONE, type Degraded, type Op } from "../op";
 import type { DesiredXdp, ObservedAttachment, ObservedXdp, ObservedXdpFilter } from "./model";
 import { PROGRAM_NAME } from "./model";
-import type { RateLimit } from "../../bpf/layout";
+import type { MapSizes, RateLimit } from "../../bpf/layout";
+import { parsePrefix } from "../../api/ip";
 
 /** An XDP change in the xdp phase: apply.ts makes it through src/bpf. */
 export type XdpAction =
-  | { do: "load"; filter: string; /** the pinned maps are of another fos1's layout: made afresh */ reload?: true }
+  | { do: "load"; filter: string; sizes: MapSizes; /** the pinned maps are of another layout or size: made afresh */ reload?: true }
+  | { do: "reindex"; filter: string }
   | { do: "block"; filter: string; prefix: string; /** a dynamic block's expiry: not written once past */ until?: string | null }
   | { do: "unblock"; filter: string; prefix: string }
   | { do: "deny-port" | "allow-port"; filter: string; port: string }
@@ -33,6 +37,32 @@ export type XdpChange = XdpAction | { do: "off-before-joining-bond"; ifname: str
 type XdpOp = Op<XdpChange>;
 const sameRate = (a: RateLimit | null, b: RateLimit | null) => JSON.stringify(a) === JSON.stringify(b);
 const describeRate = (r: RateLimit | null) => (r ? `${r.pps} pps, burst ${r.burst}, per /${r.v4Prefix} (IPv4) /${r.v6Prefix} (IPv6)` : "off");
+const sameSizes = (a: MapSizes, b: MapSizes) => a.v4 === b.v4 && a.v6 === b.v6 && a.rate === b.rate;
+const n0 = (n: number) => n.toLocaleString("en");
+const describeSizes = (s: MapSizes) => `capacity ${n0(s.v4)} IPv4, ${n0(s.v6)} IPv6; ${s.rate > 1 ? `${n0(s.rate)} rate-limited sources` : "no rate-limit buckets"}`;
+
+type Dynamic = ObservedXdp["dynamic"][number];
+
+/**
+ * The dynamic blocks a filter has room for beside its config's blocklist, per family: when
+ * they do not all fit, the IDS's yield before the operator's, and the oldest first. The static
+ * list itself always fits (validation holds it to the capacity).
+ */
+export function dynamicThatFits(dynamic: Dynamic[], blocklist: string[], sizes: MapSizes): { fits: Dynamic[]; left: Dynamic[] } {
+  const familyOf = (p: string) => parsePrefix(p)!.family;
+  const fits: Dynamic[] = [];
+  const left: Dynamic[] = [];
+  for (const family of [4, 6] as const) {
+    const room = (family === 4 ? sizes.v4 : sizes.v6) - blocklist.filter((p) => familyOf(p) === family).length;
+    // Best kept first: the operator's before the IDS's, the newest first.
+    const ranked = dynamic
+      .filter((d) => familyOf(d.prefix) === family)
+      .sort((a, b) => Number(a.origin === "ids") - Number(b.origin === "ids") || b.addedAt.localeCompare(a.addedAt));
+    fits.push(...ranked.slice(0, Math.max(0, room)));
+    left.push(...ranked.slice(Math.max(0, room)));
+  }
+  return { fits, left };
+}
 
 export function planXdp(desired: DesiredXdp, observed: ObservedXdp, present: Set<string>, degraded: Degraded[]): XdpOp[] {
   if (observed.error) {
@@ -49,18 +79,38 @@ export function planXdp(desired: DesiredXdp, observed: ObservedXdp, present: Set
 
   for (const f of desired.filters) {
     const o: ObservedXdpFilter = have.get(f.name) ?? { name: f.name, progId: null, blocklist: [], ports: [], rate: null };
-    if (o.stale) op("change", f.ref, `XDP filter ${f.name}`, { do: "load", filter: f.name, reload: true }, `load again with fresh maps: the pinned ones are of another fos1 (${o.stale})`);
-    else if (o.progId === null) op("add", f.ref, `XDP filter ${f.name}`, { do: "load", filter: f.name }, "load xdp_filter with its maps pinned");
+    const resized = !o.stale && o.sizes !== undefined && !sameSizes(o.sizes, f.sizes);
+    // Fresh maps: what the pinned ones hold is not carried over, the ops below fill them.
+    const fresh = Boolean(o.stale) || resized;
+    const load = { do: "load", filter: f.name, sizes: f.sizes } as const;
+    if (o.stale) op("change", f.ref, `XDP filter ${f.name}`, { ...load, reload: true }, `load again with fresh maps: the pinned ones are of another fos1 (${o.stale})`);
+    else if (resized) op("change", f.ref, `XDP filter ${f.name}`, { ...load, reload: true }, `load again with fresh maps: ${describeSizes(o.sizes!)} → ${describeSizes(f.sizes)}`);
+    else if (o.progId === null) op("add", f.ref, `XDP filter ${f.name}`, load, "load xdp_filter with its maps pinned");
+    if (!fresh && o.unindexed) op("change", f.ref, `XDP index (${f.name})`, { do: "reindex", filter: f.name }, `compute it again from the lists: ${o.unindexed}`);
+    const listed = fresh ? [] : o.blocklist;
+    const listedSet = new Set(listed);
+    const staticSet = new Set(f.blocklist);
+    const ports = fresh ? [] : o.ports;
+    const rate = fresh ? null : o.rate;
+    const dyn = dynamicThatFits(
+      observed.dynamic.filter((d) => !staticSet.has(d.prefix)),
+      f.blocklist,
+      f.sizes,
+    );
+    const dynamicHere = new Set(dyn.fits.map((d) => d.prefix));
+    if (dyn.left.length)
+      degraded.push({ ref: f.ref, subject: `XDP filter ${f.name}`, reason: `${dyn.left.length} dynamic block${dyn.left.length === 1 ? "" : "s"} beyond its capacity left out (the IDS's first, the oldest first): ${dyn.left.slice(0, 3).map((d) => d.prefix).join(", ")}${dyn.left.length > 3 ? ", …" : ""}` });
+    // Removals first: they make room in a full list.
+    for (const p of listed)
+      if (!staticSet.has(p) && !dynamicHere.has(p)) op("remove", f.ref, `XDP block ${p} (${f.name})`, { do: "unblock", filter: f.name, prefix: p }, dynamic.has(p) ? "a dynamic block beyond the filter's capacity" : undefined);
     for (const p of f.blocklist)
-      if (!o.blocklist.includes(p)) op("add", f.ref, `XDP block ${p} (${f.name})`, { do: "block", filter: f.name, prefix: p });
-    for (const d of observed.dynamic)
-      if (!o.blocklist.includes(d.prefix) && !f.blocklist.includes(d.prefix))
+      if (!listedSet.has(p)) op("add", f.ref, `XDP block ${p} (${f.name})`, { do: "block", filter: f.name, prefix: p });
+    for (const d of dyn.fits)
+      if (!listedSet.has(d.prefix))
         op("add", f.ref, `XDP block ${d.prefix} (${f.name})`, { do: "block", filter: f.name, prefix: d.prefix, until: d.expires }, `fos1 xdp block, ${d.expires ? `until ${d.expires}` : "no expiry"}`);
-    for (const p of o.blocklist)
-      if (!f.blocklist.includes(p) && !dynamic.has(p)) op("remove", f.ref, `XDP block ${p} (${f.name})`, { do: "unblock", filter: f.name, prefix: p });
-    for (const p of f.ports) if (!o.ports.includes(p)) op("add", f.ref, `XDP deny port ${p} (${f.name})`, { do: "deny-port", filter: f.name, port: p });
-    for (const p of o.ports) if (!f.ports.includes(p)) op("remove", f.ref, `XDP deny port ${p} (${f.name})`, { do: "allow-port", filter: f.name, port: p });
-    if (!sameRate(o.rate, f.rate)) op("change", f.ref, `XDP rate limit (${f.name})`, { do: "rate", filter: f.name, rate: f.rate }, `${describeRate(o.rate)} → ${describeRate(f.rate)}`);
+    for (const p of f.ports) if (!ports.includes(p)) op("add", f.ref, `XDP deny port ${p} (${f.name})`, { do: "deny-port", filter: f.name, port: p });
+    for (const p of ports) if (!f.ports.includes(p)) op("remove", f.ref, `XDP deny port ${p} (${f.name})`, { do: "allow-port", filter: f.name, port: p });
+    if (!sameRate(rate, f.rate)) op("change", f.ref, `XDP rate limit (${f.name})`, { do: "rate", filter: f.name, rate: f.rate }, `${describeRate(rate)} → ${describeRate(f.rate)}`);
 
     for (const ifname of f.interfaces) {
       if (ifname.startsWith("mac:")) continue; // settleNames already reported it degraded
@@ -76,7 +126,7 @@ export function planXdp(desired: DesiredXdp, observed: ObservedXdp, present: Set
       }
       const cur = now[0];
       const modeOk = !cur || f.mode === "auto" || cur.mode === f.mode;
-      if (cur && o.progId !== null && !o.stale && cur.progId === o.progId && modeOk) continue;
+      if (cur && o.progId !== null && !fresh && cur.progId === o.progId && modeOk) continue;
       // The kernel swaps programs atomically only within one mode: a mode change detaches first.
       attach.push({
         resource: "xdp",
