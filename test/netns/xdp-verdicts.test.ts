@@ -113,7 +113,10 @@ describe("XDPFilter port deny and rate limit with real packets", () => {
     expect(await reachesFrom(src, BLOCKED4, FAR4)).toBe(true);
     const r = await fos1.apply(config(`  rateLimit: {packetsPerSecond: 1, burst: ${BURST}}\n`));
     expect(r.converged).toBe(true);
-    expect(r.ops.map((o) => o.subject)).toEqual(["XDP rate limit (edge)"]);
+    // The filter had no room for buckets: it is loaded again with its rate map sized, filled,
+    // and swapped in for the running program.
+    expect(r.ops.map((o) => o.subject)).toEqual(["XDP filter edge", "XDP deny port udp/5001 (edge)", "XDP deny port tcp/5001 (edge)", "XDP rate limit (edge)", "XDP on f0"]);
+    expect(r.ops[0]!.detail).toContain("no rate-limit buckets → capacity 65,536 IPv4, 65,536 IPv6; 65,536 rate-limited sources");
     const before = await fos1.counter("edge", "drop_rate");
 
     const [flood, calm] = await Promise.all([ping(BLOCKED4, FAR4, ["-f", "-c", String(FLOOD)]), ping(ALLOWED4, FAR4, ["-c", String(CALM), "-i", "0.2"])]);

@@ -28,23 +28,20 @@ import {
   Reason,
   structs,
   valueSize,
+  XDPF_CAPACITY_DEFAULT,
+  XDPF_CAPACITY_MAX,
   XDPF_F_PORTS,
-  XDPF_INDEX_V4_PAGE,
-  XDPF_INDEX_V4_PAGES,
+  XDPF_INDEX_SLOTS,
   XDPF_IPV6_EXT_MAX,
+  XDPF_IX_COVER,
+  XDPF_IX_COVER_SHIFT,
+  XDPF_IX_LONG,
+  XDPF_IX_LONGER,
   XDPF_NANO,
-  XDPF_V4_COVER,
-  XDPF_V4_HAS_HOST,
-  XDPF_V4_HAS_MID,
-  XDPF_V6_BUCKET_BITS,
-  XDPF_V6_BUCKETS,
-  XDPF_V6_EXPAND_MIN,
-  XDPF_V6_HASH1,
-  XDPF_V6_HASH2,
-  XDPF_V6_USED,
-  XDPF_V6_WAYS,
+  XDPF_RATE_DEFAULT,
   XDPF_VLAN_MAX,
 } from "../../src/bpf/layout";
+import { XDP_CAPACITY_DEFAULT, XDP_CAPACITY_MAX, XDP_RATE_SOURCES_DEFAULT } from "../../src/api/schema/security";
 import { BpfObject } from "../../src/bpf/object";
 import { parsePrefix } from "../../src/api/ip";
 
@@ -112,25 +109,21 @@ describe("layout.ts mirrors bpf/xdp_filter.h", () => {
     expect(define("XDPF_VLAN_MAX")).toBe(XDPF_VLAN_MAX);
     expect(define("XDPF_IPV6_EXT_MAX")).toBe(XDPF_IPV6_EXT_MAX);
     expect(BigInt(define("XDPF_NANO"))).toBe(XDPF_NANO);
-    expect(define("XDPF_BLOCK_V4_MAX")).toBe(maps.xdpf_block_v4.maxEntries);
-    expect(define("XDPF_BLOCK_V6_MAX")).toBe(maps.xdpf_block_v6.maxEntries);
-    expect(define("XDPF_INDEX_V4_PAGE")).toBe(XDPF_INDEX_V4_PAGE);
-    expect(define("XDPF_INDEX_V4_PAGES")).toBe(maps.xdpf_index_v4.maxEntries);
-    expect(XDPF_INDEX_V4_PAGE * XDPF_INDEX_V4_PAGES).toBe(2 ** 24); // a byte per /24
-    expect(define("XDPF_V4_COVER")).toBe(XDPF_V4_COVER);
-    expect(define("XDPF_V4_HAS_MID")).toBe(XDPF_V4_HAS_MID);
-    expect(define("XDPF_V4_HAS_HOST")).toBe(XDPF_V4_HAS_HOST);
-    expect(define("XDPF_V6_EXPAND_MIN")).toBe(XDPF_V6_EXPAND_MIN);
-    expect(define("XDPF_V6_BUCKET_BITS")).toBe(XDPF_V6_BUCKET_BITS);
-    expect(define("XDPF_V6_BUCKETS")).toBe(maps.xdpf_index_v6.maxEntries);
-    expect(2 ** XDPF_V6_BUCKET_BITS).toBe(XDPF_V6_BUCKETS);
-    expect(define("XDPF_V6_WAYS")).toBe(XDPF_V6_WAYS);
-    expect(define("XDPF_V6_HASH1")).toBe(XDPF_V6_HASH1);
-    expect(define("XDPF_V6_HASH2")).toBe(XDPF_V6_HASH2);
-    expect(define("XDPF_V6_USED")).toBe(XDPF_V6_USED);
+    expect(define("XDPF_CAPACITY_DEFAULT")).toBe(XDPF_CAPACITY_DEFAULT);
+    expect(define("XDPF_CAPACITY_DEFAULT")).toBe(maps.xdpf_block_v4.maxEntries);
+    expect(define("XDPF_CAPACITY_MAX")).toBe(XDPF_CAPACITY_MAX);
+    // The config's schema states the same numbers to the operator.
+    expect([XDP_CAPACITY_DEFAULT, XDP_CAPACITY_MAX, XDP_RATE_SOURCES_DEFAULT]).toEqual([XDPF_CAPACITY_DEFAULT, XDPF_CAPACITY_MAX, XDPF_RATE_DEFAULT]);
+    expect(define("XDPF_INDEX_SLOTS")).toBe(XDPF_INDEX_SLOTS);
+    expect(define("XDPF_INDEX_SLOTS")).toBe(maps.xdpf_index_v4.maxEntries);
+    expect(XDPF_INDEX_SLOTS).toBe(2 ** 16); // a word per /16
+    expect(define("XDPF_IX_LONGER")).toBe(XDPF_IX_LONGER);
+    expect(define("XDPF_IX_COVER_SHIFT")).toBe(XDPF_IX_COVER_SHIFT);
+    expect(define("XDPF_IX_COVER")).toBe(XDPF_IX_COVER);
+    expect(define("XDPF_IX_LONG")).toBe(XDPF_IX_LONG);
     expect(define("XDPF_F_PORTS")).toBe(XDPF_F_PORTS);
     expect(define("XDPF_PORT_DENY_MAX")).toBe(maps.xdpf_port_deny.maxEntries);
-    expect(define("XDPF_RATE_MAX")).toBe(maps.xdpf_rate.maxEntries);
+    expect(define("XDPF_RATE_DEFAULT")).toBe(maps.xdpf_rate.maxEntries);
   });
 
   test("a layout that differs is reported field by field", () => {
@@ -139,7 +132,7 @@ describe("layout.ts mirrors bpf/xdp_filter.h", () => {
       src,
       `#include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
-struct xdpf_config { __u32 rate_v4_prefix; __u64 rate_pps; __u64 burst; __u32 rate_v6_prefix; };
+struct xdpf_config { __u32 rate_v4_prefix; __u64 rate_pps; __u64 burst; __u32 rate_v6_prefix; __u64 extra; };
 enum xdpf_reason { XDPF_PASS = 0, XDPF_DROP_PORT = 1 };
 struct holder { enum xdpf_reason r; };
 struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, struct xdpf_config); } cfg SEC(".maps");
@@ -154,11 +147,9 @@ char LICENSE[] SEC("license") = "GPL";
     try {
       const wrong = layoutMismatches(btf);
       expect(wrong).toContain("struct xdpf_prefix_v4: missing from the object's BTF");
-      expect(wrong).toContain("struct xdpf_config: size 32, mirror says 40");
-      expect(wrong).toContain(
-        "struct xdpf_config: members rate_v4_prefix, rate_pps, burst, rate_v6_prefix, mirror says flags, v4_mid, v6_short, rate_v4_prefix, rate_v6_prefix, pad, rate_pps, burst",
-      );
-      expect(wrong).toContain("struct xdpf_config.rate_pps: offset 8 size 8, mirror says offset 24 size 8");
+      expect(wrong).toContain("struct xdpf_config: size 40, mirror says 32");
+      expect(wrong).toContain("struct xdpf_config: members rate_v4_prefix, rate_pps, burst, rate_v6_prefix, extra, mirror says flags, rate_v4_prefix, rate_v6_prefix, pad, rate_pps, burst");
+      expect(wrong).toContain("struct xdpf_config.rate_pps: offset 8 size 8, mirror says offset 16 size 8");
       expect(wrong).toContain("enum xdpf_reason XDPF_DROP_PORT: 1 in the object, mirror says 7");
       expect(wrong).toContain("enum xdpf_reason XDPF_MALFORMED: absent in the object, mirror says 4");
     } finally {
@@ -214,14 +205,14 @@ describe("codecs", () => {
     expect(decodePortKey(k)).toEqual({ proto: "udp", port: 0x1234 });
   });
 
-  test("config: flags and length masks, then rate, burst and prefix lengths; all zero is off", () => {
-    const c = { flags: XDPF_F_PORTS, v4Mid: 1 << 27, v6Short: 1 << 19, rate: { pps: 1000, burst: 50, v4Prefix: 32, v6Prefix: 64 } };
+  test("config: flags, then prefix lengths, rate and burst; all zero is off", () => {
+    const c = { flags: XDPF_F_PORTS, rate: { pps: 1000, burst: 50, v4Prefix: 32, v6Prefix: 64 } };
     const v = encodeConfig(c);
     expect(decodeConfig(v)).toEqual(c);
     const d = new DataView(v.buffer);
-    expect([d.getUint32(0, true), d.getUint32(4, true), d.getUint32(8, true), d.getUint32(12, true), d.getUint32(16, true)]).toEqual([1, 1 << 27, 1 << 19, 32, 64]);
-    expect([d.getBigUint64(24, true), d.getBigUint64(32, true)]).toEqual([1000n, 50n]);
-    expect([...encodeConfig(EMPTY_CONFIG)]).toEqual(new Array(40).fill(0));
+    expect([d.getUint32(0, true), d.getUint32(4, true), d.getUint32(8, true), d.getUint32(12, true)]).toEqual([1, 32, 64, 0]);
+    expect([d.getBigUint64(16, true), d.getBigUint64(24, true)]).toEqual([1000n, 50n]);
+    expect([...encodeConfig(EMPTY_CONFIG)]).toEqual(new Array(32).fill(0));
     expect(decodeConfig(encodeConfig(EMPTY_CONFIG))).toEqual(EMPTY_CONFIG);
     expect(() => encodeConfig({ ...EMPTY_CONFIG, rate: { pps: 0, burst: 1, v4Prefix: 32, v6Prefix: 64 } })).toThrow(/rate limit pps 0/);
   });

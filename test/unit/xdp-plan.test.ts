@@ -24,15 +24,17 @@ const xdpOps = (ops: Op[]) => ops.filter((o) => o.phase === "xdp").map((o) => [o
 
 const SPEC = "{interfaces: [wan], blocklist: [203.0.113.0/24, '2001:db8:bad::/48'], denyPorts: [{protocol: tcp, port: 23}], rateLimit: {packetsPerSecond: 100, burst: 200}}";
 const RATE = { pps: 100, burst: 200, v4Prefix: 32, v6Prefix: 64 };
+const SIZES = { v4: 65536, v6: 65536, rate: 65536 };
+const ATTACHED = (progId = 7) => [{ mode: "native" as const, progId, progName: "xdp_filter" }];
 const converged: ObservedXdp = {
-  filters: [{ name: "edge", progId: 7, blocklist: ["203.0.113.0/24", "2001:db8:bad::/48"], ports: ["tcp/23"], rate: RATE }],
+  filters: [{ name: "edge", progId: 7, sizes: SIZES, blocklist: ["203.0.113.0/24", "2001:db8:bad::/48"], ports: ["tcp/23"], rate: RATE }],
   attached: { eth0: [{ mode: "native", progId: 7, progName: "xdp_filter" }] },
   dynamic: [],
 };
 
 test("a fresh host: load, every entry, then attach, in that order", () => {
   expect(xdpOps(plan(desired(SPEC), host({ filters: [], attached: {}, dynamic: [] })).ops)).toEqual([
-    ["add", "XDP filter edge", { do: "load", filter: "edge" }],
+    ["add", "XDP filter edge", { do: "load", filter: "edge", sizes: SIZES }],
     ["add", "XDP block 203.0.113.0/24 (edge)", { do: "block", filter: "edge", prefix: "203.0.113.0/24" }],
     ["add", "XDP block 2001:db8:bad::/48 (edge)", { do: "block", filter: "edge", prefix: "2001:db8:bad::/48" }],
     ["add", "XDP deny port tcp/23 (edge)", { do: "deny-port", filter: "edge", port: "tcp/23" }],
@@ -48,7 +50,7 @@ test("a host that matches plans nothing, whatever mode auto got", () => {
 });
 
 test("an entry no longer configured is deleted; one added by fos1 xdp block is kept", () => {
-  const obs = { ...converged, filters: [{ ...converged.filters[0]!, blocklist: [...converged.filters[0]!.blocklist, "198.51.100.0/24", "192.0.2.0/24"] }], dynamic: [{ prefix: "192.0.2.0/24", expires: null }] };
+  const obs = { ...converged, filters: [{ ...converged.filters[0]!, blocklist: [...converged.filters[0]!.blocklist, "198.51.100.0/24", "192.0.2.0/24"] }], dynamic: [{ prefix: "192.0.2.0/24", expires: null, addedAt: "2026-12-01T00:00:00.000Z" }] };
   expect(xdpOps(plan(desired(SPEC), host(obs)).ops)).toEqual([["remove", "XDP block 198.51.100.0/24 (edge)", { do: "unblock", filter: "edge", prefix: "198.51.100.0/24" }]]);
 });
 
@@ -74,7 +76,7 @@ test("maps pinned by a fos1 of another layout: the filter is loaded again, fille
   const stale = "map xdpf_index_v4 is missing from /sys/fs/bpf/fos1/xdp/edge";
   const old: ObservedXdp = { ...converged, filters: [{ name: "edge", progId: 7, stale, blocklist: [], ports: [], rate: null }] };
   const ops = xdpOps(plan(desired(SPEC), host(old)).ops);
-  expect(ops[0]).toEqual(["change", "XDP filter edge", { do: "load", filter: "edge", reload: true }]);
+  expect(ops[0]).toEqual(["change", "XDP filter edge", { do: "load", filter: "edge", sizes: SIZES, reload: true }]);
   expect(ops.slice(1).map(([action, subject]) => `${action} ${subject}`)).toEqual([
     "add XDP block 203.0.113.0/24 (edge)",
     "add XDP block 2001:db8:bad::/48 (edge)",
@@ -84,6 +86,49 @@ test("maps pinned by a fos1 of another layout: the filter is loaded again, fille
     "change XDP on eth0",
   ]);
   expect(plan(desired(SPEC), host(old)).ops.find((o) => o.subject === "XDP filter edge")!.detail).toContain(stale);
+});
+
+test("a new capacity or a rate limit turned on loads the filter again with maps of the new sizes, filled before they replace the running program", () => {
+  const bigger = SPEC.replace(/}$/, ", capacity: {ipv4: 1048576}}");
+  const ops = plan(desired(bigger), host(converged)).ops.filter((o) => o.phase === "xdp");
+  expect(ops.map((o) => [o.action, o.subject, o.change])).toEqual([
+    ["change", "XDP filter edge", { do: "load", filter: "edge", sizes: { ...SIZES, v4: 1048576 }, reload: true }],
+    ["add", "XDP block 203.0.113.0/24 (edge)", { do: "block", filter: "edge", prefix: "203.0.113.0/24" }],
+    ["add", "XDP block 2001:db8:bad::/48 (edge)", { do: "block", filter: "edge", prefix: "2001:db8:bad::/48" }],
+    ["add", "XDP deny port tcp/23 (edge)", { do: "deny-port", filter: "edge", port: "tcp/23" }],
+    ["change", "XDP rate limit (edge)", { do: "rate", filter: "edge", rate: RATE }],
+    ["change", "XDP on eth0", { do: "attach", filter: "edge", ifname: "eth0", mode: "auto", detachFirst: false }],
+  ]);
+  expect(ops[0]!.detail).toBe("load again with fresh maps: capacity 65,536 IPv4, 65,536 IPv6; 65,536 rate-limited sources → capacity 1,048,576 IPv4, 65,536 IPv6; 65,536 rate-limited sources");
+  const noRate = { ...converged, filters: [{ ...converged.filters[0]!, sizes: { ...SIZES, rate: 1 }, rate: null }] };
+  expect(plan(desired(SPEC), host(noRate)).ops.find((o) => o.subject === "XDP filter edge")!.detail).toContain("no rate-limit buckets → capacity");
+});
+
+test("an index that misses listed prefixes (a writer killed half way) is computed again before anything else changes", () => {
+  const broken = { ...converged, filters: [{ ...converged.filters[0]!, unindexed: "the IPv4 index misses 1 /16 word of listed prefixes" }] };
+  expect(xdpOps(plan(desired(SPEC), host(broken)).ops)).toEqual([["change", "XDP index (edge)", { do: "reindex", filter: "edge" }]]);
+});
+
+test("dynamic blocks beyond the capacity: the config's list stays whole, the IDS's yield before the operator's, the oldest first", () => {
+  const spec = "{interfaces: [wan], blocklist: [203.0.113.0/24, 198.51.100.0/24], capacity: {ipv4: 4}}";
+  const at = (day: number) => `2026-12-0${day}T00:00:00.000Z`;
+  const dynamic: ObservedXdp["dynamic"] = [
+    { prefix: "192.0.2.1/32", expires: null, addedAt: at(1) },
+    { prefix: "192.0.2.2/32", expires: null, addedAt: at(2), origin: "ids" },
+    { prefix: "192.0.2.3/32", expires: null, addedAt: at(3), origin: "ids" },
+    { prefix: "192.0.2.4/32", expires: null, addedAt: at(4) },
+  ];
+  const listed = ["203.0.113.0/24", "192.0.2.1/32", "192.0.2.2/32", "192.0.2.3/32"];
+  const obs: ObservedXdp = { filters: [{ name: "edge", progId: 7, sizes: { v4: 4, v6: 65536, rate: 1 }, blocklist: listed, ports: [], rate: null }], attached: { eth0: ATTACHED() }, dynamic };
+  const p = plan(desired(spec), host(obs));
+  // Room for two dynamic blocks beside the two of the config: both of the operator's, then none of the IDS's.
+  expect(xdpOps(p.ops)).toEqual([
+    ["remove", "XDP block 192.0.2.2/32 (edge)", { do: "unblock", filter: "edge", prefix: "192.0.2.2/32" }],
+    ["remove", "XDP block 192.0.2.3/32 (edge)", { do: "unblock", filter: "edge", prefix: "192.0.2.3/32" }],
+    ["add", "XDP block 198.51.100.0/24 (edge)", { do: "block", filter: "edge", prefix: "198.51.100.0/24" }],
+    ["add", "XDP block 192.0.2.4/32 (edge)", { do: "block", filter: "edge", prefix: "192.0.2.4/32", until: null }],
+  ]);
+  expect(p.degraded).toEqual([{ ref: "XDPFilter/edge", subject: "XDP filter edge", reason: "2 dynamic blocks beyond its capacity left out (the IDS's first, the oldest first): 192.0.2.3/32, 192.0.2.2/32" }]);
 });
 
 test("a filter removed from the config: its program detached, then its pins removed", () => {
@@ -105,7 +150,6 @@ test("no filter configured and none observed: no xdp ops at all (observation is 
 
 // --- bonds: a filter on a bond's members follows the bond's membership in the config
 
-const ATTACHED = (progId = 7) => [{ mode: "native" as const, progId, progName: "xdp_filter" }];
 const bondConfig = (members: string[], filters: Record<string, string>) => {
   const yaml =
     ["wan1 eth0", "wan2 eth1", "wan3 eth2"].map((p) => doc("NetworkInterface", p.split(" ")[0]!, `{device: ${p.split(" ")[1]}}`)).join("") +

@@ -47,6 +47,7 @@ spec:
         blocklist: ["203.0.113.0/24", "198.18.0.0/15", "2001:db8:bad::/48"],
         ports: ["tcp/23", "udp/1900"],
         rate: { pps: 10000, burst: 20000, v4Prefix: 32, v6Prefix: 56 },
+        sizes: { v4: 65536, v6: 65536, rate: 65536 },
       },
     ],
   });
@@ -55,7 +56,13 @@ spec:
 test("NICs by object name or device, generic mode, no rate limit", () => {
   const r = loadConfigText(BASE + xdp("lan", "interfaces: [eth2]\nmode: generic\nblocklist: ['0.0.0.0/0']"), "x.yaml");
   expect(r.problems).toEqual([]);
-  expect(desiredState(r.objects).xdp!.filters[0]).toMatchObject({ interfaces: ["eth2"], mode: "generic", rate: null, blocklist: ["0.0.0.0/0"] });
+  expect(desiredState(r.objects).xdp!.filters[0]).toMatchObject({ interfaces: ["eth2"], mode: "generic", rate: null, blocklist: ["0.0.0.0/0"], sizes: { v4: 65536, v6: 65536, rate: 1 } });
+});
+
+test("a capacity of its own, and the sources a rate limit tracks, size the filter's maps", () => {
+  const r = loadConfigText(BASE + xdp("lan", "interfaces: [eth2]\ncapacity: {ipv4: 2, ipv6: 1048576}\nblocklist: [10.0.0.0/8, 11.0.0.0/8, '2001:db8::/32']\nrateLimit: {packetsPerSecond: 10, burst: 10, trackedSources: 4096}"), "x.yaml");
+  expect(r.problems).toEqual([]);
+  expect(desiredState(r.objects).xdp!.filters[0]!.sizes).toEqual({ v4: 2, v6: 1048576, rate: 4096 });
 });
 
 test.each([
@@ -66,6 +73,12 @@ test.each([
   ["a bad mode", "interfaces: [lan]\nmode: offload", 'x.yaml:38:9: document 5 (XDPFilter/f) spec.mode: must be one of "native", "generic", "auto"; got "offload"'],
   ["a port out of range", "interfaces: [lan]\ndenyPorts: [{protocol: tcp, port: 70000}]", "x.yaml:38:37: document 5 (XDPFilter/f) spec.denyPorts[0].port: must be <= 65535; got 70000"],
   ["a rate prefix longer than IPv4", "interfaces: [lan]\nrateLimit: {packetsPerSecond: 10, burst: 10, v4PrefixLength: 33}", "x.yaml:38:64: document 5 (XDPFilter/f) spec.rateLimit.v4PrefixLength: must be <= 32; got 33"],
+  [
+    "a blocklist over the filter's capacity",
+    "interfaces: [lan]\ncapacity: {ipv4: 2}\nblocklist: [10.0.0.0/8, 11.0.0.0/8, 12.0.0.0/8, '2001:db8::/32']",
+    "x.yaml:39:14: document 5 (XDPFilter/f) spec.blocklist: 3 IPv4 prefixes, more than the filter's capacity of 2; raise spec.capacity.ipv4 (default 65,536, at most 16,777,216) or shorten the list",
+  ],
+  ["a capacity over the most a filter holds", "interfaces: [lan]\ncapacity: {ipv6: 16777217}", "x.yaml:38:20: document 5 (XDPFilter/f) spec.capacity.ipv6: must be <= 16777216; got 16777217"],
   ["no interfaces", "interfaces: []", "x.yaml:37:15: document 5 (XDPFilter/f) spec.interfaces: needs at least 1 item"],
   ["a bond member beside its bond", "interfaces: [bond0, wan1]", "x.yaml:37:23: document 5 (XDPFilter/f) spec.interfaces[1]: wan1 is a member of bond bond0, which runs XDPFilter/f; the kernel runs a bond's XDP program on its members"],
 ])("%s is one clear problem", (_what, spec, want) => {

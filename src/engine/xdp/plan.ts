@@ -57,7 +57,7 @@ export function dynamicThatFits(dynamic: Dynamic[], blocklist: string[], sizes: 
     // Best kept first: the operator's before the IDS's, the newest first.
     const ranked = dynamic
       .filter((d) => familyOf(d.prefix) === family)
-      .sort((a, b) => Number(a.origin === "ids") - Number(b.origin === "ids") || b.addedAt.localeCompare(a.addedAt));
+      .sort((a, b) => Number(a.origin === "ids") - Number(b.origin === "ids") || (b.addedAt ?? "").localeCompare(a.addedAt ?? ""));
     fits.push(...ranked.slice(0, Math.max(0, room)));
     left.push(...ranked.slice(Math.max(0, room)));
   }
