@@ -21,7 +21,7 @@ export interface XdpListed {
 export interface ApplyResult {
   writes: number;
   converged: boolean;
-  ops: { phase: string; subject: string }[];
+  ops: { phase: string; subject: string; detail?: string }[];
   failed: unknown[];
 }
 

@@ -209,7 +209,12 @@ test("a bond deleted together with its filter takes its program along: no detach
 });
 
 test("prefixes blocked with fos1 xdp block go into a filter that lacks them, with their expiry", () => {
-  const dynamic = [{ prefix: "192.0.2.0/24", expires: "2030-01-01T00:00:00.000Z" }, { prefix: "198.51.100.7/32", expires: null }, { prefix: "203.0.113.0/24", expires: null }];
+  const addedAt = "2026-12-01T00:00:00.000Z";
+  const dynamic = [
+    { prefix: "192.0.2.0/24", expires: "2030-01-01T00:00:00.000Z", addedAt },
+    { prefix: "198.51.100.7/32", expires: null, addedAt },
+    { prefix: "203.0.113.0/24", expires: null, addedAt },
+  ];
   const ops = xdpOps(plan(desired(SPEC), host({ filters: [], attached: {}, dynamic })).ops);
   expect(ops.filter(([, subject]) => String(subject).startsWith("XDP block"))).toEqual([
     ["add", "XDP block 203.0.113.0/24 (edge)", { do: "block", filter: "edge", prefix: "203.0.113.0/24" }],
