@@ -218,10 +218,10 @@ export class XdpFilterMaps {
   }
 
   /** Blocked prefixes with the packets each has dropped, IPv4 first. */
-  blocked(): { prefix: string; packets: bigint }[] {
+  blocked(lists: Lists = this.dumpLists()): { prefix: string; packets: bigint }[] {
     const out: { prefix: string; packets: bigint }[] = [];
     for (const family of [4, 6] as const) {
-      const { count, keys, values } = this.list(family).dump();
+      const { count, keys, values } = lists[family];
       const ks = this.list(family).info.keySize;
       const vs = this.list(family).info.valueSize;
       for (let i = 0; i < count; i++)
@@ -460,15 +460,19 @@ export class XdpFilterMaps {
    * Why the index does not lead to every listed prefix -- a writer killed between writing a
    * list and its index, or maps written by something else -- per family; empty when it does.
    */
-  indexProblems(): string[] {
+  indexProblems(lists: Lists = this.dumpLists()): string[] {
     const out: string[] = [];
     for (const family of [4, 6] as const) {
-      const list = this.list(family);
-      const gaps = indexGaps(computeIndex(family, columns(list.dump().keys, list.info.keySize, [])), this.readIndex(family));
+      const gaps = indexGaps(computeIndex(family, columns(lists[family].keys, this.list(family).info.keySize, [])), this.readIndex(family));
       if (gaps.slots || gaps.long)
         out.push(`the IPv${family} index misses ${gaps.slots} /16 word${gaps.slots === 1 ? "" : "s"}${family === 6 ? ` and ${gaps.long} /32 entr${gaps.long === 1 ? "y" : "ies"}` : ""} of listed prefixes`);
     }
     return out;
+  }
+
+  /** Both lists as they are, for blocked() and indexProblems() to share one read. */
+  dumpLists(): Lists {
+    return { 4: this.list(4).dump(), 6: this.list(6).dump() };
   }
 
   /** Writes the index of the lists as they are (after indexProblems() found gaps). */
@@ -526,6 +530,9 @@ export class XdpFilterMaps {
     }
   }
 }
+
+/** Both lists' keys and values as BpfMap.dump() reads them. */
+export type Lists = Record<Family, { count: number; keys: Uint8Array; values: Uint8Array }>;
 
 /** A prefix as the caller wrote it, and parsed. */
 interface Given {

@@ -31,13 +31,14 @@ export function observeFilter(name: string, root?: string): ObservedXdpFilter {
   if (problems.length) return { name, progId, stale: problems.join("; "), blocklist: [], ports: [], rate: null };
   const maps = XdpFilterMaps.openPinned(dir);
   try {
-    const unindexed = maps.indexProblems();
+    const lists = maps.dumpLists();
+    const unindexed = maps.indexProblems(lists);
     return {
       name,
       progId,
       sizes: maps.sizes(),
       ...(unindexed.length ? { unindexed: unindexed.join("; ") } : {}),
-      blocklist: maps.blocked().map((b) => b.prefix),
+      blocklist: maps.blocked(lists).map((b) => b.prefix),
       ports: [...maps.map("xdpf_port_deny").keys()].map((k) => {
         const p = decodePortKey(k);
         return `${p.proto}/${p.port}`;
