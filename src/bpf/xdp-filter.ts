@@ -418,30 +418,29 @@ export class XdpFilterMaps {
   private addToIndex(family: Family, p: Prefixes): void {
     if (!p.count) return;
     const index = this.index(family);
+    // Few prefixes: the words they touch, one lookup each; a short one may touch every word,
+    // so then the whole index is read, changed in place, and compared.
     const short = Array.from(p.len.subarray(0, p.count)).some((len) => len <= 16);
-    // Few prefixes: the words they touch, one lookup each; a short one may touch every word.
-    const current = short ? this.readIndex(family).slots : null;
+    const before = short ? this.readIndex(family).slots : null;
+    const all = before?.slice() ?? null;
     const words = new Map<number, number>();
-    const word = (s: number) => words.get(s) ?? current?.[s] ?? new DataView(index.lookup(u32Key(s))!.buffer).getUint32(0, true);
+    const get = (s: number) => (all ? all[s]! : (words.get(s) ?? new DataView(index.lookup(u32Key(s))!.buffer).getUint32(0, true)));
+    const set = (s: number, w: number) => (all ? (all[s] = w) : words.set(s, w));
     const long = new Map<number, LongBits>();
     for (let i = 0; i < p.count; i++) {
       const len = p.len[i]!;
       const top = p.word[i]!;
-      const s = top >>> 16;
-      if (len <= 16) {
-        const slots = current!.slice();
-        raiseCover(slots, top, len);
-        for (let t = 0; t < XDPF_INDEX_SLOTS; t++) if (slots[t] !== current![t]) words.set(t, slots[t]!);
-        current!.set(slots);
-      } else if (len <= 32) words.set(s, (word(s) | longerBit(len)) >>> 0);
+      if (len <= 16) raiseCover(all!, top, len);
+      else if (len <= 32) set(top >>> 16, (get(top >>> 16) | longerBit(len)) >>> 0);
       else if (family === 6) {
         const v = this.m.xdpf_long_v6.lookup(u32Key(top));
-        const bits: LongBits = long.get(top) ?? (v ? [0, 4, 8].map((o) => new DataView(v.buffer).getUint32(o, true)) as LongBits : [0, 0, 0]);
+        const bits: LongBits = long.get(top) ?? (v ? ([0, 4, 8].map((o) => new DataView(v.buffer).getUint32(o, true)) as LongBits) : [0, 0, 0]);
         addLong(bits, len);
         long.set(top, bits);
-        words.set(s, (word(s) | XDPF_IX_LONG) >>> 0);
+        set(top >>> 16, (get(top >>> 16) | XDPF_IX_LONG) >>> 0);
       }
     }
+    if (all) for (let s = 0; s < XDPF_INDEX_SLOTS; s++) if (all[s] !== before![s]) words.set(s, all[s]!);
     // The /32 entries before the words that send a lookup to them.
     this.writeWords(this.m.xdpf_long_v6, [...long].map(([top, bits]) => [top, longValue(bits)]));
     this.writeWords(index, [...words].map(([s, w]) => [s, u32Key(w)]));

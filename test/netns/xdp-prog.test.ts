@@ -479,6 +479,19 @@ describe("blocklists", () => {
     expect(reasonOf(v6("2001:db8:2::1"))).toBe("XDPF_DROP_BLOCK_V6");
   });
 
+  test("one small change holding a /24 and the /8 around it: the /24 is found first, and both drop", () => {
+    maps.changeBlocklist(["10.1.2.0/24", "10.0.0.0/8", "2001:db8:1::/48", "2000::/4"], []);
+    expect(maps.indexProblems()).toEqual([]);
+    expect(dropsBy(["10.1.2.3", "10.1.3.3", "11.0.0.1"], v4)).toEqual({
+      verdicts: { "10.1.2.3": "XDPF_DROP_BLOCK_V4", "10.1.3.3": "XDPF_DROP_BLOCK_V4", "11.0.0.1": "XDPF_PASS" },
+      hits: { "10.1.2.0/24": 1n, "10.0.0.0/8": 1n },
+    });
+    expect(dropsBy(["2001:db8:1::1", "2001:db8:2::1", "3000::1"], v6)).toEqual({
+      verdicts: { "2001:db8:1::1": "XDPF_DROP_BLOCK_V6", "2001:db8:2::1": "XDPF_DROP_BLOCK_V6", "3000::1": "XDPF_PASS" },
+      hits: { "10.1.2.0/24": 1n, "10.0.0.0/8": 1n, "2001:db8:1::/48": 1n, "2000::/4": 1n },
+    });
+  });
+
   test("an index that misses listed prefixes is found, and reindex() makes them drop again", () => {
     maps.changeBlocklist(["198.51.100.0/24", "10.0.0.0/8", "2001:db8:5::/48"], []);
     // What a writer killed between the lists and the index leaves: entries the index does not lead to.
