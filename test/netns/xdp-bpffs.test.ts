@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { logMessages } from "../helpers/fos1";
 import { destroyAll, fos1Argv, ipBatch, run } from "./netns";
-import { ALLOWED4, BLOCKED4, FAR4, createXdpPair, pingOnceFrom, reachesFrom } from "./xdp-pair";
+import { ALLOWED4, BLOCKED4, FAR4, createXdpPair, edgeFilterConfig, pingOnceFrom, reachesFrom } from "./xdp-pair";
 
 const repo = resolve(import.meta.dir, "../..");
 const tmp = mkdtempSync(join(tmpdir(), "fos1-xdp-bpffs-"));
@@ -25,18 +25,7 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const CONFIG = `apiVersion: network.fos1.io/v1alpha1
-kind: NetworkInterface
-metadata: {name: f0}
-spec: {device: f0, addresses: [${FAR4}/24]}
----
-apiVersion: security.fos1.io/v1alpha1
-kind: XDPFilter
-metadata: {name: edge}
-spec:
-  interfaces: [f0]
-  blocklist: ["${BLOCKED4}/32"]
-`;
+const CONFIG = edgeFilterConfig(`blocklist: ["${BLOCKED4}/32"]`);
 
 test("without bpffs at /sys/fs/bpf, fos1 apply mounts it there and the filter drops what it blocks", async () => {
   const file = join(tmp, "config.yaml");

@@ -15,7 +15,7 @@ import { readDynamic } from "../../src/engine/xdp/dynamic";
 import { logMessages } from "../helpers/fos1";
 import { destroyAll, ipBatch } from "./netns";
 import { FarFos1 } from "./xdp-fos1";
-import { ALLOWED4, BLOCKED4, FAR4, createXdpPair, reachesFrom } from "./xdp-pair";
+import { ALLOWED4, BLOCKED4, FAR4, createXdpPair, edgeFilterConfig, reachesFrom } from "./xdp-pair";
 
 const tmp = mkdtempSync(join(tmpdir(), "fos1-xdp-capacity-"));
 const stateDir = join(tmp, "state");
@@ -43,16 +43,7 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const config = (blocklist: string[], ipv4: number) => `apiVersion: network.fos1.io/v1alpha1
-kind: NetworkInterface
-metadata: {name: f0}
-spec: {device: f0, addresses: [${FAR4}/24]}
----
-apiVersion: security.fos1.io/v1alpha1
-kind: XDPFilter
-metadata: {name: edge}
-spec: {interfaces: [f0], blocklist: [${blocklist.join(", ")}], capacity: {ipv4: ${ipv4}}}
-`;
+const config = (blocklist: string[], ipv4: number) => edgeFilterConfig(`blocklist: [${blocklist.join(", ")}], capacity: {ipv4: ${ipv4}}`);
 const STATIC = ["203.0.113.0/24", "198.18.0.0/15"];
 
 const reaches = (from: string) => reachesFrom(src, from, FAR4);

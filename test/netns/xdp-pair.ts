@@ -10,6 +10,18 @@ export const BLOCKED6 = "2001:db8:7::1";
 export const ALLOWED6 = "2001:db8:7::2";
 export const FAR6 = "2001:db8:7::100";
 
+/** The far side's f0 with its address, and an XDPFilter "edge" on it: `spec` adds its other fields (YAML flow, e.g. "blocklist: [192.0.2.1/32]"). */
+export const edgeFilterConfig = (spec: string) => `apiVersion: network.fos1.io/v1alpha1
+kind: NetworkInterface
+metadata: {name: f0}
+spec: {device: f0, addresses: [${FAR4}/24]}
+---
+apiVersion: security.fos1.io/v1alpha1
+kind: XDPFilter
+metadata: {name: edge}
+spec: {interfaces: [f0], ${spec}}
+`;
+
 export async function createXdpPair(): Promise<{ src: string; far: string }> {
   const src = await createNs("src");
   const far = await createNs("far");
