@@ -110,7 +110,10 @@ function recordedXdp(stateDir: string): DesiredXdp | undefined {
   }
 }
 
-const fill = (x: { count: number; capacity: number }) => `${x.count.toLocaleString("en")} of ${x.capacity.toLocaleString("en")} prefixes (${((100 * x.count) / x.capacity).toFixed(x.count && x.count < x.capacity / 100 ? 2 : 0)} %)`;
+const fill = (x: { count: number; capacity: number }) => {
+  const pct = (100 * x.count) / x.capacity;
+  return `${x.count.toLocaleString("en")} of ${x.capacity.toLocaleString("en")} prefixes (${x.count && pct < 0.01 ? "< 0.01" : pct < 1 ? pct.toFixed(2) : pct.toFixed(0)} %)`;
+};
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 function statusText(filters: FilterStatus[]): string {
