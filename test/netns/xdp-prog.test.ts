@@ -542,6 +542,27 @@ describe("capacity", () => {
     }
   });
 
+  test("memory: the default config's bogon filter takes at most 8 MiB, and a filter grows and shrinks with what it holds", () => {
+    const root = testPinRoot("memory");
+    const f = XdpFilter.load({ object: OBJECT, pinRoot: root });
+    try {
+      f.maps.changeBlocklist(["0.0.0.0/8", "127.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4", "::1/128", "ff00::/8"], []);
+      const bogons = f.maps.usage().memory;
+      expect(bogons).toBeGreaterThan(0);
+      expect(bogons).toBeLessThanOrEqual(8 * 2 ** 20);
+      const more = Array.from({ length: 20_000 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`);
+      f.maps.changeBlocklist(more, []);
+      const full = f.maps.usage().memory;
+      // Each prefix costs its hash map entry (some tens of bytes), nothing up front.
+      expect(full - bogons).toBeGreaterThan(20_000 * 32);
+      f.maps.changeBlocklist([], more);
+      expect(f.maps.usage().memory).toBeLessThan(bogons + (full - bogons) / 10);
+    } finally {
+      f.close();
+      removePinRoot(root);
+    }
+  });
+
   test("a rate limit needs a filter loaded with room for its buckets", () => {
     const bare = testPinRoot("no-rate");
     const f = XdpFilter.load({ object: OBJECT, pinRoot: bare });
