@@ -1,7 +1,7 @@
 // make bench: runs the benchmarks named on the command line (default: all, in this order),
 // each writing its results under bench/. This machine is shared and noisy, so each benchmark
 // runs its variants side by side in one run and reports ratios.
-const benchmarks = ["lab-boot", "vlans", "noop-host", "previous", "firewall", "xdp", "translate", "lan"];
+const benchmarks = ["lab-boot", "vlans", "noop-host", "previous", "firewall", "xdp", "xdp-differential", "translate", "lan"];
 
 const asked = process.argv.slice(2);
 const unknown = asked.filter((name) => !benchmarks.includes(name));
