@@ -6,7 +6,14 @@
 // IPv4: non-overlapping prefixes in the unicast space (1.0.0.0–223.255.255.255 without
 // 127.0.0.0/8), with a length mix like a real blocklist feed's: mostly single hosts and /24s,
 // a few larger networks. Non-overlapping so that fos1's list, xdp-filter's hash and an
-// nftables interval set hold exactly N entries each. IPv6: distinct prefixes in 2000::/3.
+// nftables interval set hold exactly N entries each. The first LEAD prefixes are /16–/19, so
+// that even the smallest list holds the ≥ 65 536 addresses the packet-rate test draws its
+// sources from (addressPool4). IPv6: distinct prefixes in 2000::/3.
+//
+// Beside this "best mix" (what a feed looks like), worstMix4/6 add what makes fos1's lookup
+// longest: the default config's bogons, IPv4 /25–/31 and IPv6 /20–/31 prefixes spread over the
+// space, and one /16 per family holding many lengths, where the probed sources lie. Lookup4/6
+// model fos1's program (bpf/xdp_filter.c): which hash lookups a source costs it.
 import { seededRandom } from "../../test/helpers/seeded-random";
 
 export interface Prefix4 {
@@ -43,6 +50,10 @@ const V6_MIX: [number, number, number][] = [
 ];
 
 
+/** Lengths of the first LEAD IPv4 prefixes: large enough that LEAD of them hold ≥ 65 536 addresses. */
+const LEAD_MIX: [number, number, number][] = [[16, 19, 1]];
+export const LEAD = 10;
+
 const u32 = (rand: () => number) => Math.floor(rand() * 4294967296) >>> 0;
 
 function length(mix: [number, number, number][], rand: () => number): number {
@@ -54,8 +65,8 @@ function length(mix: [number, number, number][], rand: () => number): number {
   return mix.at(-1)![0];
 }
 
-const mask4 = (len: number) => (len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0);
-const end4 = (p: Prefix4) => (p.addr + 2 ** (32 - p.len) - 1) >>> 0;
+export const mask4 = (len: number) => (len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0);
+export const end4 = (p: Prefix4) => (p.addr + 2 ** (32 - p.len) - 1) >>> 0;
 
 /** A random unicast address: first octet 1–223, not 127. */
 function unicast4(rand: () => number): number {
@@ -85,13 +96,14 @@ class Cover<A extends number | bigint> {
   }
 }
 
-const net4 = (a: number, len: number) => (a & mask4(len)) >>> 0;
-const net6 = (a: bigint, len: number) => a >> BigInt(128 - len);
+export const net4 = (a: number, len: number) => (a & mask4(len)) >>> 0;
+export const net6 = (a: bigint, len: number) => a >> BigInt(128 - len);
 
 /**
  * count non-overlapping IPv4 prefixes, none covering an address in `avoid`, in random order.
  * Candidates are drawn, swept in address order (one that starts inside the previous kept one
- * is dropped), and the survivors taken in the order they were drawn.
+ * is dropped), and the survivors taken in the order they were drawn; the first LEAD candidates
+ * are /16–/19 (LEAD_MIX), so they lead the list unless an overlap drops one.
  */
 export function blocklist4(count: number, seed: number, avoid: number[] = []): Blocklist<Prefix4, number> {
   const rand = seededRandom(seed); // every run blocks the same prefixes
@@ -101,7 +113,7 @@ export function blocklist4(count: number, seed: number, avoid: number[] = []): B
     if (n >= 2 ** 21) throw new Error(`blocklist4: ${count} prefixes do not fit the address space here`);
     const cands: Prefix4[] = [];
     for (let i = 0; i < n; i++) {
-      const len = length(V4_MIX, rand);
+      const len = length(i < LEAD ? LEAD_MIX : V4_MIX, rand);
       cands.push({ addr: net4(unicast4(rand), len), len });
     }
     // start · 2^21 + draw index: exact in a double, and a plain numeric sort orders by address.
@@ -171,4 +183,295 @@ export function lengthCounts(prefixes: { len: number }[]): Record<number, number
   const out: Record<number, number> = {};
   for (const p of prefixes) out[p.len] = (out[p.len] ?? 0) + 1;
   return out;
+}
+
+// --- the packet-rate test's sources
+
+/** Addresses in the prefix (2^(32 - len)). */
+export const size4 = (p: Prefix4) => 2 ** (32 - p.len);
+
+/**
+ * `want` distinct blocked addresses, in random order: every host of `hosts` (one inside each
+ * prefix), then random addresses of the prefixes (each address of the blocked space as likely
+ * as any other) until there are `want`, or as many as the prefixes hold.
+ */
+export function addressPool4(prefixes: Prefix4[], hosts: number[], want: number, rand: () => number): Uint32Array {
+  const total = prefixes.reduce((n, p) => n + size4(p), 0);
+  const n = Math.min(Math.max(want, hosts.length), total);
+  const seen = new Set<number>(hosts);
+  const out = new Uint32Array(n);
+  out.set(hosts.slice(0, n));
+  let filled = Math.min(n, hosts.length);
+  const cumulative = new Float64Array(prefixes.length);
+  prefixes.reduce((sum, p, i) => (cumulative[i] = sum + size4(p)), 0);
+  while (filled < n) {
+    // the prefix holding the x-th blocked address (binary search), then the address
+    const x = rand() * total;
+    let lo = 0, hi = prefixes.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cumulative[mid]! > x) hi = mid;
+      else lo = mid + 1;
+    }
+    const p = prefixes[lo]!;
+    const a = (p.addr | (u32(rand) & ~mask4(p.len))) >>> 0;
+    if (seen.has(a)) continue;
+    seen.add(a);
+    out[filled++] = a;
+  }
+  // random order (Fisher–Yates): hosts first would put the /32s at the front
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+// --- fos1's lookup, modelled (bpf/xdp_filter.c blocked_v4/blocked_v6 over src/bpf/xdp-index.ts's index)
+
+/** What fos1's program does for one source: the hash lookups it makes, the length that matched (null: passed). */
+export interface Probe {
+  lookups: number;
+  hit: number | null;
+}
+
+/**
+ * fos1 reads the index word of the source's /16 (an array load, not counted) and looks up, in
+ * the list, each length it names — the lengths 17..32 of the prefixes inside the /16, longest
+ * first, then the longest prefix of length ≤ 16 covering it — until one matches.
+ */
+export class Lookup4 {
+  private readonly nets = new Map<number, Set<number>>();
+  /** /16 → bit 32 - len for each length 17..32 inside it. */
+  private readonly longer = new Map<number, number>();
+
+  constructor(prefixes: Prefix4[]) {
+    for (const p of prefixes) this.add(p);
+  }
+
+  add(p: Prefix4): void {
+    let s = this.nets.get(p.len);
+    if (!s) this.nets.set(p.len, (s = new Set()));
+    s.add(net4(p.addr, p.len));
+    if (p.len > 16) this.longer.set(p.addr >>> 16, (this.longer.get(p.addr >>> 16) ?? 0) | (1 << (32 - p.len)));
+  }
+
+  has(len: number, a: number): boolean {
+    return this.nets.get(len)?.has(net4(a, len)) ?? false;
+  }
+
+  /** The longest blocked prefix of length 0..16 covering the source's /16, or null. */
+  cover(a: number): number | null {
+    for (let len = 16; len >= 0; len--) if (this.has(len, a)) return len;
+    return null;
+  }
+
+  /** Lengths 17..32 named in the source's /16, longest first. */
+  lengths(a: number): number[] {
+    const bits = this.longer.get(a >>> 16) ?? 0;
+    const out: number[] = [];
+    for (let len = 32; len > 16; len--) if (bits & (1 << (32 - len))) out.push(len);
+    return out;
+  }
+
+  probe(a: number): Probe {
+    let lookups = 0;
+    for (const len of this.lengths(a)) {
+      lookups++;
+      if (this.has(len, a)) return { lookups, hit: len };
+    }
+    const c = this.cover(a);
+    return c === null ? { lookups, hit: null } : { lookups: lookups + 1, hit: c };
+  }
+}
+
+/**
+ * As Lookup4, and for a /16 holding prefixes longer than /32, first one lookup of the
+ * source's /32 in xdpf_long_v6 (whether or not it has an entry), then the lengths above 32 it
+ * names, longest first.
+ */
+export class Lookup6 {
+  private readonly nets = new Map<number, Set<bigint>>();
+  private readonly longer = new Map<number, number>();
+  /** /16s holding prefixes longer than /32. */
+  private readonly longSlots = new Set<number>();
+  /** /32 → its lengths above 32. */
+  private readonly long = new Map<number, Set<number>>();
+
+  constructor(prefixes: Prefix6[]) {
+    for (const p of prefixes) this.add(p);
+  }
+
+  add(p: Prefix6): void {
+    let s = this.nets.get(p.len);
+    if (!s) this.nets.set(p.len, (s = new Set()));
+    s.add(net6(p.addr, p.len));
+    const top = Number(p.addr >> 96n);
+    if (p.len > 32) {
+      this.longSlots.add(top >>> 16);
+      let l = this.long.get(top);
+      if (!l) this.long.set(top, (l = new Set()));
+      l.add(p.len);
+    } else if (p.len > 16) this.longer.set(top >>> 16, (this.longer.get(top >>> 16) ?? 0) | (1 << (32 - p.len)));
+  }
+
+  has(len: number, a: bigint): boolean {
+    return this.nets.get(len)?.has(net6(a, len)) ?? false;
+  }
+
+  probe(a: bigint): Probe {
+    const top = Number(a >> 96n);
+    const lens: number[] = [];
+    let lookups = 0;
+    if (this.longSlots.has(top >>> 16)) {
+      lookups++;
+      lens.push(...[...(this.long.get(top) ?? [])].sort((x, y) => y - x));
+    }
+    const bits = this.longer.get(top >>> 16) ?? 0;
+    for (let len = 32; len > 16; len--) if (bits & (1 << (32 - len))) lens.push(len);
+    for (const len of lens) {
+      lookups++;
+      if (this.has(len, a)) return { lookups, hit: len };
+    }
+    for (let len = 16; len >= 0; len--) if (this.has(len, a)) return { lookups: lookups + 1, hit: len };
+    return { lookups, hit: null };
+  }
+}
+
+// --- the worst realistic mix
+
+/** A source probed in a mix, with what it costs fos1. */
+export interface Probed<A> extends Probe {
+  source: A;
+}
+
+export interface Mix<P, A> {
+  /** Added to the best mix's N prefixes (which stay). */
+  extras: P[];
+  /** What each kind of extra contributed, for the report. */
+  parts: Record<string, number>;
+  /** Lengths in the probed sources' /16 (for IPv6, with those in the probed /32s). */
+  probeLengths: number[];
+  pass: Probed<A>;
+  drop: Probed<A> & { prefix: P };
+}
+
+/** Lengths the worst mix puts in the probed IPv4 /16, beside what the best mix has there. */
+export const WORST_V4_LENGTHS = [32, 31, 30, 29, 28, 27, 26, 25, 24, 20];
+/** In the probed IPv6 /16: these up to /32 (all but the /20 away from the sources' /32s)… */
+export const WORST_V6_SHORT = [32, 31, 28, 24, 20];
+/** …and these inside each probed /32. */
+export const WORST_V6_LONG = [128, 64, 56, 48];
+
+/** Draws until `ok`; throws after many tries (a mix that cannot be built is a bug here). */
+function drawUntil<T>(what: string, draw: () => T, ok: (x: T) => boolean): T {
+  for (let i = 0; i < 100_000; i++) {
+    const x = draw();
+    if (ok(x)) return x;
+  }
+  throw new Error(`xdp-blocklists: no ${what} found`);
+}
+
+/**
+ * The worst realistic IPv4 mix at a size: the best mix (`best`) plus `defaults` (the default
+ * config's bogons), ⌈N/100⌉ random /25–/31 prefixes, and, in one random /16 no prefix of /16
+ * or shorter covers, one prefix of each of WORST_V4_LENGTHS. The probed sources lie in that /16:
+ * the pass source outside every prefix, the drop source inside its /20 and nothing longer —
+ * so fos1 looks up every length the /16 names for both, the drop's match last.
+ */
+export function worstMix4(best: Prefix4[], defaults: Prefix4[], rand: () => number, avoid: number[]): Mix<Prefix4, number> {
+  const model = new Lookup4([...best, ...defaults]);
+  const avoided = (p: Prefix4) => avoid.some((a) => net4(a, p.len) === p.addr);
+  const spread: Prefix4[] = [];
+  const want = Math.ceil(best.length / 100);
+  while (spread.length < want) {
+    const len = 25 + Math.floor(rand() * 7);
+    const p = { addr: net4(unicast4(rand), len), len };
+    if (!avoided(p)) spread.push(p);
+  }
+  for (const p of spread) model.add(p);
+  const slot = drawUntil("IPv4 /16 to probe", () => net4(unicast4(rand), 16), (s) => model.cover(s) === null && !avoid.some((a) => net4(a, 16) === s));
+  // the /20 at the start of the /16, the others past it, one after another
+  const probed: Prefix4[] = [];
+  let at = slot + 0x1000;
+  for (const len of WORST_V4_LENGTHS) {
+    if (len === 20) {
+      probed.push({ addr: slot, len });
+      continue;
+    }
+    const size = 2 ** (32 - len);
+    at = Math.ceil(at / size) * size;
+    probed.push({ addr: at >>> 0, len });
+    at += size;
+  }
+  for (const p of probed) model.add(p);
+  const twenty = probed.find((p) => p.len === 20)!;
+  const inSlot = () => (slot | (u32(rand) & 0xffff)) >>> 0;
+  const pass = drawUntil("IPv4 pass source", inSlot, (a) => model.probe(a).hit === null);
+  const drop = drawUntil("IPv4 drop source", () => (twenty.addr | (u32(rand) & 0xfff)) >>> 0, (a) => model.probe(a).hit === 20);
+  return {
+    extras: [...defaults, ...spread, ...probed],
+    parts: { defaults: defaults.length, spread: spread.length, probed: probed.length },
+    probeLengths: [...new Set([...model.lengths(pass), ...WORST_V4_LENGTHS])].sort((a, b) => b - a),
+    pass: { source: pass, ...model.probe(pass) },
+    drop: { source: drop, ...model.probe(drop), prefix: twenty },
+  };
+}
+
+/**
+ * The worst realistic IPv6 mix: the best mix plus `defaults`, ⌈N/100⌉ random /20–/31 prefixes
+ * in 2000::/3, and in one random /16 of it one prefix of each of WORST_V6_SHORT and, inside
+ * the pass source's /32 and inside the drop source's, one of each of WORST_V6_LONG. The drop
+ * source lies in the /20 and nothing longer, the pass source in nothing.
+ */
+export function worstMix6(best: Prefix6[], defaults: Prefix6[], rand: () => number, avoid: bigint[]): Mix<Prefix6, bigint> {
+  const model = new Lookup6([...best, ...defaults]);
+  const spread: Prefix6[] = [];
+  const want = Math.ceil(best.length / 100);
+  while (spread.length < want) {
+    const len = 20 + Math.floor(rand() * 12);
+    const p = { addr: net6(global6(rand), len) << BigInt(128 - len), len };
+    if (!avoid.some((a) => net6(a, len) === net6(p.addr, len))) spread.push(p);
+  }
+  for (const p of spread) model.add(p);
+  const covered = (s: bigint) => {
+    for (let len = 0; len <= 16; len++) if (model.has(len, s)) return true;
+    return false;
+  };
+  const slot = drawUntil("IPv6 /16 to probe", () => net6(global6(rand), 16) << 112n, (s) => !covered(s) && !avoid.some((a) => net6(a, 16) === net6(s, 16)));
+  const at32 = (word: number) => slot | (BigInt(word) << 96n);
+  // the /20 covers the /16's words 0x0000–0x0fff, the drop source's /32 (word 0x0001) inside it;
+  // the other short ones from word 0xf000 on; the pass source's /32 at word 0x8000
+  const [dropNet, passNet] = [at32(0x0001), at32(0x8000)];
+  const probed: Prefix6[] = WORST_V6_SHORT.map((len, i) => (len === 20 ? { addr: slot, len } : { addr: at32(0xf000 + 0x100 * i), len }));
+  for (const net of [dropNet, passNet])
+    for (const len of WORST_V6_LONG) probed.push({ addr: net6(net | (random128(rand) & ((1n << 96n) - 1n)), len) << BigInt(128 - len), len });
+  for (const p of probed) model.add(p);
+  const inNet = (net: bigint) => () => net | (random128(rand) & ((1n << 96n) - 1n));
+  const pass = drawUntil("IPv6 pass source", inNet(passNet), (a) => model.probe(a).hit === null);
+  const drop = drawUntil("IPv6 drop source", inNet(dropNet), (a) => model.probe(a).hit === 20);
+  return {
+    extras: [...defaults, ...spread, ...probed],
+    parts: { defaults: defaults.length, spread: spread.length, probed: probed.length },
+    probeLengths: [...WORST_V6_LONG, ...WORST_V6_SHORT],
+    pass: { source: pass, ...model.probe(pass) },
+    drop: { source: drop, ...model.probe(drop), prefix: probed.find((p) => p.len === 20)! },
+  };
+}
+
+/**
+ * For the lengths sweep: one /16 per count k in `counts` (10.k.0.0/16), holding k nested
+ * prefixes of lengths 32, 31, … at its top end, and a source at its bottom none covers — so
+ * fos1 looks up k lengths to pass it.
+ */
+export function sweep4(counts: number[]): { prefixes: Prefix4[]; sources: { lengths: number; source: number }[] } {
+  const prefixes: Prefix4[] = [];
+  const sources: { lengths: number; source: number }[] = [];
+  for (const k of counts) {
+    if (k > 16) throw new Error(`sweep4: a /16 names at most 16 lengths above /16, not ${k}`);
+    const slot = ((10 << 24) | (k << 16)) >>> 0;
+    for (let i = 0; i < k; i++) prefixes.push({ addr: (slot + 65536 - 2 ** i) >>> 0, len: 32 - i });
+    sources.push({ lengths: k, source: (slot + 1) >>> 0 });
+  }
+  return { prefixes, sources };
 }

@@ -4,7 +4,8 @@
 // {"sending":true} first, once frames are going out.
 //   attach IFNAME PROG_PIN NAME   attach the pinned program in native mode (fos1's attachXdp)
 //   detach IFNAME NAME
-//   generate OBJECT IFNAME FRAME_FILE SOURCES_FILE SECONDS
+//   generate OBJECT TARGET LOOP_A LOOP_B SEED_TO FRAME_FILE SOURCES_FILE SECONDS
+//                                 (hack/bench/xdp-generator.ts)
 import { readFileSync } from "node:fs";
 import { closeProgram, openPinnedProgram } from "../../src/bpf/pins";
 import { attachXdp, detachXdp } from "../../src/bpf/xdp";
@@ -24,11 +25,11 @@ try {
     }
   } else if (cmd === "detach" && args.length === 2) {
     say({ detached: detachXdp(args[0]!, args[1]!) });
-  } else if (cmd === "generate" && args.length === 5) {
-    const [object, ifname, frameFile, sourcesFile, seconds] = args as [string, string, string, string, string];
-    say(generate(object, ifname, readFileSync(frameFile), readFileSync(sourcesFile), Number(seconds), () => say({ sending: true })));
+  } else if (cmd === "generate" && args.length === 8) {
+    const [object, target, loopA, loopB, seedTo, frameFile, sourcesFile, seconds] = args as [string, string, string, string, string, string, string, string];
+    say(await generate(object, { target, loopA, loopB, seedTo }, readFileSync(frameFile), readFileSync(sourcesFile), Number(seconds), () => say({ sending: true })));
   } else {
-    throw new Error(`usage: attach IFNAME PROG_PIN NAME | detach IFNAME NAME | generate OBJECT IFNAME FRAME_FILE SOURCES_FILE SECONDS (got ${process.argv.slice(2).join(" ")})`);
+    throw new Error(`usage: attach IFNAME PROG_PIN NAME | detach IFNAME NAME | generate OBJECT TARGET LOOP_A LOOP_B SEED_TO FRAME_FILE SOURCES_FILE SECONDS (got ${process.argv.slice(2).join(" ")})`);
   }
 } catch (err) {
   say({ error: (err as Error).message });
