@@ -39,7 +39,8 @@
  * counts, as in a longest-prefix-match table).
  *
  * The index, per family: xdpf_index_v4 / xdpf_index_v6, arrays with one u32 per /16 (the
- * source's first 16 bits), 256 KiB each:
+ * source's first 16 bits), 512 KiB each as the kernel allocates them (array values are
+ * rounded up to 8 bytes):
  *   - bits 0..15 (XDPF_IX_LONGER): bit 32 - n set when a blocked /n with 17 <= n <= 32 lies
  *     inside the /16;
  *   - bits 16..21 (XDPF_IX_COVER): the longest blocked prefix of length 0..16 covering the
