@@ -153,9 +153,8 @@ interface Configs {
  * a shorter one) go to both configs (half of them; never a /1 or /2, which would leave little
  * space unblocked), or to one only; long ones (IPv4 /17–/32, IPv6 /32–/128) lie inside a short
  * one (40 %), in one of 64 /16s (IPv4) or /32s (IPv6) they crowd (30 %), or anywhere, and are in
- * both configs (70 %) or in one only. Each list holds its short prefixes first, as generated: a
- * long prefix listed before a short one covering its /16, both added by one change of at most
- * 64 (a re-apply after some kills), would trip the addToIndex bug of xdp-index-order.test.ts.
+ * both configs (70 %) or in one only. Each list is shuffled, so that one change of a few prefixes
+ * (a re-apply after some kills) also holds long prefixes before the short ones covering their /16.
  */
 function makeConfigs(): Configs {
   const A: string[] = [];
@@ -185,7 +184,17 @@ function makeConfigs(): Configs {
       assign(fresh(f, len, u < 0.4 ? mine : u < 0.7 ? anchors : []), 0.7);
     }
   }
-  return { A, B, shorts };
+  return { A: shuffled(A), B: shuffled(B), shorts };
+}
+
+/** Fisher–Yates with the seeded generator. */
+function shuffled<T>(items: T[]): T[] {
+  const out = items.slice();
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(gen() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
 }
 
 /** A batch like the IDS's: mostly hosts (/32, /128) and /64s, some other lengths, two short prefixes. */
