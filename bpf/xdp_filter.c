@@ -126,6 +126,14 @@ struct {
 } xdpf_long_v6 SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XDPF_PAGES_DEFAULT);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__type(key, __u32);
+	__type(value, struct xdpf_page);
+} xdpf_pages_v4 SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XDPF_PORT_DENY_MAX);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -467,15 +475,34 @@ static __always_inline int blocked(struct probe *p, __u32 slot)
 
 static __always_inline int blocked_v4(__be32 saddr)
 {
-	__u32 s16 = bpf_ntohl(saddr) >> 16;
+	__u32 a = bpf_ntohl(saddr);
+	__u32 s16 = a >> 16;
 	struct xdpf_index_slot *ix = bpf_map_lookup_elem(&xdpf_index_v4, &s16);
+	const struct xdpf_page *page;
 	struct probe p = {};
+	__u32 slot, pg, cover24;
+	__u16 e;
 
 	if (!ix || !ix->bits)
 		return 0;
+	slot = ix->bits;
 	p.family = 4;
 	p.addr[0] = saddr;
-	return blocked(&p, ix->bits);
+	if (slot & XDPF_IX_PAGED) {
+		pg = slot & XDPF_IX_LONGER;
+		page = bpf_map_lookup_elem(&xdpf_pages_v4, &pg);
+		if (page) {
+			e = page->slot[(a >> 8) & (XDPF_PAGE_SLOTS - 1)];
+			/* lengths 25..32: bit 32 - n of the slot is bit 64 - n of w_lo */
+			p.w_lo = (__u64)(e & XDPF_PG_INSIDE) << 32;
+			cover24 = (e & XDPF_PG_COVER) >> XDPF_PG_COVER_SHIFT;
+			if (cover24)
+				p.w_lo |= 1ULL << (48 - cover24);	/* length 16 + cover24 */
+		}
+		/* the page number is not lengths: only the cover up to /16 stays */
+		slot &= XDPF_IX_COVER;
+	}
+	return blocked(&p, slot);
 }
 
 static __always_inline int blocked_v6(const struct in6_addr *saddr)

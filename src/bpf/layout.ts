@@ -15,7 +15,13 @@ export const XDPF_INDEX_SLOTS = 65536;
 export const XDPF_IX_LONGER = 0xffff;
 export const XDPF_IX_COVER_SHIFT = 16;
 export const XDPF_IX_COVER = 0x3f0000;
+export const XDPF_IX_PAGED = 0x40000000;
 export const XDPF_IX_LONG = 0x80000000;
+export const XDPF_PAGE_SLOTS = 256;
+export const XDPF_PAGES_DEFAULT = 4096;
+export const XDPF_PG_INSIDE = 0xff;
+export const XDPF_PG_COVER_SHIFT = 8;
+export const XDPF_PG_COVER = 0x1f00;
 export const XDPF_PORT_DENY_MAX = 1024;
 export const XDPF_RATE_DEFAULT = 65536;
 /** xdpf_config.flags */
@@ -59,6 +65,7 @@ export const structs = {
   xdpf_prefix_v6: { size: 20, fields: { prefixlen: f(0, 4), addr: f(4, 16) } },
   xdpf_hits: { size: 8, fields: { packets: f(0, 8) } },
   xdpf_index_slot: { size: 4, fields: { bits: f(0, 4) } },
+  xdpf_page: { size: 2 * XDPF_PAGE_SLOTS, fields: { slot: f(0, 2 * XDPF_PAGE_SLOTS) } },
   xdpf_long_v6: { size: 12, fields: { longer_lo: f(0, 4), longer_hi: f(4, 8) } },
   xdpf_port_key: { size: 4, fields: { port: f(0, 2), proto: f(2, 1), pad: f(3, 1) } },
   xdpf_config: {
@@ -99,9 +106,14 @@ export interface MapSizes {
   v4: number;
   v6: number;
   rate: number;
+  /** IPv4 pages for crowded /16s (pagesFor: from the IPv4 capacity). */
+  pages: number;
 }
 
-export const DEFAULT_SIZES: MapSizes = { v4: XDPF_CAPACITY_DEFAULT, v6: XDPF_CAPACITY_DEFAULT, rate: 1 };
+/** A page for every 16 prefixes of IPv4 capacity (4 096 at the default, 2 MiB), from 16 to one per /16. */
+export const pagesFor = (v4Capacity: number) => Math.min(65536, Math.max(16, Math.ceil(v4Capacity / 16)));
+
+export const DEFAULT_SIZES: MapSizes = { v4: XDPF_CAPACITY_DEFAULT, v6: XDPF_CAPACITY_DEFAULT, rate: 1, pages: pagesFor(XDPF_CAPACITY_DEFAULT) };
 
 export const maps = {
   xdpf_block_v4: { type: MapType.HASH, key: "xdpf_prefix_v4", value: "xdpf_hits", maxEntries: XDPF_CAPACITY_DEFAULT, sized: "v4" },
@@ -109,6 +121,7 @@ export const maps = {
   xdpf_index_v4: { type: MapType.ARRAY, key: "u32", value: "xdpf_index_slot", maxEntries: XDPF_INDEX_SLOTS },
   xdpf_index_v6: { type: MapType.ARRAY, key: "u32", value: "xdpf_index_slot", maxEntries: XDPF_INDEX_SLOTS },
   xdpf_long_v6: { type: MapType.HASH, key: "u32", value: "xdpf_long_v6", maxEntries: XDPF_CAPACITY_DEFAULT, sized: "v6" },
+  xdpf_pages_v4: { type: MapType.ARRAY, key: "u32", value: "xdpf_page", maxEntries: XDPF_PAGES_DEFAULT, sized: "pages" },
   xdpf_port_deny: { type: MapType.HASH, key: "xdpf_port_key", value: "xdpf_hits", maxEntries: XDPF_PORT_DENY_MAX },
   xdpf_config: { type: MapType.ARRAY, key: "u32", value: "xdpf_config", maxEntries: 1 },
   xdpf_rate: { type: MapType.LRU_HASH, key: "xdpf_rate_key", value: "xdpf_rate_state", maxEntries: XDPF_RATE_DEFAULT, sized: "rate" },

@@ -39,10 +39,13 @@ import {
   u32Key,
   valueSize,
   DEFAULT_SIZES,
+  pagesFor,
   XDPF_CAPACITY_MAX,
   XDPF_F_PORTS,
   XDPF_INDEX_SLOTS,
   XDPF_IX_LONG,
+  XDPF_IX_LONGER,
+  XDPF_IX_PAGED,
   type Counter,
   type FilterConfig,
   type MapName,
@@ -53,7 +56,7 @@ import {
   type RateLimit,
   type ReasonName,
 } from "./layout";
-import { addLong, computeIndex, indexGaps, indexWrites, longerBit, raiseCover, type Index, type LongBits, type Prefixes } from "./xdp-index";
+import { addLong, addToPage, computeIndex, indexGaps, indexWrites, longerBit, raiseCover, type Index, type LongBits, type Prefixes } from "./xdp-index";
 import { formatPrefix, type Family, type Prefix } from "../api/ip";
 
 export const DEFAULT_PIN_ROOT = "/sys/fs/bpf/fos1";
@@ -65,7 +68,7 @@ export interface LoadOptions {
   /** Where the maps are pinned and found again; default /sys/fs/bpf/fos1. */
   pinRoot?: string;
   /** The sized maps' max_entries (capacity per family, rate-limited sources); default DEFAULT_SIZES. */
-  sizes?: MapSizes;
+  sizes?: Omit<MapSizes, "pages"> & { pages?: number };
 }
 
 /** A loaded filter: the program (to attach) and its maps. close() leaves pins and attachments. */
@@ -86,7 +89,7 @@ export class XdpFilter {
       const wrong = layoutMismatches(obj.btf());
       if (wrong.length)
         throw new BpfError(`load ${opts.object}`, 0, `its layout differs from this fos1's (src/bpf/layout.ts):\n  ${wrong.join("\n  ")}`);
-      const sizes = opts.sizes ?? DEFAULT_SIZES;
+      const sizes: MapSizes = opts.sizes ? { ...opts.sizes, pages: opts.sizes.pages ?? pagesFor(opts.sizes.v4) } : DEFAULT_SIZES;
       checkSizes(sizes);
       for (const name of MAP_NAMES) {
         const sized = (mapSpecs[name] as MapSpec).sized;
@@ -300,16 +303,17 @@ export class XdpFilterMaps {
    * Removes, then adds, then leads the index to what was added. A few prefixes change the
    * index incrementally (the bits of removed prefixes stay: see the header); more compute the
    * whole list's index and write what differs, which also clears bits left behind. Removing
-   * first makes room in a full list, and is safe: a word's bits only add lookups -- except its
-   * cover, the one length up to /16 it leads to, so prefixes of /16 or shorter leave the index
-   * before they leave the list, lest a shorter prefix covering the same /16s be passed over.
+   * first makes room in a full list, and is safe: a word's bits only add lookups -- except a
+   * cover, the one length the index leads to in place of several (up to /16 in a word, up to /24
+   * in an IPv4 page), so such prefixes leave the index before they leave the list, lest a
+   * shorter prefix covering the same space be passed over.
    */
   private changeFamily(family: Family, adds: Given[], removes: Given[], out: BlocklistChange): void {
     const list = this.list(family);
     const ks = list.info.keySize;
     const few = adds.length + removes.length <= FEW;
     const removedKeys = removes.map((r) => encodePrefixKey(r.p));
-    if (removes.some((r) => r.p.len <= 16)) this.writeIndex(family, columns(list.dump().keys, ks, removedKeys));
+    if (removes.some((r) => r.p.len <= exclusiveUpTo(family))) this.writeIndex(family, columns(list.dump().keys, ks, removedKeys));
     let now: { count: number; keys: Uint8Array } | null = null;
     if (few) removes.forEach((r, i) => list.delete(removedKeys[i]!) && out.removed.push(r.text));
     else {
@@ -402,15 +406,27 @@ export class XdpFilterMaps {
       const lv = new DataView(l.values.buffer, l.values.byteOffset, l.values.byteLength);
       for (let i = 0; i < l.count; i++) long.set(lk.getUint32(i * 4, true), [lv.getUint32(i * 12, true), lv.getUint32(i * 12 + 4, true), lv.getUint32(i * 12 + 8, true)]);
     }
-    return { slots, long };
+    const pages = new Map<number, Uint16Array>();
+    if (family === 4) {
+      const named = new Set<number>();
+      for (const w of slots) if (w & XDPF_IX_PAGED) named.add(w & XDPF_IX_LONGER);
+      const d = this.m.xdpf_pages_v4.dump();
+      const dk = new DataView(d.keys.buffer, d.keys.byteOffset, d.keys.byteLength);
+      for (let i = 0; i < d.count; i++) {
+        const n = dk.getUint32(i * 4, true);
+        if (named.has(n)) pages.set(n, new Uint16Array(d.values.slice(i * PAGE_BYTES, (i + 1) * PAGE_BYTES).buffer));
+      }
+    }
+    return { slots, long, pages, groups: new Map() };
   }
 
   /** Brings the index to exactly that of the list `p`, writing only what differs (xdp-index.ts's order). */
   private writeIndex(family: Family, p: Prefixes): void {
-    const w = indexWrites(computeIndex(family, p), this.readIndex(family));
+    const w = indexWrites(computeIndex(family, p), this.readIndex(family), family === 4 ? this.m.xdpf_pages_v4.info.maxEntries : 0);
     const long = this.m.xdpf_long_v6;
     if (w.longDeletes.length) long.deleteBatch(concatBytes(w.longDeletes.map(u32Key)), w.longDeletes.length);
     this.writeWords(long, w.longPuts.map(([top, bits]) => [top, longValue(bits)]));
+    this.writeWords(this.m.xdpf_pages_v4, w.pages.map(([n, page]) => [n, new Uint8Array(page.buffer, page.byteOffset, PAGE_BYTES)]));
     this.writeWords(this.index(family), w.slots.map(([s, word]) => [s, u32Key(word)]));
   }
 
@@ -427,11 +443,18 @@ export class XdpFilterMaps {
     const get = (s: number) => (all ? all[s]! : (words.get(s) ?? new DataView(index.lookup(u32Key(s))!.buffer).getUint32(0, true)));
     const set = (s: number, w: number) => (all ? (all[s] = w) : words.set(s, w));
     const long = new Map<number, LongBits>();
+    const pageEdits = new Map<number, Uint16Array>();
     for (let i = 0; i < p.count; i++) {
       const len = p.len[i]!;
       const top = p.word[i]!;
       if (len <= 16) raiseCover(all!, top, len);
-      else if (len <= 32) set(top >>> 16, (get(top >>> 16) | longerBit(len)) >>> 0);
+      else if (len <= 32 && get(top >>> 16) & XDPF_IX_PAGED) {
+        // A crowded /16 (IPv4): its page says what its /24s hold.
+        const n = get(top >>> 16) & XDPF_IX_LONGER;
+        const page = pageEdits.get(n) ?? new Uint16Array(this.m.xdpf_pages_v4.lookup(u32Key(n))!.slice().buffer);
+        addToPage(page, top, len);
+        pageEdits.set(n, page);
+      } else if (len <= 32) set(top >>> 16, (get(top >>> 16) | longerBit(len)) >>> 0);
       else if (family === 6) {
         const v = this.m.xdpf_long_v6.lookup(u32Key(top));
         const bits: LongBits = long.get(top) ?? (v ? ([0, 4, 8].map((o) => new DataView(v.buffer).getUint32(o, true)) as LongBits) : [0, 0, 0]);
@@ -441,8 +464,9 @@ export class XdpFilterMaps {
       }
     }
     if (all) for (let s = 0; s < XDPF_INDEX_SLOTS; s++) if (all[s] !== before![s]) words.set(s, all[s]!);
-    // The /32 entries before the words that send a lookup to them.
+    // The /32 entries and pages before the words that send a lookup to them.
     this.writeWords(this.m.xdpf_long_v6, [...long].map(([top, bits]) => [top, longValue(bits)]));
+    this.writeWords(this.m.xdpf_pages_v4, [...pageEdits].map(([n, page]) => [n, new Uint8Array(page.buffer, page.byteOffset, PAGE_BYTES)]));
     this.writeWords(index, [...words].map(([s, w]) => [s, u32Key(w)]));
   }
 
@@ -486,7 +510,8 @@ export class XdpFilterMaps {
 
   /** The sized maps' max_entries: the filter's capacity per family and its rate-limited sources. */
   sizes(): MapSizes {
-    return { v4: this.m.xdpf_block_v4.info.maxEntries, v6: this.m.xdpf_block_v6.info.maxEntries, rate: this.m.xdpf_rate.info.maxEntries };
+    const m = this.m;
+    return { v4: m.xdpf_block_v4.info.maxEntries, v6: m.xdpf_block_v6.info.maxEntries, rate: m.xdpf_rate.info.maxEntries, pages: m.xdpf_pages_v4.info.maxEntries };
   }
 
   usage(): FilterUsage {
@@ -538,6 +563,15 @@ interface Given {
   text: string;
   p: Prefix;
 }
+
+/**
+ * The longest prefixes whose length the index holds as a cover -- the one length it leads to
+ * in their place, which must never name a prefix no longer listed: up to /16 in a word, and
+ * for IPv4 up to /24 in a page.
+ */
+const exclusiveUpTo = (family: Family) => (family === 4 ? 24 : 16);
+
+const PAGE_BYTES = structs.xdpf_page.size;
 
 /** Up to this many prefixes to add or remove change the index incrementally (see changeFamily). */
 const FEW = 64;

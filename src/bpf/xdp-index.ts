@@ -6,7 +6,18 @@
 // longer leads to every listed prefix (a writer killed half way). Nothing is expanded: a
 // prefix sets one word, a range of /16 words (lengths up to 16, at most 65 536 words in all per
 // length), or one /32's entry, so the index never limits how many prefixes a filter holds.
-import { XDPF_INDEX_SLOTS, XDPF_IX_COVER, XDPF_IX_COVER_SHIFT, XDPF_IX_LONG, XDPF_IX_LONGER } from "./layout";
+import {
+  XDPF_INDEX_SLOTS,
+  XDPF_IX_COVER,
+  XDPF_IX_COVER_SHIFT,
+  XDPF_IX_LONG,
+  XDPF_IX_LONGER,
+  XDPF_IX_PAGED,
+  XDPF_PAGE_SLOTS,
+  XDPF_PG_COVER,
+  XDPF_PG_COVER_SHIFT,
+  XDPF_PG_INSIDE,
+} from "./layout";
 import type { Family } from "../api/ip";
 
 /**
@@ -27,11 +38,50 @@ export function prefixes(list: { word: number; len: number }[]): Prefixes {
 export type LongBits = [lo: number, hi0: number, hi1: number];
 
 export interface Index {
-  /** xdpf_index_v4 or _v6: one word per /16 (XDPF_IX_* in the header). */
+  /**
+   * xdpf_index_v4 or _v6: one word per /16 (XDPF_IX_* in the header). A computed index has no
+   * pages: its words carry the lengths; the maps' words may name a page instead (IPv4).
+   */
   slots: Uint32Array;
   /** xdpf_long_v6's entries by /32 (IPv6; empty for IPv4). */
   long: Map<number, LongBits>;
+  /** The maps' IPv4 pages by number (read from the maps; empty in a computed index). */
+  pages: Map<number, Uint16Array>;
+  /** A computed IPv4 index: the prefixes of length 17..32 in each /16 (what its page would say). */
+  groups: Map<number, { word: number; len: number }[]>;
 }
+
+export const pageCover = (e: number) => (e & XDPF_PG_COVER) >>> XDPF_PG_COVER_SHIFT;
+
+/** The page of a /16 holding these prefixes (each of length 17..32, inside the /16). */
+export function pageOf(members: { word: number; len: number }[]): Uint16Array {
+  const page = new Uint16Array(XDPF_PAGE_SLOTS);
+  for (const { word, len } of members) {
+    const s24 = (word >>> 8) & 0xff;
+    if (len > 24) page[s24]! |= 1 << (32 - len);
+    else
+      for (let t = s24; t < s24 + 2 ** (24 - len); t++)
+        if (pageCover(page[t]!) < len - 16) page[t] = (page[t]! & XDPF_PG_INSIDE) | ((len - 16) << XDPF_PG_COVER_SHIFT);
+  }
+  return page;
+}
+
+/** Adds one prefix of length 17..32 to a page. */
+export function addToPage(page: Uint16Array, word: number, len: number): void {
+  const fresh = pageOf([{ word, len }]);
+  for (let t = 0; t < XDPF_PAGE_SLOTS; t++) {
+    const e = fresh[t]!;
+    if (!e) continue;
+    page[t] = ((page[t]! | e) & XDPF_PG_INSIDE) | (pageCover(e) > pageCover(page[t]!) ? e & XDPF_PG_COVER : page[t]! & XDPF_PG_COVER);
+  }
+}
+
+/** How many lengths a /16 word names (what a source in it would cost without a page). */
+const lengthsNamed = (word: number) => {
+  let n = 0;
+  for (let b = word & XDPF_IX_LONGER; b; b &= b - 1) n++;
+  return n;
+};
 
 export const coverOf = (slot: number) => (slot & XDPF_IX_COVER) >>> XDPF_IX_COVER_SHIFT;
 
@@ -39,11 +89,19 @@ export const coverOf = (slot: number) => (slot & XDPF_IX_COVER) >>> XDPF_IX_COVE
 export function computeIndex(family: Family, p: Prefixes): Index {
   const slots = new Uint32Array(XDPF_INDEX_SLOTS);
   const long = new Map<number, LongBits>();
+  const groups = new Map<number, { word: number; len: number }[]>();
   for (let i = 0; i < p.count; i++) {
     const len = p.len[i]!;
     const word = p.word[i]!;
     if (len <= 16) raiseCover(slots, word, len);
-    else if (len <= 32) slots[word >>> 16]! |= 1 << (32 - len);
+    else if (len <= 32) {
+      slots[word >>> 16]! |= 1 << (32 - len);
+      if (family === 4) {
+        const g = groups.get(word >>> 16);
+        if (g) g.push({ word, len });
+        else groups.set(word >>> 16, [{ word, len }]);
+      }
+    }
     else if (family === 6) {
       slots[word >>> 16] = (slots[word >>> 16]! | XDPF_IX_LONG) >>> 0;
       const bits = long.get(word) ?? [0, 0, 0];
@@ -51,7 +109,7 @@ export function computeIndex(family: Family, p: Prefixes): Index {
       long.set(word, bits);
     }
   }
-  return { slots, long };
+  return { slots, long, pages: new Map(), groups };
 }
 
 /** Makes the /len at `word` (len ≤ 16) the cover of its /16s where no longer one is. */
@@ -79,11 +137,15 @@ export const longerBit = (len: number) => (len > 16 && len <= 32 ? 1 << (32 - le
  */
 export function indexGaps(required: Index, actual: Index): { slots: number; long: number } {
   let slots = 0;
+  const flags = (XDPF_IX_LONGER | XDPF_IX_LONG) >>> 0;
   for (let s = 0; s < XDPF_INDEX_SLOTS; s++) {
     const want = required.slots[s]!;
     const got = actual.slots[s]!;
-    const flags = (XDPF_IX_LONGER | XDPF_IX_LONG) >>> 0;
-    if (coverOf(want) !== coverOf(got) || ((want & flags & ~got) >>> 0) !== 0) slots++;
+    if (coverOf(want) !== coverOf(got)) slots++;
+    else if (got & XDPF_IX_PAGED) {
+      const page = actual.pages.get(got & XDPF_IX_LONGER);
+      if (!page || pageGaps(pageOf(required.groups.get(s) ?? []), page)) slots++;
+    } else if (((want & flags & ~got) >>> 0) !== 0) slots++;
   }
   let long = 0;
   for (const [top, want] of required.long) {
@@ -93,19 +155,62 @@ export function indexGaps(required: Index, actual: Index): { slots: number; long
   return { slots, long };
 }
 
+/** Whether a page fails to lead to what `want` says: a /24 whose cover differs, or lacks a length inside. */
+function pageGaps(want: Uint16Array, got: Uint16Array): boolean {
+  for (let t = 0; t < XDPF_PAGE_SLOTS; t++) if (pageCover(want[t]!) !== pageCover(got[t]!) || (want[t]! & XDPF_PG_INSIDE & ~got[t]!) !== 0) return true;
+  return false;
+}
+
 /**
  * The writes that turn the index `actual` into `required`, in the order that keeps every
  * listed prefix found throughout: /32 entries no prefix needs go first (room for the new
  * ones; a /16 word still pointing there finds nothing, which the list no longer needs), then
- * the /32 entries, then the /16 words (a word pointing at /32 lengths after its entry exists).
+ * the /32 entries and the pages, then the /16 words (a word names a page, or /32 lengths,
+ * only once they are written).
+ *
+ * Pages (IPv4, `pages` of them): the /16s naming the most lengths get one, those that had one
+ * keep its number; a new one takes a number no word names now, so no page changes under a
+ * word that still names it for something else.
  */
-export function indexWrites(required: Index, actual: Index): { longDeletes: number[]; longPuts: [number, LongBits][]; slots: [number, number][] } {
+export function indexWrites(
+  required: Index,
+  actual: Index,
+  pages = 0,
+): { longDeletes: number[]; longPuts: [number, LongBits][]; pages: [number, Uint16Array][]; slots: [number, number][] } {
   const longDeletes = [...actual.long.keys()].filter((t) => !required.long.has(t));
   const longPuts = [...required.long].filter(([t, bits]) => {
     const got = actual.long.get(t);
     return !got || got.some((w, i) => w !== bits[i]);
   });
+  const paged = new Map<number, number>(); // /16 → page number
+  const named = new Set<number>();
+  for (let s = 0; s < XDPF_INDEX_SLOTS; s++) if (actual.slots[s]! & XDPF_IX_PAGED) named.add(actual.slots[s]! & XDPF_IX_LONGER);
+  if (pages > 0) {
+    const crowded = [...required.groups.keys()].filter((s) => lengthsNamed(required.slots[s]!) >= 2);
+    crowded.sort((x, y) => lengthsNamed(required.slots[y]!) - lengthsNamed(required.slots[x]!) || x - y);
+    for (const s of crowded) {
+      const got = actual.slots[s]!;
+      if (got & XDPF_IX_PAGED && (got & XDPF_IX_LONGER) < pages) paged.set(s, got & XDPF_IX_LONGER);
+    }
+    let next = 0;
+    for (const s of crowded) {
+      if (paged.has(s)) continue;
+      while (next < pages && named.has(next)) next++;
+      if (next >= pages) break;
+      paged.set(s, next++);
+    }
+  }
+  const pageWrites: [number, Uint16Array][] = [];
+  for (const [s, n] of paged) {
+    const want = pageOf(required.groups.get(s)!);
+    const got = actual.slots[s]! & XDPF_IX_PAGED && (actual.slots[s]! & XDPF_IX_LONGER) === n ? actual.pages.get(n) : undefined;
+    if (!got || want.some((e, t) => e !== got[t])) pageWrites.push([n, want]);
+  }
   const slots: [number, number][] = [];
-  for (let s = 0; s < XDPF_INDEX_SLOTS; s++) if (required.slots[s] !== actual.slots[s]) slots.push([s, required.slots[s]!]);
-  return { longDeletes, longPuts, slots };
+  for (let s = 0; s < XDPF_INDEX_SLOTS; s++) {
+    const n = paged.get(s);
+    const want = n === undefined ? required.slots[s]! : ((required.slots[s]! & XDPF_IX_COVER) | XDPF_IX_PAGED | n) >>> 0;
+    if (want !== actual.slots[s]) slots.push([s, want]);
+  }
+  return { longDeletes, longPuts, pages: pageWrites, slots };
 }

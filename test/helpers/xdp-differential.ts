@@ -5,8 +5,8 @@
 // that counted it are held against the longest listed prefix containing it -- on a random list
 // written whole, then after each of a series of small changes, then whole again. Needs root
 // and dist/bpf/xdp_filter.o.
-import { computeIndex, prefixes, type Index, type LongBits } from "../../src/bpf/xdp-index";
-import { REASONS, XDPF_INDEX_SLOTS, type ReasonName } from "../../src/bpf/layout";
+import { computeIndex, coverOf, pageOf, prefixes, type Index, type LongBits } from "../../src/bpf/xdp-index";
+import { REASONS, XDPF_INDEX_SLOTS, XDPF_IX_LONGER, XDPF_IX_PAGED, XDPF_PAGE_SLOTS, type ReasonName } from "../../src/bpf/layout";
 import type { BpfMap } from "../../src/bpf/maps";
 import { testRun, XdpAction, xdpActionName } from "../../src/bpf/test-run";
 import type { XdpFilter, XdpFilterMaps } from "../../src/bpf/xdp-filter";
@@ -164,7 +164,12 @@ export function indexInMaps(maps: XdpFilterMaps, family: Family): Index {
   words(maps.map(family === 4 ? "xdpf_index_v4" : "xdpf_index_v6"), (k, v) => (slots[k] = v(0)));
   const long = new Map<number, LongBits>();
   if (family === 6) words(maps.map("xdpf_long_v6"), (k, v) => long.set(k, [v(0), v(4), v(8)]));
-  return { slots, long };
+  const pages = new Map<number, Uint16Array>();
+  if (family === 4)
+    words(maps.map("xdpf_pages_v4"), (k, v) => {
+      if (slots.some((w) => (w & XDPF_IX_PAGED) !== 0 && (w & XDPF_IX_LONGER) === k)) pages.set(k, Uint16Array.from({ length: XDPF_PAGE_SLOTS }, (_, t) => (v(2 * (t & ~1)) >>> (16 * (t & 1))) & 0xffff));
+    });
+  return { slots, long, pages, groups: new Map() };
 }
 
 /** Each entry of a map keyed by a u32 (read a few thousand a syscall): the key, and the value's u32 at a byte offset. */
@@ -189,7 +194,15 @@ export function referenceIndex(ref: ReferenceList, family: Family): Index {
 export function indexDrift(maps: XdpFilterMaps, ref: ReferenceList, family: Family): number {
   const want = referenceIndex(ref, family);
   const got = indexInMaps(maps, family);
-  let n = want.slots.reduce((d, w, s) => d + (w === got.slots[s] ? 0 : 1), 0);
+  // A word that names a page (IPv4) holds the list's cover, and its page exactly what the /16's prefixes say.
+  const same = (w: number, s: number) => {
+    const g = got.slots[s]!;
+    if (!(g & XDPF_IX_PAGED)) return w === g;
+    const page = got.pages.get(g & XDPF_IX_LONGER);
+    const wantPage = pageOf(want.groups.get(s) ?? []);
+    return coverOf(w) === coverOf(g) && page !== undefined && wantPage.every((e, t) => e === page[t]);
+  };
+  let n = want.slots.reduce((d, w, s) => d + (same(w, s) ? 0 : 1), 0);
   for (const top of new Set([...want.long.keys(), ...got.long.keys()])) if (String(want.long.get(top)) !== String(got.long.get(top))) n++;
   return n;
 }
@@ -197,7 +210,7 @@ export function indexDrift(maps: XdpFilterMaps, ref: ReferenceList, family: Fami
 /** Whether the batch makes the filter write the family's whole index (changeFamily in src/bpf/xdp-filter.ts). */
 const recomputes = (b: Batch, family: Family) =>
   b.add.filter((p) => p.family === family).length + b.remove.filter((p) => p.family === family).length > 64 ||
-  b.remove.some((p) => p.family === family && p.len <= 16);
+  b.remove.some((p) => p.family === family && p.len <= (family === 4 ? 24 : 16));
 
 // --- a whole run
 

@@ -519,7 +519,7 @@ describe("capacity", () => {
     const small = testPinRoot("capacity");
     const f = XdpFilter.load({ object: OBJECT, pinRoot: small, sizes: { v4: 300, v6: 300, rate: 1 } });
     try {
-      expect(f.maps.sizes()).toEqual({ v4: 300, v6: 300, rate: 1 });
+      expect(f.maps.sizes()).toEqual({ v4: 300, v6: 300, rate: 1, pages: 16 });
       // IPv6 /20s to /31s, which an index of /32s would multiply by up to 4 096, count once each.
       const list6 = Array.from({ length: 300 }, (_, i) => `${(0x2000 + i * 16).toString(16)}::/${20 + (i % 12)}`);
       const list4 = Array.from({ length: 300 }, (_, i) => `${10 + (i >> 8)}.${i & 255}.0.0/${16 + (i % 17)}`);
@@ -727,7 +727,7 @@ describe("pinned maps", () => {
       expect(second.maps.rateLimit()).toEqual({ pps: 100, burst: 10, v4Prefix: 32, v6Prefix: 56 });
       expect(run(ethernet(ipv4("203.0.113.6", V4_DST, icmp())), second).reason).toBe("XDPF_DROP_BLOCK_V4");
       expect(second.maps.counters().XDPF_DROP_BLOCK_V4.packets).toBe(dropsBefore + 2n);
-      expect(Object.keys(second.pins()).sort()).toEqual(["xdpf_block_v4", "xdpf_block_v6", "xdpf_config", "xdpf_index_v4", "xdpf_index_v6", "xdpf_long_v6", "xdpf_port_deny", "xdpf_rate", "xdpf_stats"]);
+      expect(Object.keys(second.pins()).sort()).toEqual(["xdpf_block_v4", "xdpf_block_v6", "xdpf_config", "xdpf_index_v4", "xdpf_index_v6", "xdpf_long_v6", "xdpf_pages_v4", "xdpf_port_deny", "xdpf_rate", "xdpf_stats"]);
     } finally {
       second.close();
     }
