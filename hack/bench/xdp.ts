@@ -64,7 +64,7 @@ import { formatIp, parseIp, parsePrefix } from "../../src/api/ip";
 import { loadConfigText } from "../../src/api/load";
 import { libbpfVersion } from "../../src/bpf/libbpf";
 import { BpfObject, type BpfProgram } from "../../src/bpf/object";
-import { decodeCounter, DEFAULT_SIZES, layoutMismatches, MAP_NAMES, Reason, REASONS, u32Key, XDPF_CAPACITY_DEFAULT, XDPF_CAPACITY_MAX, type MapSizes } from "../../src/bpf/layout";
+import { decodeCounter, DEFAULT_SIZES, layoutMismatches, pagesFor, MAP_NAMES, Reason, REASONS, u32Key, XDPF_CAPACITY_DEFAULT, XDPF_CAPACITY_MAX, type MapSizes } from "../../src/bpf/layout";
 import { XdpFilter } from "../../src/bpf/xdp-filter";
 import { Btf } from "../../src/bpf/btf";
 import { ensureBpffsDir } from "../../src/bpf/bpffs";
@@ -703,7 +703,7 @@ async function runAll(): Promise<Raw> {
   // c. Memory of the filters that are loaded for nothing else.
   const memory = [
     memoryCase(fos1Object, "defaultConfig", defaults, DEFAULT_SIZES),
-    memoryCase(fos1Object, "emptyAtLargest", [], { v4: capacityFor(largest), v6: capacityFor(largest), rate: DEFAULT_SIZES.rate }),
+    memoryCase(fos1Object, "emptyAtLargest", [], { v4: capacityFor(largest), v6: capacityFor(largest), rate: DEFAULT_SIZES.rate, pages: pagesFor(capacityFor(largest)) }),
   ];
   console.log(`xdp: memory ${memory.map((m) => `${m.what} ${(m.memory / 2 ** 20).toFixed(1)} MiB`).join(", ")}`);
 

@@ -7,8 +7,8 @@
 // real program on the maps fos1 writes.
 import { describe, expect, test } from "bun:test";
 import { parsePrefix, type Family, type Prefix } from "../../src/api/ip";
-import { XDPF_INDEX_SLOTS, XDPF_IX_COVER_SHIFT, XDPF_IX_LONG, XDPF_IX_LONGER } from "../../src/bpf/layout";
-import { addLong, computeIndex, coverOf, indexGaps, indexWrites, longerBit, prefixes, raiseCover, type Index, type LongBits } from "../../src/bpf/xdp-index";
+import { XDPF_INDEX_SLOTS, XDPF_IX_COVER_SHIFT, XDPF_IX_LONG, XDPF_IX_LONGER, XDPF_IX_PAGED, XDPF_PAGE_SLOTS, XDPF_PG_COVER_SHIFT } from "../../src/bpf/layout";
+import { addLong, addToPage, computeIndex, coverOf, indexGaps, indexWrites, longerBit, pageOf, prefixes, raiseCover, type Index, type LongBits } from "../../src/bpf/xdp-index";
 import { inside, randomList, randomProbes, ReferenceList, shortPrefixes, shuffle, edges } from "../helpers/prefix-reference";
 import { seededRandom } from "../helpers/seeded-random";
 
@@ -24,7 +24,7 @@ const cover = (len: number) => (len + 1) << XDPF_IX_COVER_SHIFT;
 const bit = longerBit;
 const u32 = (n: number) => n >>> 0;
 const nonZero = (slots: Uint32Array) => slots.reduce((n, w) => n + (w ? 1 : 0), 0);
-const copy = (ix: Index): Index => ({ slots: ix.slots.slice(), long: new Map([...ix.long].map(([t, b]) => [t, [...b] as LongBits])) });
+const copy = (ix: Index): Index => ({ slots: ix.slots.slice(), long: new Map([...ix.long].map(([t, b]) => [t, [...b] as LongBits])), pages: new Map(), groups: new Map() });
 const sameIndex = (a: Index, b: Index) =>
   Buffer.from(a.slots.buffer).equals(Buffer.from(b.slots.buffer)) && JSON.stringify([...a.long].sort((x, y) => x[0] - y[0])) === JSON.stringify([...b.long].sort((x, y) => x[0] - y[0]));
 
@@ -148,7 +148,7 @@ describe("the index leads the program to the longest listed prefix", () => {
   test("built a prefix at a time (raiseCover, longerBit, addLong, as fos1 adds a few), in any order, it is computeIndex's", () => {
     for (const family of [4, 6] as const) {
       const list = shuffle(rand, [...lists[family].prefixes.slice(0, 200), ...shortPrefixes(family, lists[family].hot, rand)]);
-      const ix: Index = { slots: new Uint32Array(XDPF_INDEX_SLOTS), long: new Map() };
+      const ix: Index = { slots: new Uint32Array(XDPF_INDEX_SLOTS), long: new Map(), pages: new Map(), groups: new Map() };
       for (const p of list) {
         const { word, len } = column(p);
         if (len <= 16) raiseCover(ix.slots, word, len);
@@ -243,7 +243,7 @@ describe("indexGaps: what an index fails to lead to", () => {
 describe("indexWrites: from the index in the maps to the list's", () => {
   test("nothing to write for the same index", () => {
     const ix = ix6("::/0", "2001:db8::/32", "2001:db8:1::/48");
-    expect(indexWrites(ix, copy(ix))).toEqual({ longDeletes: [], longPuts: [], slots: [] });
+    expect(indexWrites(ix, copy(ix))).toEqual({ longDeletes: [], longPuts: [], pages: [], slots: [] });
   });
 
   test("only the words and /32 entries that differ, with the list's values: stale bits and entries cleared, a kept /32 overwritten, never deleted", () => {
@@ -304,5 +304,62 @@ describe("indexWrites: from the index in the maps to the list's", () => {
       const probes = [...after.flatMap(edges), ...randomProbes(family, after, 1000, rand)];
       expect(probes.filter((p) => finds(state, ref, family, p.addr) !== (ref.longest(family, p.addr)?.len ?? null)).length).toBe(0);
     }
+  });
+});
+
+describe("IPv4 pages: a crowded /16 says per /24 what can hold the source", () => {
+  const members = (...cidrs: string[]) => cidrs.map((c) => column(parse(c)));
+  const slot = (cover24: number, ...inside: number[]) => (cover24 << XDPF_PG_COVER_SHIFT) | inside.reduce((b, n) => b | (1 << (32 - n)), 0);
+
+  test("pageOf: the longest /17-/24 covering each /24, and the /25-/32 inside it; nothing elsewhere", () => {
+    const page = pageOf(members("10.1.0.0/20", "10.1.4.0/22", "10.1.5.0/24", "10.1.5.128/25", "10.1.5.7/32", "10.1.200.64/26"));
+    expect(page[0]).toBe(slot(4)); // 10.1.0.x: the /20
+    expect(page[4]).toBe(slot(6)); // the /22
+    expect(page[5]).toBe(slot(8, 25, 32)); // the /24, with a /25 and a /32 inside
+    expect(page[15]).toBe(slot(4));
+    expect(page[16]).toBe(0);
+    expect(page[200]).toBe(slot(0, 26));
+    expect(page.reduce((n, e) => n + (e ? 1 : 0), 0)).toBe(17);
+  });
+
+  test("addToPage gives what pageOf gives, whatever the order", () => {
+    const list = members("10.1.0.0/17", "10.1.64.0/18", "10.1.64.0/24", "10.1.64.9/32", "10.1.70.0/23", "10.1.70.128/27");
+    for (const order of [list, [...list].reverse()]) {
+      const page = new Uint16Array(XDPF_PAGE_SLOTS);
+      for (const m of order) addToPage(page, m.word, m.len);
+      expect([...page]).toEqual([...pageOf(list)]);
+    }
+  });
+
+  test("indexWrites: the /16s naming the most lengths get the pages there are; a word names its page after the page is written", () => {
+    const want = ix4("10.1.0.0/20", "10.1.5.0/24", "10.1.5.7/32", "10.2.0.0/24", "10.2.0.1/32", "10.2.9.0/25", "10.3.0.0/24", "10.0.0.0/8");
+    const w = indexWrites(want, ix4(), 1);
+    expect(w.pages.map(([n]) => n)).toEqual([0]);
+    expect([...w.pages[0]![1]]).toEqual([...pageOf(want.groups.get(0x0a01)!)]); // 10.1 and 10.2 both name 3 lengths: the lower /16 first
+    const words = new Map(w.slots);
+    expect(words.get(0x0a01)).toBe(u32(XDPF_IX_PAGED | cover(8) | 0));
+    expect(words.get(0x0a02)).toBe(u32(cover(8) | bit(24) | bit(32) | bit(25))); // no page left: its lengths
+    expect(words.get(0x0a03)).toBe(u32(cover(8) | bit(24))); // one length: no page needed
+  });
+
+  test("indexWrites keeps a page's number, gives a new /16 only a number no word names, and then the maps lead to every listed prefix", () => {
+    const before = ix4("10.1.0.0/20", "10.1.5.0/24", "10.1.5.7/32");
+    const maps = ix4();
+    const apply = (w: ReturnType<typeof indexWrites>) => {
+      for (const [n, page] of w.pages) maps.pages.set(n, page.slice());
+      for (const [s, word] of w.slots) maps.slots[s] = word;
+    };
+    apply(indexWrites(before, maps, 4));
+    expect(maps.slots[0x0a01]! & XDPF_IX_LONGER).toBe(0);
+    const after = ix4("10.1.0.0/20", "10.1.5.0/24", "10.1.6.0/24", "10.9.0.0/24", "10.9.0.0/25");
+    const w = indexWrites(after, maps, 4);
+    expect(w.pages.map(([n]) => n)).toEqual([0, 1]); // 10.1 keeps page 0 (rewritten), 10.9 takes page 1
+    apply(w);
+    expect(maps.slots[0x0a09]! & XDPF_IX_LONGER).toBe(1);
+    expect(indexGaps(after, maps)).toEqual({ slots: 0, long: 0 });
+    // A page that misses a /24's length, or whose cover is off, is a gap.
+    const broken = { ...maps, pages: new Map([...maps.pages].map(([n, p]) => [n, p.slice()])) };
+    broken.pages.get(0)![6] = 0;
+    expect(indexGaps(after, broken)).toEqual({ slots: 1, long: 0 });
   });
 });

@@ -37,7 +37,13 @@ import {
   XDPF_IX_COVER_SHIFT,
   XDPF_IX_LONG,
   XDPF_IX_LONGER,
+  XDPF_IX_PAGED,
   XDPF_NANO,
+  XDPF_PAGE_SLOTS,
+  XDPF_PG_COVER,
+  XDPF_PG_COVER_SHIFT,
+  XDPF_PG_INSIDE,
+  pagesFor,
   XDPF_RATE_DEFAULT,
   XDPF_VLAN_MAX,
 } from "../../src/bpf/layout";
@@ -121,6 +127,13 @@ describe("layout.ts mirrors bpf/xdp_filter.h", () => {
     expect(define("XDPF_IX_COVER_SHIFT")).toBe(XDPF_IX_COVER_SHIFT);
     expect(define("XDPF_IX_COVER")).toBe(XDPF_IX_COVER);
     expect(define("XDPF_IX_LONG")).toBe(XDPF_IX_LONG);
+    expect(define("XDPF_IX_PAGED")).toBe(XDPF_IX_PAGED);
+    expect(define("XDPF_PAGE_SLOTS")).toBe(XDPF_PAGE_SLOTS);
+    expect(define("XDPF_PAGES_DEFAULT")).toBe(maps.xdpf_pages_v4.maxEntries);
+    expect(define("XDPF_PAGES_DEFAULT")).toBe(pagesFor(XDPF_CAPACITY_DEFAULT));
+    expect(define("XDPF_PG_INSIDE")).toBe(XDPF_PG_INSIDE);
+    expect(define("XDPF_PG_COVER_SHIFT")).toBe(XDPF_PG_COVER_SHIFT);
+    expect(define("XDPF_PG_COVER")).toBe(XDPF_PG_COVER);
     expect(define("XDPF_F_PORTS")).toBe(XDPF_F_PORTS);
     expect(define("XDPF_PORT_DENY_MAX")).toBe(maps.xdpf_port_deny.maxEntries);
     expect(define("XDPF_RATE_DEFAULT")).toBe(maps.xdpf_rate.maxEntries);
