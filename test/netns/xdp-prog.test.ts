@@ -519,7 +519,7 @@ describe("capacity", () => {
     const small = testPinRoot("capacity");
     const f = XdpFilter.load({ object: OBJECT, pinRoot: small, sizes: { v4: 300, v6: 300, rate: 1 } });
     try {
-      expect(f.maps.sizes()).toEqual({ v4: 300, v6: 300, rate: 1, pages: 16 });
+      expect(f.maps.sizes()).toEqual({ v4: 300, v6: 300, rate: 1, pages: 19 });
       // IPv6 /20s to /31s, which an index of /32s would multiply by up to 4 096, count once each.
       const list6 = Array.from({ length: 300 }, (_, i) => `${(0x2000 + i * 16).toString(16)}::/${20 + (i % 12)}`);
       const list4 = Array.from({ length: 300 }, (_, i) => `${10 + (i >> 8)}.${i & 255}.0.0/${16 + (i % 17)}`);
