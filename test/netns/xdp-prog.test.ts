@@ -6,7 +6,7 @@
 // packet and the frame's bytes. Root is needed (run after `make build`).
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { release, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { BpfError } from "../../src/bpf/errors";
 import { DEFAULT_SIZES, REASONS, u32Key, XDPF_RATE_DEFAULT, type ReasonName } from "../../src/bpf/layout";
@@ -46,6 +46,12 @@ const DOT1AD: Vlan = { tpid: ETH_P.QINQ, vid: 100 };
 let pinRoot: string;
 let filter: XdpFilter;
 let maps: XdpFilterMaps;
+
+/** Whether the running kernel is at least major.minor. */
+function kernelAtLeast(major: number, minor: number): boolean {
+  const [a = 0, b = 0] = release().split(".").map((x) => parseInt(x, 10));
+  return a > major || (a === major && b >= minor);
+}
 
 beforeAll(() => {
   pinRoot = testPinRoot("prog");
@@ -550,6 +556,9 @@ describe("capacity", () => {
       const bogons = f.maps.usage().memory;
       expect(bogons).toBeGreaterThan(0);
       expect(bogons).toBeLessThanOrEqual(8 * 2 ** 20);
+      // Before Linux 6.4 the kernel reports a map's memory from its sizes alone (the lab's 6.1):
+      // what a filter holds shows only where it accounts what maps allocate.
+      if (!kernelAtLeast(6, 4)) return;
       const more = Array.from({ length: 20_000 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`);
       f.maps.changeBlocklist(more, []);
       const full = f.maps.usage().memory;
