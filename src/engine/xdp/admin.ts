@@ -8,7 +8,7 @@ import { XdpFilterMaps } from "../../bpf/xdp-filter";
 import { queryXdp } from "../../bpf/xdp";
 import { closeProgram, openPinnedProgram } from "../../bpf/pins";
 import { isExpired, readDynamic, removeDynamic, writeDynamic, type DynamicEntry } from "./dynamic";
-import { filterDir, PROGRAM_NAME, type DesiredXdp } from "./model";
+import { filterDir, PROGRAM_NAME, yieldOrder, type DesiredXdp } from "./model";
 import { pinnedFilterNames } from "./observe";
 
 export class NoFilterError extends Error {}
@@ -113,7 +113,7 @@ const familyOf = (prefix: string) => parseNetwork(prefix).family;
 export function evictionOrder(entries: DynamicEntry[], forIds: boolean): DynamicEntry[] {
   return entries
     .filter((e) => !forIds || e.origin === "ids")
-    .sort((a, b) => Number(b.origin === "ids") - Number(a.origin === "ids") || a.addedAt.localeCompare(b.addedAt));
+    .sort(yieldOrder);
 }
 
 /** Removes the prefix from every loaded filter and from the dynamic record; the filters it was in. */

@@ -96,6 +96,13 @@ export interface ObservedXdp {
   error?: string;
 }
 
+/**
+ * The order in which dynamic blocks give up their room in a full filter: the IDS's before the
+ * operator's, the oldest first (apply's plan and `fos1 xdp block` alike).
+ */
+export const yieldOrder = (a: { origin?: "ids"; addedAt?: string }, b: { origin?: "ids"; addedAt?: string }) =>
+  Number(b.origin === "ids") - Number(a.origin === "ids") || (a.addedAt ?? "").localeCompare(b.addedAt ?? "");
+
 export const EMPTY_OBSERVED_XDP: ObservedXdp = { filters: [], attached: {}, dynamic: [] };
 
 export function desiredXdp(objects: LoadedObject<ConfigObject>[], idx = new NetworkIndex(objects)): DesiredXdp {

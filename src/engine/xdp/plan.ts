@@ -13,7 +13,7 @@
 // An interface the remove phase deletes takes its program with it: nothing to detach.
 import { GONE, type Degraded, type Op } from "../op";
 import type { DesiredXdp, ObservedAttachment, ObservedXdp, ObservedXdpFilter } from "./model";
-import { PROGRAM_NAME } from "./model";
+import { PROGRAM_NAME, yieldOrder } from "./model";
 import type { MapSizes, RateLimit } from "../../bpf/layout";
 import { parsePrefix } from "../../api/ip";
 
@@ -54,10 +54,8 @@ export function dynamicThatFits(dynamic: Dynamic[], blocklist: string[], sizes: 
   const left: Dynamic[] = [];
   for (const family of [4, 6] as const) {
     const room = (family === 4 ? sizes.v4 : sizes.v6) - blocklist.filter((p) => familyOf(p) === family).length;
-    // Best kept first: the operator's before the IDS's, the newest first.
-    const ranked = dynamic
-      .filter((d) => familyOf(d.prefix) === family)
-      .sort((a, b) => Number(a.origin === "ids") - Number(b.origin === "ids") || (b.addedAt ?? "").localeCompare(a.addedAt ?? ""));
+    // Best kept first: the reverse of the order in which they yield.
+    const ranked = dynamic.filter((d) => familyOf(d.prefix) === family).sort((a, b) => yieldOrder(b, a));
     fits.push(...ranked.slice(0, Math.max(0, room)));
     left.push(...ranked.slice(Math.max(0, room)));
   }
