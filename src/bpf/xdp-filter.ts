@@ -56,7 +56,7 @@ import {
   type RateLimit,
   type ReasonName,
 } from "./layout";
-import { addLong, addToPage, computeIndex, indexGaps, indexWrites, longerBit, raiseCover, type Index, type LongBits, type Prefixes } from "./xdp-index";
+import { addLong, addToPage, computeIndex, crowds, indexGaps, indexWrites, longerBit, raiseCover, type Index, type LongBits, type Prefixes } from "./xdp-index";
 import { formatPrefix, type Family, type Prefix } from "../api/ip";
 
 export const DEFAULT_PIN_ROOT = "/sys/fs/bpf/fos1";
@@ -329,7 +329,7 @@ export class XdpFilterMaps {
     const inserted = now ? this.insertAbsent(list, now, adds, out) : this.insertEach(list, adds, out);
     try {
       if (now) this.writeIndex(family, columns(concatBytes([now.keys, ...inserted]), ks, []));
-      else this.addToIndex(family, columns(concatBytes(inserted), ks, []));
+      else if (!this.addToIndex(family, columns(concatBytes(inserted), ks, []))) this.writeIndex(family, columns(list.dump().keys, ks, []));
     } catch (err) {
       if (!(err instanceof BpfError)) throw err;
       try {
@@ -430,9 +430,15 @@ export class XdpFilterMaps {
     this.writeWords(this.index(family), w.slots.map(([s, word]) => [s, u32Key(word)]));
   }
 
-  /** Sets the bits that lead to the newly listed prefixes `p`, keeping every bit already set. */
-  private addToIndex(family: Family, p: Prefixes): void {
-    if (!p.count) return;
+  /**
+   * Sets the bits that lead to the newly listed prefixes `p`, keeping every bit already set.
+   * Returns false, having written nothing, when a prefix would make an IPv4 /16 crowded that has
+   * no page: its page needs the /16's other prefixes, which only the whole list holds, so the
+   * caller computes the whole index (once per /16 that becomes crowded; later prefixes there
+   * go to its page, or to its bits when the pages ran out).
+   */
+  private addToIndex(family: Family, p: Prefixes): boolean {
+    if (!p.count) return true;
     const index = this.index(family);
     // Few prefixes: the words they touch, one lookup each; a short one may touch every word,
     // so then the whole index is read, changed in place, and compared.
@@ -454,7 +460,10 @@ export class XdpFilterMaps {
         const page = pageEdits.get(n) ?? new Uint16Array(this.m.xdpf_pages_v4.lookup(u32Key(n))!.slice().buffer);
         addToPage(page, top, len);
         pageEdits.set(n, page);
-      } else if (len <= 32) set(top >>> 16, (get(top >>> 16) | longerBit(len)) >>> 0);
+      } else if (len <= 32) {
+        if (family === 4 && crowds(get(top >>> 16), len)) return false;
+        set(top >>> 16, (get(top >>> 16) | longerBit(len)) >>> 0);
+      }
       else if (family === 6) {
         const v = this.m.xdpf_long_v6.lookup(u32Key(top));
         const bits: LongBits = long.get(top) ?? (v ? ([0, 4, 8].map((o) => new DataView(v.buffer).getUint32(o, true)) as LongBits) : [0, 0, 0]);
@@ -468,6 +477,7 @@ export class XdpFilterMaps {
     this.writeWords(this.m.xdpf_long_v6, [...long].map(([top, bits]) => [top, longValue(bits)]));
     this.writeWords(this.m.xdpf_pages_v4, [...pageEdits].map(([n, page]) => [n, new Uint8Array(page.buffer, page.byteOffset, PAGE_BYTES)]));
     this.writeWords(index, [...words].map(([s, w]) => [s, u32Key(w)]));
+    return true;
   }
 
   /** Writes u32-keyed entries in batches; throws the first refusal. */

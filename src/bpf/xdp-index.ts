@@ -83,6 +83,9 @@ const lengthsNamed = (word: number) => {
   return n;
 };
 
+/** Whether a /len (17..32) makes the unpaged /16 whose word is `word` crowded: from one length named to two or more. */
+export const crowds = (word: number, len: number) => !(word & XDPF_IX_PAGED) && lengthsNamed(word) < 2 && lengthsNamed(word | longerBit(len)) >= 2;
+
 export const coverOf = (slot: number) => (slot & XDPF_IX_COVER) >>> XDPF_IX_COVER_SHIFT;
 
 /** The index of a list: exactly the bits its prefixes need, no more. */

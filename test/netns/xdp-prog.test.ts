@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { release, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { BpfError } from "../../src/bpf/errors";
-import { DEFAULT_SIZES, REASONS, u32Key, XDPF_RATE_DEFAULT, type ReasonName } from "../../src/bpf/layout";
+import { DEFAULT_SIZES, REASONS, u32Key, XDPF_IX_LONGER, XDPF_IX_PAGED, XDPF_PG_COVER_SHIFT, XDPF_RATE_DEFAULT, type ReasonName } from "../../src/bpf/layout";
 import { possibleCpus } from "../../src/bpf/maps";
 import { testRun, xdpActionName } from "../../src/bpf/test-run";
 import { XdpFilter, XdpFilterMaps } from "../../src/bpf/xdp-filter";
@@ -390,6 +390,12 @@ describe("blocklists", () => {
     expect(maps.blocked().map((b) => b.prefix)).toEqual(expect.arrayContaining(["2001:db8:1::7/128", "2001:db8:5::/48"]));
   });
 
+  const indexWord = (s16: number) => new DataView(maps.map("xdpf_index_v4").lookup(u32Key(s16))!.buffer).getUint32(0, true);
+  const pageSlots = (page: number, slots: number[]) => {
+    const v = maps.map("xdpf_pages_v4").lookup(u32Key(page))!;
+    return slots.map((t) => new DataView(v.buffer).getUint16(2 * t, true));
+  };
+
   /** Each source's verdict once, then the packets each blocked prefix counted. */
   function dropsBy(sources: string[], frame: (src: string) => Frame): { verdicts: Record<string, ReasonName>; hits: Record<string, bigint> } {
     const verdicts = Object.fromEntries(sources.map((s) => [s, reasonOf(frame(s))]));
@@ -476,13 +482,31 @@ describe("blocklists", () => {
     expect(reasonOf(v4("203.0.7.1"))).toBe("XDPF_DROP_BLOCK_V4");
     expect(reasonOf(v6("2001:db8:1::1"))).toBe("XDPF_PASS");
     expect(reasonOf(v6("2001:db8:2::1"))).toBe("XDPF_DROP_BLOCK_V6");
-    const word = (m: "xdpf_index_v4" | "xdpf_index_v6", s16: number) => new DataView(maps.map(m).lookup(u32Key(s16))!.buffer).getUint32(0, true);
-    expect(word("xdpf_index_v4", 0xcb00)).toBe((1 << 0) | (1 << 8)); // /32 (stale) and /24
+    // 203.0/16 names two lengths, so it has a page: a u16 per /24
+    const word = indexWord(0xcb00);
+    expect(word & XDPF_IX_PAGED).toBe(XDPF_IX_PAGED);
+    expect(pageSlots(word & XDPF_IX_LONGER, [113, 7])).toEqual([1 << 0, 8 << XDPF_PG_COVER_SHIFT]); // /32 inside (stale), /24 the cover
     maps.reindex();
-    expect(word("xdpf_index_v4", 0xcb00)).toBe(1 << 8);
+    expect(indexWord(0xcb00)).toBe(1 << 8); // one length left: the word names the /24, no page
     expect(maps.indexProblems()).toEqual([]);
     expect(reasonOf(v4("203.0.7.1"))).toBe("XDPF_DROP_BLOCK_V4");
     expect(reasonOf(v6("2001:db8:2::1"))).toBe("XDPF_DROP_BLOCK_V6");
+  });
+
+  test("a small change that crowds a /16 gives it a page; later prefixes there go to the page", () => {
+    maps.block("203.0.113.9/32");
+    expect(indexWord(0xcb00)).toBe(1 << 0); // one length: looked up from the word
+    maps.block("203.0.7.0/24"); // a second length: the /16 gets a page
+    const word = indexWord(0xcb00);
+    expect(word & XDPF_IX_PAGED).toBe(XDPF_IX_PAGED);
+    maps.block("203.0.113.128/25");
+    expect(indexWord(0xcb00)).toBe(word);
+    expect(pageSlots(word & XDPF_IX_LONGER, [113, 7, 8])).toEqual([(1 << 0) | (1 << 7), 8 << XDPF_PG_COVER_SHIFT, 0]);
+    expect(maps.indexProblems()).toEqual([]);
+    expect(dropsBy(["203.0.113.9", "203.0.113.200", "203.0.113.10", "203.0.7.77", "203.0.8.1"], v4)).toEqual({
+      verdicts: { "203.0.113.9": "XDPF_DROP_BLOCK_V4", "203.0.113.200": "XDPF_DROP_BLOCK_V4", "203.0.113.10": "XDPF_PASS", "203.0.7.77": "XDPF_DROP_BLOCK_V4", "203.0.8.1": "XDPF_PASS" },
+      hits: { "203.0.113.9/32": 1n, "203.0.113.128/25": 1n, "203.0.7.0/24": 1n },
+    });
   });
 
   test("one small change holding a /24 and the /8 around it: the /24 is found first, and both drop", () => {
