@@ -134,6 +134,14 @@ struct {
 } xdpf_pages_v4 SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XDPF_PAGES_V6_DEFAULT);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__type(key, __u32);
+	__type(value, struct xdpf_page);
+} xdpf_pages_v6 SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XDPF_PORT_DENY_MAX);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -473,35 +481,44 @@ static __always_inline int blocked(struct probe *p, __u32 slot)
 	return cover && probe_len(p, cover - 1);
 }
 
+/*
+ * A paged word (XDPF_IX_PAGED): adds the lengths 17..32 that the page says can hold a source
+ * whose first 32 bits are `top` to p->w_lo, and returns the word without the page number (which
+ * is not lengths): the cover up to /16, and XDPF_IX_LONG.
+ */
+static __always_inline __u32 read_page(struct probe *p, void *pages, __u32 slot, __u32 top)
+{
+	const struct xdpf_page *page;
+	__u32 pg = slot & XDPF_IX_LONGER, cover24;
+	__u16 e;
+
+	page = bpf_map_lookup_elem(pages, &pg);
+	if (page) {
+		e = page->slot[(top >> 8) & (XDPF_PAGE_SLOTS - 1)];
+		/* lengths 25..32: bit 32 - n of the slot is bit 64 - n of w_lo */
+		p->w_lo |= (__u64)(e & XDPF_PG_INSIDE) << 32;
+		cover24 = (e & XDPF_PG_COVER) >> XDPF_PG_COVER_SHIFT;
+		if (cover24)
+			p->w_lo |= 1ULL << (48 - cover24);	/* length 16 + cover24 */
+	}
+	return slot & (XDPF_IX_COVER | XDPF_IX_LONG);
+}
+
 static __always_inline int blocked_v4(__be32 saddr)
 {
 	__u32 a = bpf_ntohl(saddr);
 	__u32 s16 = a >> 16;
 	struct xdpf_index_slot *ix = bpf_map_lookup_elem(&xdpf_index_v4, &s16);
-	const struct xdpf_page *page;
 	struct probe p = {};
-	__u32 slot, pg, cover24;
-	__u16 e;
+	__u32 slot;
 
 	if (!ix || !ix->bits)
 		return 0;
 	slot = ix->bits;
 	p.family = 4;
 	p.addr[0] = saddr;
-	if (slot & XDPF_IX_PAGED) {
-		pg = slot & XDPF_IX_LONGER;
-		page = bpf_map_lookup_elem(&xdpf_pages_v4, &pg);
-		if (page) {
-			e = page->slot[(a >> 8) & (XDPF_PAGE_SLOTS - 1)];
-			/* lengths 25..32: bit 32 - n of the slot is bit 64 - n of w_lo */
-			p.w_lo = (__u64)(e & XDPF_PG_INSIDE) << 32;
-			cover24 = (e & XDPF_PG_COVER) >> XDPF_PG_COVER_SHIFT;
-			if (cover24)
-				p.w_lo |= 1ULL << (48 - cover24);	/* length 16 + cover24 */
-		}
-		/* the page number is not lengths: only the cover up to /16 stays */
-		slot &= XDPF_IX_COVER;
-	}
+	if (slot & XDPF_IX_PAGED)
+		slot = read_page(&p, &xdpf_pages_v4, slot, a);
 	return blocked(&p, slot);
 }
 
@@ -529,6 +546,8 @@ static __always_inline int blocked_v6(const struct in6_addr *saddr)
 			p.w_lo = lg->longer_lo;
 		}
 	}
+	if (slot & XDPF_IX_PAGED)
+		slot = read_page(&p, &xdpf_pages_v6, slot, top);
 	return blocked(&p, slot);
 }
 

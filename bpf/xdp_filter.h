@@ -74,20 +74,22 @@
 #define XDPF_IX_LONG 0x80000000
 
 /*
- * IPv4 pages. A /16 whose prefixes have two or more lengths from 17 to 32 would cost a lookup
- * per length for every source in it; fos1 gives such a /16 a page of xdpf_pages_v4 instead
- * (XDPF_IX_PAGED set, bits 0..15 the page's number): a u16 per /24 of the /16, saying which of
- * those lengths can hold the source -- the longest blocked prefix of length 17..24 covering the
- * /24 (XDPF_PG_COVER, the length minus 16; 0: none) and bit 32 - n for a blocked /n with
- * 25 <= n <= 32 inside it (XDPF_PG_INSIDE) -- so a source in a crowded /16 costs a second array
- * load and a lookup only for what lies in its own /24. Nothing is expanded into list entries:
- * a page is an array element whatever it says. The pages are as many as the filter's sizes say
- * (XDPF_PAGES_DEFAULT unless set at load); /16s beyond them keep their bits and cost a lookup
- * per length, as before. fos1 writes a page before the word that names it, and gives a page
- * number that a word named only to a later change.
+ * Pages. A /16 whose prefixes have two or more lengths from 17 to 32 would cost a lookup per
+ * length for every source in it; fos1 gives such a /16 a page of xdpf_pages_v4 or _v6 instead
+ * (XDPF_IX_PAGED set, bits 0..15 the page's number; an IPv6 word keeps XDPF_IX_LONG): a u16 per
+ * /24 of the /16, saying which of those lengths can hold the source -- the longest blocked
+ * prefix of length 17..24 covering the /24 (XDPF_PG_COVER, the length minus 16; 0: none) and
+ * bit 32 - n for a blocked /n with 25 <= n <= 32 inside it (XDPF_PG_INSIDE) -- so a source in a
+ * crowded /16 costs a second array load and a lookup only for what lies in its own /24. Nothing
+ * is expanded into list entries: a page is an array element whatever it says. The pages are as
+ * many as the filter's sizes say (XDPF_PAGES_DEFAULT and XDPF_PAGES_V6_DEFAULT unless set at
+ * load: IPv6 lists crowd fewer /16s, with their registries' /19-/32 allocations); /16s beyond
+ * them keep their bits and cost a lookup per length. fos1 writes a page before the word that
+ * names it, and gives a page number that a word named only to a later change.
  */
 #define XDPF_PAGE_SLOTS 256
 #define XDPF_PAGES_DEFAULT 4096
+#define XDPF_PAGES_V6_DEFAULT 1024
 #define XDPF_PG_INSIDE 0xff
 #define XDPF_PG_COVER_SHIFT 8
 #define XDPF_PG_COVER 0x1f00
@@ -138,7 +140,7 @@ struct xdpf_index_slot {
 	__u32 bits;		/* XDPF_IX_* */
 };
 
-/* xdpf_pages_v4 (BPF_MAP_TYPE_ARRAY, as many entries as the filter has pages): a page per crowded /16. */
+/* xdpf_pages_v4, xdpf_pages_v6 (BPF_MAP_TYPE_ARRAY, as many entries as the filter has pages): a page per crowded /16. */
 struct xdpf_page {
 	__u16 slot[XDPF_PAGE_SLOTS];	/* by the source's third byte: XDPF_PG_* */
 };

@@ -235,15 +235,45 @@ export interface Probe {
   hit: number | null;
 }
 
+/** Bit 32 - len for each length 17..32 inside a /16 (`longer`) or a /24 (`inside24`), keyed by the network's first 32 bits. */
+class ShortLengths {
+  private readonly longer = new Map<number, number>();
+  private readonly inside24 = new Map<number, number>();
+
+  add(top: number, len: number): void {
+    this.longer.set(top >>> 16, (this.longer.get(top >>> 16) ?? 0) | (1 << (32 - len)));
+    if (len > 24) this.inside24.set(top >>> 8, (this.inside24.get(top >>> 8) ?? 0) | (1 << (32 - len)));
+  }
+
+  /**
+   * The lengths 17..32 the index leads a source (first 32 bits `top`) to, longest first: every
+   * one its /16 names; or, when the /16 names two or more (it has a page; the bench's filters
+   * have pages enough), the /25–/32 inside its /24, then the longest /17–/24 covering it
+   * (`covers(len)`: a blocked /len covers the source).
+   */
+  lengths(top: number, covers: (len: number) => boolean): number[] {
+    const bits = this.longer.get(top >>> 16) ?? 0;
+    const named = (b: number, from: number, to: number) => {
+      const out: number[] = [];
+      for (let len = from; len >= to; len--) if (b & (1 << (32 - len))) out.push(len);
+      return out;
+    };
+    const all = named(bits, 32, 17);
+    if (all.length < 2) return all;
+    const cover = [24, 23, 22, 21, 20, 19, 18, 17].find(covers);
+    return [...named(this.inside24.get(top >>> 8) ?? 0, 32, 25), ...(cover === undefined ? [] : [cover])];
+  }
+}
+
 /**
  * fos1 reads the index word of the source's /16 (an array load, not counted) and looks up, in
- * the list, each length it names — the lengths 17..32 of the prefixes inside the /16, longest
- * first, then the longest prefix of length ≤ 16 covering it — until one matches.
+ * the list, each length it names — the lengths 17..32 of the prefixes inside the /16 (through
+ * its page when it has one, another array load), longest first, then the longest prefix of
+ * length ≤ 16 covering it — until one matches.
  */
 export class Lookup4 {
   private readonly nets = new Map<number, Set<number>>();
-  /** /16 → bit 32 - len for each length 17..32 inside it. */
-  private readonly longer = new Map<number, number>();
+  private readonly short = new ShortLengths();
 
   constructor(prefixes: Prefix4[]) {
     for (const p of prefixes) this.add(p);
@@ -253,7 +283,7 @@ export class Lookup4 {
     let s = this.nets.get(p.len);
     if (!s) this.nets.set(p.len, (s = new Set()));
     s.add(net4(p.addr, p.len));
-    if (p.len > 16) this.longer.set(p.addr >>> 16, (this.longer.get(p.addr >>> 16) ?? 0) | (1 << (32 - p.len)));
+    if (p.len > 16) this.short.add(p.addr, p.len);
   }
 
   has(len: number, a: number): boolean {
@@ -266,12 +296,9 @@ export class Lookup4 {
     return null;
   }
 
-  /** Lengths 17..32 named in the source's /16, longest first. */
+  /** Lengths 17..32 the index names for the source, longest first. */
   lengths(a: number): number[] {
-    const bits = this.longer.get(a >>> 16) ?? 0;
-    const out: number[] = [];
-    for (let len = 32; len > 16; len--) if (bits & (1 << (32 - len))) out.push(len);
-    return out;
+    return this.short.lengths(a, (len) => this.has(len, a));
   }
 
   probe(a: number): Probe {
@@ -292,7 +319,7 @@ export class Lookup4 {
  */
 export class Lookup6 {
   private readonly nets = new Map<number, Set<bigint>>();
-  private readonly longer = new Map<number, number>();
+  private readonly short = new ShortLengths();
   /** /16s holding prefixes longer than /32. */
   private readonly longSlots = new Set<number>();
   /** /32 → its lengths above 32. */
@@ -312,7 +339,7 @@ export class Lookup6 {
       let l = this.long.get(top);
       if (!l) this.long.set(top, (l = new Set()));
       l.add(p.len);
-    } else if (p.len > 16) this.longer.set(top >>> 16, (this.longer.get(top >>> 16) ?? 0) | (1 << (32 - p.len)));
+    } else if (p.len > 16) this.short.add(top, p.len);
   }
 
   has(len: number, a: bigint): boolean {
@@ -327,8 +354,7 @@ export class Lookup6 {
       lookups++;
       lens.push(...[...(this.long.get(top) ?? [])].sort((x, y) => y - x));
     }
-    const bits = this.longer.get(top >>> 16) ?? 0;
-    for (let len = 32; len > 16; len--) if (bits & (1 << (32 - len))) lens.push(len);
+    lens.push(...this.short.lengths(top, (len) => this.has(len, a)));
     for (const len of lens) {
       lookups++;
       if (this.has(len, a)) return { lookups, hit: len };

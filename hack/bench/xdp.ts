@@ -703,7 +703,7 @@ async function runAll(): Promise<Raw> {
   // c. Memory of the filters that are loaded for nothing else.
   const memory = [
     memoryCase(fos1Object, "defaultConfig", defaults, DEFAULT_SIZES),
-    memoryCase(fos1Object, "emptyAtLargest", [], { v4: capacityFor(largest), v6: capacityFor(largest), rate: DEFAULT_SIZES.rate, pages: pagesFor(capacityFor(largest)) }),
+    memoryCase(fos1Object, "emptyAtLargest", [], { v4: capacityFor(largest), v6: capacityFor(largest), rate: DEFAULT_SIZES.rate, pagesV4: pagesFor(4, capacityFor(largest)), pagesV6: pagesFor(6, capacityFor(largest)) }),
   ];
   console.log(`xdp: memory ${memory.map((m) => `${m.what} ${(m.memory / 2 ** 20).toFixed(1)} MiB`).join(", ")}`);
 

@@ -19,6 +19,7 @@ export const XDPF_IX_PAGED = 0x40000000;
 export const XDPF_IX_LONG = 0x80000000;
 export const XDPF_PAGE_SLOTS = 256;
 export const XDPF_PAGES_DEFAULT = 4096;
+export const XDPF_PAGES_V6_DEFAULT = 1024;
 export const XDPF_PG_INSIDE = 0xff;
 export const XDPF_PG_COVER_SHIFT = 8;
 export const XDPF_PG_COVER = 0x1f00;
@@ -106,14 +107,21 @@ export interface MapSizes {
   v4: number;
   v6: number;
   rate: number;
-  /** IPv4 pages for crowded /16s (pagesFor: from the IPv4 capacity). */
-  pages: number;
+  /** Pages for crowded /16s per family (pagesFor: from the family's capacity). */
+  pagesV4: number;
+  pagesV6: number;
 }
 
-/** A page for every 16 prefixes of IPv4 capacity (4 096 at the default, 2 MiB), from 16 to one per /16. */
-export const pagesFor = (v4Capacity: number) => Math.min(65536, Math.max(16, Math.ceil(v4Capacity / 16)));
+/**
+ * Pages for a family's capacity, from 16 to one per /16: one per 16 prefixes of IPv4 (4 096 at
+ * the default, 2 MiB), one per 64 of IPv6 (1 024, 512 KiB), whose lists crowd fewer /16s.
+ */
+export const pagesFor = (family: Family, capacity: number) => Math.min(65536, Math.max(16, Math.ceil(capacity / (family === 4 ? 16 : 64))));
 
-export const DEFAULT_SIZES: MapSizes = { v4: XDPF_CAPACITY_DEFAULT, v6: XDPF_CAPACITY_DEFAULT, rate: 1, pages: pagesFor(XDPF_CAPACITY_DEFAULT) };
+/** The sizes of a filter with these capacities and rate-limited sources, its pages from them. */
+export const sizesFor = (v4: number, v6: number, rate: number): MapSizes => ({ v4, v6, rate, pagesV4: pagesFor(4, v4), pagesV6: pagesFor(6, v6) });
+
+export const DEFAULT_SIZES: MapSizes = sizesFor(XDPF_CAPACITY_DEFAULT, XDPF_CAPACITY_DEFAULT, 1);
 
 export const maps = {
   xdpf_block_v4: { type: MapType.HASH, key: "xdpf_prefix_v4", value: "xdpf_hits", maxEntries: XDPF_CAPACITY_DEFAULT, sized: "v4" },
@@ -121,7 +129,8 @@ export const maps = {
   xdpf_index_v4: { type: MapType.ARRAY, key: "u32", value: "xdpf_index_slot", maxEntries: XDPF_INDEX_SLOTS },
   xdpf_index_v6: { type: MapType.ARRAY, key: "u32", value: "xdpf_index_slot", maxEntries: XDPF_INDEX_SLOTS },
   xdpf_long_v6: { type: MapType.HASH, key: "u32", value: "xdpf_long_v6", maxEntries: XDPF_CAPACITY_DEFAULT, sized: "v6" },
-  xdpf_pages_v4: { type: MapType.ARRAY, key: "u32", value: "xdpf_page", maxEntries: XDPF_PAGES_DEFAULT, sized: "pages" },
+  xdpf_pages_v4: { type: MapType.ARRAY, key: "u32", value: "xdpf_page", maxEntries: XDPF_PAGES_DEFAULT, sized: "pagesV4" },
+  xdpf_pages_v6: { type: MapType.ARRAY, key: "u32", value: "xdpf_page", maxEntries: XDPF_PAGES_V6_DEFAULT, sized: "pagesV6" },
   xdpf_port_deny: { type: MapType.HASH, key: "xdpf_port_key", value: "xdpf_hits", maxEntries: XDPF_PORT_DENY_MAX },
   xdpf_config: { type: MapType.ARRAY, key: "u32", value: "xdpf_config", maxEntries: 1 },
   xdpf_rate: { type: MapType.LRU_HASH, key: "xdpf_rate_key", value: "xdpf_rate_state", maxEntries: XDPF_RATE_DEFAULT, sized: "rate" },

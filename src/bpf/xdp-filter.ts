@@ -39,7 +39,7 @@ import {
   u32Key,
   valueSize,
   DEFAULT_SIZES,
-  pagesFor,
+  sizesFor,
   XDPF_CAPACITY_MAX,
   XDPF_F_PORTS,
   XDPF_INDEX_SLOTS,
@@ -68,7 +68,7 @@ export interface LoadOptions {
   /** Where the maps are pinned and found again; default /sys/fs/bpf/fos1. */
   pinRoot?: string;
   /** The sized maps' max_entries (capacity per family, rate-limited sources); default DEFAULT_SIZES. */
-  sizes?: Omit<MapSizes, "pages"> & { pages?: number };
+  sizes?: Omit<MapSizes, "pagesV4" | "pagesV6"> & Partial<Pick<MapSizes, "pagesV4" | "pagesV6">>;
 }
 
 /** A loaded filter: the program (to attach) and its maps. close() leaves pins and attachments. */
@@ -89,7 +89,8 @@ export class XdpFilter {
       const wrong = layoutMismatches(obj.btf());
       if (wrong.length)
         throw new BpfError(`load ${opts.object}`, 0, `its layout differs from this fos1's (src/bpf/layout.ts):\n  ${wrong.join("\n  ")}`);
-      const sizes: MapSizes = opts.sizes ? { ...opts.sizes, pages: opts.sizes.pages ?? pagesFor(opts.sizes.v4) } : DEFAULT_SIZES;
+      const o = opts.sizes;
+      const sizes: MapSizes = o ? { ...sizesFor(o.v4, o.v6, o.rate), ...o } : DEFAULT_SIZES;
       checkSizes(sizes);
       for (const name of MAP_NAMES) {
         const sized = (mapSpecs[name] as MapSpec).sized;
@@ -299,13 +300,17 @@ export class XdpFilterMaps {
     return family === 4 ? this.m.xdpf_index_v4 : this.m.xdpf_index_v6;
   }
 
+  private pages(family: Family): BpfMap {
+    return family === 4 ? this.m.xdpf_pages_v4 : this.m.xdpf_pages_v6;
+  }
+
   /**
    * Removes, then adds, then leads the index to what was added. A few prefixes change the
    * index incrementally (the bits of removed prefixes stay: see the header); more compute the
    * whole list's index and write what differs, which also clears bits left behind. Removing
    * first makes room in a full list, and is safe: a word's bits only add lookups -- except a
    * cover, the one length the index leads to in place of several (up to /16 in a word, up to /24
-   * in an IPv4 page), so such prefixes leave the index before they leave the list, lest a
+   * in a page), so such prefixes leave the index before they leave the list, lest a
    * shorter prefix covering the same space be passed over.
    */
   private changeFamily(family: Family, adds: Given[], removes: Given[], out: BlocklistChange): void {
@@ -313,7 +318,7 @@ export class XdpFilterMaps {
     const ks = list.info.keySize;
     const few = adds.length + removes.length <= FEW;
     const removedKeys = removes.map((r) => encodePrefixKey(r.p));
-    if (removes.some((r) => r.p.len <= exclusiveUpTo(family))) this.writeIndex(family, columns(list.dump().keys, ks, removedKeys));
+    if (removes.some((r) => r.p.len <= EXCLUSIVE_UP_TO)) this.writeIndex(family, columns(list.dump().keys, ks, removedKeys));
     let now: { count: number; keys: Uint8Array } | null = null;
     if (few) removes.forEach((r, i) => list.delete(removedKeys[i]!) && out.removed.push(r.text));
     else {
@@ -407,10 +412,10 @@ export class XdpFilterMaps {
       for (let i = 0; i < l.count; i++) long.set(lk.getUint32(i * 4, true), [lv.getUint32(i * 12, true), lv.getUint32(i * 12 + 4, true), lv.getUint32(i * 12 + 8, true)]);
     }
     const pages = new Map<number, Uint16Array>();
-    if (family === 4) {
-      const named = new Set<number>();
-      for (const w of slots) if (w & XDPF_IX_PAGED) named.add(w & XDPF_IX_LONGER);
-      const d = this.m.xdpf_pages_v4.dump();
+    const named = new Set<number>();
+    for (const w of slots) if (w & XDPF_IX_PAGED) named.add(w & XDPF_IX_LONGER);
+    if (named.size) {
+      const d = this.pages(family).dump();
       const dk = new DataView(d.keys.buffer, d.keys.byteOffset, d.keys.byteLength);
       for (let i = 0; i < d.count; i++) {
         const n = dk.getUint32(i * 4, true);
@@ -422,18 +427,18 @@ export class XdpFilterMaps {
 
   /** Brings the index to exactly that of the list `p`, writing only what differs (xdp-index.ts's order). */
   private writeIndex(family: Family, p: Prefixes): void {
-    const w = indexWrites(computeIndex(family, p), this.readIndex(family), family === 4 ? this.m.xdpf_pages_v4.info.maxEntries : 0);
+    const w = indexWrites(computeIndex(family, p), this.readIndex(family), this.pages(family).info.maxEntries);
     const long = this.m.xdpf_long_v6;
     if (w.longDeletes.length) long.deleteBatch(concatBytes(w.longDeletes.map(u32Key)), w.longDeletes.length);
     this.writeWords(long, w.longPuts.map(([top, bits]) => [top, longValue(bits)]));
-    this.writeWords(this.m.xdpf_pages_v4, w.pages.map(([n, page]) => [n, new Uint8Array(page.buffer, page.byteOffset, PAGE_BYTES)]));
+    this.writeWords(this.pages(family), w.pages.map(([n, page]) => [n, new Uint8Array(page.buffer, page.byteOffset, PAGE_BYTES)]));
     this.writeWords(this.index(family), w.slots.map(([s, word]) => [s, u32Key(word)]));
   }
 
   /**
    * Sets the bits that lead to the newly listed prefixes `p`, keeping every bit already set.
-   * Returns false, having written nothing, when a prefix would make an IPv4 /16 crowded that has
-   * no page: its page needs the /16's other prefixes, which only the whole list holds, so the
+   * Returns false, having written nothing, when a prefix would make a /16 crowded that has no
+   * page: its page needs the /16's other prefixes, which only the whole list holds, so the
    * caller computes the whole index (once per /16 that becomes crowded; later prefixes there
    * go to its page, or to its bits when the pages ran out).
    */
@@ -455,13 +460,13 @@ export class XdpFilterMaps {
       const top = p.word[i]!;
       if (len <= 16) raiseCover(all!, top, len);
       else if (len <= 32 && get(top >>> 16) & XDPF_IX_PAGED) {
-        // A crowded /16 (IPv4): its page says what its /24s hold.
+        // A crowded /16: its page says what its /24s hold.
         const n = get(top >>> 16) & XDPF_IX_LONGER;
-        const page = pageEdits.get(n) ?? new Uint16Array(this.m.xdpf_pages_v4.lookup(u32Key(n))!.slice().buffer);
+        const page = pageEdits.get(n) ?? new Uint16Array(this.pages(family).lookup(u32Key(n))!.slice().buffer);
         addToPage(page, top, len);
         pageEdits.set(n, page);
       } else if (len <= 32) {
-        if (family === 4 && crowds(get(top >>> 16), len)) return false;
+        if (crowds(get(top >>> 16), len)) return false;
         set(top >>> 16, (get(top >>> 16) | longerBit(len)) >>> 0);
       }
       else if (family === 6) {
@@ -475,7 +480,7 @@ export class XdpFilterMaps {
     if (all) for (let s = 0; s < XDPF_INDEX_SLOTS; s++) if (all[s] !== before![s]) words.set(s, all[s]!);
     // The /32 entries and pages before the words that send a lookup to them.
     this.writeWords(this.m.xdpf_long_v6, [...long].map(([top, bits]) => [top, longValue(bits)]));
-    this.writeWords(this.m.xdpf_pages_v4, [...pageEdits].map(([n, page]) => [n, new Uint8Array(page.buffer, page.byteOffset, PAGE_BYTES)]));
+    this.writeWords(this.pages(family), [...pageEdits].map(([n, page]) => [n, new Uint8Array(page.buffer, page.byteOffset, PAGE_BYTES)]));
     this.writeWords(index, [...words].map(([s, w]) => [s, u32Key(w)]));
     return true;
   }
@@ -521,7 +526,13 @@ export class XdpFilterMaps {
   /** The sized maps' max_entries: the filter's capacity per family and its rate-limited sources. */
   sizes(): MapSizes {
     const m = this.m;
-    return { v4: m.xdpf_block_v4.info.maxEntries, v6: m.xdpf_block_v6.info.maxEntries, rate: m.xdpf_rate.info.maxEntries, pages: m.xdpf_pages_v4.info.maxEntries };
+    return {
+      v4: m.xdpf_block_v4.info.maxEntries,
+      v6: m.xdpf_block_v6.info.maxEntries,
+      rate: m.xdpf_rate.info.maxEntries,
+      pagesV4: m.xdpf_pages_v4.info.maxEntries,
+      pagesV6: m.xdpf_pages_v6.info.maxEntries,
+    };
   }
 
   usage(): FilterUsage {
@@ -576,10 +587,10 @@ interface Given {
 
 /**
  * The longest prefixes whose length the index holds as a cover -- the one length it leads to
- * in their place, which must never name a prefix no longer listed: up to /16 in a word, and
- * for IPv4 up to /24 in a page.
+ * in their place, which must never name a prefix no longer listed: up to /16 in a word, up to
+ * /24 in a page.
  */
-const exclusiveUpTo = (family: Family) => (family === 4 ? 24 : 16);
+const EXCLUSIVE_UP_TO = 24;
 
 const PAGE_BYTES = structs.xdpf_page.size;
 

@@ -40,14 +40,14 @@ export type LongBits = [lo: number, hi0: number, hi1: number];
 export interface Index {
   /**
    * xdpf_index_v4 or _v6: one word per /16 (XDPF_IX_* in the header). A computed index has no
-   * pages: its words carry the lengths; the maps' words may name a page instead (IPv4).
+   * pages: its words carry the lengths; the maps' words may name a page instead.
    */
   slots: Uint32Array;
   /** xdpf_long_v6's entries by /32 (IPv6; empty for IPv4). */
   long: Map<number, LongBits>;
-  /** The maps' IPv4 pages by number (read from the maps; empty in a computed index). */
+  /** The maps' pages by number (read from the maps; empty in a computed index). */
   pages: Map<number, Uint16Array>;
-  /** A computed IPv4 index: the prefixes of length 17..32 in each /16 (what its page would say). */
+  /** A computed index: the prefixes of length 17..32 in each /16 (what its page would say). */
   groups: Map<number, { word: number; len: number }[]>;
 }
 
@@ -99,11 +99,9 @@ export function computeIndex(family: Family, p: Prefixes): Index {
     if (len <= 16) raiseCover(slots, word, len);
     else if (len <= 32) {
       slots[word >>> 16]! |= 1 << (32 - len);
-      if (family === 4) {
-        const g = groups.get(word >>> 16);
-        if (g) g.push({ word, len });
-        else groups.set(word >>> 16, [{ word, len }]);
-      }
+      const g = groups.get(word >>> 16);
+      if (g) g.push({ word, len });
+      else groups.set(word >>> 16, [{ word, len }]);
     }
     else if (family === 6) {
       slots[word >>> 16] = (slots[word >>> 16]! | XDPF_IX_LONG) >>> 0;
@@ -140,15 +138,14 @@ export const longerBit = (len: number) => (len > 16 && len <= 32 ? 1 << (32 - le
  */
 export function indexGaps(required: Index, actual: Index): { slots: number; long: number } {
   let slots = 0;
-  const flags = (XDPF_IX_LONGER | XDPF_IX_LONG) >>> 0;
   for (let s = 0; s < XDPF_INDEX_SLOTS; s++) {
     const want = required.slots[s]!;
     const got = actual.slots[s]!;
-    if (coverOf(want) !== coverOf(got)) slots++;
+    if (coverOf(want) !== coverOf(got) || ((want & XDPF_IX_LONG & ~got) >>> 0) !== 0) slots++;
     else if (got & XDPF_IX_PAGED) {
       const page = actual.pages.get(got & XDPF_IX_LONGER);
       if (!page || pageGaps(pageOf(required.groups.get(s) ?? []), page)) slots++;
-    } else if (((want & flags & ~got) >>> 0) !== 0) slots++;
+    } else if ((want & XDPF_IX_LONGER & ~got) !== 0) slots++;
   }
   let long = 0;
   for (const [top, want] of required.long) {
@@ -171,7 +168,7 @@ function pageGaps(want: Uint16Array, got: Uint16Array): boolean {
  * the /32 entries and the pages, then the /16 words (a word names a page, or /32 lengths,
  * only once they are written).
  *
- * Pages (IPv4, `pages` of them): the /16s naming the most lengths get one, those that had one
+ * Pages (`pages` of them): the /16s naming the most lengths get one, those that had one
  * keep its number; a new one takes a number no word names now, so no page changes under a
  * word that still names it for something else.
  */
@@ -212,7 +209,7 @@ export function indexWrites(
   const slots: [number, number][] = [];
   for (let s = 0; s < XDPF_INDEX_SLOTS; s++) {
     const n = paged.get(s);
-    const want = n === undefined ? required.slots[s]! : ((required.slots[s]! & XDPF_IX_COVER) | XDPF_IX_PAGED | n) >>> 0;
+    const want = n === undefined ? required.slots[s]! : ((required.slots[s]! & (XDPF_IX_COVER | XDPF_IX_LONG)) | XDPF_IX_PAGED | n) >>> 0;
     if (want !== actual.slots[s]) slots.push([s, want]);
   }
   return { longDeletes, longPuts, pages: pageWrites, slots };

@@ -6,7 +6,7 @@
 // written whole, then after each of a series of small changes, then whole again. Needs root
 // and dist/bpf/xdp_filter.o.
 import { computeIndex, coverOf, pageOf, prefixes, type Index, type LongBits } from "../../src/bpf/xdp-index";
-import { REASONS, XDPF_INDEX_SLOTS, XDPF_IX_LONGER, XDPF_IX_PAGED, XDPF_PAGE_SLOTS, type ReasonName } from "../../src/bpf/layout";
+import { REASONS, XDPF_INDEX_SLOTS, XDPF_IX_LONG, XDPF_IX_LONGER, XDPF_IX_PAGED, XDPF_PAGE_SLOTS, type ReasonName } from "../../src/bpf/layout";
 import type { BpfMap } from "../../src/bpf/maps";
 import { testRun, XdpAction, xdpActionName } from "../../src/bpf/test-run";
 import type { XdpFilter, XdpFilterMaps } from "../../src/bpf/xdp-filter";
@@ -165,10 +165,9 @@ export function indexInMaps(maps: XdpFilterMaps, family: Family): Index {
   const long = new Map<number, LongBits>();
   if (family === 6) words(maps.map("xdpf_long_v6"), (k, v) => long.set(k, [v(0), v(4), v(8)]));
   const pages = new Map<number, Uint16Array>();
-  if (family === 4)
-    words(maps.map("xdpf_pages_v4"), (k, v) => {
-      if (slots.some((w) => (w & XDPF_IX_PAGED) !== 0 && (w & XDPF_IX_LONGER) === k)) pages.set(k, Uint16Array.from({ length: XDPF_PAGE_SLOTS }, (_, t) => (v(2 * (t & ~1)) >>> (16 * (t & 1))) & 0xffff));
-    });
+  words(maps.map(family === 4 ? "xdpf_pages_v4" : "xdpf_pages_v6"), (k, v) => {
+    if (slots.some((w) => (w & XDPF_IX_PAGED) !== 0 && (w & XDPF_IX_LONGER) === k)) pages.set(k, Uint16Array.from({ length: XDPF_PAGE_SLOTS }, (_, t) => (v(2 * (t & ~1)) >>> (16 * (t & 1))) & 0xffff));
+  });
   return { slots, long, pages, groups: new Map() };
 }
 
@@ -194,13 +193,13 @@ export function referenceIndex(ref: ReferenceList, family: Family): Index {
 export function indexDrift(maps: XdpFilterMaps, ref: ReferenceList, family: Family): number {
   const want = referenceIndex(ref, family);
   const got = indexInMaps(maps, family);
-  // A word that names a page (IPv4) holds the list's cover, and its page exactly what the /16's prefixes say.
+  // A word that names a page holds the list's cover (and for IPv6 its long flag), and its page exactly what the /16's prefixes say.
   const same = (w: number, s: number) => {
     const g = got.slots[s]!;
     if (!(g & XDPF_IX_PAGED)) return w === g;
     const page = got.pages.get(g & XDPF_IX_LONGER);
     const wantPage = pageOf(want.groups.get(s) ?? []);
-    return coverOf(w) === coverOf(g) && page !== undefined && wantPage.every((e, t) => e === page[t]);
+    return coverOf(w) === coverOf(g) && (w & XDPF_IX_LONG) === (g & XDPF_IX_LONG) && page !== undefined && wantPage.every((e, t) => e === page[t]);
   };
   let n = want.slots.reduce((d, w, s) => d + (same(w, s) ? 0 : 1), 0);
   for (const top of new Set([...want.long.keys(), ...got.long.keys()])) if (String(want.long.get(top)) !== String(got.long.get(top))) n++;
@@ -210,7 +209,7 @@ export function indexDrift(maps: XdpFilterMaps, ref: ReferenceList, family: Fami
 /** Whether the batch makes the filter write the family's whole index (changeFamily in src/bpf/xdp-filter.ts). */
 const recomputes = (b: Batch, family: Family) =>
   b.add.filter((p) => p.family === family).length + b.remove.filter((p) => p.family === family).length > 64 ||
-  b.remove.some((p) => p.family === family && p.len <= (family === 4 ? 24 : 16));
+  b.remove.some((p) => p.family === family && p.len <= 24);
 
 // --- a whole run
 

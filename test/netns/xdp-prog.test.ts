@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { release, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { BpfError } from "../../src/bpf/errors";
-import { DEFAULT_SIZES, REASONS, u32Key, XDPF_IX_LONGER, XDPF_IX_PAGED, XDPF_PG_COVER_SHIFT, XDPF_RATE_DEFAULT, type ReasonName } from "../../src/bpf/layout";
+import { DEFAULT_SIZES, REASONS, u32Key, XDPF_IX_LONG, XDPF_IX_LONGER, XDPF_IX_PAGED, XDPF_PG_COVER_SHIFT, XDPF_RATE_DEFAULT, type ReasonName } from "../../src/bpf/layout";
 import { possibleCpus } from "../../src/bpf/maps";
 import { testRun, xdpActionName } from "../../src/bpf/test-run";
 import { XdpFilter, XdpFilterMaps } from "../../src/bpf/xdp-filter";
@@ -390,7 +390,7 @@ describe("blocklists", () => {
     expect(maps.blocked().map((b) => b.prefix)).toEqual(expect.arrayContaining(["2001:db8:1::7/128", "2001:db8:5::/48"]));
   });
 
-  const indexWord = (s16: number) => new DataView(maps.map("xdpf_index_v4").lookup(u32Key(s16))!.buffer).getUint32(0, true);
+  const indexWord = (s16: number, index: "xdpf_index_v4" | "xdpf_index_v6" = "xdpf_index_v4") => new DataView(maps.map(index).lookup(u32Key(s16))!.buffer).getUint32(0, true);
   const pageSlots = (page: number, slots: number[]) => {
     const v = maps.map("xdpf_pages_v4").lookup(u32Key(page))!;
     return slots.map((t) => new DataView(v.buffer).getUint16(2 * t, true));
@@ -509,6 +509,25 @@ describe("blocklists", () => {
     });
   });
 
+  test("IPv6 /16s get pages too, keeping the flag that sends a source to its /32's longer prefixes", () => {
+    maps.block("2001:db8:1::/48"); // longer than /32: the word's long flag
+    maps.block("2001:d00::/24");
+    maps.block("2001:db8::/29"); // a second length from /17 to /32 in 2001::/16: a page
+    const word = indexWord(0x2001, "xdpf_index_v6");
+    expect(word & XDPF_IX_PAGED).toBe(XDPF_IX_PAGED);
+    expect((word & XDPF_IX_LONG) >>> 0).toBe(XDPF_IX_LONG);
+    expect(maps.indexProblems()).toEqual([]);
+    expect(dropsBy(["2001:db8:1::5", "2001:db8:2::1", "2001:dc0::1", "2001:e00::1", "2001:cff::1"], v6)).toEqual({
+      verdicts: { "2001:db8:1::5": "XDPF_DROP_BLOCK_V6", "2001:db8:2::1": "XDPF_DROP_BLOCK_V6", "2001:dc0::1": "XDPF_DROP_BLOCK_V6", "2001:e00::1": "XDPF_PASS", "2001:cff::1": "XDPF_PASS" },
+      hits: { "2001:db8:1::/48": 1n, "2001:db8::/29": 1n, "2001:d00::/24": 1n },
+    });
+    // unblocking the /24, a page's cover, rewrites the index first: the /29 stays found
+    maps.unblock("2001:d00::/24");
+    expect(reasonOf(v6("2001:dc0::1"))).toBe("XDPF_PASS");
+    expect(reasonOf(v6("2001:dbf::1"))).toBe("XDPF_DROP_BLOCK_V6");
+    expect(maps.indexProblems()).toEqual([]);
+  });
+
   test("one small change holding a /24 and the /8 around it: the /24 is found first, and both drop", () => {
     maps.changeBlocklist(["10.1.2.0/24", "10.0.0.0/8", "2001:db8:1::/48", "2000::/4"], []);
     expect(maps.indexProblems()).toEqual([]);
@@ -549,7 +568,7 @@ describe("capacity", () => {
     const small = testPinRoot("capacity");
     const f = XdpFilter.load({ object: OBJECT, pinRoot: small, sizes: { v4: 300, v6: 300, rate: 1 } });
     try {
-      expect(f.maps.sizes()).toEqual({ v4: 300, v6: 300, rate: 1, pages: 19 });
+      expect(f.maps.sizes()).toEqual({ v4: 300, v6: 300, rate: 1, pagesV4: 19, pagesV6: 16 });
       // IPv6 /20s to /31s, which an index of /32s would multiply by up to 4 096, count once each.
       const list6 = Array.from({ length: 300 }, (_, i) => `${(0x2000 + i * 16).toString(16)}::/${20 + (i % 12)}`);
       const list4 = Array.from({ length: 300 }, (_, i) => `${10 + (i >> 8)}.${i & 255}.0.0/${16 + (i % 17)}`);
@@ -760,7 +779,7 @@ describe("pinned maps", () => {
       expect(second.maps.rateLimit()).toEqual({ pps: 100, burst: 10, v4Prefix: 32, v6Prefix: 56 });
       expect(run(ethernet(ipv4("203.0.113.6", V4_DST, icmp())), second).reason).toBe("XDPF_DROP_BLOCK_V4");
       expect(second.maps.counters().XDPF_DROP_BLOCK_V4.packets).toBe(dropsBefore + 2n);
-      expect(Object.keys(second.pins()).sort()).toEqual(["xdpf_block_v4", "xdpf_block_v6", "xdpf_config", "xdpf_index_v4", "xdpf_index_v6", "xdpf_long_v6", "xdpf_pages_v4", "xdpf_port_deny", "xdpf_rate", "xdpf_stats"]);
+      expect(Object.keys(second.pins()).sort()).toEqual(["xdpf_block_v4", "xdpf_block_v6", "xdpf_config", "xdpf_index_v4", "xdpf_index_v6", "xdpf_long_v6", "xdpf_pages_v4", "xdpf_pages_v6", "xdpf_port_deny", "xdpf_rate", "xdpf_stats"]);
     } finally {
       second.close();
     }

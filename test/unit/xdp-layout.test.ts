@@ -130,7 +130,9 @@ describe("layout.ts mirrors bpf/xdp_filter.h", () => {
     expect(define("XDPF_IX_PAGED")).toBe(XDPF_IX_PAGED);
     expect(define("XDPF_PAGE_SLOTS")).toBe(XDPF_PAGE_SLOTS);
     expect(define("XDPF_PAGES_DEFAULT")).toBe(maps.xdpf_pages_v4.maxEntries);
-    expect(define("XDPF_PAGES_DEFAULT")).toBe(pagesFor(XDPF_CAPACITY_DEFAULT));
+    expect(define("XDPF_PAGES_DEFAULT")).toBe(pagesFor(4, XDPF_CAPACITY_DEFAULT));
+    expect(define("XDPF_PAGES_V6_DEFAULT")).toBe(maps.xdpf_pages_v6.maxEntries);
+    expect(define("XDPF_PAGES_V6_DEFAULT")).toBe(pagesFor(6, XDPF_CAPACITY_DEFAULT));
     expect(define("XDPF_PG_INSIDE")).toBe(XDPF_PG_INSIDE);
     expect(define("XDPF_PG_COVER_SHIFT")).toBe(XDPF_PG_COVER_SHIFT);
     expect(define("XDPF_PG_COVER")).toBe(XDPF_PG_COVER);

@@ -168,7 +168,7 @@ export const XDPFilterSpec = Type.Object(
     capacity: Type.Optional(
       Type.Object(
         { ipv4: XdpCapacity("IPv4"), ipv6: XdpCapacity("IPv6") },
-        { additionalProperties: false, description: "how many prefixes each family's list holds; kernel memory: about 80 bytes per prefix held, plus 48 bytes (IPv4: hash buckets and pages) or 32 (IPv6) per unit of capacity" },
+        { additionalProperties: false, description: "how many prefixes each family's list holds; kernel memory: about 80 bytes per prefix held, plus 48 bytes (IPv4: hash buckets and pages) or 40 (IPv6) per unit of capacity" },
       ),
     ),
     nodeSelector: NodeSelector,

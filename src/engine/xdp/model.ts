@@ -15,7 +15,7 @@ import type { LoadedObject } from "../../api/load";
 import type { ConfigObject } from "../../api/kinds";
 import { NetworkIndex, type InterfaceInfo } from "../../api/network-index";
 import { XDP_CAPACITY_DEFAULT, XDP_RATE_SOURCES_DEFAULT, type XDPFilterT } from "../../api/schema/security";
-import { pagesFor, type MapSizes, type RateLimit } from "../../bpf/layout";
+import { sizesFor, type MapSizes, type RateLimit } from "../../bpf/layout";
 import type { XdpMode, XdpModeRequest } from "../../bpf/xdp";
 
 export const PROGRAM_NAME = "xdp_filter";
@@ -131,12 +131,7 @@ export function desiredXdp(objects: LoadedObject<ConfigObject>[], idx = new Netw
         blocklist: [...new Set((s.blocklist ?? []).map((c) => formatPrefix(network(parsePrefix(c)!))))],
         ports: [...new Set((s.denyPorts ?? []).map((p) => `${p.protocol}/${p.port}`))],
         rate: r ? { pps: r.packetsPerSecond, burst: r.burst, v4Prefix: r.v4PrefixLength ?? 32, v6Prefix: r.v6PrefixLength ?? 64 } : null,
-        sizes: {
-          v4: s.capacity?.ipv4 ?? XDP_CAPACITY_DEFAULT,
-          v6: s.capacity?.ipv6 ?? XDP_CAPACITY_DEFAULT,
-          rate: r ? (r.trackedSources ?? XDP_RATE_SOURCES_DEFAULT) : 1,
-          pages: pagesFor(s.capacity?.ipv4 ?? XDP_CAPACITY_DEFAULT),
-        },
+        sizes: sizesFor(s.capacity?.ipv4 ?? XDP_CAPACITY_DEFAULT, s.capacity?.ipv6 ?? XDP_CAPACITY_DEFAULT, r ? (r.trackedSources ?? XDP_RATE_SOURCES_DEFAULT) : 1),
       };
     }),
   };
