@@ -487,17 +487,18 @@ export function worstMix6(best: Prefix6[], defaults: Prefix6[], rand: () => numb
 
 /**
  * For the lengths sweep: one /16 per count k in `counts` (10.k.0.0/16), holding k nested
- * prefixes of lengths 32, 31, … at its top end, and a source at its bottom none covers — so
- * fos1 looks up k lengths to pass it.
+ * prefixes of lengths 32, 31, …, 25 at its top end, all in its last /24, and a source in that
+ * /24 (10.k.255.1) none covers — so fos1 looks up k lengths to pass it, whether the /16 has a
+ * page (which names the lengths inside the source's /24) or not.
  */
 export function sweep4(counts: number[]): { prefixes: Prefix4[]; sources: { lengths: number; source: number }[] } {
   const prefixes: Prefix4[] = [];
   const sources: { lengths: number; source: number }[] = [];
   for (const k of counts) {
-    if (k > 16) throw new Error(`sweep4: a /16 names at most 16 lengths above /16, not ${k}`);
+    if (k > 8) throw new Error(`sweep4: a /24 holds at most 8 lengths above /24, not ${k}`);
     const slot = ((10 << 24) | (k << 16)) >>> 0;
     for (let i = 0; i < k; i++) prefixes.push({ addr: (slot + 65536 - 2 ** i) >>> 0, len: 32 - i });
-    sources.push({ lengths: k, source: (slot + 1) >>> 0 });
+    sources.push({ lengths: k, source: (slot + 0xff01) >>> 0 });
   }
   return { prefixes, sources };
 }

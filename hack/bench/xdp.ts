@@ -26,8 +26,8 @@
 //                     port maps)
 //    Its objects are the ones Debian ships (/usr/lib/<arch>/bpf, package libxdp1), loaded here
 //    with libbpf through src/bpf like fos1's. Beside them, an empty program: what test-run
-//    itself costs per packet; and the lengths sweep: fos1 passing an IPv4 source whose /16
-//    names k lengths (a filter of its own), which says what one length looked up costs.
+//    itself costs per packet; and the lengths sweep: fos1 passing an IPv4 source whose /24
+//    holds k lengths (a filter of its own), which says what one length looked up costs.
 // b. packets per second dropped: a veth pair between two network namespaces; a generator
 //    (hack/bench/xdp-generator.ts: a tc clone loop on two more veths, each copy stamped and
 //    redirected by XDP into the pair, so the receiver gets XDP frames through ndo_xdp_xmit)
@@ -64,7 +64,7 @@ import { formatIp, parseIp, parsePrefix } from "../../src/api/ip";
 import { loadConfigText } from "../../src/api/load";
 import { libbpfVersion } from "../../src/bpf/libbpf";
 import { BpfObject, type BpfProgram } from "../../src/bpf/object";
-import { decodeCounter, DEFAULT_SIZES, layoutMismatches, pagesFor, MAP_NAMES, Reason, REASONS, u32Key, XDPF_CAPACITY_DEFAULT, XDPF_CAPACITY_MAX, type MapSizes } from "../../src/bpf/layout";
+import { decodeCounter, DEFAULT_SIZES, layoutMismatches, sizesFor, MAP_NAMES, Reason, REASONS, u32Key, XDPF_CAPACITY_DEFAULT, XDPF_CAPACITY_MAX, type MapSizes } from "../../src/bpf/layout";
 import { XdpFilter } from "../../src/bpf/xdp-filter";
 import { Btf } from "../../src/bpf/btf";
 import { ensureBpffsDir } from "../../src/bpf/bpffs";
@@ -120,8 +120,8 @@ const DST6 = "2001:db8::2";
 const SEED = 20261125;
 /** The packet-rate test draws its sources from at least this many blocked addresses at every size. */
 const POOL_MIN = 65_536;
-/** The lengths sweep: /16s naming this many lengths. */
-const SWEEP = [0, 1, 2, 4, 8, 16];
+/** The lengths sweep: /24s holding this many lengths. */
+const SWEEP = [0, 1, 2, 4, 8];
 
 /** fos1's capacity per family for a list of n prefixes: the default up to it, else the next power of two (the kernel rounds a hash's buckets up to one anyway). */
 function capacityFor(n: number): number {
@@ -703,7 +703,7 @@ async function runAll(): Promise<Raw> {
   // c. Memory of the filters that are loaded for nothing else.
   const memory = [
     memoryCase(fos1Object, "defaultConfig", defaults, DEFAULT_SIZES),
-    memoryCase(fos1Object, "emptyAtLargest", [], { v4: capacityFor(largest), v6: capacityFor(largest), rate: DEFAULT_SIZES.rate, pagesV4: pagesFor(4, capacityFor(largest)), pagesV6: pagesFor(6, capacityFor(largest)) }),
+    memoryCase(fos1Object, "emptyAtLargest", [], sizesFor(capacityFor(largest), capacityFor(largest), DEFAULT_SIZES.rate)),
   ];
   console.log(`xdp: memory ${memory.map((m) => `${m.what} ${(m.memory / 2 ** 20).toFixed(1)} MiB`).join(", ")}`);
 
@@ -1086,7 +1086,7 @@ ${nsTable(4)}
 
 ${nsTable(6)}
 
-**Where fos1's time goes**: passing an IPv4 source whose /16 names k lengths (a filter holding only such /16s, the same
+**Where fos1's time goes**: passing an IPv4 source whose /24 holds prefixes of k lengths (a filter holding only such /16s, the same
 test-run, medians) takes ${sweepMed.map((s) => `${s.ns} ns at k = ${s.k}`).join(", ")}: about ${slope.toFixed(1)} ns per length looked up (least squares),
 one kernel hash lookup each; xdp-filter passes in ${xdpPass} ns whatever it holds (two hash lookups: destination, then source). fos1 passes
 as fast as xdp-filter or faster ${breakEven.length === 0 ? "at none of these k" : breakEven.length === 1 ? `only at k = ${breakEven[0]!.k}` : `up to k = ${breakEven.at(-1)!.k}`}.

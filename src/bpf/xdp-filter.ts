@@ -610,7 +610,7 @@ function longValue(bits: LongBits): Uint8Array {
 }
 
 /** Throws, saying what is allowed, for sizes the maps cannot be loaded with. */
-export function checkSizes(sizes: MapSizes): void {
+function checkSizes(sizes: MapSizes): void {
   for (const [what, n] of Object.entries(sizes))
     if (!Number.isInteger(n) || n < 1 || n > XDPF_CAPACITY_MAX) throw new BpfError("size the filter's maps", 0, `${what}: ${n} entries; allowed: 1 to ${XDPF_CAPACITY_MAX}`);
 }

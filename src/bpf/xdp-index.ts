@@ -51,29 +51,22 @@ export interface Index {
   groups: Map<number, { word: number; len: number }[]>;
 }
 
-export const pageCover = (e: number) => (e & XDPF_PG_COVER) >>> XDPF_PG_COVER_SHIFT;
+const pageCover = (e: number) => (e & XDPF_PG_COVER) >>> XDPF_PG_COVER_SHIFT;
 
 /** The page of a /16 holding these prefixes (each of length 17..32, inside the /16). */
 export function pageOf(members: { word: number; len: number }[]): Uint16Array {
   const page = new Uint16Array(XDPF_PAGE_SLOTS);
-  for (const { word, len } of members) {
-    const s24 = (word >>> 8) & 0xff;
-    if (len > 24) page[s24]! |= 1 << (32 - len);
-    else
-      for (let t = s24; t < s24 + 2 ** (24 - len); t++)
-        if (pageCover(page[t]!) < len - 16) page[t] = (page[t]! & XDPF_PG_INSIDE) | ((len - 16) << XDPF_PG_COVER_SHIFT);
-  }
+  for (const { word, len } of members) addToPage(page, word, len);
   return page;
 }
 
-/** Adds one prefix of length 17..32 to a page. */
+/** Adds one prefix of length 17..32 to a page: a bit inside its /24, or the cover of its /24s where no longer one is. */
 export function addToPage(page: Uint16Array, word: number, len: number): void {
-  const fresh = pageOf([{ word, len }]);
-  for (let t = 0; t < XDPF_PAGE_SLOTS; t++) {
-    const e = fresh[t]!;
-    if (!e) continue;
-    page[t] = ((page[t]! | e) & XDPF_PG_INSIDE) | (pageCover(e) > pageCover(page[t]!) ? e & XDPF_PG_COVER : page[t]! & XDPF_PG_COVER);
-  }
+  const s24 = (word >>> 8) & 0xff;
+  if (len > 24) page[s24]! |= 1 << (32 - len);
+  else
+    for (let t = s24; t < s24 + 2 ** (24 - len); t++)
+      if (pageCover(page[t]!) < len - 16) page[t] = (page[t]! & XDPF_PG_INSIDE) | ((len - 16) << XDPF_PG_COVER_SHIFT);
 }
 
 /** How many lengths a /16 word names (what a source in it would cost without a page). */

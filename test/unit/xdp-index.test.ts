@@ -307,7 +307,7 @@ describe("indexWrites: from the index in the maps to the list's", () => {
   });
 });
 
-describe("IPv4 pages: a crowded /16 says per /24 what can hold the source", () => {
+describe("pages: a crowded /16 says per /24 what can hold the source", () => {
   const members = (...cidrs: string[]) => cidrs.map((c) => column(parse(c)));
   const slot = (cover24: number, ...inside: number[]) => (cover24 << XDPF_PG_COVER_SHIFT) | inside.reduce((b, n) => b | (1 << (32 - n)), 0);
 
@@ -361,5 +361,18 @@ describe("IPv4 pages: a crowded /16 says per /24 what can hold the source", () =
     const broken = { ...maps, pages: new Map([...maps.pages].map(([n, p]) => [n, p.slice()])) };
     broken.pages.get(0)![6] = 0;
     expect(indexGaps(after, broken)).toEqual({ slots: 1, long: 0 });
+  });
+
+  test("an IPv6 word that names a page keeps its long flag, and a paged word without it is a gap", () => {
+    const want = ix6("2001:d00::/24", "2001:db8::/29", "2001:db8:1::/48");
+    const maps = ix6();
+    const w = indexWrites(want, maps, 4);
+    expect(new Map(w.slots).get(0x2001)).toBe(u32(XDPF_IX_PAGED | XDPF_IX_LONG | 0));
+    for (const [n, page] of w.pages) maps.pages.set(n, page.slice());
+    for (const [top, bits] of w.longPuts) maps.long.set(top, [...bits]);
+    for (const [s, word] of w.slots) maps.slots[s] = word;
+    expect(indexGaps(want, maps)).toEqual({ slots: 0, long: 0 });
+    maps.slots[0x2001] = u32(maps.slots[0x2001]! & ~XDPF_IX_LONG);
+    expect(indexGaps(want, maps)).toEqual({ slots: 1, long: 0 });
   });
 });

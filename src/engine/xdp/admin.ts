@@ -110,7 +110,7 @@ const familyOf = (prefix: string) => parseNetwork(prefix).family;
  * Dynamic blocks in the order they make room: the IDS's before the operator's, the oldest
  * first. The IDS never evicts the operator's blocks: forged alerts must not be able to lift them.
  */
-export function evictionOrder(entries: DynamicEntry[], forIds: boolean): DynamicEntry[] {
+function evictionOrder(entries: DynamicEntry[], forIds: boolean): DynamicEntry[] {
   return entries
     .filter((e) => !forIds || e.origin === "ids")
     .sort(yieldOrder);

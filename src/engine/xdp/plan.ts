@@ -48,7 +48,7 @@ type Dynamic = ObservedXdp["dynamic"][number];
  * they do not all fit, the IDS's yield before the operator's, and the oldest first. The static
  * list itself always fits (validation holds it to the capacity).
  */
-export function dynamicThatFits(dynamic: Dynamic[], blocklist: string[], sizes: MapSizes): { fits: Dynamic[]; left: Dynamic[] } {
+function dynamicThatFits(dynamic: Dynamic[], blocklist: string[], sizes: MapSizes): { fits: Dynamic[]; left: Dynamic[] } {
   const familyOf = (p: string) => parsePrefix(p)!.family;
   const fits: Dynamic[] = [];
   const left: Dynamic[] = [];
