@@ -160,8 +160,11 @@ describe("fos1 ids run against the fake API server", () => {
       });
       // By default only alerts on TCP flows past their handshake block: 203.0.113.7's SYNs and 192.0.2.200's alert could be forged.
       expect(denied).toEqual(["198.51.100.99/32", "2001:db8:bad::17/128"]);
-      const metrics = samples(await (await fetch(new URL("/metrics", url))).text());
-      expect(value(metrics, "fos1_ids_blocks_total", { sink: "cilium" })).toBe(2);
+      // The fake API server holds the policy before fos1 has the answer and counts the blocks.
+      const metrics = await eventually("the blocks counted", async () => {
+        const m = samples(await (await fetch(new URL("/metrics", url))).text());
+        return value(m, "fos1_ids_blocks_total", { sink: "cilium" }) === 2 ? m : undefined;
+      });
       expect(value(metrics, "fos1_ids_alerts_skipped_total", { reason: "category" })).toBe(3);
       await eventually("the node's alert read", async () => value(samples(await (await fetch(new URL("/metrics", url))).text()), "fos1_ids_alerts_skipped_total", { reason: "allowlisted" }) === 3);
       expect(value(metrics, "fos1_ids_allowlist_entries", { class: "cluster_node" })).toBe(1);
