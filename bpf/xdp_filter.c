@@ -504,6 +504,35 @@ static __always_inline __u32 read_page(struct probe *p, void *pages, __u32 slot,
 	return slot & (XDPF_IX_COVER | XDPF_IX_LONG);
 }
 
+/*
+ * The prefixes a /32's entry holds in its slots, longest first: 1, counted on the first that
+ * covers the source (bytes 4..15 of the source masked to its length, word by word).
+ */
+static __always_inline int inline_hit(const struct probe *p, struct xdpf_long_v6 *lg)
+{
+	struct xdpf_long_slot *s;
+	__u32 w[3], len;
+	int i, j;
+
+#pragma unroll
+	for (i = 0; i < XDPF_LONG_INLINE; i++) {
+		s = &lg->slot[i];
+		len = s->prefixlen;
+		if (!len)
+			return 0;
+		__builtin_memcpy(w, s->addr, 12);
+#pragma unroll
+		for (j = 0; j < 3; j++)
+			if (mask_be32(p->addr[j + 1], (int)len - 32 * (j + 1)) != w[j])
+				break;
+		if (j == 3) {
+			__sync_fetch_and_add(&s->packets, 1);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static __always_inline int blocked_v4(__be32 saddr)
 {
 	__u32 a = bpf_ntohl(saddr);
@@ -527,7 +556,7 @@ static __always_inline int blocked_v6(const struct in6_addr *saddr)
 	__u32 top = bpf_ntohl(saddr->in6_u.u6_addr32[0]);
 	__u32 s16 = top >> 16;
 	struct xdpf_index_slot *ix = bpf_map_lookup_elem(&xdpf_index_v6, &s16);
-	const struct xdpf_long_v6 *lg;
+	struct xdpf_long_v6 *lg;
 	struct probe p = {};
 	__u32 slot;
 
@@ -541,7 +570,10 @@ static __always_inline int blocked_v6(const struct in6_addr *saddr)
 	p.addr[3] = saddr->in6_u.u6_addr32[3];
 	if (slot & XDPF_IX_LONG) {
 		lg = bpf_map_lookup_elem(&xdpf_long_v6, &top);
-		if (lg) {
+		if (lg && lg->slot[0].prefixlen) {
+			if (inline_hit(&p, lg))
+				return 1;
+		} else if (lg) {
 			p.w_hi = lg->longer_hi[0] | (__u64)lg->longer_hi[1] << 32;
 			p.w_lo = lg->longer_lo;
 		}

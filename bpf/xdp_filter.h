@@ -145,12 +145,32 @@ struct xdpf_page {
 	__u16 slot[XDPF_PAGE_SLOTS];	/* by the source's third byte: XDPF_PG_* */
 };
 
-/* xdpf_long_v6 (BPF_MAP_TYPE_HASH keyed by the /32, a source's first 32 bits in host byte
- * order): the lengths above 32 of the blocked prefixes inside the /32.
+/*
+ * xdpf_long_v6 (BPF_MAP_TYPE_HASH keyed by the /32, a source's first 32 bits in host byte
+ * order): the blocked prefixes longer than /32 inside the /32. Up to XDPF_LONG_INLINE of them
+ * are held in the entry itself, longest first (slot[0].prefixlen != 0): the one lookup of the
+ * /32 then says whether a prefix longer than /32 covers the source, and which, and the drop is
+ * counted in its slot, not in xdpf_block_v6 (fos1 adds the two when it reports a prefix's
+ * count). A /32 holding more has their lengths in longer_lo / longer_hi instead (the slots
+ * empty), each looked up in xdpf_block_v6.
+ *
+ * A slot is a verdict, unlike a length bit: fos1 takes a prefix out of its /32's slots before it
+ * takes it out of the list (as it does a cover), and fos1 folds a slot's count into the
+ * prefix's list entry whenever it rewrites the /32's entry.
  */
+#define XDPF_LONG_INLINE 4
+
+struct xdpf_long_slot {
+	__u32 prefixlen;	/* 33..128; 0: this slot and those after it are empty */
+	__u8 addr[12];		/* the prefix's bytes 4..15, network byte order, host bits zero */
+	__u64 packets;		/* dropped by this prefix while it is held here */
+};
+
 struct xdpf_long_v6 {
 	__u32 longer_lo;	/* bit i: length 64 - i (33..64) */
 	__u32 longer_hi[2];	/* bit i of [0]: length 128 - i (97..128); of [1]: 96 - i (65..96) */
+	__u32 pad;		/* 0 */
+	struct xdpf_long_slot slot[XDPF_LONG_INLINE];
 };
 
 /* xdpf_port_deny (BPF_MAP_TYPE_HASH): destination ports to drop. */

@@ -15,6 +15,7 @@
 // space, and one /16 per family holding many lengths, where the probed sources lie. Lookup4/6
 // model fos1's program (bpf/xdp_filter.c): which hash lookups a source costs it.
 import { seededRandom } from "../../test/helpers/seeded-random";
+import { XDPF_LONG_INLINE } from "../../src/bpf/layout";
 
 export interface Prefix4 {
   /** Network address as an unsigned 32-bit number. */
@@ -314,16 +315,17 @@ export class Lookup4 {
 
 /**
  * As Lookup4, and for a /16 holding prefixes longer than /32, first one lookup of the
- * source's /32 in xdpf_long_v6 (whether or not it has an entry), then the lengths above 32 it
- * names, longest first.
+ * source's /32 in xdpf_long_v6 (whether or not it has an entry): when the /32 holds at most
+ * XDPF_LONG_INLINE of them, the entry holds them and that lookup alone finds the source's;
+ * otherwise one more for each length above 32 the entry names, longest first.
  */
 export class Lookup6 {
   private readonly nets = new Map<number, Set<bigint>>();
   private readonly short = new ShortLengths();
   /** /16s holding prefixes longer than /32. */
   private readonly longSlots = new Set<number>();
-  /** /32 → its lengths above 32. */
-  private readonly long = new Map<number, Set<number>>();
+  /** /32 → its prefixes longer than /32, as length → networks. */
+  private readonly long = new Map<number, Map<number, Set<bigint>>>();
 
   constructor(prefixes: Prefix6[]) {
     for (const p of prefixes) this.add(p);
@@ -337,8 +339,8 @@ export class Lookup6 {
     if (p.len > 32) {
       this.longSlots.add(top >>> 16);
       let l = this.long.get(top);
-      if (!l) this.long.set(top, (l = new Set()));
-      l.add(p.len);
+      if (!l) this.long.set(top, (l = new Map()));
+      l.set(p.len, (l.get(p.len) ?? new Set()).add(net6(p.addr, p.len)));
     } else if (p.len > 16) this.short.add(top, p.len);
   }
 
@@ -352,7 +354,12 @@ export class Lookup6 {
     let lookups = 0;
     if (this.longSlots.has(top >>> 16)) {
       lookups++;
-      lens.push(...[...(this.long.get(top) ?? [])].sort((x, y) => y - x));
+      const held = this.long.get(top) ?? new Map<number, Set<bigint>>();
+      const longest = [...held.keys()].sort((x, y) => y - x);
+      if ([...held.values()].reduce((n, nets) => n + nets.size, 0) <= XDPF_LONG_INLINE) {
+        const hit = longest.find((len) => this.has(len, a));
+        if (hit !== undefined) return { lookups, hit };
+      } else lens.push(...longest);
     }
     lens.push(...this.short.lengths(top, (len) => this.has(len, a)));
     for (const len of lens) {

@@ -3,6 +3,7 @@
 // header is the one definition; layoutMismatches() compares this mirror with an object's BTF,
 // and the filter refuses an object that disagrees (xdp-filter.ts).
 import type { Btf } from "./btf";
+import type { LongEntry } from "./xdp-index";
 import { MapType } from "./maps";
 import { bits, formatIp, network, parsePrefix, type Family, type Prefix } from "../api/ip";
 
@@ -23,6 +24,7 @@ export const XDPF_PAGES_V6_DEFAULT = 1024;
 export const XDPF_PG_INSIDE = 0xff;
 export const XDPF_PG_COVER_SHIFT = 8;
 export const XDPF_PG_COVER = 0x1f00;
+export const XDPF_LONG_INLINE = 4;
 export const XDPF_PORT_DENY_MAX = 1024;
 export const XDPF_RATE_DEFAULT = 65536;
 /** xdpf_config.flags */
@@ -67,7 +69,8 @@ export const structs = {
   xdpf_hits: { size: 8, fields: { packets: f(0, 8) } },
   xdpf_index_slot: { size: 4, fields: { bits: f(0, 4) } },
   xdpf_page: { size: 2 * XDPF_PAGE_SLOTS, fields: { slot: f(0, 2 * XDPF_PAGE_SLOTS) } },
-  xdpf_long_v6: { size: 12, fields: { longer_lo: f(0, 4), longer_hi: f(4, 8) } },
+  xdpf_long_slot: { size: 24, fields: { prefixlen: f(0, 4), addr: f(4, 12), packets: f(16, 8) } },
+  xdpf_long_v6: { size: 16 + 24 * XDPF_LONG_INLINE, fields: { longer_lo: f(0, 4), longer_hi: f(4, 8), pad: f(12, 4), slot: f(16, 24 * XDPF_LONG_INLINE) } },
   xdpf_port_key: { size: 4, fields: { port: f(0, 2), proto: f(2, 1), pad: f(3, 1) } },
   xdpf_config: {
     size: 32,
@@ -231,6 +234,50 @@ export function encodeHits(packets: bigint): Uint8Array {
 
 export function decodeHits(value: Uint8Array): bigint {
   return view(value).getBigUint64(structs.xdpf_hits.fields.packets.offset, true);
+}
+
+/** struct xdpf_long_v6's bytes. */
+export function encodeLong(entry: LongEntry): Uint8Array {
+  const s = structs.xdpf_long_v6.fields;
+  const out = new Uint8Array(structs.xdpf_long_v6.size);
+  const v = view(out);
+  v.setUint32(s.longer_lo.offset, entry.bits[0], true);
+  v.setUint32(s.longer_hi.offset, entry.bits[1], true);
+  v.setUint32(s.longer_hi.offset + 4, entry.bits[2], true);
+  entry.slots.forEach((slot, i) => {
+    const at = s.slot.offset + i * structs.xdpf_long_slot.size;
+    const f = structs.xdpf_long_slot.fields;
+    v.setUint32(at + f.prefixlen.offset, slot.len, true);
+    slot.rest.forEach((w, j) => v.setUint32(at + f.addr.offset + 4 * j, w, true));
+    v.setBigUint64(at + f.packets.offset, slot.packets, true);
+  });
+  return out;
+}
+
+export function decodeLong(value: Uint8Array): LongEntry {
+  const s = structs.xdpf_long_v6.fields;
+  const f = structs.xdpf_long_slot.fields;
+  const v = view(value);
+  const slots: LongEntry["slots"] = [];
+  for (let i = 0; i < XDPF_LONG_INLINE; i++) {
+    const at = s.slot.offset + i * structs.xdpf_long_slot.size;
+    const len = v.getUint32(at + f.prefixlen.offset, true);
+    if (!len) break;
+    const w = (j: number) => v.getUint32(at + f.addr.offset + 4 * j, true);
+    slots.push({ len, rest: [w(0), w(1), w(2)], packets: v.getBigUint64(at + f.packets.offset, true) });
+  }
+  return { bits: [v.getUint32(s.longer_lo.offset, true), v.getUint32(s.longer_hi.offset, true), v.getUint32(s.longer_hi.offset + 4, true)], slots };
+}
+
+/** The blocklist key of the IPv6 prefix held in a slot of the /32 `top` (host byte order). */
+export function slotPrefixKey(top: number, slot: LongEntry["slots"][number]): Uint8Array {
+  const s = structs.xdpf_prefix_v6.fields;
+  const out = new Uint8Array(structs.xdpf_prefix_v6.size);
+  const v = view(out);
+  v.setUint32(s.prefixlen.offset, slot.len, true);
+  v.setUint32(s.addr.offset, top, false);
+  slot.rest.forEach((w, j) => v.setUint32(s.addr.offset + 4 + 4 * j, w, true));
+  return out;
 }
 
 export const IPPROTO = { tcp: 6, udp: 17 } as const;

@@ -19,6 +19,7 @@ import {
   decodeConfig,
   decodeCounter,
   decodeHits,
+  decodeLong,
   decodePortKey,
   decodePrefixKey,
   decodeRateEntry,
@@ -26,6 +27,7 @@ import {
   EMPTY_CONFIG,
   encodeConfig,
   encodeHits,
+  encodeLong,
   encodePortKey,
   encodePrefixKey,
   keySize,
@@ -40,6 +42,7 @@ import {
   valueSize,
   DEFAULT_SIZES,
   sizesFor,
+  slotPrefixKey,
   XDPF_CAPACITY_MAX,
   XDPF_F_PORTS,
   XDPF_INDEX_SLOTS,
@@ -56,7 +59,7 @@ import {
   type RateLimit,
   type ReasonName,
 } from "./layout";
-import { addLong, addToPage, computeIndex, crowds, indexGaps, indexWrites, longerBit, raiseCover, type Index, type LongBits, type Prefixes } from "./xdp-index";
+import { addToLong, addToPage, computeIndex, crowds, indexGaps, indexWrites, longerBit, raiseCover, removeFromLong, type Index, type LongEntry, type Prefixes } from "./xdp-index";
 import { formatPrefix, type Family, type Prefix } from "../api/ip";
 
 export const DEFAULT_PIN_ROOT = "/sys/fs/bpf/fos1";
@@ -221,15 +224,23 @@ export class XdpFilterMaps {
     return this.m.xdpf_block_v4.dump().count + this.m.xdpf_block_v6.dump().count;
   }
 
-  /** Blocked prefixes with the packets each has dropped, IPv4 first. */
+  /**
+   * Blocked prefixes with the packets each has dropped, IPv4 first: its list entry's count,
+   * plus its slot's while its /32's entry holds it (IPv6, longer than /32).
+   */
   blocked(lists: Lists = this.dumpLists()): { prefix: string; packets: bigint }[] {
+    const inSlots = new Map<string, bigint>();
+    for (const [top, entry] of this.readLong()) for (const slot of entry.slots) if (slot.packets) inSlots.set(keyString(slotPrefixKey(top, slot)), slot.packets);
     const out: { prefix: string; packets: bigint }[] = [];
     for (const family of [4, 6] as const) {
       const { count, keys, values } = lists[family];
       const ks = this.list(family).info.keySize;
       const vs = this.list(family).info.valueSize;
-      for (let i = 0; i < count; i++)
-        out.push({ prefix: formatPrefix(decodePrefixKey(family, keys.subarray(i * ks, (i + 1) * ks))), packets: decodeHits(values.subarray(i * vs, (i + 1) * vs)) });
+      for (let i = 0; i < count; i++) {
+        const key = keys.subarray(i * ks, (i + 1) * ks);
+        const packets = decodeHits(values.subarray(i * vs, (i + 1) * vs)) + (family === 6 && inSlots.size ? (inSlots.get(keyString(key)) ?? 0n) : 0n);
+        out.push({ prefix: formatPrefix(decodePrefixKey(family, key)), packets });
+      }
     }
     return out;
   }
@@ -320,8 +331,11 @@ export class XdpFilterMaps {
     const removedKeys = removes.map((r) => encodePrefixKey(r.p));
     if (removes.some((r) => r.p.len <= EXCLUSIVE_UP_TO)) this.writeIndex(family, columns(list.dump().keys, ks, removedKeys));
     let now: { count: number; keys: Uint8Array } | null = null;
-    if (few) removes.forEach((r, i) => list.delete(removedKeys[i]!) && out.removed.push(r.text));
-    else {
+    if (few) {
+      const gone = removes.flatMap((r, i) => (list.delete(removedKeys[i]!) ? [i] : []));
+      out.removed.push(...gone.map((i) => removes[i]!.text));
+      if (family === 6) this.removeFromSlots(columns(concatBytes(gone.map((i) => removedKeys[i]!)), ks, []));
+    } else {
       const listed = list.dump();
       const have = new Set<string>();
       for (let i = 0; i < listed.count; i++) have.add(keyString(listed.keys.subarray(i * ks, (i + 1) * ks)));
@@ -404,13 +418,7 @@ export class XdpFilterMaps {
     const keys = new DataView(now.keys.buffer, now.keys.byteOffset, now.keys.byteLength);
     const values = new DataView(now.values.buffer, now.values.byteOffset, now.values.byteLength);
     for (let i = 0; i < now.count; i++) slots[keys.getUint32(i * 4, true)] = values.getUint32(i * 4, true);
-    const long = new Map<number, LongBits>();
-    if (family === 6) {
-      const l = this.m.xdpf_long_v6.dump();
-      const lk = new DataView(l.keys.buffer, l.keys.byteOffset, l.keys.byteLength);
-      const lv = new DataView(l.values.buffer, l.values.byteOffset, l.values.byteLength);
-      for (let i = 0; i < l.count; i++) long.set(lk.getUint32(i * 4, true), [lv.getUint32(i * 12, true), lv.getUint32(i * 12 + 4, true), lv.getUint32(i * 12 + 8, true)]);
-    }
+    const long = family === 6 ? this.readLong() : new Map<number, LongEntry>();
     const pages = new Map<number, Uint16Array>();
     const named = new Set<number>();
     for (const w of slots) if (w & XDPF_IX_PAGED) named.add(w & XDPF_IX_LONGER);
@@ -425,12 +433,68 @@ export class XdpFilterMaps {
     return { slots, long, pages, groups: new Map() };
   }
 
+  /** xdpf_long_v6's entries by /32. */
+  private readLong(): Map<number, LongEntry> {
+    const long = new Map<number, LongEntry>();
+    const l = this.m.xdpf_long_v6.dump();
+    const lk = new DataView(l.keys.buffer, l.keys.byteOffset, l.keys.byteLength);
+    const vs = this.m.xdpf_long_v6.bufferSize;
+    for (let i = 0; i < l.count; i++) long.set(lk.getUint32(i * 4, true), decodeLong(l.values.subarray(i * vs, (i + 1) * vs)));
+    return long;
+  }
+
+  /** One /32's entry as the map holds it, or undefined. */
+  private longEntry(top: number): LongEntry | undefined {
+    const v = this.m.xdpf_long_v6.lookup(u32Key(top));
+    return v ? decodeLong(v) : undefined;
+  }
+
+  /**
+   * Writes /32 entries (null: delete), then adds what the slots they replace had counted to
+   * their prefixes' list entries, so a prefix's count survives its entry being rewritten (less
+   * what the program counted between the read of `before` and the write).
+   */
+  private writeLong(writes: [number, LongEntry | null][], before: (top: number) => LongEntry | undefined): void {
+    const long = this.m.xdpf_long_v6;
+    const deletes = writes.filter(([, e]) => !e).map(([top]) => top);
+    if (deletes.length) long.deleteBatch(concatBytes(deletes.map(u32Key)), deletes.length);
+    this.writeWords(long, writes.flatMap(([top, e]) => (e ? [[top, encodeLong(e)] as [number, Uint8Array]] : [])));
+    const list = this.m.xdpf_block_v6;
+    for (const [top] of writes)
+      for (const slot of before(top)?.slots ?? []) {
+        if (!slot.packets) continue;
+        const key = slotPrefixKey(top, slot);
+        const v = list.lookup(key);
+        if (v) list.update(key, encodeHits(decodeHits(v) + slot.packets), "EXIST");
+      }
+  }
+
+  /** Takes unlisted IPv6 prefixes out of their /32's slots (a slot drops whatever the list says). */
+  private removeFromSlots(p: Prefixes): void {
+    const byTop = new Map<number, LongEntry["slots"]>();
+    for (let i = 0; i < p.count; i++) {
+      if (p.len[i]! <= 32) continue;
+      const top = p.word[i]!;
+      const leaving = byTop.get(top) ?? [];
+      leaving.push({ len: p.len[i]!, rest: [p.rest![3 * i]!, p.rest![3 * i + 1]!, p.rest![3 * i + 2]!], packets: 0n });
+      byTop.set(top, leaving);
+    }
+    const before = new Map<number, LongEntry>();
+    const writes: [number, LongEntry | null][] = [];
+    for (const [top, leaving] of byTop) {
+      const entry = this.longEntry(top);
+      if (!entry?.slots.length) continue;
+      before.set(top, entry);
+      writes.push([top, removeFromLong(entry, leaving)]);
+    }
+    this.writeLong(writes, (top) => before.get(top));
+  }
+
   /** Brings the index to exactly that of the list `p`, writing only what differs (xdp-index.ts's order). */
   private writeIndex(family: Family, p: Prefixes): void {
-    const w = indexWrites(computeIndex(family, p), this.readIndex(family), this.pages(family).info.maxEntries);
-    const long = this.m.xdpf_long_v6;
-    if (w.longDeletes.length) long.deleteBatch(concatBytes(w.longDeletes.map(u32Key)), w.longDeletes.length);
-    this.writeWords(long, w.longPuts.map(([top, bits]) => [top, longValue(bits)]));
+    const actual = this.readIndex(family);
+    const w = indexWrites(computeIndex(family, p), actual, this.pages(family).info.maxEntries);
+    this.writeLong([...w.longDeletes.map((top) => [top, null] as [number, null]), ...w.longPuts], (top) => actual.long.get(top));
     this.writeWords(this.pages(family), w.pages.map(([n, page]) => [n, new Uint8Array(page.buffer, page.byteOffset, PAGE_BYTES)]));
     this.writeWords(this.index(family), w.slots.map(([s, word]) => [s, u32Key(word)]));
   }
@@ -453,7 +517,8 @@ export class XdpFilterMaps {
     const words = new Map<number, number>();
     const get = (s: number) => (all ? all[s]! : (words.get(s) ?? new DataView(index.lookup(u32Key(s))!.buffer).getUint32(0, true)));
     const set = (s: number, w: number) => (all ? (all[s] = w) : words.set(s, w));
-    const long = new Map<number, LongBits>();
+    const long = new Map<number, LongEntry>();
+    const longBefore = new Map<number, LongEntry | undefined>();
     const pageEdits = new Map<number, Uint16Array>();
     for (let i = 0; i < p.count; i++) {
       const len = p.len[i]!;
@@ -470,16 +535,15 @@ export class XdpFilterMaps {
         set(top >>> 16, (get(top >>> 16) | longerBit(len)) >>> 0);
       }
       else if (family === 6) {
-        const v = this.m.xdpf_long_v6.lookup(u32Key(top));
-        const bits: LongBits = long.get(top) ?? (v ? ([0, 4, 8].map((o) => new DataView(v.buffer).getUint32(o, true)) as LongBits) : [0, 0, 0]);
-        addLong(bits, len);
-        long.set(top, bits);
+        if (!longBefore.has(top)) longBefore.set(top, this.longEntry(top));
+        const slot = { len, rest: [p.rest![3 * i]!, p.rest![3 * i + 1]!, p.rest![3 * i + 2]!] as [number, number, number], packets: 0n };
+        long.set(top, addToLong(long.get(top) ?? longBefore.get(top), slot));
         set(top >>> 16, (get(top >>> 16) | XDPF_IX_LONG) >>> 0);
       }
     }
     if (all) for (let s = 0; s < XDPF_INDEX_SLOTS; s++) if (all[s] !== before![s]) words.set(s, all[s]!);
     // The /32 entries and pages before the words that send a lookup to them.
-    this.writeWords(this.m.xdpf_long_v6, [...long].map(([top, bits]) => [top, longValue(bits)]));
+    this.writeLong([...long], (top) => longBefore.get(top));
     this.writeWords(this.pages(family), [...pageEdits].map(([n, page]) => [n, new Uint8Array(page.buffer, page.byteOffset, PAGE_BYTES)]));
     this.writeWords(index, [...words].map(([s, w]) => [s, u32Key(w)]));
     return true;
@@ -503,7 +567,7 @@ export class XdpFilterMaps {
     for (const family of [4, 6] as const) {
       const gaps = indexGaps(computeIndex(family, columns(lists[family].keys, this.list(family).info.keySize, [])), this.readIndex(family));
       if (gaps.slots || gaps.long)
-        out.push(`the IPv${family} index misses ${gaps.slots} /16 word${gaps.slots === 1 ? "" : "s"}${family === 6 ? ` and ${gaps.long} /32 entr${gaps.long === 1 ? "y" : "ies"}` : ""} of listed prefixes`);
+        out.push(`the IPv${family} index is out of step with the list in ${gaps.slots} /16 word${gaps.slots === 1 ? "" : "s"}${family === 6 ? ` and ${gaps.long} /32 entr${gaps.long === 1 ? "y" : "ies"}` : ""}`);
     }
     return out;
   }
@@ -601,14 +665,6 @@ function failure(prefix: string, err: BpfError): BlocklistChange["failed"][numbe
   return err.errno === errnoCode.E2BIG ? { prefix, error: `the filter's list is full: ${err.message}`, full: true } : { prefix, error: err.message };
 }
 
-/** struct xdpf_long_v6's bytes. */
-function longValue(bits: LongBits): Uint8Array {
-  const out = new Uint8Array(12);
-  const v = new DataView(out.buffer);
-  bits.forEach((w, i) => v.setUint32(i * 4, w, true));
-  return out;
-}
-
 /** Throws, saying what is allowed, for sizes the maps cannot be loaded with. */
 function checkSizes(sizes: MapSizes): void {
   for (const [what, n] of Object.entries(sizes))
@@ -617,13 +673,16 @@ function checkSizes(sizes: MapSizes): void {
 
 /**
  * The index's view of listed prefixes (keys back to back, struct xdpf_prefix_v4 or _v6): each
- * network's first 32 bits and length, those whose key is in `leaving` left out.
+ * network's first 32 bits and length (and an IPv6 network's rest), those whose key is in
+ * `leaving` left out.
  */
 function columns(keys: Uint8Array, ks: number, leaving: Uint8Array[]): Prefixes {
   const f = structs.xdpf_prefix_v4.fields; // the same offsets as xdpf_prefix_v6's
   const count = keys.length / ks;
   const word = new Uint32Array(count);
   const len = new Uint8Array(count);
+  const six = ks === structs.xdpf_prefix_v6.size;
+  const rest = new Uint32Array(six ? 3 * count : 0);
   const view = new DataView(keys.buffer, keys.byteOffset, keys.byteLength);
   // (first word, length) of what leaves: most keys are told apart by these two numbers alone
   const pair = (l: number, w: number) => w * 256 + l;
@@ -637,9 +696,10 @@ function columns(keys: Uint8Array, ks: number, leaving: Uint8Array[]): Prefixes 
     if (leavingPairs.has(pair(l, w)) && leavingKeys.has(keyString(keys.subarray(at, at + ks)))) continue;
     len[n] = l;
     word[n] = w;
+    if (six) for (let j = 0; j < 3; j++) rest[3 * n + j] = view.getUint32(at + f.addr.offset + 4 + 4 * j, true);
     n++;
   }
-  return { count: n, word, len };
+  return { count: n, word, len, rest };
 }
 
 /** The keys (back to back) without those in `leaving`. */

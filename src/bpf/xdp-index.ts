@@ -1,12 +1,13 @@
 // The blocklist index of bpf/xdp_filter.h, computed from the whole list of blocked prefixes:
 // what the program reads to know which prefix lengths to look up for a source -- a word per
-// /16 and, for IPv6 prefixes longer than /32, the lengths under each /32 -- so a source no
+// /16 and, for IPv6 prefixes longer than /32, an entry per /32 holding its few prefixes or
+// their lengths -- so a source no
 // prefix covers costs one array load whatever the list's size. Pure: prefixes in, index out,
 // and the comparisons fos1 needs to write only what differs and to find an index that no
 // longer leads to every listed prefix (a writer killed half way). Nothing is expanded: a
-// prefix sets one word, a range of /16 words (lengths up to 16, at most 65 536 words in all per
 // length), or one /32's entry, so the index never limits how many prefixes a filter holds.
 import {
+  XDPF_LONG_INLINE,
   XDPF_INDEX_SLOTS,
   XDPF_IX_COVER,
   XDPF_IX_COVER_SHIFT,
@@ -22,20 +23,43 @@ import type { Family } from "../api/ip";
 
 /**
  * Prefixes of one family as far as the index needs them: the first 32 bits of each network
- * (an IPv4 network whole; an IPv6 network's /32) as a u32, and its length.
+ * (an IPv4 network whole; an IPv6 network's /32) as a u32, its length, and for IPv6 the rest of
+ * the network (bytes 4..15) as the /32's entry holds it in a slot.
  */
 export interface Prefixes {
   count: number;
   word: Uint32Array;
   len: Uint8Array;
+  /** IPv6: three u32s per prefix, its bytes 4..15 read little-endian -- compared, never computed with. */
+  rest?: Uint32Array;
 }
 
-export function prefixes(list: { word: number; len: number }[]): Prefixes {
-  return { count: list.length, word: Uint32Array.from(list, (p) => p.word), len: Uint8Array.from(list, (p) => p.len) };
+export function prefixes(list: { word: number; len: number; rest?: Rest }[]): Prefixes {
+  return { count: list.length, word: Uint32Array.from(list, (p) => p.word), len: Uint8Array.from(list, (p) => p.len), rest: Uint32Array.from(list.flatMap((p) => p.rest ?? [0, 0, 0])) };
 }
 
 /** The lengths above 32 of the prefixes inside one IPv6 /32 (struct xdpf_long_v6's words). */
 export type LongBits = [lo: number, hi0: number, hi1: number];
+
+/** An IPv6 network's bytes 4..15, as three u32s read little-endian (struct xdpf_long_slot's addr). */
+export type Rest = [number, number, number];
+
+/** A prefix longer than /32 held in its /32's entry (struct xdpf_long_slot). */
+export interface LongSlot {
+  len: number;
+  rest: Rest;
+  /** What the program counted in the slot (read from the maps; 0 in a computed index). */
+  packets: bigint;
+}
+
+/**
+ * struct xdpf_long_v6: a /32's prefixes longer than /32 in its slots, longest first, when they
+ * are XDPF_LONG_INLINE or fewer (bits all 0); their lengths in `bits` otherwise (no slots).
+ */
+export interface LongEntry {
+  bits: LongBits;
+  slots: LongSlot[];
+}
 
 export interface Index {
   /**
@@ -44,7 +68,7 @@ export interface Index {
    */
   slots: Uint32Array;
   /** xdpf_long_v6's entries by /32 (IPv6; empty for IPv4). */
-  long: Map<number, LongBits>;
+  long: Map<number, LongEntry>;
   /** The maps' pages by number (read from the maps; empty in a computed index). */
   pages: Map<number, Uint16Array>;
   /** A computed index: the prefixes of length 17..32 in each /16 (what its page would say). */
@@ -84,7 +108,7 @@ export const coverOf = (slot: number) => (slot & XDPF_IX_COVER) >>> XDPF_IX_COVE
 /** The index of a list: exactly the bits its prefixes need, no more. */
 export function computeIndex(family: Family, p: Prefixes): Index {
   const slots = new Uint32Array(XDPF_INDEX_SLOTS);
-  const long = new Map<number, LongBits>();
+  const members = new Map<number, LongSlot[]>();
   const groups = new Map<number, { word: number; len: number }[]>();
   for (let i = 0; i < p.count; i++) {
     const len = p.len[i]!;
@@ -98,12 +122,77 @@ export function computeIndex(family: Family, p: Prefixes): Index {
     }
     else if (family === 6) {
       slots[word >>> 16] = (slots[word >>> 16]! | XDPF_IX_LONG) >>> 0;
-      const bits = long.get(word) ?? [0, 0, 0];
-      addLong(bits, len);
-      long.set(word, bits);
+      const m = members.get(word);
+      const slot: LongSlot = { len, rest: [p.rest![3 * i]!, p.rest![3 * i + 1]!, p.rest![3 * i + 2]!], packets: 0n };
+      if (m) m.push(slot);
+      else members.set(word, [slot]);
     }
   }
+  const long = new Map<number, LongEntry>();
+  for (const [top, m] of members) long.set(top, longEntry(m));
   return { slots, long, pages: new Map(), groups };
+}
+
+/**
+ * The entry of a /32 holding these prefixes longer than /32, whatever their order and repeats;
+ * its slots count from 0 (what the slots it replaces counted goes to the list: writeLong).
+ */
+function longEntry(given: LongSlot[]): LongEntry {
+  const members = given.length <= 16 ? given.filter((m, i) => given.findIndex((o) => sameSlot(o, m)) === i) : distinct(given);
+  if (members.length <= XDPF_LONG_INLINE) {
+    const slots = members.map((m) => ({ len: m.len, rest: m.rest, packets: 0n }));
+    slots.sort((x, y) => y.len - x.len || x.rest[0] - y.rest[0] || x.rest[1] - y.rest[1] || x.rest[2] - y.rest[2]);
+    return { bits: [0, 0, 0], slots };
+  }
+  const bits: LongBits = [0, 0, 0];
+  for (const { len } of members) addLong(bits, len);
+  return { bits, slots: [] };
+}
+
+/** The prefixes without repeats, for a /32 holding many (a string key each: linear, not quadratic). */
+function distinct(given: LongSlot[]): LongSlot[] {
+  const seen = new Map<string, LongSlot>();
+  for (const m of given) seen.set(`${m.len} ${m.rest.join(" ")}`, m);
+  return [...seen.values()];
+}
+
+/** The entry with one more prefix: into its slots while there is room (a prefix it holds stays once), else among its lengths. */
+export function addToLong(entry: LongEntry | undefined, slot: LongSlot): LongEntry {
+  if (!entry) return longEntry([slot]);
+  if (!entry.slots.length && entry.bits.some((w) => w !== 0)) {
+    const bits: LongBits = [...entry.bits];
+    addLong(bits, slot.len);
+    return { bits, slots: [] };
+  }
+  if (entry.slots.some((s) => sameSlot(s, slot))) return entry;
+  return longEntry([...entry.slots, slot]);
+}
+
+/** The entry without the prefixes `leaving` (null when nothing is left): slots lose theirs; lengths stay (a bit costs a lookup, never a verdict). */
+export function removeFromLong(entry: LongEntry, leaving: LongSlot[]): LongEntry | null {
+  if (!entry.slots.length) return entry;
+  const kept = entry.slots.filter((s) => !leaving.some((l) => sameSlot(s, l)));
+  return kept.length ? longEntry(kept) : null;
+}
+
+export const sameSlot = (a: LongSlot, b: LongSlot) => a.len === b.len && a.rest[0] === b.rest[0] && a.rest[1] === b.rest[1] && a.rest[2] === b.rest[2];
+
+/** Whether two entries send the program the same way (the slots' counts aside). */
+export const sameLong = (a: LongEntry, b: LongEntry) =>
+  a.bits.every((w, i) => w === b.bits[i]) && a.slots.length === b.slots.length && a.slots.every((s, i) => sameSlot(s, b.slots[i]!));
+
+/**
+ * Whether the entry `got` fails to lead to exactly the prefixes of `want` (the list's own): a
+ * slot is a verdict, so slots must hold the list's prefixes and no other; lengths must include
+ * every listed one's (an extra length costs a lookup, never a verdict).
+ */
+function longGap(want: LongEntry | undefined, got: LongEntry | undefined): boolean {
+  if (!got) return want !== undefined;
+  if (got.slots.length) return !want || want.slots.length !== got.slots.length || !want.slots.every((w) => got.slots.some((g) => sameSlot(w, g)));
+  if (!want) return false;
+  const needs: LongBits = [...want.bits];
+  for (const s of want.slots) addLong(needs, s.len);
+  return needs.some((w, i) => ((w & ~got.bits[i]!) >>> 0) !== 0);
 }
 
 /** Makes the /len at `word` (len ≤ 16) the cover of its /16s where no longer one is. */
@@ -126,8 +215,9 @@ export const longerBit = (len: number) => (len > 16 && len <= 32 ? 1 << (32 - le
 /**
  * What the index `actual` fails to lead to, as the program would search it, compared with
  * `required` (the list's own index): /16s whose cover differs or that lack a length's bit,
- * and /32s lacking long bits. Extra bits left by unblocked prefixes are fine (they cost a
- * lookup, never a verdict) and are not counted. Empty when every listed prefix is found.
+ * and /32s whose entry lacks a listed prefix or holds one in a slot that is not listed. Extra
+ * bits left by unblocked prefixes are fine (they cost a lookup, never a verdict) and are not
+ * counted. Empty when every listed prefix is found and only those are.
  */
 export function indexGaps(required: Index, actual: Index): { slots: number; long: number } {
   let slots = 0;
@@ -141,10 +231,7 @@ export function indexGaps(required: Index, actual: Index): { slots: number; long
     } else if ((want & XDPF_IX_LONGER & ~got) !== 0) slots++;
   }
   let long = 0;
-  for (const [top, want] of required.long) {
-    const got = actual.long.get(top) ?? [0, 0, 0];
-    if (want.some((w, i) => ((w & ~got[i]!) >>> 0) !== 0)) long++;
-  }
+  for (const top of new Set([...required.long.keys(), ...actual.long.keys()])) if (longGap(required.long.get(top), actual.long.get(top))) long++;
   return { slots, long };
 }
 
@@ -169,11 +256,11 @@ export function indexWrites(
   required: Index,
   actual: Index,
   pages = 0,
-): { longDeletes: number[]; longPuts: [number, LongBits][]; pages: [number, Uint16Array][]; slots: [number, number][] } {
+): { longDeletes: number[]; longPuts: [number, LongEntry][]; pages: [number, Uint16Array][]; slots: [number, number][] } {
   const longDeletes = [...actual.long.keys()].filter((t) => !required.long.has(t));
-  const longPuts = [...required.long].filter(([t, bits]) => {
+  const longPuts = [...required.long].filter(([t, entry]) => {
     const got = actual.long.get(t);
-    return !got || got.some((w, i) => w !== bits[i]);
+    return !got || !sameLong(got, entry);
   });
   const paged = new Map<number, number>(); // /16 → page number
   const named = new Set<number>();

@@ -20,6 +20,20 @@ export const keyOf = (p: Prefix) => `${p.family}/${p.len}/${p.addr}`;
 export const prefixText = formatPrefix;
 export const lastOf = (p: Prefix) => p.addr + span(p.family, p.len) - 1n;
 
+/** A u32's bytes the other way round: a big-endian word as a little-endian read of its bytes gives it. */
+const swap32 = (w: number) => (((w & 0xff) << 24) | ((w & 0xff00) << 8) | ((w >>> 8) & 0xff00) | (w >>> 24)) >>> 0;
+
+/** The blocklist index's view of a prefix (src/bpf/xdp-index.ts Prefixes): its first 32 bits, its length, an IPv6 network's bytes 4..15. */
+export function indexColumn(p: Prefix): { word: number; len: number; rest: [number, number, number] } {
+  if (p.family === 4) return { word: Number(p.addr), len: p.len, rest: [0, 0, 0] };
+  const w = (shift: bigint) => swap32(Number((p.addr >> shift) & 0xffffffffn));
+  return { word: Number(p.addr >> 96n), len: p.len, rest: [w(64n), w(32n), w(0n)] };
+}
+
+/** The IPv6 network a /32's entry holds in a slot (indexColumn backwards). */
+export const slotNetwork = (top: number, rest: readonly number[]) =>
+  (BigInt(top) << 96n) | (BigInt(swap32(rest[0]!)) << 64n) | (BigInt(swap32(rest[1]!)) << 32n) | BigInt(swap32(rest[2]!));
+
 /** The blocked prefixes, and for an address the longest of them that contains it. */
 export class ReferenceList {
   private readonly nets = new Map<Family, Map<number, Set<bigint>>>(FAMILIES.map((f) => [f, new Map()]));

@@ -5,8 +5,8 @@
 // that counted it are held against the longest listed prefix containing it -- on a random list
 // written whole, then after each of a series of small changes, then whole again. Needs root
 // and dist/bpf/xdp_filter.o.
-import { computeIndex, coverOf, pageOf, prefixes, type Index, type LongBits } from "../../src/bpf/xdp-index";
-import { REASONS, XDPF_INDEX_SLOTS, XDPF_IX_LONG, XDPF_IX_LONGER, XDPF_IX_PAGED, XDPF_PAGE_SLOTS, type ReasonName } from "../../src/bpf/layout";
+import { computeIndex, coverOf, pageOf, prefixes, sameLong, type Index, type LongEntry } from "../../src/bpf/xdp-index";
+import { decodeLong, REASONS, XDPF_INDEX_SLOTS, XDPF_IX_LONG, XDPF_IX_LONGER, XDPF_IX_PAGED, XDPF_PAGE_SLOTS, type ReasonName } from "../../src/bpf/layout";
 import type { BpfMap } from "../../src/bpf/maps";
 import { testRun, XdpAction, xdpActionName } from "../../src/bpf/test-run";
 import type { XdpFilter, XdpFilterMaps } from "../../src/bpf/xdp-filter";
@@ -18,6 +18,7 @@ import {
   BatchMaker,
   batchProbes,
   edges,
+  indexColumn,
   pick,
   prefixText,
   probeText,
@@ -162,8 +163,13 @@ export function applyToFilter(maps: XdpFilterMaps, b: Batch): string[] {
 export function indexInMaps(maps: XdpFilterMaps, family: Family): Index {
   const slots = new Uint32Array(XDPF_INDEX_SLOTS);
   words(maps.map(family === 4 ? "xdpf_index_v4" : "xdpf_index_v6"), (k, v) => (slots[k] = v(0)));
-  const long = new Map<number, LongBits>();
-  if (family === 6) words(maps.map("xdpf_long_v6"), (k, v) => long.set(k, [v(0), v(4), v(8)]));
+  const long = new Map<number, LongEntry>();
+  if (family === 6) {
+    const m = maps.map("xdpf_long_v6");
+    const { count, keys, values } = m.dump();
+    const k = new DataView(keys.buffer, keys.byteOffset, keys.byteLength);
+    for (let i = 0; i < count; i++) long.set(k.getUint32(i * 4, true), decodeLong(values.subarray(i * m.bufferSize, (i + 1) * m.bufferSize)));
+  }
   const pages = new Map<number, Uint16Array>();
   words(maps.map(family === 4 ? "xdpf_pages_v4" : "xdpf_pages_v6"), (k, v) => {
     if (slots.some((w) => (w & XDPF_IX_PAGED) !== 0 && (w & XDPF_IX_LONGER) === k)) pages.set(k, Uint16Array.from({ length: XDPF_PAGE_SLOTS }, (_, t) => (v(2 * (t & ~1)) >>> (16 * (t & 1))) & 0xffff));
@@ -181,8 +187,7 @@ function words(map: BpfMap, each: (key: number, value: (at: number) => number) =
 
 /** The index of the reference's list of a family: what a whole-list write leaves in the maps. */
 export function referenceIndex(ref: ReferenceList, family: Family): Index {
-  const word = (p: Prefix) => Number(family === 4 ? p.addr : p.addr >> 96n);
-  return computeIndex(family, prefixes(ref.list(family).map((p) => ({ word: word(p), len: p.len }))));
+  return computeIndex(family, prefixes(ref.list(family).map(indexColumn)));
 }
 
 /**
@@ -202,7 +207,11 @@ export function indexDrift(maps: XdpFilterMaps, ref: ReferenceList, family: Fami
     return coverOf(w) === coverOf(g) && (w & XDPF_IX_LONG) === (g & XDPF_IX_LONG) && page !== undefined && wantPage.every((e, t) => e === page[t]);
   };
   let n = want.slots.reduce((d, w, s) => d + (same(w, s) ? 0 : 1), 0);
-  for (const top of new Set([...want.long.keys(), ...got.long.keys()])) if (String(want.long.get(top)) !== String(got.long.get(top))) n++;
+  for (const top of new Set([...want.long.keys(), ...got.long.keys()])) {
+    const w = want.long.get(top);
+    const g = got.long.get(top);
+    if (!w || !g || !sameLong(w, g)) n++;
+  }
   return n;
 }
 

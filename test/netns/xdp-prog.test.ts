@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { release, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { BpfError } from "../../src/bpf/errors";
-import { DEFAULT_SIZES, REASONS, u32Key, XDPF_IX_LONG, XDPF_IX_LONGER, XDPF_IX_PAGED, XDPF_PG_COVER_SHIFT, XDPF_RATE_DEFAULT, type ReasonName } from "../../src/bpf/layout";
+import { decodeLong, DEFAULT_SIZES, encodeLong, REASONS, u32Key, XDPF_IX_LONG, XDPF_IX_LONGER, XDPF_IX_PAGED, XDPF_PG_COVER_SHIFT, XDPF_RATE_DEFAULT, type ReasonName } from "../../src/bpf/layout";
 import { possibleCpus } from "../../src/bpf/maps";
 import { testRun, xdpActionName } from "../../src/bpf/test-run";
 import { XdpFilter, XdpFilterMaps } from "../../src/bpf/xdp-filter";
@@ -474,6 +474,56 @@ describe("blocklists", () => {
     expect(hits).toEqual({ "2001:db8:7::/48": 1n, "2001:db8:8::/127": 1n });
   });
 
+  const longEntry = (top: number) => decodeLong(maps.map("xdpf_long_v6").lookup(u32Key(top))!);
+
+  test("up to four prefixes longer than /32 live in their /32's entry, found by one lookup and counted there; a fifth turns them into lengths, counts kept; unblocking frees a slot", () => {
+    expect(maps.changeBlocklist(["2001:db8:1::/48", "2001:db8:1:2::/64", "2001:db8:1:2::7/128", "2001:db8:9::/56"], [])).toEqual({ added: 4, removed: [], failed: [] });
+    expect(longEntry(0x20010db8).slots.map((s) => s.len)).toEqual([128, 64, 56, 48]); // longest first
+    const sources = ["2001:db8:1:2::7", "2001:db8:1:2::8", "2001:db8:1:3::1", "2001:db8:9::1", "2001:db8:a::1"];
+    const one = { "2001:db8:1:2::7/128": 1n, "2001:db8:1:2::/64": 1n, "2001:db8:1::/48": 1n, "2001:db8:9::/56": 1n };
+    expect(dropsBy(sources, v6)).toEqual({
+      verdicts: { "2001:db8:1:2::7": "XDPF_DROP_BLOCK_V6", "2001:db8:1:2::8": "XDPF_DROP_BLOCK_V6", "2001:db8:1:3::1": "XDPF_DROP_BLOCK_V6", "2001:db8:9::1": "XDPF_DROP_BLOCK_V6", "2001:db8:a::1": "XDPF_PASS" },
+      hits: one,
+    });
+    expect(longEntry(0x20010db8).slots.map((s) => s.packets)).toEqual([1n, 1n, 1n, 1n]); // in the slots, not the list
+    maps.block("2001:db8:2::/60"); // a fifth: the entry names lengths, and the slots' counts go to the list
+    expect(longEntry(0x20010db8)).toEqual({ bits: expect.anything(), slots: [] });
+    expect(dropsBy([], v6).hits).toEqual(one);
+    expect(reasonOf(v6("2001:db8:1:2::7"))).toBe("XDPF_DROP_BLOCK_V6");
+    expect(reasonOf(v6("2001:db8:2::1"))).toBe("XDPF_DROP_BLOCK_V6");
+    maps.unblock("2001:db8:9::/56"); // its length stays named: a lookup that finds nothing
+    expect(reasonOf(v6("2001:db8:9::1"))).toBe("XDPF_PASS");
+    maps.reindex(); // four again: back in the slots
+    expect(longEntry(0x20010db8).slots.map((s) => s.len)).toEqual([128, 64, 60, 48]);
+    const kept = { "2001:db8:1:2::7/128": 2n, "2001:db8:1:2::/64": 1n, "2001:db8:1::/48": 1n, "2001:db8:2::/60": 1n };
+    expect(dropsBy([], v6).hits).toEqual(kept);
+    maps.unblock("2001:db8:1:2::7/128"); // a slot is a verdict: it leaves with the prefix
+    expect(longEntry(0x20010db8).slots.map((s) => s.len)).toEqual([64, 60, 48]);
+    expect(reasonOf(v6("2001:db8:1:2::7"))).toBe("XDPF_DROP_BLOCK_V6"); // now on the /64
+    expect(dropsBy([], v6).hits).toEqual({ "2001:db8:1:2::/64": 2n, "2001:db8:1::/48": 1n, "2001:db8:2::/60": 1n });
+    maps.changeBlocklist([], ["2001:db8:1:2::/64", "2001:db8:1::/48", "2001:db8:2::/60"]);
+    expect(maps.map("xdpf_long_v6").lookup(u32Key(0x20010db8))).toBeNull();
+    expect(reasonOf(v6("2001:db8:1:2::7"))).toBe("XDPF_PASS");
+    expect(maps.indexProblems()).toEqual([]);
+  });
+
+  test("a slot naming a prefix the list does not hold (a writer killed between list and index) is a problem, and reindex() takes it out", () => {
+    maps.block("2001:db8:1::/48");
+    const stale = longEntry(0x20010db8);
+    maps.map("xdpf_block_v6").delete(new Uint8Array([48, 0, 0, 0, 0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+    expect(reasonOf(v6("2001:db8:1::1"))).toBe("XDPF_DROP_BLOCK_V6"); // closed, not open: the slot still drops
+    expect(maps.indexProblems()).toEqual(["the IPv6 index is out of step with the list in 0 /16 words and 1 /32 entry"]);
+    maps.reindex();
+    expect(maps.indexProblems()).toEqual([]);
+    expect(reasonOf(v6("2001:db8:1::1"))).toBe("XDPF_PASS");
+    // and a slot lost while its prefix is listed: found missing, written back
+    maps.block("2001:db8:1::/48");
+    maps.map("xdpf_long_v6").update(u32Key(0x20010db8), encodeLong({ bits: [0, 0, 0], slots: stale.slots.map((s) => ({ ...s, len: 64 })) }));
+    expect(maps.indexProblems()).toHaveLength(1);
+    maps.reindex();
+    expect(reasonOf(v6("2001:db8:1:ffff::1"))).toBe("XDPF_DROP_BLOCK_V6");
+  });
+
   test("bits left by unblocked prefixes cost a lookup, never a verdict; the whole list's index clears them", () => {
     // A few unblocks change the index incrementally: the /16 word keeps the /32 and /48 bits.
     maps.changeBlocklist(["203.0.113.9/32", "203.0.7.0/24", "2001:db8:1::/48", "2001:db8:2::/48"], []);
@@ -546,7 +596,7 @@ describe("blocklists", () => {
     // What a writer killed between the lists and the index leaves: entries the index does not lead to.
     for (const m of ["xdpf_index_v4", "xdpf_index_v6"] as const) for (const s16 of [0xc633, 0x0a00, 0x2001]) maps.map(m).update(u32Key(s16), u32Key(0));
     expect(reasonOf(v4("198.51.100.1"))).toBe("XDPF_PASS");
-    expect(maps.indexProblems()).toEqual(["the IPv4 index misses 2 /16 words of listed prefixes", "the IPv6 index misses 1 /16 word and 0 /32 entries of listed prefixes"]);
+    expect(maps.indexProblems()).toEqual(["the IPv4 index is out of step with the list in 2 /16 words", "the IPv6 index is out of step with the list in 1 /16 word and 0 /32 entries"]);
     maps.reindex();
     expect(maps.indexProblems()).toEqual([]);
     for (const src of ["198.51.100.1", "10.1.2.3"]) expect(reasonOf(v4(src))).toBe("XDPF_DROP_BLOCK_V4");

@@ -8,13 +8,30 @@
 import { describe, expect, test } from "bun:test";
 import { parsePrefix, type Family, type Prefix } from "../../src/api/ip";
 import { XDPF_INDEX_SLOTS, XDPF_IX_COVER_SHIFT, XDPF_IX_LONG, XDPF_IX_LONGER, XDPF_IX_PAGED, XDPF_PAGE_SLOTS, XDPF_PG_COVER_SHIFT } from "../../src/bpf/layout";
-import { addLong, addToPage, computeIndex, coverOf, indexGaps, indexWrites, longerBit, pageOf, prefixes, raiseCover, type Index, type LongBits } from "../../src/bpf/xdp-index";
-import { inside, randomList, randomProbes, ReferenceList, shortPrefixes, shuffle, edges } from "../helpers/prefix-reference";
+import {
+  addLong,
+  addToLong,
+  addToPage,
+  computeIndex,
+  coverOf,
+  indexGaps,
+  indexWrites,
+  longerBit,
+  pageOf,
+  prefixes,
+  raiseCover,
+  removeFromLong,
+  sameLong,
+  type Index,
+  type LongBits,
+  type LongEntry,
+} from "../../src/bpf/xdp-index";
+import { XDPF_LONG_INLINE } from "../../src/bpf/layout";
+import { edges, indexColumn, inside, randomList, randomProbes, ReferenceList, shortPrefixes, shuffle, slotNetwork } from "../helpers/prefix-reference";
 import { seededRandom } from "../helpers/seeded-random";
 
 const parse = (cidr: string) => parsePrefix(cidr)!;
-/** The index's view of a prefix: its first 32 bits and its length. */
-const column = (p: Prefix) => ({ word: Number(p.family === 4 ? p.addr : p.addr >> 96n), len: p.len });
+const column = indexColumn;
 const of = (family: Family, list: Prefix[]) => computeIndex(family, prefixes(list.map(column)));
 const ix4 = (...cidrs: string[]) => of(4, cidrs.map(parse));
 const ix6 = (...cidrs: string[]) => of(6, cidrs.map(parse));
@@ -24,16 +41,25 @@ const cover = (len: number) => (len + 1) << XDPF_IX_COVER_SHIFT;
 const bit = longerBit;
 const u32 = (n: number) => n >>> 0;
 const nonZero = (slots: Uint32Array) => slots.reduce((n, w) => n + (w ? 1 : 0), 0);
-const copy = (ix: Index): Index => ({ slots: ix.slots.slice(), long: new Map([...ix.long].map(([t, b]) => [t, [...b] as LongBits])), pages: new Map(), groups: new Map() });
+const copyLong = (e: LongEntry): LongEntry => ({ bits: [...e.bits], slots: e.slots.map((s) => ({ ...s, rest: [...s.rest] })) });
+const copy = (ix: Index): Index => ({ slots: ix.slots.slice(), long: new Map([...ix.long].map(([t, e]) => [t, copyLong(e)])), pages: new Map(), groups: new Map() });
 const sameIndex = (a: Index, b: Index) =>
-  Buffer.from(a.slots.buffer).equals(Buffer.from(b.slots.buffer)) && JSON.stringify([...a.long].sort((x, y) => x[0] - y[0])) === JSON.stringify([...b.long].sort((x, y) => x[0] - y[0]));
+  Buffer.from(a.slots.buffer).equals(Buffer.from(b.slots.buffer)) && a.long.size === b.long.size && [...a.long].every(([t, e]) => b.long.has(t) && sameLong(e, b.long.get(t)!));
+/** A /32's entry holding these prefixes in its slots, as given (longest first), or these lengths. */
+const slotted = (...cidrs: string[]): LongEntry => ({ bits: [0, 0, 0], slots: cidrs.map((c) => ({ ...column(parse(c)), packets: 0n })).map(({ len, rest, packets }) => ({ len, rest, packets })) });
+const lengths = (...lens: number[]): LongEntry => {
+  const bits: LongBits = [0, 0, 0];
+  for (const len of lens) addLong(bits, len);
+  return { bits, slots: [] };
+};
 
 /**
  * The length of the listed prefix the program finds for a source, or null: as bpf/xdp_filter.c
- * searches (blocked()), read from the header's description rather than from xdp-index.ts --
- * lengths above 32 from the /32's entry when the word has LONG (bit i of longer_lo: 64 - i; of
- * longer_hi[0]: 128 - i; of longer_hi[1]: 96 - i), then 17..32 from the word's low bits (bit
- * 32 - n), longest first, then the cover; the first that is listed.
+ * searches (blocked_v6(), blocked()), read from the header's description rather than from
+ * xdp-index.ts -- when the word has LONG, the /32's entry: the first of its slots that covers
+ * the source (a verdict, listed or not), or when it has none, the lengths above 32 it names
+ * (bit i of longer_lo: 64 - i; of longer_hi[0]: 128 - i; of longer_hi[1]: 96 - i); then 17..32
+ * from the word's low bits (bit 32 - n), longest first, then the cover; the first that is listed.
  */
 function finds(ix: Index, listed: ReferenceList, family: Family, addr: bigint): number | null {
   const bits = family === 4 ? 32 : 128;
@@ -41,15 +67,17 @@ function finds(ix: Index, listed: ReferenceList, family: Family, addr: bigint): 
   const word = ix.slots[top >>> 16]!;
   const lengths: number[] = [];
   const entry = family === 6 && word & XDPF_IX_LONG ? ix.long.get(top) : undefined;
-  if (entry)
+  const mask = (len: number) => ((1n << BigInt(bits)) - 1n) ^ ((1n << BigInt(bits - len)) - 1n);
+  const slot = entry?.slots.find((s) => slotNetwork(top, s.rest) === (addr & mask(s.len)));
+  if (slot) return slot.len;
+  if (entry && !entry.slots.length)
     for (let len = 128; len > 32; len--) {
-      const [w, i] = len > 96 ? [entry[1], 128 - len] : len > 64 ? [entry[2], 96 - len] : [entry[0], 64 - len];
+      const [w, i] = len > 96 ? [entry.bits[1], 128 - len] : len > 64 ? [entry.bits[2], 96 - len] : [entry.bits[0], 64 - len];
       if ((w >>> i) & 1) lengths.push(len);
     }
   for (let len = 32; len > 16; len--) if ((word >>> (32 - len)) & 1) lengths.push(len);
   const c = (word >>> XDPF_IX_COVER_SHIFT) & 0x3f;
   if (c) lengths.push(c - 1);
-  const mask = (len: number) => ((1n << BigInt(bits)) - 1n) ^ ((1n << BigInt(bits - len)) - 1n);
   return lengths.find((len) => listed.has({ family, addr: addr & mask(len), len })) ?? null;
 }
 
@@ -86,12 +114,12 @@ describe("computeIndex, IPv4: what the program reads for each /16", () => {
     expect(v4.long.size).toBe(0);
     const v6 = computeIndex(6, odd);
     expect(v6.slots[0xc000]).toBe(XDPF_IX_LONG);
-    expect(v6.long.get(0xc0000200)).toEqual([1 << 16, 0, 0]);
+    expect(v6.long.get(0xc0000200)).toEqual({ bits: [0, 0, 0], slots: [{ len: 48, rest: [0, 0, 0], packets: 0n }] });
   });
 });
 
 describe("computeIndex, IPv6", () => {
-  test("/17../32 are bits of their /16 as in IPv4; longer prefixes set LONG and their length in the /32's entry", () => {
+  test("/17../32 are bits of their /16 as in IPv4; longer prefixes set LONG, and their /32's entry holds them (up to 4) or their lengths", () => {
     const { slots, long } = ix6(
       "2c00::/12",
       "2001:db0::/29",
@@ -107,8 +135,8 @@ describe("computeIndex, IPv6", () => {
     );
     expect(slots[0x2001]).toBe(u32(XDPF_IX_LONG | bit(29) | bit(32)));
     // lengths 33..64 in longer_lo (bit 64 - n), 97..128 in longer_hi[0] (bit 128 - n), 65..96 in longer_hi[1] (bit 96 - n)
-    expect(long.get(0x20010db8)).toEqual([u32((1 << 31) | (1 << 16) | 1), u32((1 << 31) | 1), u32((1 << 31) | 1)]);
-    expect(long.get(0x20010db9)).toEqual([1, 0, 0]);
+    expect(long.get(0x20010db8)).toEqual({ bits: [u32((1 << 31) | (1 << 16) | 1), u32((1 << 31) | 1), u32((1 << 31) | 1)], slots: [] });
+    expect(long.get(0x20010db9)).toEqual(slotted("2001:db9::/64"));
     expect(long.size).toBe(2);
     for (let s = 0x2c00; s <= 0x2c0f; s++) expect(slots[s]).toBe(cover(12));
     expect([slots[0x2bff], slots[0x2c10], slots[0x2002]]).toEqual([0, 0, 0]);
@@ -145,19 +173,17 @@ describe("the index leads the program to the longest listed prefix", () => {
     }
   });
 
-  test("built a prefix at a time (raiseCover, longerBit, addLong, as fos1 adds a few), in any order, it is computeIndex's", () => {
+  test("built a prefix at a time (raiseCover, longerBit, addToLong, as fos1 adds a few), in any order, it is computeIndex's", () => {
     for (const family of [4, 6] as const) {
       const list = shuffle(rand, [...lists[family].prefixes.slice(0, 200), ...shortPrefixes(family, lists[family].hot, rand)]);
       const ix: Index = { slots: new Uint32Array(XDPF_INDEX_SLOTS), long: new Map(), pages: new Map(), groups: new Map() };
       for (const p of list) {
-        const { word, len } = column(p);
+        const { word, len, rest } = column(p);
         if (len <= 16) raiseCover(ix.slots, word, len);
         else if (len <= 32) ix.slots[word >>> 16]! |= longerBit(len);
         else {
           ix.slots[word >>> 16] = u32(ix.slots[word >>> 16]! | XDPF_IX_LONG);
-          const bits = ix.long.get(word) ?? [0, 0, 0];
-          addLong(bits, len);
-          ix.long.set(word, bits);
+          ix.long.set(word, addToLong(ix.long.get(word), { len, rest, packets: 0n }));
         }
       }
       expect(sameIndex(ix, of(family, list))).toBe(true);
@@ -201,6 +227,24 @@ describe("the word and entry helpers", () => {
     expect(all).toEqual([0xffffffff, 0xffffffff, 0xffffffff]);
   });
 
+  test("addToLong: slots, longest first, up to XDPF_LONG_INLINE prefixes; one more turns them all into lengths; a prefix held stays once", () => {
+    const cidrs = ["2001:db8:1::/64", "2001:db8::1/128", "2001:db8:2::/48", "2001:db8:3::/56", "2001:db8:4::/64"];
+    let e: LongEntry | undefined;
+    for (const c of cidrs.slice(0, XDPF_LONG_INLINE)) e = addToLong(e, { ...column(parse(c)), packets: 5n });
+    expect(e).toEqual(slotted("2001:db8::1/128", "2001:db8:1::/64", "2001:db8:3::/56", "2001:db8:2::/48")); // counting from 0
+    expect(addToLong(e, { ...column(parse("2001:db8::1/128")), packets: 0n })).toBe(e!);
+    expect(addToLong(e, { ...column(parse(cidrs[4]!)), packets: 0n })).toEqual(lengths(128, 64, 56, 48));
+    expect(addToLong(lengths(48), { ...column(parse("2001:db8::1/128")), packets: 0n })).toEqual(lengths(48, 128));
+  });
+
+  test("removeFromLong: a slot goes with its prefix (null when none is left); lengths stay, a lookup and never a verdict", () => {
+    const two = slotted("2001:db8::1/128", "2001:db8:1::/64");
+    expect(removeFromLong(two, [{ ...column(parse("2001:db8::1/128")), packets: 0n }])).toEqual(slotted("2001:db8:1::/64"));
+    expect(removeFromLong(two, [{ ...column(parse("2001:db8:9::/64")), packets: 0n }])).toEqual(two);
+    expect(removeFromLong(slotted("2001:db8:1::/64"), [{ ...column(parse("2001:db8:1::/64")), packets: 0n }])).toBeNull();
+    expect(removeFromLong(lengths(64, 128), [{ ...column(parse("2001:db8:1::/64")), packets: 0n }])).toEqual(lengths(64, 128));
+  });
+
   test("coverOf reads the cover field alone", () => {
     expect(coverOf(u32(cover(16) | bit(17) | bit(32) | XDPF_IX_LONG))).toBe(17);
     expect(coverOf(cover(0))).toBe(1);
@@ -212,10 +256,26 @@ describe("indexGaps: what an index fails to lead to", () => {
   const A4 = ["10.0.0.0/8", "10.1.0.0/16", "198.51.100.0/24", "198.51.100.7/32"];
   const A6 = ["2001:db8::/32", "2001:db8:1::/48", "2001:db8:1::7/128", "2001:db9::/64"];
 
-  test("none: the same index, or one with extra bits, covers equal, and extra /32 entries (left by unblocked prefixes)", () => {
+  test("none: the same index, or one with extra bits, covers equal, and extra lengths in /32 entries (left by unblocked prefixes)", () => {
     expect(indexGaps(ix4(...A4), ix4(...A4))).toEqual({ slots: 0, long: 0 });
     expect(indexGaps(ix4(...A4), ix4(...A4, "198.51.100.128/25", "10.1.0.0/17", "203.0.113.0/24"))).toEqual({ slots: 0, long: 0 });
-    expect(indexGaps(ix6(...A6), ix6(...A6, "2001:db8:1::/64", "2001:db8:2::/48", "2001:dba::/56", "2001:db8::/31"))).toEqual({ slots: 0, long: 0 });
+    const extra = copy(ix6(...A6, "2001:db8::/31"));
+    extra.long.set(0x20010db8, lengths(48, 128, 64));
+    extra.long.set(0x20020000, lengths(56));
+    expect(indexGaps(ix6(...A6), extra)).toEqual({ slots: 0, long: 0 });
+  });
+
+  test("a slot is a verdict: a /32 entry holding a prefix the list does not, or lacking one, counts once", () => {
+    expect(indexGaps(ix6(...A6), ix6(...A6, "2001:db8:1::/64"))).toEqual({ slots: 0, long: 1 }); // the stale /64 would drop
+    expect(indexGaps(ix6(...A6), ix6(...A6, "2001:dba::/56"))).toEqual({ slots: 0, long: 1 }); // a whole stale entry
+    const swapped = copy(ix6(...A6));
+    swapped.long.set(0x20010db8, slotted("2001:db8:1::7/128", "2001:db8:2::/48"));
+    expect(indexGaps(ix6(...A6), swapped)).toEqual({ slots: 0, long: 1 });
+    // the list's five prefixes in one /32 go by their lengths; slots holding four of them miss the fifth
+    const five = ["2001:db8:1::/48", "2001:db8:2::/48", "2001:db8:3::/56", "2001:db8:4::/64", "2001:db8::1/128"];
+    expect(ix6(...five).long.get(0x20010db8)!.slots.length).toBe(0);
+    expect(indexGaps(ix6(...five), ix6(...five.slice(0, 4)))).toEqual({ slots: 0, long: 1 });
+    expect(indexGaps(ix6(...five.slice(0, 4)), ix6(...five))).toEqual({ slots: 0, long: 0 }); // lengths of more: lookups, not verdicts
   });
 
   test("a /16 missing a length's bit, or LONG, counts once; a /32 entry missing, or missing a bit, counts once", () => {
@@ -251,7 +311,7 @@ describe("indexWrites: from the index in the maps to the list's", () => {
     const have = ix6("2001:db8::/32", "2001:db8:1::/48", "2001:db8:1::7/128", "2001:db9::/64", "2c00::/12", "2002:1::/48", "3000::/24");
     const w = indexWrites(want, have);
     expect(w.longDeletes).toEqual([0x20020001]);
-    expect(w.longPuts).toEqual([[0x20010db8, [1 << 16, 0, 0]]]); // the /128's bit goes, the /48's stays
+    expect(w.longPuts).toEqual([[0x20010db8, slotted("2001:db8:1::/48")]]); // the /128 goes, the /48 stays
     expect(w.slots).toEqual([
       [0x2002, 0],
       [0x3000, 0],
@@ -260,8 +320,8 @@ describe("indexWrites: from the index in the maps to the list's", () => {
     const more = indexWrites(have, want);
     expect(more.longDeletes).toEqual([]);
     expect(more.longPuts).toEqual([
-      [0x20010db8, [1 << 16, 1, 0]],
-      [0x20020001, [1 << 16, 0, 0]],
+      [0x20010db8, slotted("2001:db8:1::7/128", "2001:db8:1::/48")],
+      [0x20020001, slotted("2002:1::/48")],
     ]);
     expect(more.slots).toEqual([
       [0x2002, XDPF_IX_LONG],
@@ -290,7 +350,7 @@ describe("indexWrites: from the index in the maps to the list's", () => {
       let checked = 0;
       const steps: [s16: number, write: () => void][] = [
         ...w.longDeletes.map((t) => [t >>> 16, () => state.long.delete(t)] as [number, () => void]),
-        ...w.longPuts.map(([t, bits]) => [t >>> 16, () => state.long.set(t, [...bits] as LongBits)] as [number, () => void]),
+        ...w.longPuts.map(([t, entry]) => [t >>> 16, () => state.long.set(t, copyLong(entry))] as [number, () => void]),
         ...w.slots.map(([s, word]) => [s, () => (state.slots[s] = word)] as [number, () => void]),
       ];
       for (const [s16, write] of steps) {
@@ -369,7 +429,7 @@ describe("pages: a crowded /16 says per /24 what can hold the source", () => {
     const w = indexWrites(want, maps, 4);
     expect(new Map(w.slots).get(0x2001)).toBe(u32(XDPF_IX_PAGED | XDPF_IX_LONG | 0));
     for (const [n, page] of w.pages) maps.pages.set(n, page.slice());
-    for (const [top, bits] of w.longPuts) maps.long.set(top, [...bits]);
+    for (const [top, e] of w.longPuts) maps.long.set(top, copyLong(e));
     for (const [s, word] of w.slots) maps.slots[s] = word;
     expect(indexGaps(want, maps)).toEqual({ slots: 0, long: 0 });
     maps.slots[0x2001] = u32(maps.slots[0x2001]! & ~XDPF_IX_LONG);

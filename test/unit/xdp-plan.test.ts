@@ -105,7 +105,7 @@ test("a new capacity or a rate limit turned on loads the filter again with maps 
 });
 
 test("an index that misses listed prefixes (a writer killed half way) is computed again before anything else changes", () => {
-  const broken = { ...converged, filters: [{ ...converged.filters[0]!, unindexed: "the IPv4 index misses 1 /16 word of listed prefixes" }] };
+  const broken = { ...converged, filters: [{ ...converged.filters[0]!, unindexed: "the IPv4 index is out of step with the list in 1 /16 word" }] };
   expect(xdpOps(plan(desired(SPEC), host(broken)).ops)).toEqual([["change", "XDP index (edge)", { do: "reindex", filter: "edge" }]]);
 });
 
