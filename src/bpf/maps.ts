@@ -3,6 +3,7 @@
 // fd) or from a pin on bpffs (openPinnedMap, which owns it: close() when done).
 import { ptr } from "bun:ffi";
 import { readFileSync } from "node:fs";
+import { release } from "node:os";
 import { BpfError, check, closeFd, cstr, errnoCode } from "./errors";
 import { bpfMapBatchOpts, bpfMapInfo, CStruct } from "./cstructs";
 
@@ -149,6 +150,7 @@ export class BpfMap {
     return m ? Number(m[1]) : 0;
   }
 
+
   /** Removes the key; false when it was not there. */
   delete(key: Uint8Array): boolean {
     this.checkKey(key);
@@ -281,4 +283,14 @@ export function concatBytes(parts: Uint8Array[]): Uint8Array {
     at += p.length;
   }
   return out;
+}
+
+/**
+ * Whether this kernel reports a map's memory (BpfMap.memory) as an estimate from its sizes --
+ * max_entries times an entry, as if the map were full -- rather than what it has allocated:
+ * Linux before 6.4.
+ */
+export function memoryIsEstimate(kernel = release()): boolean {
+  const [major = 0, minor = 0] = kernel.split(".").map((x) => parseInt(x, 10));
+  return major < 6 || (major === 6 && minor < 4);
 }

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { BpfError, checkLibc, cstr, errnoCode } from "./errors";
 import { LOCK_EX, O_CLOEXEC, O_DIRECTORY, O_RDONLY } from "../base/libc";
 import type { BpfMap } from "./maps";
-import { concatBytes, openPinnedMap } from "./maps";
+import { concatBytes, memoryIsEstimate, openPinnedMap } from "./maps";
 import { BpfObject, type BpfProgram } from "./object";
 import {
   decodeConfig,
@@ -134,6 +134,8 @@ export interface FilterUsage {
   v6: { count: number; capacity: number };
   /** Bytes of kernel memory its maps take (the kernel's own accounting). */
   memory: number;
+  /** The kernel estimates `memory` from the maps' sizes, as if full (Linux before 6.4). */
+  memoryEstimated: boolean;
 }
 
 /** The filter's maps, from a loaded object or from their pins. */
@@ -605,6 +607,7 @@ export class XdpFilterMaps {
       v4: { count: this.m.xdpf_block_v4.dump().count, capacity: sizes.v4 },
       v6: { count: this.m.xdpf_block_v6.dump().count, capacity: sizes.v6 },
       memory: MAP_NAMES.reduce((n, name) => n + this.m[name].memory(), 0),
+      memoryEstimated: memoryIsEstimate(),
     };
   }
 

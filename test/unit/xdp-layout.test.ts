@@ -49,6 +49,7 @@ import {
 } from "../../src/bpf/layout";
 import { XDP_CAPACITY_DEFAULT, XDP_CAPACITY_MAX, XDP_RATE_SOURCES_DEFAULT } from "../../src/api/schema/security";
 import { BpfObject } from "../../src/bpf/object";
+import { memoryIsEstimate } from "../../src/bpf/maps";
 import { parsePrefix } from "../../src/api/ip";
 
 const repo = resolve(import.meta.dir, "../..");
@@ -237,5 +238,12 @@ describe("codecs", () => {
     new DataView(v.buffer).setBigUint64(0, 2n ** 60n, true);
     new DataView(v.buffer).setBigUint64(8, 7n, true);
     expect(decodeCounter(v)).toEqual({ packets: 2n ** 60n, bytes: 7n });
+  });
+});
+
+describe("map memory as the kernel reports it", () => {
+  test("kernels before 6.4 estimate it from the maps' sizes, and fos1 says so; later ones count what is allocated", () => {
+    expect(["5.15.0-91-generic", "6.1.0-57-amd64", "6.3.13"].map((k) => memoryIsEstimate(k))).toEqual([true, true, true]);
+    expect(["6.4.0", "6.12.8-talos", "6.18.44-fc-v1300", "7.0.1"].map((k) => memoryIsEstimate(k))).toEqual([false, false, false, false]);
   });
 });

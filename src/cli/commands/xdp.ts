@@ -125,7 +125,7 @@ function statusText(filters: FilterStatus[]): string {
           (f.deniedPorts.length ? `, denied ports ${f.deniedPorts.join(" ")}` : "") +
           (f.rateLimit ? `, rate ${f.rateLimit.pps} pps burst ${f.rateLimit.burst}` : ""),
         `  interfaces: ${f.interfaces.map((i) => `${i.ifname} (${i.mode})`).join(", ") || "none"}`,
-        `  holds: ${fill(f.fill.ipv4)} IPv4, ${fill(f.fill.ipv6)} IPv6; kernel memory ${mib(f.memoryBytes)}`,
+        `  holds: ${fill(f.fill.ipv4)} IPv4, ${fill(f.fill.ipv6)} IPv6; kernel memory ${mib(f.memoryBytes)}${f.memoryEstimated ? " (this kernel, before Linux 6.4, estimates it from the maps' sizes as if they were full)" : ""}`,
         ...(f.unindexed ? [`  index: ${f.unindexed}; the next fos1 apply (or the agent) computes it again`] : []),
       ].join("\n");
       const rows = Object.entries(f.counters).map(([r, c]) => [r, c.packets, c.bytes]);

@@ -185,6 +185,8 @@ export interface FilterStatus {
   fill: { ipv4: { count: number; capacity: number }; ipv6: { count: number; capacity: number } };
   /** Kernel memory of the filter's maps, in bytes (the kernel's own accounting). */
   memoryBytes: number;
+  /** memoryBytes is the kernel's estimate from the maps' sizes, as if full (Linux before 6.4). */
+  memoryEstimated: boolean;
   /** Why its index misses listed prefixes (a writer killed half way; the next apply repairs it). */
   unindexed?: string;
   deniedPorts: string[];
@@ -220,6 +222,7 @@ export function filterStatus(links: string[], opts: { checkIndex?: boolean } = {
         blocked: u.v4.count + u.v6.count,
         fill: { ipv4: u.v4, ipv6: u.v6 },
         memoryBytes: u.memory,
+        memoryEstimated: u.memoryEstimated,
         ...(unindexed.length ? { unindexed: unindexed.join("; ") } : {}),
         deniedPorts: m.deniedPorts().map((p) => `${p.proto}/${p.port}`),
         rateLimit: m.rateLimit(),
