@@ -142,6 +142,14 @@ struct {
 } xdpf_pages_v6 SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XDPF_SEEN_V6_DEFAULT);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__type(key, __u32);
+	__type(value, struct xdpf_seen_word);
+} xdpf_seen_v6 SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XDPF_PORT_DENY_MAX);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -533,6 +541,36 @@ static __always_inline int inline_hit(const struct probe *p, struct xdpf_long_v6
 	return 0;
 }
 
+/* murmur3's finalizer: every bit of the input moves about half of the output's. */
+static __always_inline __u32 fmix32(__u32 h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return h;
+}
+
+/* 0 when the seen filter is kept and says no prefix of /32 or longer lies in the /32 `top`. */
+static __always_inline int seen_v6(const struct xdpf_config *cfg, __u32 top)
+{
+	const struct xdpf_seen_word *w;
+	__u32 h, i;
+	__u64 need;
+
+	if (!(cfg->flags & XDPF_F_SEEN))
+		return 1;
+	h = fmix32(top ^ cfg->seen_seed);
+	i = h & cfg->seen_mask;
+	w = bpf_map_lookup_elem(&xdpf_seen_v6, &i);
+	if (!w)
+		return 1;
+	h = fmix32(h ^ XDPF_SEEN_SALT);
+	need = (1ULL << (h & 63)) | (1ULL << ((h >> 6) & 63)) | (1ULL << ((h >> 12) & 63));
+	return (w->bits & need) == need;
+}
+
 static __always_inline int blocked_v4(__be32 saddr)
 {
 	__u32 a = bpf_ntohl(saddr);
@@ -551,24 +589,27 @@ static __always_inline int blocked_v4(__be32 saddr)
 	return blocked(&p, slot);
 }
 
-static __always_inline int blocked_v6(const struct in6_addr *saddr)
+static __always_inline int blocked_v6(const struct in6_addr *saddr, const struct xdpf_config *cfg)
 {
 	__u32 top = bpf_ntohl(saddr->in6_u.u6_addr32[0]);
 	__u32 s16 = top >> 16;
 	struct xdpf_index_slot *ix = bpf_map_lookup_elem(&xdpf_index_v6, &s16);
 	struct xdpf_long_v6 *lg;
 	struct probe p = {};
-	__u32 slot;
+	__u32 slot, seen = 1;
 
 	if (!ix || !ix->bits)
 		return 0;
 	slot = ix->bits;
+	/* Length 32 (bit 0 of an unpaged word, or from a page) or the long flag: ask the seen filter first. */
+	if (slot & (XDPF_IX_LONG | XDPF_IX_PAGED | 1))
+		seen = seen_v6(cfg, top);
 	p.family = 6;
 	p.addr[0] = saddr->in6_u.u6_addr32[0];
 	p.addr[1] = saddr->in6_u.u6_addr32[1];
 	p.addr[2] = saddr->in6_u.u6_addr32[2];
 	p.addr[3] = saddr->in6_u.u6_addr32[3];
-	if (slot & XDPF_IX_LONG) {
+	if ((slot & XDPF_IX_LONG) && seen) {
 		lg = bpf_map_lookup_elem(&xdpf_long_v6, &top);
 		if (lg && lg->slot[0].prefixlen) {
 			if (inline_hit(&p, lg))
@@ -580,6 +621,10 @@ static __always_inline int blocked_v6(const struct in6_addr *saddr)
 	}
 	if (slot & XDPF_IX_PAGED)
 		slot = read_page(&p, &xdpf_pages_v6, slot, top);
+	if (!seen) {
+		slot &= ~1U;
+		p.w_lo &= ~(1ULL << 32);
+	}
 	return blocked(&p, slot);
 }
 
@@ -687,7 +732,7 @@ static __always_inline enum xdpf_reason filter_ipv6(struct xdp_md *ctx, __u32 of
 	if (!ip6 || ip6->version != 6)
 		return XDPF_MALFORMED;
 
-	if (blocked_v6(&ip6->saddr))
+	if (blocked_v6(&ip6->saddr, cfg))
 		return XDPF_DROP_BLOCK_V6;
 
 	/* payload length 0 is a jumbogram or an empty packet: bounded by the frame alone */

@@ -87,6 +87,21 @@
  * them keep their bits and cost a lookup per length. fos1 writes a page before the word that
  * names it, and gives a page number that a word named only to a later change.
  */
+/*
+ * The seen filter. Most IPv6 /16s of a large list hold prefixes of /32 or longer somewhere, so
+ * their words name length 32 or the long flag for every source in them; xdpf_seen_v6 says,
+ * without a hash lookup, which /32s hold such a prefix (or are one): a keyed Bloom filter, an
+ * array of u64 words (a power of two of them, XDPF_SEEN_V6_DEFAULT unless set at load), a /32
+ * setting three bits of one word. Its hash is keyed by xdpf_config.seen_seed, which fos1 draws
+ * at random when it makes the maps, so nobody can choose /32s that collide on purpose -- and a
+ * collision costs only the lookups the filter would have saved, never a verdict. A /32 the
+ * filter has not seen skips xdpf_long_v6 and length 32. fos1 sets a /32's bits before it writes
+ * anything that leads to its prefixes, and clears stale bits only when it computes the whole
+ * index. The program reads it only while XDPF_F_SEEN is set.
+ */
+#define XDPF_SEEN_V6_DEFAULT 16384
+#define XDPF_SEEN_SALT 0x9e3779b9
+
 #define XDPF_PAGE_SLOTS 256
 #define XDPF_PAGES_DEFAULT 4096
 #define XDPF_PAGES_V6_DEFAULT 1024
@@ -182,6 +197,7 @@ struct xdpf_port_key {
 
 /* xdpf_config.flags */
 #define XDPF_F_PORTS 0x1	/* xdpf_port_deny has entries: look destination ports up */
+#define XDPF_F_SEEN 0x2		/* xdpf_seen_v6 is kept for seen_seed and seen_mask: read it */
 
 /* xdpf_config (BPF_MAP_TYPE_ARRAY, one entry): what the program needs besides the maps, read
  * once per packet. Written by fos1 under the filter's lock, like every map (xdp-filter.ts).
@@ -192,9 +208,16 @@ struct xdpf_config {
 	__u32 flags;		/* XDPF_F_* */
 	__u32 rate_v4_prefix;	/* source prefix length one bucket covers, 0..32 */
 	__u32 rate_v6_prefix;	/* 0..128 */
-	__u32 pad;		/* 0 */
+	__u32 seen_seed;	/* xdpf_seen_v6's hash key, drawn at random with the maps */
 	__u64 rate_pps;		/* tokens added per second, per source prefix */
 	__u64 burst;		/* bucket size in packets (0 counts as 1) */
+	__u32 seen_mask;	/* xdpf_seen_v6's entries - 1 */
+	__u32 pad;		/* 0 */
+};
+
+/* xdpf_seen_v6 (BPF_MAP_TYPE_ARRAY): a word of the seen filter. */
+struct xdpf_seen_word {
+	__u64 bits;
 };
 
 /* xdpf_rate (BPF_MAP_TYPE_LRU_HASH): one token bucket per source prefix. */

@@ -315,9 +315,11 @@ export class Lookup4 {
 
 /**
  * As Lookup4, and for a /16 holding prefixes longer than /32, first one lookup of the
- * source's /32 in xdpf_long_v6 (whether or not it has an entry): when the /32 holds at most
- * XDPF_LONG_INLINE of them, the entry holds them and that lookup alone finds the source's;
- * otherwise one more for each length above 32 the entry names, longest first.
+ * source's /32 in xdpf_long_v6: when the /32 holds at most XDPF_LONG_INLINE of them, the entry
+ * holds them and that lookup alone finds the source's; otherwise one more for each length
+ * above 32 the entry names, longest first. The seen filter (an array load, not counted) spares
+ * that lookup, and length 32's, for a /32 that neither holds such a prefix nor is one; this
+ * model counts none of its false positives (about 2 % of unseen /32s at full capacity).
  */
 export class Lookup6 {
   private readonly nets = new Map<number, Set<bigint>>();
@@ -352,7 +354,8 @@ export class Lookup6 {
     const top = Number(a >> 96n);
     const lens: number[] = [];
     let lookups = 0;
-    if (this.longSlots.has(top >>> 16)) {
+    const seen = this.long.has(top) || this.has(32, a);
+    if (this.longSlots.has(top >>> 16) && seen) {
       lookups++;
       const held = this.long.get(top) ?? new Map<number, Set<bigint>>();
       const longest = [...held.keys()].sort((x, y) => y - x);
@@ -361,7 +364,7 @@ export class Lookup6 {
         if (hit !== undefined) return { lookups, hit };
       } else lens.push(...longest);
     }
-    lens.push(...this.short.lengths(top, (len) => this.has(len, a)));
+    lens.push(...this.short.lengths(top, (len) => this.has(len, a)).filter((len) => seen || len !== 32));
     for (const len of lens) {
       lookups++;
       if (this.has(len, a)) return { lookups, hit: len };

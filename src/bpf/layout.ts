@@ -25,10 +25,13 @@ export const XDPF_PG_INSIDE = 0xff;
 export const XDPF_PG_COVER_SHIFT = 8;
 export const XDPF_PG_COVER = 0x1f00;
 export const XDPF_LONG_INLINE = 4;
+export const XDPF_SEEN_V6_DEFAULT = 16384;
+export const XDPF_SEEN_SALT = 0x9e3779b9;
 export const XDPF_PORT_DENY_MAX = 1024;
 export const XDPF_RATE_DEFAULT = 65536;
 /** xdpf_config.flags */
 export const XDPF_F_PORTS = 0x1;
+export const XDPF_F_SEEN = 0x2;
 
 /** enum xdpf_reason: the index of each counter in xdpf_stats. */
 export const Reason = {
@@ -73,16 +76,19 @@ export const structs = {
   xdpf_long_v6: { size: 16 + 24 * XDPF_LONG_INLINE, fields: { longer_lo: f(0, 4), longer_hi: f(4, 8), pad: f(12, 4), slot: f(16, 24 * XDPF_LONG_INLINE) } },
   xdpf_port_key: { size: 4, fields: { port: f(0, 2), proto: f(2, 1), pad: f(3, 1) } },
   xdpf_config: {
-    size: 32,
+    size: 40,
     fields: {
       flags: f(0, 4),
       rate_v4_prefix: f(4, 4),
       rate_v6_prefix: f(8, 4),
-      pad: f(12, 4),
+      seen_seed: f(12, 4),
       rate_pps: f(16, 8),
       burst: f(24, 8),
+      seen_mask: f(32, 4),
+      pad: f(36, 4),
     },
   },
+  xdpf_seen_word: { size: 8, fields: { bits: f(0, 8) } },
   xdpf_rate_key: { size: 20, fields: { family: f(0, 1), prefixlen: f(1, 1), pad: f(2, 2), addr: f(4, 16) } },
   xdpf_rate_state: { size: 16, fields: { tokens: f(0, 8), last_ns: f(8, 8) } },
   xdpf_counter: { size: 16, fields: { packets: f(0, 8), bytes: f(8, 8) } },
@@ -113,6 +119,8 @@ export interface MapSizes {
   /** Pages for crowded /16s per family (pagesFor: from the family's capacity). */
   pagesV4: number;
   pagesV6: number;
+  /** Words of the IPv6 seen filter (seenFor: from the IPv6 capacity). */
+  seenV6: number;
 }
 
 /**
@@ -121,8 +129,15 @@ export interface MapSizes {
  */
 export const pagesFor = (family: Family, capacity: number) => Math.min(65536, Math.max(16, Math.ceil(capacity / (family === 4 ? 16 : 64))));
 
-/** The sizes of a filter with these capacities and rate-limited sources, its pages from them. */
-export const sizesFor = (v4: number, v6: number, rate: number): MapSizes => ({ v4, v6, rate, pagesV4: pagesFor(4, v4), pagesV6: pagesFor(6, v6) });
+/**
+ * Words of the seen filter for an IPv6 capacity: the power of two at or above 10 bits per unit
+ * of capacity (16 384 words, 128 KiB, at the default), at least 64. Full, three bits per /32 in
+ * a 64-bit word let about 2 % of unseen /32s through to their lookups.
+ */
+export const seenFor = (capacity: number) => 2 ** Math.max(6, Math.ceil(Math.log2(Math.ceil((capacity * 10) / 64))));
+
+/** The sizes of a filter with these capacities and rate-limited sources, its pages and seen filter from them. */
+export const sizesFor = (v4: number, v6: number, rate: number): MapSizes => ({ v4, v6, rate, pagesV4: pagesFor(4, v4), pagesV6: pagesFor(6, v6), seenV6: seenFor(v6) });
 
 export const DEFAULT_SIZES: MapSizes = sizesFor(XDPF_CAPACITY_DEFAULT, XDPF_CAPACITY_DEFAULT, 1);
 
@@ -134,6 +149,7 @@ export const maps = {
   xdpf_long_v6: { type: MapType.HASH, key: "u32", value: "xdpf_long_v6", maxEntries: XDPF_CAPACITY_DEFAULT, sized: "v6" },
   xdpf_pages_v4: { type: MapType.ARRAY, key: "u32", value: "xdpf_page", maxEntries: XDPF_PAGES_DEFAULT, sized: "pagesV4" },
   xdpf_pages_v6: { type: MapType.ARRAY, key: "u32", value: "xdpf_page", maxEntries: XDPF_PAGES_V6_DEFAULT, sized: "pagesV6" },
+  xdpf_seen_v6: { type: MapType.ARRAY, key: "u32", value: "xdpf_seen_word", maxEntries: XDPF_SEEN_V6_DEFAULT, sized: "seenV6" },
   xdpf_port_deny: { type: MapType.HASH, key: "xdpf_port_key", value: "xdpf_hits", maxEntries: XDPF_PORT_DENY_MAX },
   xdpf_config: { type: MapType.ARRAY, key: "u32", value: "xdpf_config", maxEntries: 1 },
   xdpf_rate: { type: MapType.LRU_HASH, key: "xdpf_rate_key", value: "xdpf_rate_state", maxEntries: XDPF_RATE_DEFAULT, sized: "rate" },
@@ -331,15 +347,24 @@ export interface FilterConfig {
   flags: number;
   /** null: off (rate_pps 0). */
   rate: RateLimit | null;
+  /** The seen filter's hash key and word mask (both 0 until fos1 sets them up). */
+  seen: SeenKey;
 }
 
-export const EMPTY_CONFIG: FilterConfig = { flags: 0, rate: null };
+export interface SeenKey {
+  seed: number;
+  mask: number;
+}
+
+export const EMPTY_CONFIG: FilterConfig = { flags: 0, rate: null, seen: { seed: 0, mask: 0 } };
 
 export function encodeConfig(c: FilterConfig): Uint8Array {
   const s = structs.xdpf_config.fields;
   const out = new Uint8Array(structs.xdpf_config.size);
   const v = view(out);
   v.setUint32(s.flags.offset, c.flags, true);
+  v.setUint32(s.seen_seed.offset, c.seen.seed, true);
+  v.setUint32(s.seen_mask.offset, c.seen.mask, true);
   if (c.rate) {
     checkRateLimit(c.rate);
     v.setBigUint64(s.rate_pps.offset, BigInt(c.rate.pps), true);
@@ -365,6 +390,7 @@ export function decodeConfig(value: Uint8Array): FilterConfig {
             v4Prefix: v.getUint32(s.rate_v4_prefix.offset, true),
             v6Prefix: v.getUint32(s.rate_v6_prefix.offset, true),
           },
+    seen: { seed: v.getUint32(s.seen_seed.offset, true), mask: v.getUint32(s.seen_mask.offset, true) },
   };
 }
 

@@ -45,6 +45,7 @@ import {
   slotPrefixKey,
   XDPF_CAPACITY_MAX,
   XDPF_F_PORTS,
+  XDPF_F_SEEN,
   XDPF_INDEX_SLOTS,
   XDPF_IX_LONG,
   XDPF_IX_LONGER,
@@ -58,8 +59,9 @@ import {
   type RateBucket,
   type RateLimit,
   type ReasonName,
+  type SeenKey,
 } from "./layout";
-import { addToLong, addToPage, computeIndex, crowds, indexGaps, indexWrites, longerBit, raiseCover, removeFromLong, type Index, type LongEntry, type Prefixes } from "./xdp-index";
+import { addToLong, addToPage, computeIndex, crowds, indexGaps, indexWrites, longerBit, raiseCover, removeFromLong, seenBits, type Index, type LongEntry, type Prefixes } from "./xdp-index";
 import { formatPrefix, type Family, type Prefix } from "../api/ip";
 
 export const DEFAULT_PIN_ROOT = "/sys/fs/bpf/fos1";
@@ -71,7 +73,7 @@ export interface LoadOptions {
   /** Where the maps are pinned and found again; default /sys/fs/bpf/fos1. */
   pinRoot?: string;
   /** The sized maps' max_entries (capacity per family, rate-limited sources); default DEFAULT_SIZES. */
-  sizes?: Omit<MapSizes, "pagesV4" | "pagesV6"> & Partial<Pick<MapSizes, "pagesV4" | "pagesV6">>;
+  sizes?: Pick<MapSizes, "v4" | "v6" | "rate"> & Partial<MapSizes>;
 }
 
 /** A loaded filter: the program (to attach) and its maps. close() leaves pins and attachments. */
@@ -101,7 +103,9 @@ export class XdpFilter {
       }
       obj.load();
       const maps = Object.fromEntries(MAP_NAMES.map((n) => [n, obj.map(n)])) as Record<MapName, BpfMap>;
-      return new XdpFilter(obj, obj.program(PROGRAM_NAME), new XdpFilterMaps(maps, opts.object, opts.pinRoot ?? DEFAULT_PIN_ROOT));
+      const filterMaps = new XdpFilterMaps(maps, opts.object, opts.pinRoot ?? DEFAULT_PIN_ROOT);
+      filterMaps.keepSeen();
+      return new XdpFilter(obj, obj.program(PROGRAM_NAME), filterMaps);
     } catch (err) {
       obj.close();
       throw err;
@@ -421,6 +425,14 @@ export class XdpFilterMaps {
     const values = new DataView(now.values.buffer, now.values.byteOffset, now.values.byteLength);
     for (let i = 0; i < now.count; i++) slots[keys.getUint32(i * 4, true)] = values.getUint32(i * 4, true);
     const long = family === 6 ? this.readLong() : new Map<number, LongEntry>();
+    let seenWords: BigUint64Array | null = null;
+    if (family === 6 && this.seenKey()) {
+      const d = this.m.xdpf_seen_v6.dump();
+      const dk = new DataView(d.keys.buffer, d.keys.byteOffset, d.keys.byteLength);
+      const dv = new DataView(d.values.buffer, d.values.byteOffset, d.values.byteLength);
+      seenWords = new BigUint64Array(this.m.xdpf_seen_v6.info.maxEntries);
+      for (let i = 0; i < d.count; i++) seenWords[dk.getUint32(i * 4, true)] = dv.getBigUint64(i * 8, true);
+    }
     const pages = new Map<number, Uint16Array>();
     const named = new Set<number>();
     for (const w of slots) if (w & XDPF_IX_PAGED) named.add(w & XDPF_IX_LONGER);
@@ -432,7 +444,30 @@ export class XdpFilterMaps {
         if (named.has(n)) pages.set(n, new Uint16Array(d.values.slice(i * PAGE_BYTES, (i + 1) * PAGE_BYTES).buffer));
       }
     }
-    return { slots, long, pages, groups: new Map() };
+    return { slots, long, pages, groups: new Map(), seenTops: new Set(), seenWords };
+  }
+
+  /** The seen filter's key once keepSeen() has set it up; undefined before. */
+  private seenKey(): SeenKey | undefined {
+    const { seen } = this.config();
+    return seen.mask ? seen : undefined;
+  }
+
+  /**
+   * Sets up the IPv6 seen filter of maps that do not keep one yet (made afresh): a random key,
+   * the filter's words from the list, and only then the flag that has the program read it.
+   */
+  keepSeen(): void {
+    this.locked(() => {
+      const mask = this.m.xdpf_seen_v6.info.maxEntries - 1;
+      const now = this.config();
+      if (now.flags & XDPF_F_SEEN && now.seen.mask === mask) return;
+      const [seed] = crypto.getRandomValues(new Uint32Array(1));
+      this.updateConfig((c) => ({ ...c, flags: c.flags & ~XDPF_F_SEEN, seen: { seed: seed!, mask } }));
+      const list = this.list(6);
+      this.writeIndex(6, columns(list.dump().keys, list.info.keySize, []));
+      this.updateConfig((c) => ({ ...c, flags: c.flags | XDPF_F_SEEN }));
+    });
   }
 
   /** xdpf_long_v6's entries by /32. */
@@ -495,7 +530,8 @@ export class XdpFilterMaps {
   /** Brings the index to exactly that of the list `p`, writing only what differs (xdp-index.ts's order). */
   private writeIndex(family: Family, p: Prefixes): void {
     const actual = this.readIndex(family);
-    const w = indexWrites(computeIndex(family, p), actual, this.pages(family).info.maxEntries);
+    const w = indexWrites(computeIndex(family, p), actual, this.pages(family).info.maxEntries, family === 6 ? this.seenKey() : undefined);
+    this.writeWords(this.m.xdpf_seen_v6, w.seen.map(([i, bits]) => [i, u64Bytes(bits)]));
     this.writeLong([...w.longDeletes.map((top) => [top, null] as [number, null]), ...w.longPuts], (top) => actual.long.get(top));
     this.writeWords(this.pages(family), w.pages.map(([n, page]) => [n, new Uint8Array(page.buffer, page.byteOffset, PAGE_BYTES)]));
     this.writeWords(this.index(family), w.slots.map(([s, word]) => [s, u32Key(word)]));
@@ -521,10 +557,19 @@ export class XdpFilterMaps {
     const set = (s: number, w: number) => (all ? (all[s] = w) : words.set(s, w));
     const long = new Map<number, LongEntry>();
     const longBefore = new Map<number, LongEntry | undefined>();
+    const seen = family === 6 ? this.seenKey() : undefined;
+    const seenWords = new Map<number, bigint>();
+    const see = (top: number) => {
+      if (!seen) return;
+      const { word, bits } = seenBits(top, seen);
+      const was = seenWords.get(word) ?? new DataView(this.m.xdpf_seen_v6.lookup(u32Key(word))!.buffer).getBigUint64(0, true);
+      seenWords.set(word, was | bits);
+    };
     const pageEdits = new Map<number, Uint16Array>();
     for (let i = 0; i < p.count; i++) {
       const len = p.len[i]!;
       const top = p.word[i]!;
+      if (len >= 32) see(top);
       if (len <= 16) raiseCover(all!, top, len);
       else if (len <= 32 && get(top >>> 16) & XDPF_IX_PAGED) {
         // A crowded /16: its page says what its /24s hold.
@@ -535,8 +580,7 @@ export class XdpFilterMaps {
       } else if (len <= 32) {
         if (crowds(get(top >>> 16), len)) return false;
         set(top >>> 16, (get(top >>> 16) | longerBit(len)) >>> 0);
-      }
-      else if (family === 6) {
+      } else if (family === 6) {
         if (!longBefore.has(top)) longBefore.set(top, this.longEntry(top));
         const slot = { len, rest: [p.rest![3 * i]!, p.rest![3 * i + 1]!, p.rest![3 * i + 2]!] as [number, number, number], packets: 0n };
         long.set(top, addToLong(long.get(top) ?? longBefore.get(top), slot));
@@ -544,7 +588,8 @@ export class XdpFilterMaps {
       }
     }
     if (all) for (let s = 0; s < XDPF_INDEX_SLOTS; s++) if (all[s] !== before![s]) words.set(s, all[s]!);
-    // The /32 entries and pages before the words that send a lookup to them.
+    // The seen filter, then the /32 entries and pages, before the words that send a lookup to them.
+    this.writeWords(this.m.xdpf_seen_v6, [...seenWords].map(([i, bits]) => [i, u64Bytes(bits)]));
     this.writeLong([...long], (top) => longBefore.get(top));
     this.writeWords(this.pages(family), [...pageEdits].map(([n, page]) => [n, new Uint8Array(page.buffer, page.byteOffset, PAGE_BYTES)]));
     this.writeWords(index, [...words].map(([s, w]) => [s, u32Key(w)]));
@@ -567,7 +612,7 @@ export class XdpFilterMaps {
   indexProblems(lists: Lists = this.dumpLists()): string[] {
     const out: string[] = [];
     for (const family of [4, 6] as const) {
-      const gaps = indexGaps(computeIndex(family, columns(lists[family].keys, this.list(family).info.keySize, [])), this.readIndex(family));
+      const gaps = indexGaps(computeIndex(family, columns(lists[family].keys, this.list(family).info.keySize, [])), this.readIndex(family), family === 6 ? this.seenKey() : undefined);
       if (gaps.slots || gaps.long)
         out.push(`the IPv${family} index is out of step with the list in ${gaps.slots} /16 word${gaps.slots === 1 ? "" : "s"}${family === 6 ? ` and ${gaps.long} /32 entr${gaps.long === 1 ? "y" : "ies"}` : ""}`);
     }
@@ -598,6 +643,7 @@ export class XdpFilterMaps {
       rate: m.xdpf_rate.info.maxEntries,
       pagesV4: m.xdpf_pages_v4.info.maxEntries,
       pagesV6: m.xdpf_pages_v6.info.maxEntries,
+      seenV6: m.xdpf_seen_v6.info.maxEntries,
     };
   }
 
@@ -672,6 +718,14 @@ function failure(prefix: string, err: BpfError): BlocklistChange["failed"][numbe
 function checkSizes(sizes: MapSizes): void {
   for (const [what, n] of Object.entries(sizes))
     if (!Number.isInteger(n) || n < 1 || n > XDPF_CAPACITY_MAX) throw new BpfError("size the filter's maps", 0, `${what}: ${n} entries; allowed: 1 to ${XDPF_CAPACITY_MAX}`);
+  if (sizes.seenV6 & (sizes.seenV6 - 1)) throw new BpfError("size the filter's maps", 0, `seenV6: ${sizes.seenV6} entries; allowed: a power of two`);
+}
+
+/** A u64 as the program reads it (xdpf_seen_word). */
+function u64Bytes(n: bigint): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, n, true);
+  return out;
 }
 
 /**

@@ -8,6 +8,8 @@
 // length), or one /32's entry, so the index never limits how many prefixes a filter holds.
 import {
   XDPF_LONG_INLINE,
+  XDPF_SEEN_SALT,
+  type SeenKey,
   XDPF_INDEX_SLOTS,
   XDPF_IX_COVER,
   XDPF_IX_COVER_SHIFT,
@@ -73,6 +75,37 @@ export interface Index {
   pages: Map<number, Uint16Array>;
   /** A computed index: the prefixes of length 17..32 in each /16 (what its page would say). */
   groups: Map<number, { word: number; len: number }[]>;
+  /** A computed index: the /32s the seen filter must have seen (IPv6: holding or being a prefix of /32 or longer). */
+  seenTops: Set<number>;
+  /** The maps' seen filter, its words (read from the maps; null in a computed index, and for IPv4). */
+  seenWords: BigUint64Array | null;
+}
+
+const fmix32 = (x: number) => {
+  let h = x >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+};
+
+/** The seen filter's word for the /32 `top`, and the three bits it sets there (seen_v6 in bpf/xdp_filter.c). */
+export function seenBits(top: number, key: SeenKey): { word: number; bits: bigint } {
+  const h = fmix32(top ^ key.seed);
+  const g = fmix32(h ^ XDPF_SEEN_SALT);
+  return { word: h & key.mask, bits: (1n << BigInt(g & 63)) | (1n << BigInt((g >>> 6) & 63)) | (1n << BigInt((g >>> 12) & 63)) };
+}
+
+/** The seen filter's words for these /32s, by word. */
+export function seenWordsOf(tops: Iterable<number>, key: SeenKey): Map<number, bigint> {
+  const words = new Map<number, bigint>();
+  for (const top of tops) {
+    const { word, bits } = seenBits(top, key);
+    words.set(word, (words.get(word) ?? 0n) | bits);
+  }
+  return words;
 }
 
 const pageCover = (e: number) => (e & XDPF_PG_COVER) >>> XDPF_PG_COVER_SHIFT;
@@ -110,11 +143,13 @@ export function computeIndex(family: Family, p: Prefixes): Index {
   const slots = new Uint32Array(XDPF_INDEX_SLOTS);
   const members = new Map<number, LongSlot[]>();
   const groups = new Map<number, { word: number; len: number }[]>();
+  const seenTops = new Set<number>();
   for (let i = 0; i < p.count; i++) {
     const len = p.len[i]!;
     const word = p.word[i]!;
     if (len <= 16) raiseCover(slots, word, len);
     else if (len <= 32) {
+      if (len === 32 && family === 6) seenTops.add(word);
       slots[word >>> 16]! |= 1 << (32 - len);
       const g = groups.get(word >>> 16);
       if (g) g.push({ word, len });
@@ -122,6 +157,7 @@ export function computeIndex(family: Family, p: Prefixes): Index {
     }
     else if (family === 6) {
       slots[word >>> 16] = (slots[word >>> 16]! | XDPF_IX_LONG) >>> 0;
+      seenTops.add(word);
       const m = members.get(word);
       const slot: LongSlot = { len, rest: [p.rest![3 * i]!, p.rest![3 * i + 1]!, p.rest![3 * i + 2]!], packets: 0n };
       if (m) m.push(slot);
@@ -130,7 +166,7 @@ export function computeIndex(family: Family, p: Prefixes): Index {
   }
   const long = new Map<number, LongEntry>();
   for (const [top, m] of members) long.set(top, longEntry(m));
-  return { slots, long, pages: new Map(), groups };
+  return { slots, long, pages: new Map(), groups, seenTops, seenWords: null };
 }
 
 /**
@@ -219,7 +255,7 @@ export const longerBit = (len: number) => (len > 16 && len <= 32 ? 1 << (32 - le
  * bits left by unblocked prefixes are fine (they cost a lookup, never a verdict) and are not
  * counted. Empty when every listed prefix is found and only those are.
  */
-export function indexGaps(required: Index, actual: Index): { slots: number; long: number } {
+export function indexGaps(required: Index, actual: Index, seen?: SeenKey): { slots: number; long: number } {
   let slots = 0;
   for (let s = 0; s < XDPF_INDEX_SLOTS; s++) {
     const want = required.slots[s]!;
@@ -232,6 +268,12 @@ export function indexGaps(required: Index, actual: Index): { slots: number; long
   }
   let long = 0;
   for (const top of new Set([...required.long.keys(), ...actual.long.keys()])) if (longGap(required.long.get(top), actual.long.get(top))) long++;
+  // a /32 the seen filter lacks is skipped as if its entry were missing
+  if (seen && actual.seenWords)
+    for (const top of required.seenTops) {
+      const { word, bits } = seenBits(top, seen);
+      if ((actual.seenWords[word]! & bits) !== bits) long++;
+    }
   return { slots, long };
 }
 
@@ -243,10 +285,11 @@ function pageGaps(want: Uint16Array, got: Uint16Array): boolean {
 
 /**
  * The writes that turn the index `actual` into `required`, in the order that keeps every
- * listed prefix found throughout: /32 entries no prefix needs go first (room for the new
- * ones; a /16 word still pointing there finds nothing, which the list no longer needs), then
- * the /32 entries and the pages, then the /16 words (a word names a page, or /32 lengths,
- * only once they are written).
+ * listed prefix found throughout: the seen filter's words first (with `seen`, its key: each
+ * word written whole holds the bits of every /32 the list needs, so only stale bits go), then
+ * /32 entries no prefix needs (room for the new ones; a /16 word still pointing there finds
+ * nothing, which the list no longer needs), then the /32 entries and the pages, then the /16
+ * words (a word names a page, or /32 lengths, only once they are written).
  *
  * Pages (`pages` of them): the /16s naming the most lengths get one, those that had one
  * keep its number; a new one takes a number no word names now, so no page changes under a
@@ -256,7 +299,15 @@ export function indexWrites(
   required: Index,
   actual: Index,
   pages = 0,
-): { longDeletes: number[]; longPuts: [number, LongEntry][]; pages: [number, Uint16Array][]; slots: [number, number][] } {
+  seen?: SeenKey,
+): { seen: [number, bigint][]; longDeletes: number[]; longPuts: [number, LongEntry][]; pages: [number, Uint16Array][]; slots: [number, number][] } {
+  const seenWrites: [number, bigint][] = [];
+  if (seen && actual.seenWords) {
+    const want = seenWordsOf(required.seenTops, seen);
+    actual.seenWords.forEach((got, i) => {
+      if (got !== (want.get(i) ?? 0n)) seenWrites.push([i, want.get(i) ?? 0n]);
+    });
+  }
   const longDeletes = [...actual.long.keys()].filter((t) => !required.long.has(t));
   const longPuts = [...required.long].filter(([t, entry]) => {
     const got = actual.long.get(t);
@@ -292,5 +343,5 @@ export function indexWrites(
     const want = n === undefined ? required.slots[s]! : ((required.slots[s]! & (XDPF_IX_COVER | XDPF_IX_LONG)) | XDPF_IX_PAGED | n) >>> 0;
     if (want !== actual.slots[s]) slots.push([s, want]);
   }
-  return { longDeletes, longPuts, pages: pageWrites, slots };
+  return { seen: seenWrites, longDeletes, longPuts, pages: pageWrites, slots };
 }

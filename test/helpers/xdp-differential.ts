@@ -174,7 +174,7 @@ export function indexInMaps(maps: XdpFilterMaps, family: Family): Index {
   words(maps.map(family === 4 ? "xdpf_pages_v4" : "xdpf_pages_v6"), (k, v) => {
     if (slots.some((w) => (w & XDPF_IX_PAGED) !== 0 && (w & XDPF_IX_LONGER) === k)) pages.set(k, Uint16Array.from({ length: XDPF_PAGE_SLOTS }, (_, t) => (v(2 * (t & ~1)) >>> (16 * (t & 1))) & 0xffff));
   });
-  return { slots, long, pages, groups: new Map() };
+  return { slots, long, pages, groups: new Map(), seenTops: new Set(), seenWords: null };
 }
 
 /** Each entry of a map keyed by a u32 (read a few thousand a syscall): the key, and the value's u32 at a byte offset. */

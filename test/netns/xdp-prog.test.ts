@@ -9,10 +9,11 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { release, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { BpfError } from "../../src/bpf/errors";
-import { decodeLong, DEFAULT_SIZES, encodeLong, REASONS, u32Key, XDPF_IX_LONG, XDPF_IX_LONGER, XDPF_IX_PAGED, XDPF_PG_COVER_SHIFT, XDPF_RATE_DEFAULT, type ReasonName } from "../../src/bpf/layout";
+import { decodeConfig, decodeLong, DEFAULT_SIZES, encodeLong, REASONS, u32Key, XDPF_F_SEEN, XDPF_IX_LONG, XDPF_IX_LONGER, XDPF_IX_PAGED, XDPF_PG_COVER_SHIFT, XDPF_RATE_DEFAULT, type ReasonName } from "../../src/bpf/layout";
 import { possibleCpus } from "../../src/bpf/maps";
 import { testRun, xdpActionName } from "../../src/bpf/test-run";
 import { XdpFilter, XdpFilterMaps } from "../../src/bpf/xdp-filter";
+import { seenBits } from "../../src/bpf/xdp-index";
 import { removePinRoot, testPinRoot } from "../helpers/bpffs";
 import {
   arp,
@@ -524,6 +525,30 @@ describe("blocklists", () => {
     expect(reasonOf(v6("2001:db8:1:ffff::1"))).toBe("XDPF_DROP_BLOCK_V6");
   });
 
+  test("the seen filter: fos1 sets a listed /32's bits under a secret key; the program skips a /32 it has not seen, so losing bits is a problem that reindex() repairs", () => {
+    const config = decodeConfig(maps.map("xdpf_config").lookup(u32Key(0))!);
+    expect(config.flags & XDPF_F_SEEN).toBe(XDPF_F_SEEN);
+    expect(config.seen.mask).toBe(DEFAULT_SIZES.seenV6 - 1);
+    maps.changeBlocklist(["2001:db8::/32", "2001:db9:1::7/128"], []);
+    const seen = maps.map("xdpf_seen_v6");
+    for (const top of [0x20010db8, 0x20010db9]) {
+      const { word, bits } = seenBits(top, config.seen);
+      expect(new DataView(seen.lookup(u32Key(word))!.buffer).getBigUint64(0, true) & bits).toBe(bits);
+    }
+    expect(reasonOf(v6("2001:db9:1::7"))).toBe("XDPF_DROP_BLOCK_V6");
+    expect(reasonOf(v6("2001:db8:ffff::1"))).toBe("XDPF_DROP_BLOCK_V6");
+    // Clear the /32s' words: the program trusts the filter and skips both lookups.
+    const words = [0x20010db8, 0x20010db9].map((top) => seenBits(top, config.seen).word);
+    for (const w of words) seen.update(u32Key(w), new Uint8Array(8));
+    expect(reasonOf(v6("2001:db9:1::7"))).toBe("XDPF_PASS");
+    expect(reasonOf(v6("2001:db8:ffff::1"))).toBe("XDPF_PASS");
+    expect(maps.indexProblems()).toEqual(["the IPv6 index is out of step with the list in 0 /16 words and 2 /32 entries"]);
+    maps.reindex();
+    expect(maps.indexProblems()).toEqual([]);
+    expect(reasonOf(v6("2001:db9:1::7"))).toBe("XDPF_DROP_BLOCK_V6");
+    expect(reasonOf(v6("2001:db8:ffff::1"))).toBe("XDPF_DROP_BLOCK_V6");
+  });
+
   test("bits left by unblocked prefixes cost a lookup, never a verdict; the whole list's index clears them", () => {
     // A few unblocks change the index incrementally: the /16 word keeps the /32 and /48 bits.
     maps.changeBlocklist(["203.0.113.9/32", "203.0.7.0/24", "2001:db8:1::/48", "2001:db8:2::/48"], []);
@@ -618,7 +643,7 @@ describe("capacity", () => {
     const small = testPinRoot("capacity");
     const f = XdpFilter.load({ object: OBJECT, pinRoot: small, sizes: { v4: 300, v6: 300, rate: 1 } });
     try {
-      expect(f.maps.sizes()).toEqual({ v4: 300, v6: 300, rate: 1, pagesV4: 19, pagesV6: 16 });
+      expect(f.maps.sizes()).toEqual({ v4: 300, v6: 300, rate: 1, pagesV4: 19, pagesV6: 16, seenV6: 64 });
       // IPv6 /20s to /31s, which an index of /32s would multiply by up to 4 096, count once each.
       const list6 = Array.from({ length: 300 }, (_, i) => `${(0x2000 + i * 16).toString(16)}::/${20 + (i % 12)}`);
       const list4 = Array.from({ length: 300 }, (_, i) => `${10 + (i >> 8)}.${i & 255}.0.0/${16 + (i % 17)}`);
@@ -831,7 +856,7 @@ describe("pinned maps", () => {
       expect(second.maps.rateLimit()).toEqual({ pps: 100, burst: 10, v4Prefix: 32, v6Prefix: 56 });
       expect(run(ethernet(ipv4("203.0.113.6", V4_DST, icmp())), second).reason).toBe("XDPF_DROP_BLOCK_V4");
       expect(second.maps.counters().XDPF_DROP_BLOCK_V4.packets).toBe(dropsBefore + 2n);
-      expect(Object.keys(second.pins()).sort()).toEqual(["xdpf_block_v4", "xdpf_block_v6", "xdpf_config", "xdpf_index_v4", "xdpf_index_v6", "xdpf_long_v6", "xdpf_pages_v4", "xdpf_pages_v6", "xdpf_port_deny", "xdpf_rate", "xdpf_stats"]);
+      expect(Object.keys(second.pins()).sort()).toEqual(["xdpf_block_v4", "xdpf_block_v6", "xdpf_config", "xdpf_index_v4", "xdpf_index_v6", "xdpf_long_v6", "xdpf_pages_v4", "xdpf_pages_v6", "xdpf_port_deny", "xdpf_rate", "xdpf_seen_v6", "xdpf_stats"]);
     } finally {
       second.close();
     }

@@ -22,6 +22,7 @@ import {
   raiseCover,
   removeFromLong,
   sameLong,
+  seenBits,
   type Index,
   type LongBits,
   type LongEntry,
@@ -42,7 +43,7 @@ const bit = longerBit;
 const u32 = (n: number) => n >>> 0;
 const nonZero = (slots: Uint32Array) => slots.reduce((n, w) => n + (w ? 1 : 0), 0);
 const copyLong = (e: LongEntry): LongEntry => ({ bits: [...e.bits], slots: e.slots.map((s) => ({ ...s, rest: [...s.rest] })) });
-const copy = (ix: Index): Index => ({ slots: ix.slots.slice(), long: new Map([...ix.long].map(([t, e]) => [t, copyLong(e)])), pages: new Map(), groups: new Map() });
+const copy = (ix: Index): Index => ({ slots: ix.slots.slice(), long: new Map([...ix.long].map(([t, e]) => [t, copyLong(e)])), pages: new Map(), groups: new Map(), seenTops: new Set(ix.seenTops), seenWords: null });
 const sameIndex = (a: Index, b: Index) =>
   Buffer.from(a.slots.buffer).equals(Buffer.from(b.slots.buffer)) && a.long.size === b.long.size && [...a.long].every(([t, e]) => b.long.has(t) && sameLong(e, b.long.get(t)!));
 /** A /32's entry holding these prefixes in its slots, as given (longest first), or these lengths. */
@@ -176,7 +177,7 @@ describe("the index leads the program to the longest listed prefix", () => {
   test("built a prefix at a time (raiseCover, longerBit, addToLong, as fos1 adds a few), in any order, it is computeIndex's", () => {
     for (const family of [4, 6] as const) {
       const list = shuffle(rand, [...lists[family].prefixes.slice(0, 200), ...shortPrefixes(family, lists[family].hot, rand)]);
-      const ix: Index = { slots: new Uint32Array(XDPF_INDEX_SLOTS), long: new Map(), pages: new Map(), groups: new Map() };
+      const ix: Index = { slots: new Uint32Array(XDPF_INDEX_SLOTS), long: new Map(), pages: new Map(), groups: new Map(), seenTops: new Set(), seenWords: null };
       for (const p of list) {
         const { word, len, rest } = column(p);
         if (len <= 16) raiseCover(ix.slots, word, len);
@@ -303,7 +304,7 @@ describe("indexGaps: what an index fails to lead to", () => {
 describe("indexWrites: from the index in the maps to the list's", () => {
   test("nothing to write for the same index", () => {
     const ix = ix6("::/0", "2001:db8::/32", "2001:db8:1::/48");
-    expect(indexWrites(ix, copy(ix))).toEqual({ longDeletes: [], longPuts: [], pages: [], slots: [] });
+    expect(indexWrites(ix, copy(ix))).toEqual({ seen: [], longDeletes: [], longPuts: [], pages: [], slots: [] });
   });
 
   test("only the words and /32 entries that differ, with the list's values: stale bits and entries cleared, a kept /32 overwritten, never deleted", () => {
@@ -364,6 +365,45 @@ describe("indexWrites: from the index in the maps to the list's", () => {
       const probes = [...after.flatMap(edges), ...randomProbes(family, after, 1000, rand)];
       expect(probes.filter((p) => finds(state, ref, family, p.addr) !== (ref.longest(family, p.addr)?.len ?? null)).length).toBe(0);
     }
+  });
+});
+
+describe("the seen filter: which IPv6 /32s hold a prefix of /32 or longer", () => {
+  const key = { seed: 0x5eed1234, mask: 1023 };
+
+  test("seenBits: one word under the mask, three bits in it, fixed for a key and moved by another seed", () => {
+    const words = new Set<number>();
+    for (let top = 0x20010000; top < 0x20010000 + 512; top++) {
+      const { word, bits } = seenBits(top, key);
+      expect(word).toBeLessThanOrEqual(key.mask);
+      expect(bits.toString(2).replaceAll("0", "").length).toBeGreaterThanOrEqual(1);
+      expect(bits.toString(2).replaceAll("0", "").length).toBeLessThanOrEqual(3);
+      expect(seenBits(top, key)).toEqual({ word, bits });
+      words.add(word);
+    }
+    expect(words.size).toBeGreaterThan(300); // 512 neighbouring /32s spread over the words, not in a run
+    const moved = Array.from({ length: 64 }, (_, i) => 0x20010000 + i).filter((t) => seenBits(t, key).word !== seenBits(t, { ...key, seed: key.seed ^ 1 }).word);
+    expect(moved.length).toBeGreaterThan(55);
+  });
+
+  test("computeIndex: a /32 that is a listed prefix or holds a longer one; not a /31 or the /32s a shorter prefix covers", () => {
+    expect([...ix6("2001:db8::/32", "2001:db9:1::/48", "2001:dba::/31", "2c00::/12").seenTops].sort()).toEqual([0x20010db8, 0x20010db9]);
+    expect(ix4("10.0.0.0/8", "198.51.100.7/32").seenTops.size).toBe(0);
+  });
+
+  test("indexWrites writes the words that differ, stale bits cleared; indexGaps counts a listed /32 whose bits are missing", () => {
+    const want = ix6("2001:db8::/32", "2001:db9:1::/48");
+    const maps = { ...ix6(), seenWords: new BigUint64Array(key.mask + 1) };
+    const stale = seenBits(0x20020000, key);
+    maps.seenWords[stale.word] = stale.bits;
+    expect(indexGaps(want, maps, key)).toEqual({ slots: 1, long: 3 }); // the word, the /48's entry, two /32s unseen
+    const w = indexWrites(want, maps, 0, key);
+    for (const [i, bits] of w.seen) maps.seenWords[i] = bits;
+    for (const top of [0x20010db8, 0x20010db9]) expect(maps.seenWords[seenBits(top, key).word]! & seenBits(top, key).bits).toBe(seenBits(top, key).bits);
+    const wanted = new Set([0x20010db8, 0x20010db9].map((t) => seenBits(t, key).word));
+    if (!wanted.has(stale.word)) expect(maps.seenWords[stale.word]).toBe(0n);
+    expect(maps.seenWords.reduce((n, b) => n + (b ? 1 : 0), 0)).toBe(wanted.size);
+    expect(indexWrites(want, maps, 0, key).seen).toEqual([]);
   });
 });
 

@@ -44,6 +44,10 @@ import {
   XDPF_PG_COVER_SHIFT,
   XDPF_PG_INSIDE,
   pagesFor,
+  seenFor,
+  XDPF_F_SEEN,
+  XDPF_LONG_INLINE,
+  XDPF_SEEN_SALT,
   XDPF_RATE_DEFAULT,
   XDPF_VLAN_MAX,
 } from "../../src/bpf/layout";
@@ -138,6 +142,11 @@ describe("layout.ts mirrors bpf/xdp_filter.h", () => {
     expect(define("XDPF_PG_COVER_SHIFT")).toBe(XDPF_PG_COVER_SHIFT);
     expect(define("XDPF_PG_COVER")).toBe(XDPF_PG_COVER);
     expect(define("XDPF_F_PORTS")).toBe(XDPF_F_PORTS);
+    expect(define("XDPF_F_SEEN")).toBe(XDPF_F_SEEN);
+    expect(define("XDPF_LONG_INLINE")).toBe(XDPF_LONG_INLINE);
+    expect(define("XDPF_SEEN_SALT")).toBe(XDPF_SEEN_SALT);
+    expect(define("XDPF_SEEN_V6_DEFAULT")).toBe(maps.xdpf_seen_v6.maxEntries);
+    expect(define("XDPF_SEEN_V6_DEFAULT")).toBe(seenFor(XDPF_CAPACITY_DEFAULT));
     expect(define("XDPF_PORT_DENY_MAX")).toBe(maps.xdpf_port_deny.maxEntries);
     expect(define("XDPF_RATE_DEFAULT")).toBe(maps.xdpf_rate.maxEntries);
   });
@@ -148,7 +157,7 @@ describe("layout.ts mirrors bpf/xdp_filter.h", () => {
       src,
       `#include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
-struct xdpf_config { __u32 rate_v4_prefix; __u64 rate_pps; __u64 burst; __u32 rate_v6_prefix; __u64 extra; };
+struct xdpf_config { __u32 rate_v4_prefix; __u64 rate_pps; __u64 burst; __u32 rate_v6_prefix; __u64 extra; __u64 more; };
 enum xdpf_reason { XDPF_PASS = 0, XDPF_DROP_PORT = 1 };
 struct holder { enum xdpf_reason r; };
 struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, struct xdpf_config); } cfg SEC(".maps");
@@ -163,8 +172,8 @@ char LICENSE[] SEC("license") = "GPL";
     try {
       const wrong = layoutMismatches(btf);
       expect(wrong).toContain("struct xdpf_prefix_v4: missing from the object's BTF");
-      expect(wrong).toContain("struct xdpf_config: size 40, mirror says 32");
-      expect(wrong).toContain("struct xdpf_config: members rate_v4_prefix, rate_pps, burst, rate_v6_prefix, extra, mirror says flags, rate_v4_prefix, rate_v6_prefix, pad, rate_pps, burst");
+      expect(wrong).toContain("struct xdpf_config: size 48, mirror says 40");
+      expect(wrong).toContain("struct xdpf_config: members rate_v4_prefix, rate_pps, burst, rate_v6_prefix, extra, more, mirror says flags, rate_v4_prefix, rate_v6_prefix, seen_seed, rate_pps, burst, seen_mask, pad");
       expect(wrong).toContain("struct xdpf_config.rate_pps: offset 8 size 8, mirror says offset 16 size 8");
       expect(wrong).toContain("enum xdpf_reason XDPF_DROP_PORT: 1 in the object, mirror says 7");
       expect(wrong).toContain("enum xdpf_reason XDPF_MALFORMED: absent in the object, mirror says 4");
@@ -221,14 +230,15 @@ describe("codecs", () => {
     expect(decodePortKey(k)).toEqual({ proto: "udp", port: 0x1234 });
   });
 
-  test("config: flags, then prefix lengths, rate and burst; all zero is off", () => {
-    const c = { flags: XDPF_F_PORTS, rate: { pps: 1000, burst: 50, v4Prefix: 32, v6Prefix: 64 } };
+  test("config: flags, then prefix lengths, the seen filter's seed, rate and burst, its mask; all zero is off", () => {
+    const c = { flags: XDPF_F_PORTS, rate: { pps: 1000, burst: 50, v4Prefix: 32, v6Prefix: 64 }, seen: { seed: 0xdeadbeef, mask: 16383 } };
     const v = encodeConfig(c);
     expect(decodeConfig(v)).toEqual(c);
     const d = new DataView(v.buffer);
-    expect([d.getUint32(0, true), d.getUint32(4, true), d.getUint32(8, true), d.getUint32(12, true)]).toEqual([1, 32, 64, 0]);
+    expect([d.getUint32(0, true), d.getUint32(4, true), d.getUint32(8, true), d.getUint32(12, true)]).toEqual([1, 32, 64, 0xdeadbeef]);
     expect([d.getBigUint64(16, true), d.getBigUint64(24, true)]).toEqual([1000n, 50n]);
-    expect([...encodeConfig(EMPTY_CONFIG)]).toEqual(new Array(32).fill(0));
+    expect([d.getUint32(32, true), d.getUint32(36, true)]).toEqual([16383, 0]);
+    expect([...encodeConfig(EMPTY_CONFIG)]).toEqual(new Array(40).fill(0));
     expect(decodeConfig(encodeConfig(EMPTY_CONFIG))).toEqual(EMPTY_CONFIG);
     expect(() => encodeConfig({ ...EMPTY_CONFIG, rate: { pps: 0, burst: 1, v4Prefix: 32, v6Prefix: 64 } })).toThrow(/rate limit pps 0/);
   });

@@ -24,7 +24,7 @@ const xdpOps = (ops: Op[]) => ops.filter((o) => o.phase === "xdp").map((o) => [o
 
 const SPEC = "{interfaces: [wan], blocklist: [203.0.113.0/24, '2001:db8:bad::/48'], denyPorts: [{protocol: tcp, port: 23}], rateLimit: {packetsPerSecond: 100, burst: 200}}";
 const RATE = { pps: 100, burst: 200, v4Prefix: 32, v6Prefix: 64 };
-const SIZES = { v4: 65536, v6: 65536, rate: 65536, pagesV4: 4096, pagesV6: 1024 };
+const SIZES = { v4: 65536, v6: 65536, rate: 65536, pagesV4: 4096, pagesV6: 1024, seenV6: 16384 };
 const ATTACHED = (progId = 7) => [{ mode: "native" as const, progId, progName: "xdp_filter" }];
 const converged: ObservedXdp = {
   filters: [{ name: "edge", progId: 7, sizes: SIZES, blocklist: ["203.0.113.0/24", "2001:db8:bad::/48"], ports: ["tcp/23"], rate: RATE }],
@@ -119,7 +119,7 @@ test("dynamic blocks beyond the capacity: the config's list stays whole, the IDS
     { prefix: "192.0.2.4/32", expires: null, addedAt: at(4) },
   ];
   const listed = ["203.0.113.0/24", "192.0.2.1/32", "192.0.2.2/32", "192.0.2.3/32"];
-  const obs: ObservedXdp = { filters: [{ name: "edge", progId: 7, sizes: { v4: 4, v6: 65536, rate: 1, pagesV4: 16, pagesV6: 1024 }, blocklist: listed, ports: [], rate: null }], attached: { eth0: ATTACHED() }, dynamic };
+  const obs: ObservedXdp = { filters: [{ name: "edge", progId: 7, sizes: { v4: 4, v6: 65536, rate: 1, pagesV4: 16, pagesV6: 1024, seenV6: 16384 }, blocklist: listed, ports: [], rate: null }], attached: { eth0: ATTACHED() }, dynamic };
   const p = plan(desired(spec), host(obs));
   // Room for two dynamic blocks beside the two of the config: both of the operator's, then none of the IDS's.
   expect(xdpOps(p.ops)).toEqual([

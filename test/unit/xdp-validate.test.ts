@@ -47,7 +47,7 @@ spec:
         blocklist: ["203.0.113.0/24", "198.18.0.0/15", "2001:db8:bad::/48"],
         ports: ["tcp/23", "udp/1900"],
         rate: { pps: 10000, burst: 20000, v4Prefix: 32, v6Prefix: 56 },
-        sizes: { v4: 65536, v6: 65536, rate: 65536, pagesV4: 4096, pagesV6: 1024 },
+        sizes: { v4: 65536, v6: 65536, rate: 65536, pagesV4: 4096, pagesV6: 1024, seenV6: 16384 },
       },
     ],
   });
@@ -56,13 +56,13 @@ spec:
 test("NICs by object name or device, generic mode, no rate limit", () => {
   const r = loadConfigText(BASE + xdp("lan", "interfaces: [eth2]\nmode: generic\nblocklist: ['0.0.0.0/0']"), "x.yaml");
   expect(r.problems).toEqual([]);
-  expect(desiredState(r.objects).xdp!.filters[0]).toMatchObject({ interfaces: ["eth2"], mode: "generic", rate: null, blocklist: ["0.0.0.0/0"], sizes: { v4: 65536, v6: 65536, rate: 1, pagesV4: 4096, pagesV6: 1024 } });
+  expect(desiredState(r.objects).xdp!.filters[0]).toMatchObject({ interfaces: ["eth2"], mode: "generic", rate: null, blocklist: ["0.0.0.0/0"], sizes: { v4: 65536, v6: 65536, rate: 1, pagesV4: 4096, pagesV6: 1024, seenV6: 16384 } });
 });
 
 test("a capacity of its own, and the sources a rate limit tracks, size the filter's maps", () => {
   const r = loadConfigText(BASE + xdp("lan", "interfaces: [eth2]\ncapacity: {ipv4: 2, ipv6: 1048576}\nblocklist: [10.0.0.0/8, 11.0.0.0/8, '2001:db8::/32']\nrateLimit: {packetsPerSecond: 10, burst: 10, trackedSources: 4096}"), "x.yaml");
   expect(r.problems).toEqual([]);
-  expect(desiredState(r.objects).xdp!.filters[0]!.sizes).toEqual({ v4: 2, v6: 1048576, rate: 4096, pagesV4: 16, pagesV6: 16384 });
+  expect(desiredState(r.objects).xdp!.filters[0]!.sizes).toEqual({ v4: 2, v6: 1048576, rate: 4096, pagesV4: 16, pagesV6: 16384, seenV6: 262144 });
 });
 
 test.each([

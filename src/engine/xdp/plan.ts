@@ -37,7 +37,7 @@ export type XdpChange = XdpAction | { do: "off-before-joining-bond"; ifname: str
 type XdpOp = Op<XdpChange>;
 const sameRate = (a: RateLimit | null, b: RateLimit | null) => JSON.stringify(a) === JSON.stringify(b);
 const describeRate = (r: RateLimit | null) => (r ? `${r.pps} pps, burst ${r.burst}, per /${r.v4Prefix} (IPv4) /${r.v6Prefix} (IPv6)` : "off");
-const sameSizes = (a: MapSizes, b: MapSizes) => a.v4 === b.v4 && a.v6 === b.v6 && a.rate === b.rate && a.pagesV4 === b.pagesV4 && a.pagesV6 === b.pagesV6;
+const sameSizes = (a: MapSizes, b: MapSizes) => a.v4 === b.v4 && a.v6 === b.v6 && a.rate === b.rate && a.pagesV4 === b.pagesV4 && a.pagesV6 === b.pagesV6 && a.seenV6 === b.seenV6;
 const n0 = (n: number) => n.toLocaleString("en");
 const describeSizes = (s: MapSizes) => `capacity ${n0(s.v4)} IPv4, ${n0(s.v6)} IPv6; ${s.rate > 1 ? `${n0(s.rate)} rate-limited sources` : "no rate-limit buckets"}`;
 
