@@ -60,7 +60,7 @@ const cases = readdirSync(GOLDEN)
   .sort();
 
 test("the golden configs are all there", () => {
-  expect(cases).toEqual(["cluster", "lan-services", "missing-nic", "nat-dnat", "nat-masquerade", "nat-nptv6", "nat-snat", "no-zones-no-nat", "rules", "vlan-policy", "zones"]);
+  expect(cases).toEqual(["cluster", "lan-services", "missing-nic", "nat-dnat", "nat-masquerade", "nat-nptv6", "nat-snat", "no-zones-no-nat", "port-segments", "rules", "vlan-policy", "zones"]);
 });
 
 for (const name of cases) {

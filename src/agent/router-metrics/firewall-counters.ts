@@ -94,12 +94,14 @@ export function parseFirewallCounters(json: string): FirewallCounters {
     if (!count) continue;
     const verdict = verdictOf(expr);
     const rule = r.comment ?? describeUnnamed(expr, position);
-    const key = JSON.stringify([r.chain, rule, verdict]);
-    const sum = rules.get(key) ?? { chain: r.chain, rule, verdict, packets: 0, bytes: 0 };
+    // A port segment's chain ("fwd_lan_wan.3", engine/firewall/classify.ts) holds copies of its chain's rules.
+    const chain = r.chain.split(".")[0]!;
+    const key = JSON.stringify([chain, rule, verdict]);
+    const sum = rules.get(key) ?? { chain, rule, verdict, packets: 0, bytes: 0 };
     sum.packets += count.packets;
     sum.bytes += count.bytes;
     rules.set(key, sum);
-    const pair = zonePairOfChain(r.chain);
+    const pair = zonePairOfChain(chain);
     if (pair) {
       const pkey = JSON.stringify([pair.fromZone, pair.toZone, verdict]);
       const p = pairs.get(pkey) ?? { ...pair, verdict, packets: 0, bytes: 0 };

@@ -17,6 +17,7 @@
 import { createHash } from "node:crypto";
 import { parsePrefix } from "../../api/ip";
 import { NODE_TCP_PORTS } from "../../api/cluster-devices";
+import { classifyChain, type ChainRule } from "./classify";
 import { MANAGEMENT_PORTS, type DesiredFirewall, type FwCluster, type FwNat, type FwPortForward, type FwRule, type Policy, type PortRange, type Protocol } from "../../policy/model";
 
 export const FIREWALL_TABLE = "fos1";
@@ -91,7 +92,8 @@ function policyRules(policy: Policy): Expr[][] {
   return [[match(meta("l4proto"), L4.tcp), counter, rejectFor("tcp")], [counter, rejectFor("any")]];
 }
 
-function ruleExprs(r: FwRule): Expr[][] {
+/** A rule's nftables rules (one per address family and verdict), each with what a port segment needs to hold it. */
+function ruleEntries(r: FwRule): ChainRule[] {
   const verdicts: [Protocol, Expr][] =
     r.action === "allow" ? [[r.protocol, accept]] : r.action === "deny" ? [[r.protocol, drop]] : r.protocol === "any" ? [["tcp", rejectFor("tcp")], ["any", rejectFor("any")]] : [[r.protocol, rejectFor(r.protocol)]];
   const tail: Expr[] = [];
@@ -99,11 +101,25 @@ function ruleExprs(r: FwRule): Expr[][] {
   if (r.log) tail.push({ log: { prefix: `fos1 ${r.name}: ` } });
   tail.push(counter);
   return addressVariants(r.sources, r.destinations).flatMap((addr) =>
-    verdicts.map(([proto, verdict]) => [...protocolMatch(proto, proto === r.protocol ? r.ports : []), ...addr, ...tail, verdict]),
+    verdicts.map(([proto, verdict]) => {
+      const ports = proto === r.protocol ? r.ports : [];
+      return portRule(proto, ports, [...addr, ...tail, verdict], r.ref, !r.rateLimit);
+    }),
   );
 }
 
-export function compileFirewall(fw: DesiredFirewall): CompiledFirewall {
+/** A rule matching a protocol and ports, then `rest`; classifiable when TCP or UDP with ports and `stateless` (no rate limit of its own). */
+function portRule(proto: Protocol, ports: PortRange[], rest: Expr[], comment: string, stateless = true): ChainRule {
+  const l4 = (proto === "tcp" || proto === "udp") && ports.length && stateless ? { l4: { proto: L4[proto], ports, rest } } : {};
+  return { expr: [...protocolMatch(proto, ports), ...rest], comment, ...l4 };
+}
+
+export interface CompileOptions {
+  /** Every chain's rules one after another, no port segments: the reference the differential test holds fos1's layout against. */
+  linear?: boolean;
+}
+
+export function compileFirewall(fw: DesiredFirewall, opts: CompileOptions = {}): CompiledFirewall {
   const body: Cmd[] = [];
   const shape: Record<string, number> = {};
   const chain = (name: string, hook?: { type: string; hook: string; prio: number; policy: string }) => {
@@ -129,7 +145,19 @@ export function compileFirewall(fw: DesiredFirewall): CompiledFirewall {
     vlanPolicies: fw.vlanPolicies.map((v) => ({ ...v, fromInterfaces: v.fromInterfaces.filter(present), toInterfaces: v.toInterfaces.filter(present) })),
     nat: fw.nat.filter((n) => present(n.interface)),
   };
-  if (fw.zones.length) compileFilter(fw, chain, rule, map);
+  // A chain of rules, first match wins, laid out by classify.ts: its segment chains and maps
+  // first (the maps jump to the chains, the chain's vmap rule reads the map), then the chain.
+  const ruleChain: RuleChainFn = (name, rules) => {
+    const c = classifyChain(name, rules, opts.linear);
+    for (const s of c.chains) {
+      chain(s.name);
+      for (const r of s.rules) rule(s.name, r.expr as Expr[], r.comment);
+    }
+    for (const m of c.maps) map(m.name, ["inet_proto", "inet_service"], m.elem);
+    chain(name);
+    for (const r of c.rules) rule(name, r.expr as Expr[], r.comment);
+  };
+  if (fw.zones.length) compileFilter(fw, chain, rule, map, ruleChain);
   if (fw.nat.length) compileNat(fw.nat, chain, rule);
 
   const digest = "sha256:" + createHash("sha256").update(JSON.stringify(body)).digest("hex");
@@ -162,16 +190,15 @@ export function compileLockdown(fw: DesiredFirewall): CompiledFirewall {
 type ChainFn = (name: string, hook?: { type: string; hook: string; prio: number; policy: string }) => void;
 type RuleFn = (chain: string, expr: Expr[], comment?: string) => void;
 type MapFn = (name: string, type: string | string[], elem: unknown[]) => void;
+type RuleChainFn = (name: string, rules: ChainRule[]) => void;
 
 const zoneChain = (prefix: string, ...parts: string[]) => `${prefix}_${parts.join("_")}`;
 
-function compileFilter(fw: DesiredFirewall, chain: ChainFn, rule: RuleFn, map: MapFn) {
+function compileFilter(fw: DesiredFirewall, chain: ChainFn, rule: RuleFn, map: MapFn, ruleChain: RuleChainFn) {
+  const policyOf = (policy: Policy, comment: string): ChainRule[] => policyRules(policy).map((expr) => ({ expr, comment }));
   // Zone chains first: the maps that jump to them need them to exist.
-  for (const z of fw.zones) {
-    chain(zoneChain("in", z.name));
-    for (const r of fw.rules.filter((x) => x.from === z.name && x.to === "host")) for (const e of ruleExprs(r)) rule(zoneChain("in", z.name), e, r.ref);
-    for (const e of policyRules(z.input)) rule(zoneChain("in", z.name), e, `zone ${z.name} input policy`);
-  }
+  for (const z of fw.zones)
+    ruleChain(zoneChain("in", z.name), [...fw.rules.filter((x) => x.from === z.name && x.to === "host").flatMap(ruleEntries), ...policyOf(z.input, `zone ${z.name} input policy`)]);
   const pairChains: [string, string, string][] = []; // from-if, to-if, chain
   for (const from of fw.zones) {
     chain(zoneChain("fwd", from.name));
@@ -180,18 +207,14 @@ function compileFilter(fw: DesiredFirewall, chain: ChainFn, rule: RuleFn, map: M
       const rules = fw.rules.filter((x) => x.from === from.name && x.to === to.name);
       if (!rules.length) continue;
       const name = zoneChain("fwd", from.name, to.name);
-      chain(name);
-      for (const r of rules) for (const e of ruleExprs(r)) rule(name, e, r.ref);
-      for (const e of policyRules(from.forward)) rule(name, e, `zone ${from.name} forward policy`);
+      ruleChain(name, [...rules.flatMap(ruleEntries), ...policyOf(from.forward, `zone ${from.name} forward policy`)]);
       for (const a of from.interfaces) for (const b of to.interfaces) pairChains.push([a, b, name]);
     }
   }
   // A VLAN policy is more specific than the zones around it: its pairs take precedence.
   for (const v of fw.vlanPolicies) {
     const name = `vlan_${v.fromVlan}_${v.toVlan}`;
-    chain(name);
-    for (const r of v.rules) rule(name, [...protocolMatch(r.protocol, r.ports), counter, r.allow ? accept : drop], v.ref);
-    rule(name, [counter, v.allowAll ? accept : drop], `${v.ref} default`);
+    ruleChain(name, [...v.rules.map((r) => portRule(r.protocol, r.ports, [counter, r.allow ? accept : drop], v.ref)), { expr: [counter, v.allowAll ? accept : drop], comment: `${v.ref} default` }]);
     for (const a of v.fromInterfaces) for (const b of v.toInterfaces) {
       const i = pairChains.findIndex(([x, y]) => x === a && y === b);
       if (i >= 0) pairChains.splice(i, 1);
