@@ -18,7 +18,8 @@
 //              after them ct established,related accept — every packet of a flow, both
 //              directions, walks every rule
 //   none       no ruleset at all (no conntrack either): the forwarding ceiling
-// The linear chains hold exactly the expressions fos1 compiled for its client→server chain,
+// The linear chains hold exactly the expressions fos1 compiles for its client→server chain with
+// its port segments off (compileFirewall's `linear`: every rule in order, as before issue #18),
 // in a table of their own loaded while fos1's table is absent.
 // Measured per variant and N: iperf3 throughput (TCP, -t BENCH_FW_SECONDS after 1 s omitted),
 // and the median connect() time of BENCH_FW_CONNECTS sequential connections (a new flow's
@@ -37,6 +38,9 @@ import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { median, rotate } from "./stats";
+import { loadConfigText } from "../../src/api/load";
+import { desiredState } from "../../src/engine/desired";
+import { compileFirewall } from "../../src/engine/firewall/compile";
 
 const repo = resolve(import.meta.dir, "../..");
 const intEnv = (name: string, def: number, min: number) => {
@@ -426,8 +430,9 @@ async function main() {
     const planned = JSON.parse((await runOk(inNs(ROUTER, [fos1, "plan", "-f", cfg, "-o", "json"]), { timeoutMs: 300_000 })).stdout) as { ops: { phase: string; write: string }[] };
     if (planned.ops.length !== 1 || planned.ops[0]!.phase !== "firewall") throw new Error(`plan of ${n} rules on the warmed-up router: expected only the firewall, got ${planned.ops.map((o) => o.phase).join(", ")}`);
     const transaction = planned.ops[0]!.write;
-    const rules = pairRules(transaction);
-    if (rules.length !== n || rules.at(-1)!.comment !== FLOW_RULE) throw new Error(`fos1's client→server chain for ${n} rules holds ${rules.length} rules ending with ${rules.at(-1)?.comment}`);
+    const loaded = loadConfigText(readFileSync(cfg, "utf8"), cfg);
+    const rules = pairRules(JSON.stringify({ nftables: compileFirewall(desiredState(loaded.objects).firewall, { linear: true }).commands }));
+    if (rules.length !== n || rules.at(-1)!.comment !== FLOW_RULE) throw new Error(`fos1's linear client→server chain for ${n} rules holds ${rules.length} rules ending with ${rules.at(-1)?.comment}`);
     const f: Files = { config: cfg, transaction: join(tmp, `fos1-${n}.json`), linear: join(tmp, `linear-${n}.json`), linearCt: join(tmp, `linear-ct-${n}.json`) };
     writeFileSync(f.transaction, transaction);
     writeFileSync(f.linear, linearRuleset(rules, false));
@@ -523,6 +528,12 @@ const perRound = (v: Variant, n: number) =>
     const at = (k: number) => forward.find((x) => x.variant === v && x.rules === k && x.round === round)!.gbps;
     return at(n) / at(base);
   });
+/** Per round, a's connect time over b's (each the median of its sample): the median of those ratios and their range. */
+const connectRatio = (a: { v: Variant; n: number }, b: { v: Variant; n: number }) => {
+  const at = (x: { v: Variant; n: number }, round: number) => forward.find((s) => s.variant === x.v && s.rules === x.n && s.round === round)!.connectMedianUs;
+  const xs = Array.from({ length: ROUNDS }, (_, round) => at(a, round) / at(b, round));
+  return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
+};
 const summary = SIZES.map((n) => {
   const a = applySamples.get(n)!;
   const m = { cold: median(a.cold), noop: median(a.noop), bareNft: median(a.bareNft), fos1Start: median(a.fos1Start) };
@@ -537,6 +548,9 @@ const summary = SIZES.map((n) => {
     fos1ToLinear: med("fos1", n, "gbps") / med("linear", n, "gbps"),
     fos1ToLinearCt: med("fos1", n, "gbps") / med("linearCt", n, "gbps"),
     connectMedianUs: Object.fromEntries(RULESETS.map((v) => [v, med(v, n, "connectMedianUs")])) as Record<Variant, number>,
+    /** fos1's connect at N over its connect at the base size, and over the linear chain's with conntrack first at N: per round. */
+    connectToBase: connectRatio({ v: "fos1", n }, { v: "fos1", n: base }),
+    connectToLinearCt: connectRatio({ v: "fos1", n }, { v: "linearCt", n }),
     flowRulePackets: Object.fromEntries(RULESETS.map((v) => [v, samplesOf(v, n).find((x) => x.flowRulePackets !== undefined)?.flowRulePackets])),
     applyMs: m,
     fos1ToBareNft: m.cold / m.bareNft,
@@ -642,12 +656,13 @@ apply does not refuse for lockout. N FirewallRules from zone client to zone serv
 one zone pair, so fos1's zone dispatch skips none of them — of which only the last admits the
 measured flows; the others name other ports and sources. Throughput is iperf3 (one TCP stream,
 ${SECONDS} s after 1 s omitted, median Gbit/s); connect is the median time of a connect() over
-${n0(CONNECTS)} sequential connections (a new flow's first packet walks the rules in every layout).
+${n0(CONNECTS)} sequential connections (a new flow's first packet: what classifying it costs).
 
 - **fos1**: \`fos1 apply -f\` of the config: \`ct state established,related accept\` first, then
-  \`iifname . oifname vmap\` to the client→server chain holding the N rules.
+  \`iifname . oifname vmap\` to the client→server chain, where its N rules (TCP, one port each) are one
+  \`meta l4proto . th dport\` verdict-map lookup into port segments, each holding the rules of its port.
 - **linear, ct first**: one forward chain, the established/related accept, then the same N rules
-  (exactly fos1's compiled expressions) one after another — the iptables idiom.
+  one after another (fos1's expressions with its port segments off) — the iptables idiom.
 - **linear, every packet**: one forward chain, the N rules with the flows' allow last, and the
   established/related accept only after them: every packet of a flow, both directions, walks all N.
 - With no ruleset at all (no conntrack either): ${g(noFirewall.gbps)} Gbit/s, connect ${us(noFirewall.connectMedianUs)} µs.
@@ -656,7 +671,9 @@ ${throughputTable}
 
 ${target}
 - fos1 against the linear chain every packet walks: ${summary.map((x) => `${r(x.fos1ToLinear)} at ${n0(x.rules)}`).join(", ")}. Against the linear chain with conntrack first, which does the same work per established packet: ${summary.map((x) => r(x.fos1ToLinearCt)).join(", ")}, while the samples of one variant at one N span up to ${r(worstSpread)} (max / min) on this machine. What keeps fos1 flat here is the established/related accept at the head, not the zone dispatch, since all rules share one zone pair. The flow's allow rule counted ${summary.map((x) => `${n0(x.flowRulePackets.fos1 ?? 0)} (fos1) / ${n0(x.flowRulePackets.linear ?? 0)} (every packet)`).join(", ")} packets in the first round.
-- A new flow's first packet walks the pair's chain in fos1 too: connect ${us(biggest.connectMedianUs.fos1)} µs at ${n0(biggest.rules)} rules against ${us(summary[0]!.connectMedianUs.fos1)} µs at ${n0(base)}, about ${perRule("fos1")} ns per rule per new flow (the linear chain every packet walks: ${perRule("linear")} ns, its SYN-ACK walks them too).
+- A new flow's first packet: connect ${us(biggest.connectMedianUs.fos1)} µs at ${n0(biggest.rules)} rules against ${us(summary[0]!.connectMedianUs.fos1)} µs at ${n0(base)} in fos1, ${perRule("fos1")} ns per rule per new flow (the linear chain with conntrack first: ${perRule("linearCt")} ns; every packet: ${perRule("linear")} ns, its SYN-ACK walks them too).
+- **Target: connect time through ${n0(biggest.rules)} rules at most 1.3× that through ${n0(base)}** (fos1, median of per-round ratios): ${large.map((x) => `${n0(x.rules)}: **${r(x.connectToBase.median)}** (per round ${g(x.connectToBase.min)}–${g(x.connectToBase.max)})`).join("; ")} — ${biggest.connectToBase.median <= 1.3 ? "met" : "**not met**"}.
+- **Target: at most 1/5 of the linear chain with conntrack first** (fos1 ÷ linear ct first, per round): ${summary.map((x) => `${n0(x.rules)}: **${r(x.connectToLinearCt.median)}** (${g(x.connectToLinearCt.min)}–${g(x.connectToLinearCt.max)})`).join("; ")} — ${biggest.connectToLinearCt.median <= 0.2 ? "met" : "**not met**"} at ${n0(biggest.rules)}.
 
 Loading the rules (medians in ms, wall time around the process in the router namespace):
 **cold** is \`fos1 apply\` with fos1's table absent (the addresses and sysctls already in place, so
