@@ -41,6 +41,7 @@ import { median, rotate } from "./stats";
 import { loadConfigText } from "../../src/api/load";
 import { desiredState } from "../../src/engine/desired";
 import { compileFirewall } from "../../src/engine/firewall/compile";
+import { parseFirewallCounters } from "../../src/agent/router-metrics/firewall-counters";
 
 const repo = resolve(import.meta.dir, "../..");
 const intEnv = (name: string, def: number, min: number) => {
@@ -358,7 +359,13 @@ async function checkClosed(v: Variant, n: number) {
 
 /** Packets the flow's allow rule counted: with ct first only each flow's first packets, linearly all of them. */
 async function flowRulePackets(v: Variant): Promise<number> {
-  const [table, chain] = v === "fos1" ? ["fos1", "fwd_client_server"] : [LINEAR_TABLE, "forward"];
+  if (v === "fos1") {
+    // its copies in the port segments' chains, summed as fos1 reports a rule's count
+    const counted = parseFirewallCounters((await runOk(nft("-j", "list", "table", "inet", "fos1"))).stdout).rules.find((x) => x.chain === "fwd_client_server" && x.rule === FLOW_RULE);
+    if (!counted) throw new Error(`fos1: no counter on the ${FLOW_RULE} rule in fwd_client_server`);
+    return counted.packets;
+  }
+  const [table, chain] = [LINEAR_TABLE, "forward"];
   const listing = JSON.parse((await runOk(nft("-j", "list", "chain", "inet", table, chain))).stdout) as { nftables: { rule?: { comment?: string; expr: { counter?: { packets: number } }[] } }[] };
   const rule = listing.nftables.find((x) => x.rule?.comment === FLOW_RULE)?.rule;
   const counter = rule?.expr.find((e) => e.counter)?.counter;
