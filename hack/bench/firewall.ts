@@ -667,7 +667,7 @@ ${n0(CONNECTS)} sequential connections (a new flow's first packet: what classify
 
 - **fos1**: \`fos1 apply -f\` of the config: \`ct state established,related accept\` first, then
   \`iifname . oifname vmap\` to the client→server chain, where its N rules (TCP, one port each) are one
-  \`meta l4proto . th dport\` verdict-map lookup into port segments, each holding the rules of its port.
+  \`th dport\` verdict-map lookup (an interval tree) into port segments, each holding the rules of its port.
 - **linear, ct first**: one forward chain, the established/related accept, then the same N rules
   one after another (fos1's expressions with its port segments off) — the iptables idiom.
 - **linear, every packet**: one forward chain, the N rules with the flows' allow last, and the

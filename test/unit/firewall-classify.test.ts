@@ -24,16 +24,16 @@ const linearPath = (rules: ChainRule[], proto: number, port: number) => rules.fi
 function classifiedPath(c: ClassifiedChain, rules: ChainRule[], proto: number, port: number): (string | undefined)[] {
   const out: (string | undefined)[] = [];
   for (const rule of c.rules) {
-    const vmap = (rule.expr[0] as { vmap?: { data: string } }).vmap;
+    const vmap = (rule.expr[1] as { vmap?: { data: string } } | undefined)?.vmap;
     if (!vmap) {
       if (covers(rules.find((x) => x.comment === rule.comment)!, proto, port)) out.push(rule.comment);
       continue;
     }
+    if ((rule.expr[0] as { match: { right: number } }).match.right !== proto) continue;
     const map = c.maps.find((m) => `@${m.name}` === vmap.data)!;
     const hits = map.elem.filter(([k]) => {
-      const [p, v] = (k as { concat: [number, number | { range: [number, number] }] }).concat;
-      const [a, b] = typeof v === "number" ? [v, v] : v.range;
-      return p === proto && a <= port && port <= b;
+      const [a, b] = typeof k === "number" ? [k, k] : (k as { range: [number, number] }).range;
+      return a <= port && port <= b;
     });
     expect(hits.length).toBeLessThanOrEqual(1); // disjoint segments
     if (!hits.length) continue;
@@ -44,25 +44,31 @@ function classifiedPath(c: ClassifiedChain, rules: ChainRule[], proto: number, p
 }
 
 describe("classifyChain", () => {
-  test(`a run shorter than ${MIN_RUN} stays as it is; a longer one becomes one map lookup, its segments' chains holding the covering rules in order`, () => {
+  test(`a run shorter than ${MIN_RUN} stays as it is; a longer one becomes one map lookup per protocol, its segments' chains holding the covering rules in order`, () => {
     const short = Array.from({ length: MIN_RUN - 1 }, (_, i) => r(`s${i}`, TCP, [1000 + i, 1000 + i]));
     expect(classifyChain("fwd_a_b", short)).toEqual({ rules: short.map((x) => ({ expr: x.expr, comment: x.comment })), chains: [], maps: [] });
     const run = [r("ssh-admin", TCP, [22, 22]), r("ssh", TCP, [22, 22]), r("web", TCP, [80, 80], [443, 443]), r("high", TCP, [8000, 8999]), r("alt", TCP, [8080, 8080]), r("dns", UDP, [53, 53]), r("ntp", UDP, [123, 123]), r("games", UDP, [27000, 27100])];
     const c = classifyChain("fwd_a_b", [...run, r("policy")]);
-    expect(c.rules).toEqual([{ expr: [{ vmap: { key: { concat: [{ meta: { key: "l4proto" } }, { payload: { protocol: "th", field: "dport" } }] }, data: "@fwd_a_b.m0" } }] }, { expr: [{ name: "policy" }], comment: "policy" }]);
+    const lookup = (proto: number, map: string) => ({ expr: [{ match: { op: "==", left: { meta: { key: "l4proto" } }, right: proto } }, { vmap: { key: { payload: { protocol: "th", field: "dport" } }, data: `@${map}` } }] });
+    expect(c.rules).toEqual([lookup(TCP, "fwd_a_b.m0"), lookup(UDP, "fwd_a_b.m1"), { expr: [{ name: "policy" }], comment: "policy" }]);
     expect(c.maps).toEqual([
       {
         name: "fwd_a_b.m0",
         elem: [
-          [{ concat: [TCP, 22] }, { jump: { target: "fwd_a_b.0" } }],
-          [{ concat: [TCP, 80] }, { jump: { target: "fwd_a_b.1" } }],
-          [{ concat: [TCP, 443] }, { jump: { target: "fwd_a_b.1" } }],
-          [{ concat: [TCP, { range: [8000, 8079] }] }, { jump: { target: "fwd_a_b.2" } }],
-          [{ concat: [TCP, 8080] }, { jump: { target: "fwd_a_b.3" } }],
-          [{ concat: [TCP, { range: [8081, 8999] }] }, { jump: { target: "fwd_a_b.2" } }],
-          [{ concat: [UDP, 53] }, { jump: { target: "fwd_a_b.4" } }],
-          [{ concat: [UDP, 123] }, { jump: { target: "fwd_a_b.5" } }],
-          [{ concat: [UDP, { range: [27000, 27100] }] }, { jump: { target: "fwd_a_b.6" } }],
+          [22, { jump: { target: "fwd_a_b.0" } }],
+          [80, { jump: { target: "fwd_a_b.1" } }],
+          [443, { jump: { target: "fwd_a_b.1" } }],
+          [{ range: [8000, 8079] }, { jump: { target: "fwd_a_b.2" } }],
+          [8080, { jump: { target: "fwd_a_b.3" } }],
+          [{ range: [8081, 8999] }, { jump: { target: "fwd_a_b.2" } }],
+        ],
+      },
+      {
+        name: "fwd_a_b.m1",
+        elem: [
+          [53, { jump: { target: "fwd_a_b.4" } }],
+          [123, { jump: { target: "fwd_a_b.5" } }],
+          [{ range: [27000, 27100] }, { jump: { target: "fwd_a_b.6" } }],
         ],
       },
     ]);
@@ -81,7 +87,7 @@ describe("classifyChain", () => {
   test("a rule that cannot go in a segment stays in place and splits the runs around it; linear: true changes nothing", () => {
     const rules = [...Array.from({ length: 9 }, (_, i) => r(`a${i}`, TCP, [100 + i, 100 + i])), r("any-protocol"), ...Array.from({ length: 8 }, (_, i) => r(`b${i}`, UDP, [200 + 2 * i, 203 + 2 * i]))];
     const c = classifyChain("in_lan", rules);
-    expect(c.rules.map((x) => x.comment ?? (x.expr[0] as { vmap: { data: string } }).vmap.data)).toEqual(["@in_lan.m0", "any-protocol", "@in_lan.m1"]);
+    expect(c.rules.map((x) => x.comment ?? (x.expr[1] as { vmap: { data: string } }).vmap.data)).toEqual(["@in_lan.m0", "any-protocol", "@in_lan.m1"]);
     expect(c.chains.length).toBe(9 + 9); // b's: b0 alone, each rule with the next where they overlap, b7 alone
     expect(classifyChain("in_lan", rules, true).rules.map((x) => x.comment)).toEqual(rules.map((x) => x.comment));
   });

@@ -2,13 +2,17 @@
 // lookups instead of a walk over every rule. Pure: rules in, chains and maps out.
 //
 // A run of consecutive rules that each match a transport protocol (TCP or UDP) and destination
-// ports, and keep no state of their own, becomes one verdict-map lookup keyed by
-// `meta l4proto . th dport` with intervals: the protocol-and-port space is cut into disjoint
-// segments at every rule's port boundaries, and each segment jumps to a chain holding, in their
-// order, only the run's rules whose ports cover it, without their protocol and port matches
-// (the segment is them). A packet that no rule there decides returns from the jump and goes on
-// with the rule after the run, as it would have after the run's last rule: first-match order and
-// every verdict stay as in the linear chain. Segments holding the same rules share a chain.
+// ports, and keep no state of their own, becomes one verdict-map lookup per protocol, keyed by
+// `th dport` with intervals: each protocol's ports are cut into disjoint segments at every rule's
+// port boundaries, and each segment jumps to a chain holding, in their order, only the run's rules
+// of that protocol whose ports cover it, without their protocol and port matches (the segment is
+// them). A packet of one protocol never matches the run's rules of the other, and one that no rule
+// of its segment decides returns from the jump and goes on after the run, as it would have after
+// the run's last rule: first-match order and every verdict stay as in the linear chain. Segments
+// holding the same rules share a chain. One map per protocol, not one keyed by
+// `meta l4proto . th dport`: the kernel looks a single interval up in a tree, in about the same
+// time at 10 000 segments as at 10, where a concatenation of intervals (pipapo) takes time that
+// grows with its elements (about 4 µs more per new flow per 1 000 of them, measured here).
 //
 // What stays linear, in place:
 //   - rules that match any protocol, ICMP, or a protocol with no ports (they would be copied
@@ -37,7 +41,7 @@ export interface ClassifiedChain {
   rules: { expr: unknown[]; comment?: string }[];
   /** Segment chains, created before the maps that jump to them. */
   chains: { name: string; rules: { expr: unknown[]; comment?: string }[] }[];
-  /** Interval verdict maps keyed by protocol . port, one per classified run. */
+  /** Interval verdict maps keyed by destination port, one per protocol of each classified run. */
   maps: { name: string; elem: [unknown, unknown][] }[];
 }
 
@@ -118,18 +122,21 @@ const sameList = (a: number[], b: number[]) => a.length === b.length && a.every(
 
 function emitRun(name: string, run: ChainRule[], segments: Segment[], out: ClassifiedChain): void {
   const chainOf = new Map<string, string>();
-  const elem: [unknown, unknown][] = [];
-  for (const s of segments) {
-    const key = s.members.join(",");
-    let target = chainOf.get(key);
-    if (!target) {
-      target = `${name}.${out.chains.length}`;
-      chainOf.set(key, target);
-      out.chains.push({ name: target, rules: s.members.map((k) => ({ expr: run[k]!.l4!.rest, ...(run[k]!.comment ? { comment: run[k]!.comment } : {}) })) });
+  for (const proto of [...new Set(segments.map((s) => s.proto))]) {
+    const elem: [unknown, unknown][] = [];
+    for (const s of segments.filter((x) => x.proto === proto)) {
+      const key = s.members.join(",");
+      let target = chainOf.get(key);
+      if (!target) {
+        target = `${name}.${out.chains.length}`;
+        chainOf.set(key, target);
+        out.chains.push({ name: target, rules: s.members.map((k) => ({ expr: run[k]!.l4!.rest, ...(run[k]!.comment ? { comment: run[k]!.comment } : {}) })) });
+      }
+      elem.push([s.from === s.to ? s.from : { range: [s.from, s.to] }, { jump: { target } }]);
     }
-    elem.push([{ concat: [s.proto, s.from === s.to ? s.from : { range: [s.from, s.to] }] }, { jump: { target } }]);
+    const map = `${name}.m${out.maps.length}`;
+    out.maps.push({ name: map, elem });
+    const l4proto = { match: { op: "==", left: { meta: { key: "l4proto" } }, right: proto } };
+    out.rules.push({ expr: [l4proto, { vmap: { key: { payload: { protocol: "th", field: "dport" } }, data: `@${map}` } }] });
   }
-  const map = `${name}.m${out.maps.length}`;
-  out.maps.push({ name: map, elem });
-  out.rules.push({ expr: [{ vmap: { key: { concat: [{ meta: { key: "l4proto" } }, { payload: { protocol: "th", field: "dport" } }] }, data: `@${map}` } }] });
 }

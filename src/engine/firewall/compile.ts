@@ -153,7 +153,7 @@ export function compileFirewall(fw: DesiredFirewall, opts: CompileOptions = {}):
       chain(s.name);
       for (const r of s.rules) rule(s.name, r.expr as Expr[], r.comment);
     }
-    for (const m of c.maps) map(m.name, ["inet_proto", "inet_service"], m.elem);
+    for (const m of c.maps) map(m.name, "inet_service", m.elem);
     chain(name);
     for (const r of c.rules) rule(name, r.expr as Expr[], r.comment);
   };
