@@ -46,10 +46,11 @@ crds: generate
 	@mkdir -p $(@D); [ "$$(cat $@ 2>/dev/null)" = "$(COMMIT)" ] || echo "$(COMMIT)" >$@
 FORCE:
 
-# Router boxes often lack AVX2: always the baseline x64 target.
+# Router boxes often lack AVX2: always the baseline x64 target. Bytecode: the bundle is parsed
+# and compiled when the executable is built, not at every start (`fos1 version` 0.11 s → 0.01 s).
 dist/fos1: $(SRC) .cache/commit | setup
 	@mkdir -p dist
-	$(BUN) build --compile --target=bun-linux-x64-baseline \
+	$(BUN) build --compile --bytecode --target=bun-linux-x64-baseline \
 	  --define 'process.env.FOS1_COMMIT="$(COMMIT)"' --define 'process.env.FOS1_SOURCE_DIGEST="$(SRC_DIGEST)"' \
 	  src/main.ts --outfile $@
 
