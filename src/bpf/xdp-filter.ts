@@ -61,7 +61,7 @@ import {
   type ReasonName,
   type SeenKey,
 } from "./layout";
-import { addToLong, addToPage, computeIndex, crowds, indexGaps, indexWrites, longerBit, raiseCover, removeFromLong, seenBits, type Index, type LongEntry, type Prefixes } from "./xdp-index";
+import { addToLong, addToPage, computeIndex, crowds, indexGaps, indexWrites, longerBit, raiseCover, removeFromLong, seenBits, slotOf, type Index, type LongEntry, type Prefixes } from "./xdp-index";
 import { formatPrefix, type Family, type Prefix } from "../api/ip";
 
 export const DEFAULT_PIN_ROOT = "/sys/fs/bpf/fos1";
@@ -513,7 +513,7 @@ export class XdpFilterMaps {
       if (p.len[i]! <= 32) continue;
       const top = p.word[i]!;
       const leaving = byTop.get(top) ?? [];
-      leaving.push({ len: p.len[i]!, rest: [p.rest![3 * i]!, p.rest![3 * i + 1]!, p.rest![3 * i + 2]!], packets: 0n });
+      leaving.push(slotOf(p, i));
       byTop.set(top, leaving);
     }
     const before = new Map<number, LongEntry>();
@@ -582,8 +582,7 @@ export class XdpFilterMaps {
         set(top >>> 16, (get(top >>> 16) | longerBit(len)) >>> 0);
       } else if (family === 6) {
         if (!longBefore.has(top)) longBefore.set(top, this.longEntry(top));
-        const slot = { len, rest: [p.rest![3 * i]!, p.rest![3 * i + 1]!, p.rest![3 * i + 2]!] as [number, number, number], packets: 0n };
-        long.set(top, addToLong(long.get(top) ?? longBefore.get(top), slot));
+        long.set(top, addToLong(long.get(top) ?? longBefore.get(top), slotOf(p, i)));
         set(top >>> 16, (get(top >>> 16) | XDPF_IX_LONG) >>> 0);
       }
     }

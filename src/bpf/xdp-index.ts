@@ -159,7 +159,7 @@ export function computeIndex(family: Family, p: Prefixes): Index {
       slots[word >>> 16] = (slots[word >>> 16]! | XDPF_IX_LONG) >>> 0;
       seenTops.add(word);
       const m = members.get(word);
-      const slot: LongSlot = { len, rest: [p.rest![3 * i]!, p.rest![3 * i + 1]!, p.rest![3 * i + 2]!], packets: 0n };
+      const slot = slotOf(p, i);
       if (m) m.push(slot);
       else members.set(word, [slot]);
     }
@@ -168,6 +168,9 @@ export function computeIndex(family: Family, p: Prefixes): Index {
   for (const [top, m] of members) long.set(top, longEntry(m));
   return { slots, long, pages: new Map(), groups, seenTops, seenWords: null };
 }
+
+/** The i-th of the prefixes as a /32's entry holds it in a slot (IPv6, longer than /32). */
+export const slotOf = (p: Prefixes, i: number): LongSlot => ({ len: p.len[i]!, rest: [p.rest![3 * i]!, p.rest![3 * i + 1]!, p.rest![3 * i + 2]!], packets: 0n });
 
 /**
  * The entry of a /32 holding these prefixes longer than /32, whatever their order and repeats;
