@@ -8,8 +8,9 @@
 //          and schemas, cross-object checks), desired state, observe, compile alone, plan
 //          (which compiles again and serialises the transaction), the `nft -j -f -` load,
 //          observe and plan again to verify
-//   noop   fos1's table loaded: load + validate, desired state, observe (split into the nft
-//          listing and its parse), plan
+//   noop   fos1's table loaded (by cold, whose observe after the load kept what it listed):
+//          load + validate, desired state, the nft listing and its parse alone (what observe
+//          would cost if nftables' generation had moved), observe (it has not), plan
 //   fastread  js-yaml's read of the config alone, as load does it for every config
 //   yaml   the `yaml` package's positioned parse alone, which load adds for a config with a problem
 import { CORE_SCHEMA, loadAll } from "js-yaml";
@@ -36,8 +37,8 @@ if (mode === "cold" || mode === "noop") {
   if (loaded.problems.length) throw new Error(`config has problems: ${JSON.stringify(loaded.problems.slice(0, 3))}`);
   const desired = await timed("desiredState", () => desiredState(loaded.objects));
   if (mode === "noop") {
-    // observe()'s other reads (ip, sysctls) are the same as for any config; the nft
-    // listing of the whole table and its parse are what grow with the rules.
+    // What listing the whole table costs, which observe skips while nftables' generation
+    // stays where cold's last observe saw it (a listing commits nothing, so it stays).
     const listing = await timed("nftList", () => runToolOk({ purpose: "list fos1's table", argv: ["nft", "-j", "list", "table", "inet", FIREWALL_TABLE] }));
     await timed("parseListing", () => parseFirewallListing(listing));
     out.listingBytes = listing.length;

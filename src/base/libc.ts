@@ -1,8 +1,8 @@
 // The C library through bun:ffi, opened once for the whole program: the few calls Bun and Node
 // do not offer. sd_notify needs a unix datagram socket, the eBPF binding needs errno, printf
 // formatting of libbpf's log lines and interface indexes, fos1's locks (the state dir, an XDP
-// filter's pins) need flock(2), which releases the lock when the holder dies, and a node
-// without bpffs needs mount(2).
+// filter's pins) need flock(2), which releases the lock when the holder dies, a node
+// without bpffs needs mount(2), and nftables' generation counter is only on netlink.
 import { dlopen, FFIType, read, suffix } from "bun:ffi";
 
 const { ptr, i32, u32, u64, i64, cstring } = FFIType;
@@ -16,6 +16,10 @@ const symbols = {
   flock: { args: [i32, i32], returns: i32 },
   socket: { args: [i32, i32, i32], returns: i32 },
   sendto: { args: [i32, ptr, u64, i32, ptr, u32], returns: i64 },
+  /** A netlink reply (nftables' ruleset generation, src/engine/firewall/generation.ts). */
+  recv: { args: [i32, ptr, u64, i32], returns: i64 },
+  /** SO_NETNS_COOKIE: which network namespace a socket lives in, never reused within a boot. */
+  getsockopt: { args: [i32, i32, i32, ptr, ptr], returns: i32 },
   /** libbpf hands its log lines to the print callback as (format, va_list). */
   vsnprintf: { args: [ptr, u64, ptr, ptr], returns: i32 },
   /** mount(2): bpffs where nothing mounted one (src/bpf/bpffs.ts). */

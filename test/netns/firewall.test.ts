@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { logMessages } from "../helpers/fos1";
+import { parseFirewallListing } from "../../src/engine/firewall/observe";
 import { addVeth, createNs, destroyAll, dumpState, fos1In, ipBatch, nsRun, runOk, type RunResult } from "./netns";
 
 const tmp = mkdtempSync(join(tmpdir(), "fos1-netns-firewall-"));
@@ -536,7 +537,8 @@ describe("fos1's table beside Talos's, and by hand", () => {
     await nft("add", "rule", "inet", "fos1", "in_wan", "accept");
     expect(await nft("-s", "list", "table", "inet", "fos1")).not.toBe(clean);
 
-    const p = await fos1In(router, ["plan", "-f", routerFile, "-o", "json"]);
+    // The same state dir as apply's, whose kept listing the hand edit must not hide.
+    const p = await fos1In(router, ["plan", "-f", routerFile, "--state-dir", stateDir, "-o", "json"]);
     expect(p.exitCode).toBe(0);
     const ops = (JSON.parse(p.stdout) as { ops: ApplyJson["ops"] }).ops;
     expect(ops.map((o) => ({ phase: o.phase, action: o.action, subject: o.subject, detail: o.detail }))).toEqual([
@@ -546,6 +548,30 @@ describe("fos1's table beside Talos's, and by hand", () => {
     expect(out.writes).toBe(1);
     expect(await nft("-s", "list", "table", "inet", "fos1")).toBe(clean);
     expect(await talos()).toBe(talosBefore);
+  }, 60_000);
+
+  test("a no-op reads nftables' generation instead of listing fos1's table; any transaction, to any table, makes it list again", async () => {
+    const observe = async (ns: string, nftPath: string) =>
+      JSON.parse(await runOk(["ip", "netns", "exec", ns, process.execPath, join(import.meta.dir, "firewall-observe-child.ts"), stateDir, nftPath])) as { firewall?: unknown; error?: string };
+    const NO_NFT = join(tmp, "no-such-nft");
+    expect((await applyRouter()).writes).toBe(0);
+    const listed = parseFirewallListing(await nft("-j", "list", "table", "inet", "fos1"));
+    expect(listed.digest).toMatch(/^sha256:/);
+    // Nothing committed since apply listed the table: no nft is run, and what it showed comes back.
+    expect(await observe(router, NO_NFT)).toEqual({ firewall: listed });
+    // A transaction to another table moves the generation: the table is listed again (here nft is missing) …
+    await nft("add", "table", "ip", "fos1test_other");
+    expect((await observe(router, NO_NFT)).error).toContain("no-such-nft");
+    // … and once listed at the new generation, it is not listed again.
+    expect(await observe(router, "nft")).toEqual({ firewall: listed });
+    expect(await observe(router, NO_NFT)).toEqual({ firewall: listed });
+    await nft("delete", "table", "ip", "fos1test_other");
+    expect((await observe(router, NO_NFT)).error).toContain("no-such-nft");
+    // Another namespace with the same state dir has its own generation: its own listing (no fos1 table there).
+    expect((await observe(mgmt, NO_NFT)).error).toContain("no-such-nft");
+    expect(await observe(mgmt, "nft")).toEqual({ firewall: null });
+    expect(await observe(mgmt, NO_NFT)).toEqual({ firewall: null });
+    expect(await observe(router, "nft")).toEqual({ firewall: listed });
   }, 60_000);
 });
 

@@ -1,8 +1,20 @@
 // Reads fos1's nftables table back: which compiled config it holds (the digest in the
 // fos1_config chain) and its shape (rules per chain, elements per map), so a no-op apply
 // writes nothing and a table someone edited by hand is noticed and replaced.
+//
+// Listing a table of 10 000 rules takes nft half a second, so what a listing showed is kept
+// with the ruleset generation it was made at (generation.ts), in the state dir's folder under
+// /run (a tmpfs: the record dies with the boot, like the generation). While the generation is
+// the same, nothing committed anything to nftables in this namespace, so the table is still
+// what was listed and is not listed again; any transaction, by hand or by fos1, makes the next
+// observe list it whole.
+import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { writeFileAtomic } from "../../base/atomic-file";
+import { fallbackDir } from "../../base/state-dir";
 import { runTool } from "../../base/tool";
 import { FIREWALL_TABLE } from "./compile";
+import { rulesetGeneration, sameGeneration, type RulesetGeneration } from "./generation";
 
 export interface ObservedFirewall {
   digest: string | null;
@@ -30,8 +42,63 @@ export function parseFirewallListing(json: string): ObservedFirewall {
   return { digest, shape };
 }
 
+/** What a listing showed at a generation. */
+interface Listed {
+  generation: RulesetGeneration;
+  firewall: ObservedFirewall | null;
+}
+
+export interface ObserveFirewallOptions {
+  /** Path of nft (default: nft on PATH). */
+  nft?: string;
+  /** The state dir whose runtime folder keeps the last listing; without one, the table is listed every time. */
+  stateDir?: string;
+}
+
 /** null when fos1 has no table on this host. */
-export async function observeFirewall(nft = "nft"): Promise<ObservedFirewall | null> {
+export async function observeFirewall(opts: ObserveFirewallOptions = {}): Promise<ObservedFirewall | null> {
+  const record = opts.stateDir === undefined ? null : join(fallbackDir(opts.stateDir), "firewall-listed.json");
+  const before = record ? generationOrNull() : null;
+  if (record && before) {
+    const kept = readListed(record);
+    if (kept && sameGeneration(kept.generation, before)) return kept.firewall;
+  }
+  const firewall = await listFirewall(opts.nft ?? "nft");
+  // Kept only when no transaction came between the two reads: then the listing is the table at that generation.
+  const after = before && generationOrNull();
+  if (record && before && after && sameGeneration(before, after)) keepListed(record, { generation: before, firewall });
+  return firewall;
+}
+
+/** Without the generation (a kernel or sandbox that refuses the request) the table is simply listed. */
+function generationOrNull(): RulesetGeneration | null {
+  try {
+    return rulesetGeneration();
+  } catch {
+    return null;
+  }
+}
+
+function readListed(file: string): Listed | null {
+  try {
+    const r = JSON.parse(readFileSync(file, "utf8")) as Listed;
+    const valid = typeof r?.generation?.netns === "string" && typeof r.generation.id === "number" && (r.firewall === null || (typeof r.firewall === "object" && typeof r.firewall.shape === "object"));
+    return valid ? r : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A cache: a runtime folder that cannot be written (a read-only `fos1 plan`) only means listing again. */
+function keepListed(file: string, listed: Listed): void {
+  try {
+    writeFileAtomic(file, JSON.stringify(listed), { mkdir: true, mode: 0o600 });
+  } catch {
+    // listed again next time
+  }
+}
+
+async function listFirewall(nft: string): Promise<ObservedFirewall | null> {
   const r = await runTool({ purpose: "read fos1's firewall", argv: [nft, "-j", "list", "table", "inet", FIREWALL_TABLE] });
   if (r.exitCode !== 0) {
     if (/No such file or directory/.test(r.stderr)) return null;

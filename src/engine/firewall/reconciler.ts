@@ -1,6 +1,7 @@
 // The firewall: fos1's nftables table, compiled from the zones, rules, VLAN policies and NAT
 // (compile.ts) and replaced whole in one transaction, or left alone when the table in force is
 // the one compiled from the same config (its digest and shape, observe.ts).
+import { DEFAULT_STATE_DIR } from "../../base/state-dir";
 import type { DesiredFirewall } from "../../policy/model";
 import type { Op } from "../op";
 import type { Reconciler } from "../reconciler";
@@ -19,7 +20,7 @@ export const firewall: Reconciler<DesiredFirewall, ObservedFirewall | null, Fire
   resource: "firewall",
   desired: (s) => s.firewall,
   observed: (s) => s.firewall,
-  observe: async () => ({ firewall: await observeFirewall() }),
+  observe: async (host) => ({ firewall: await observeFirewall({ stateDir: host.env.stateDir ?? DEFAULT_STATE_DIR }) }),
   plan(desired, present) {
     const fw = compileFirewall(desired);
     const empty = !Object.keys(fw.shape).length;
