@@ -9,7 +9,8 @@ import { HostReader } from "./host-reader";
 import type { DesiredState, ObservedState } from "./model";
 import { PHASES, type Degraded, type Op, type OpFailure, type Phase } from "./op";
 import { plan, type PlanOptions } from "./plan";
-import type { EngineEnv, PhaseWriter } from "./reconciler";
+import type { EngineEnv, NftWriteOptions, PhaseWriter } from "./reconciler";
+import { rulesetGenerationOrNull } from "./firewall/generation";
 import { RECONCILERS } from "./reconcilers";
 
 export interface ApplyResult {
@@ -109,16 +110,18 @@ class PhaseBatch implements PhaseWriter {
   private readonly nftOps: Op[] = [];
   private readonly nftCommands: unknown[][] = [];
   private readonly nftIfRefused: unknown[][] = [];
+  private readonly nftLoaded: NonNullable<NftWriteOptions["loaded"]>[] = [];
   private readonly calls: (() => OpFailure[] | Promise<OpFailure[]>)[] = [];
 
   ip(op: Op, line: string, opts: { ipv6?: boolean } = {}): void {
     this.lines[opts.ipv6 ? "v6" : "v4"].push({ op, line });
   }
 
-  nft(op: Op, commands: unknown[], ifRefused?: unknown[]): void {
+  nft(op: Op, commands: unknown[], opts: NftWriteOptions = {}): void {
     this.nftOps.push(op);
     this.nftCommands.push(commands);
-    if (ifRefused) this.nftIfRefused.push(ifRefused);
+    if (opts.ifRefused) this.nftIfRefused.push(opts.ifRefused);
+    if (opts.loaded) this.nftLoaded.push(opts.loaded);
   }
 
   call(run: () => OpFailure[] | Promise<OpFailure[]>): void {
@@ -136,7 +139,12 @@ class PhaseBatch implements PhaseWriter {
     if (this.nftOps.length) {
       processes++;
       // One transaction: all of fos1's table or, if nft refuses it, none of it.
+      const before = this.nftLoaded.length ? rulesetGenerationOrNull() : null;
       const r = await runTool({ purpose: "load the firewall", argv: ["nft", "-j", "-f", "-"], stdin: JSON.stringify({ nftables: this.nftCommands.flat() }) });
+      if (r.exitCode === 0 && this.nftLoaded.length) {
+        const after = rulesetGenerationOrNull();
+        for (const loaded of this.nftLoaded) loaded({ before, after });
+      }
       if (r.exitCode !== 0) {
         const refusal = r.stderr.trim().split("\n").slice(0, 3).join("; ");
         const inForce = await this.instead();

@@ -10,6 +10,7 @@ import type { LinkTopology } from "./links/topology";
 import type { Degraded } from "./op";
 import type { DhcpClientSpec } from "./dhcp/spec";
 import type { DesiredLan } from "./lan/model";
+import type { RulesetGeneration } from "./firewall/generation";
 
 export interface PlanContext {
   /** The links as the plan leaves them: which desired ones are usable, what the remove phase deletes, the host after it. */
@@ -28,11 +29,17 @@ export interface PhaseWriter {
   ip(op: Op, line: string, opts?: { ipv6?: boolean }): void;
   /**
    * Commands of the phase's nft transaction; `ifRefused`, a transaction to load instead when nft
-   * refuses it (so that a refusal never leaves the router without a firewall).
+   * refuses it (so that a refusal never leaves the router without a firewall); `loaded`, told
+   * nftables' generation just before and after the transaction nft accepted.
    */
-  nft(op: Op, commands: unknown[], ifRefused?: unknown[]): void;
+  nft(op: Op, commands: unknown[], opts?: NftWriteOptions): void;
   /** Writes that are no process of a tool (a /proc/sys file, bpf(2), the DHCP supervisor); returns what failed. */
   call(run: () => OpFailure[] | Promise<OpFailure[]>): void;
+}
+
+export interface NftWriteOptions {
+  ifRefused?: unknown[];
+  loaded?: (generations: { before: RulesetGeneration | null; after: RulesetGeneration | null }) => void;
 }
 
 /** What the DHCP part of the engine needs of the supervisor that runs dhcpcd (only the agent has one). */

@@ -70,4 +70,16 @@ export function parseGeneration(msg: DataView): number {
   throw new Error("nftables' generation reply holds no generation id");
 }
 
+/** Without the generation (a kernel or sandbox that refuses the request), callers fall back to listing. */
+export function rulesetGenerationOrNull(): RulesetGeneration | null {
+  try {
+    return rulesetGeneration();
+  } catch {
+    return null;
+  }
+}
+
+/** b is the generation right after a; a transaction seen between them is then the only one. */
+export const nextGeneration = (a: RulesetGeneration, b: RulesetGeneration) => a.netns === b.netns && b.id === ((a.id + 1) >>> 0);
+
 export const sameGeneration = (a: RulesetGeneration, b: RulesetGeneration) => a.netns === b.netns && a.id === b.id;

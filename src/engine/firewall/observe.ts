@@ -6,15 +6,16 @@
 // with the ruleset generation it was made at (generation.ts), in the state dir's folder under
 // /run (a tmpfs: the record dies with the boot, like the generation). While the generation is
 // the same, nothing committed anything to nftables in this namespace, so the table is still
-// what was listed and is not listed again; any transaction, by hand or by fos1, makes the next
-// observe list it whole.
+// what was listed and is not listed again; any other transaction, by hand or by another
+// program, makes the next observe list it whole. fos1's own load needs no listing: when it was
+// the one transaction between the generations read around it, the table is what was compiled.
 import { join } from "node:path";
 import { readFileSync } from "node:fs";
 import { writeFileAtomic } from "../../base/atomic-file";
 import { fallbackDir } from "../../base/state-dir";
 import { runTool } from "../../base/tool";
 import { FIREWALL_TABLE } from "./compile";
-import { rulesetGeneration, sameGeneration, type RulesetGeneration } from "./generation";
+import { nextGeneration, rulesetGenerationOrNull, sameGeneration, type RulesetGeneration } from "./generation";
 
 export interface ObservedFirewall {
   digest: string | null;
@@ -57,26 +58,29 @@ export interface ObserveFirewallOptions {
 
 /** null when fos1 has no table on this host. */
 export async function observeFirewall(opts: ObserveFirewallOptions = {}): Promise<ObservedFirewall | null> {
-  const record = opts.stateDir === undefined ? null : join(fallbackDir(opts.stateDir), "firewall-listed.json");
-  const before = record ? generationOrNull() : null;
+  const record = opts.stateDir === undefined ? null : recordFile(opts.stateDir);
+  const before = record ? rulesetGenerationOrNull() : null;
   if (record && before) {
     const kept = readListed(record);
     if (kept && sameGeneration(kept.generation, before)) return kept.firewall;
   }
   const firewall = await listFirewall(opts.nft ?? "nft");
   // Kept only when no transaction came between the two reads: then the listing is the table at that generation.
-  const after = before && generationOrNull();
+  const after = before && rulesetGenerationOrNull();
   if (record && before && after && sameGeneration(before, after)) keepListed(record, { generation: before, firewall });
   return firewall;
 }
 
-/** Without the generation (a kernel or sandbox that refuses the request) the table is simply listed. */
-function generationOrNull(): RulesetGeneration | null {
-  try {
-    return rulesetGeneration();
-  } catch {
-    return null;
-  }
+const recordFile = (stateDir: string) => join(fallbackDir(stateDir), "firewall-listed.json");
+
+/**
+ * After fos1's own transaction replaced the table whole: when it was the only transaction
+ * between the two generations, the table is exactly what was compiled, kept as if listed, so
+ * the observe that checks the apply lists nothing either.
+ */
+export function keepLoaded(stateDir: string, generations: { before: RulesetGeneration | null; after: RulesetGeneration | null }, firewall: ObservedFirewall | null): void {
+  const { before, after } = generations;
+  if (before && after && nextGeneration(before, after)) keepListed(recordFile(stateDir), { generation: after, firewall });
 }
 
 function readListed(file: string): Listed | null {

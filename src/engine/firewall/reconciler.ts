@@ -6,10 +6,10 @@ import type { DesiredFirewall } from "../../policy/model";
 import type { Op } from "../op";
 import type { Reconciler } from "../reconciler";
 import { compileFirewall, compileLockdown, FIREWALL_TABLE, type CompiledFirewall } from "./compile";
-import { observeFirewall, type ObservedFirewall } from "./observe";
+import { keepLoaded, observeFirewall, type ObservedFirewall } from "./observe";
 
-/** The table to load; `lockdown`, what to load instead if nft refuses it when no config's table of fos1's is in force. */
-export type FirewallChange = { commands: CompiledFirewall["commands"]; digest: string; lockdown?: CompiledFirewall["commands"] };
+/** The table to load and what it is (digest and shape; none: no table); `lockdown`, what to load instead if nft refuses it when no config's table of fos1's is in force. */
+export type FirewallChange = { commands: CompiledFirewall["commands"]; digest: string; shape: CompiledFirewall["shape"]; lockdown?: CompiledFirewall["commands"] };
 
 const sameShape = (a: Record<string, number>, b: Record<string, number>) =>
   Object.keys(a).length === Object.keys(b).length && Object.entries(b).every(([k, v]) => a[k] === v);
@@ -37,11 +37,18 @@ export const firewall: Reconciler<DesiredFirewall, ObservedFirewall | null, Fire
       ref: "(firewall)",
       subject: `nftables table inet ${FIREWALL_TABLE}`,
       detail: empty ? "no zones or NAT configured" : present?.digest === fw.digest ? "edited outside fos1: restored" : `${countRules(fw.shape)} rules in ${countChains(fw.shape)} chains`,
-      change: { commands: fw.commands, digest: fw.digest, ...fallback },
+      change: { commands: fw.commands, digest: fw.digest, shape: fw.shape, ...fallback },
     };
     return [op];
   },
-  write(ops, out) {
-    for (const op of ops) out.nft(op, op.change.commands, op.change.lockdown);
+  write(ops, out, env) {
+    for (const op of ops) {
+      const { change } = op;
+      const loaded = Object.keys(change.shape).length ? { digest: change.digest, shape: change.shape } : null;
+      out.nft(op, change.commands, {
+        ...(change.lockdown ? { ifRefused: change.lockdown } : {}),
+        loaded: (generations) => keepLoaded(env.stateDir ?? DEFAULT_STATE_DIR, generations, loaded),
+      });
+    }
   },
 };
