@@ -16,13 +16,21 @@ const sameShape = (a: Record<string, number>, b: Record<string, number>) =>
 const countRules = (shape: Record<string, number>) => Object.entries(shape).filter(([k]) => !k.startsWith("@")).reduce((n, [, v]) => n + v, 0);
 const countChains = (shape: Record<string, number>) => Object.keys(shape).filter((k) => !k.startsWith("@")).length;
 
+/** An apply plans twice against one desired state (before its writes and to check them): compiled once. */
+const compiled = new WeakMap<DesiredFirewall, CompiledFirewall>();
+function compileOnce(desired: DesiredFirewall): CompiledFirewall {
+  let fw = compiled.get(desired);
+  if (!fw) compiled.set(desired, (fw = compileFirewall(desired)));
+  return fw;
+}
+
 export const firewall: Reconciler<DesiredFirewall, ObservedFirewall | null, FirewallChange> = {
   resource: "firewall",
   desired: (s) => s.firewall,
   observed: (s) => s.firewall,
   observe: async (host) => ({ firewall: await observeFirewall({ stateDir: host.env.stateDir ?? DEFAULT_STATE_DIR }) }),
   plan(desired, present) {
-    const fw = compileFirewall(desired);
+    const fw = compileOnce(desired);
     const empty = !Object.keys(fw.shape).length;
     const matches = empty ? present === null : present?.digest === fw.digest && sameShape(present.shape, fw.shape);
     if (matches) return [];
