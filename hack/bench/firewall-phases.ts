@@ -6,8 +6,9 @@
 // Modes (each prints one JSON object {ms, …}):
 //   cold   fos1's table absent: what `fos1 apply` does, in its order — load + validate (YAML
 //          and schemas, cross-object checks), desired state, observe, compile alone, plan
-//          (which compiles again and serialises the transaction), the `nft -j -f -` load,
-//          observe and plan again to verify
+//          (which compiles again and serialises the transaction), the `nft -j -f -` load
+//          (with nftables' generation read around it, as the engine does), observe and plan
+//          again to verify
 //   noop   fos1's table loaded (by cold, whose observe after the load kept what it listed):
 //          load + validate, desired state, the nft listing and its parse alone (what observe
 //          would cost if nftables' generation had moved), observe (it has not), plan
@@ -20,7 +21,9 @@ import { checkSecurity } from "../../src/api/checks/security";
 import { loadConfigText } from "../../src/api/load";
 import { desiredState } from "../../src/engine/desired";
 import { compileFirewall, FIREWALL_TABLE } from "../../src/engine/firewall/compile";
-import { parseFirewallListing } from "../../src/engine/firewall/observe";
+import { keepLoaded, parseFirewallListing } from "../../src/engine/firewall/observe";
+import { rulesetGenerationOrNull } from "../../src/engine/firewall/generation";
+import { DEFAULT_STATE_DIR } from "../../src/base/state-dir";
 import { observe, rendered } from "../../src/engine/apply";
 import { plan } from "../../src/engine/plan";
 import { ms, timed } from "./phase-timer";
@@ -55,7 +58,13 @@ if (mode === "cold" || mode === "noop") {
     if (!fw) throw new Error("cold: the plan has no firewall op");
     const transaction = rendered([fw])[0]!;
     out.transactionBytes = transaction.length;
-    const r = await timed("nftLoad", () => runTool({ purpose: "load the firewall", argv: ["nft", "-j", "-f", "-"], stdin: transaction }));
+    // As the engine's writer does: nftables' generation read around the load, and the compiled table kept as listed.
+    const r = await timed("nftLoad", async () => {
+      const before = rulesetGenerationOrNull();
+      const loaded = await runTool({ purpose: "load the firewall", argv: ["nft", "-j", "-f", "-"], stdin: transaction });
+      if (loaded.exitCode === 0) keepLoaded(DEFAULT_STATE_DIR, { before, after: rulesetGenerationOrNull() }, { digest: compiled.digest, shape: compiled.shape });
+      return loaded;
+    });
     if (r.exitCode !== 0) throw new Error(`nft refused the ruleset: ${r.stderr.slice(0, 500)}`);
     const after = await timed("observeAfter", () => observe(desired));
     const left = await timed("planAfter", () => plan(desired, after));
