@@ -37,7 +37,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSyn
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
-import { median, rotate } from "./stats";
+import { median, pairedRatio, rotate } from "./stats";
 import { loadConfigText } from "../../src/api/load";
 import { desiredState } from "../../src/engine/desired";
 import { compileFirewall } from "../../src/engine/firewall/compile";
@@ -550,11 +550,6 @@ const connectRatio = (a: { v: Variant; n: number }, b: { v: Variant; n: number }
 const summary = SIZES.map((n) => {
   const a = applySamples.get(n)!;
   const m = { cold: median(a.cold), coldUnseen: median(a.coldUnseen), noop: median(a.noop), bareNft: median(a.bareNft), digestRead: median(a.digestRead), fos1Start: median(a.fos1Start) };
-  /** Round by round (the samples of one round were taken minutes apart at most): the median ratio and its range. */
-  const perRoundRatio = (x: number[], y: number[]) => {
-    const xs = x.map((v, i) => v / y[i]!);
-    return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
-  };
   return {
     rules: n,
     ...sizesInfo.get(n)!,
@@ -571,9 +566,9 @@ const summary = SIZES.map((n) => {
     connectToLinearCt: connectRatio({ v: "fos1", n }, { v: "linearCt", n }),
     flowRulePackets: Object.fromEntries(RULESETS.map((v) => [v, samplesOf(v, n).find((x) => x.flowRulePackets !== undefined)?.flowRulePackets])),
     applyMs: m,
-    fos1ToBareNft: perRoundRatio(a.cold, a.bareNft),
-    unseenToBareNft: perRoundRatio(a.coldUnseen, a.bareNft),
-    noopToDigestRead: perRoundRatio(a.noop, a.digestRead),
+    fos1ToBareNft: pairedRatio(a.cold, a.bareNft),
+    unseenToBareNft: pairedRatio(a.coldUnseen, a.bareNft),
+    noopToDigestRead: pairedRatio(a.noop, a.digestRead),
     phases: phases.get(n)!,
   };
 });

@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { median } from "./stats";
+import { median, pairedRatio } from "./stats";
 
 const repo = resolve(import.meta.dir, "../..");
 const fos1 = join(repo, "dist", "fos1");
@@ -127,11 +127,6 @@ function runAll(): Raw {
 }
 
 const s3 = (x: number) => x.toFixed(3);
-/** a[i] / b[i] for samples taken side by side (the same round, back to back): the median ratio and its range. */
-function pairedRatio(a: number[], b: number[]) {
-  const xs = a.map((v, i) => v / b[i]!);
-  return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
-}
 const ratioText = (x: { median: number; min: number; max: number }) => `**${r2(x.median)}** (${x.min.toFixed(2)}–${x.max.toFixed(2)})`;
 const r2 = (x: number) => `${x.toFixed(2)}×`;
 const n0 = (x: number) => x.toLocaleString("en-US").replace(/,/g, " ");

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { Lab, type LabVm } from "../lab/vm";
-import { median } from "./stats";
+import { median, pairedRatio } from "./stats";
 import { timeOnGuest } from "./guest-clock";
 
 const repo = resolve(import.meta.dir, "../..");
@@ -100,6 +100,7 @@ interface SizeResult {
   /** Seconds per round, per variant; perProcess may have fewer rounds at large sizes. */
   samples: Record<Variant, number[]>;
   medians: Record<Variant, number>;
+  /** Medians of per-round ratios (written by older runs as ratios of medians: the report recomputes them from the samples). */
   ratios: { fos1ToBatch: number; perProcessToBatch: number; noopToObserve: number; noopUnseenToObserve?: number };
   /** Engine phases in ms (hack/bench/vlan-phases.ts): fos1's order on a clean and on a converged host, and parts alone. */
   phases: { clean: Phases; converged: Phases; yaml: Phases; schema: Phases; bunyaml: Phases };
@@ -169,12 +170,7 @@ async function runSize(vm: LabVm, n: number): Promise<SizeResult> {
     ops: lines.length,
     samples,
     medians,
-    ratios: {
-      fos1ToBatch: medians.fos1 / medians.batch,
-      perProcessToBatch: medians.perProcess / medians.batch,
-      noopToObserve: medians.noop / medians.observe,
-      noopUnseenToObserve: medians.noopUnseen / medians.observe,
-    },
+    ratios: ratiosOf(samples),
     phases: { clean, converged, ...parts },
     guestMemUsedMiB,
   };
@@ -240,6 +236,16 @@ async function runAll(): Promise<Raw> {
   };
 }
 
+/** Each ratio round by round (the variants of one round ran minutes apart at most), then the median. */
+function ratiosOf(samples: Record<Variant, number[]>): SizeResult["ratios"] {
+  return {
+    fos1ToBatch: pairedRatio(samples.fos1, samples.batch).median,
+    perProcessToBatch: pairedRatio(samples.perProcess, samples.batch).median,
+    noopToObserve: pairedRatio(samples.noop, samples.observe).median,
+    ...(samples.noopUnseen.length ? { noopUnseenToObserve: pairedRatio(samples.noopUnseen, samples.observe).median } : {}),
+  };
+}
+
 // --- output
 
 const s = (x: number) => (x < 10 ? x.toFixed(3) : x.toFixed(1));
@@ -250,14 +256,19 @@ const ms = (x: number | undefined) => (x === undefined ? "–" : x < 10 ? x.toFi
 
 /** The VLAN section of bench/README.md, from the raw results alone (so it can be re-rendered). */
 function section(raw: Raw): string {
-  const { sizes: results, rounds } = raw;
+  const { rounds } = raw;
+  const results = raw.sizes.map((x) => ({ ...x, ratios: ratiosOf(x.samples) }));
+  const range = (a: number[], b: number[]) => {
+    const p = pairedRatio(a, b);
+    return `${p.min.toFixed(2)}–${p.max.toFixed(2)}`;
+  };
   const date = raw.startedAt.slice(0, 10);
   const table = [
-    "| VLANs | kernel ops | fos1 apply | bare `ip -batch` | one `ip` per op | **fos1 / batch** | per-op / batch | no-op re-apply | no-op, config not seen before | observation dump | **no-op / dump** | not seen / dump | delete by group |",
+    "| VLANs | kernel ops | fos1 apply | bare `ip -batch` | one `ip` per op | **fos1 / batch** (per round) | per-op / batch | no-op re-apply | no-op, config not seen before | observation dump | **no-op / dump** (per round) | not seen / dump | delete by group |",
     "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...results.map(
       (x) =>
-        `| ${n0(x.vlans)} | ${n0(x.ops)} | ${s(x.medians.fos1)} | ${s(x.medians.batch)} | ${s(x.medians.perProcess)}${x.samples.perProcess.length < rounds ? ` (${x.samples.perProcess.length} round)` : ""} | **${r(x.ratios.fos1ToBatch)}** | ${r(x.ratios.perProcessToBatch)} | ${s(x.medians.noop)} | ${opt(x.medians.noopUnseen, s)} | ${s(x.medians.observe)} | **${r(x.ratios.noopToObserve)}** | ${opt(x.ratios.noopUnseenToObserve, r)} | ${s(x.medians.cleanup)} |`,
+        `| ${n0(x.vlans)} | ${n0(x.ops)} | ${s(x.medians.fos1)} | ${s(x.medians.batch)} | ${s(x.medians.perProcess)}${x.samples.perProcess.length < rounds ? ` (${x.samples.perProcess.length} round)` : ""} | **${r(x.ratios.fos1ToBatch)}** (${range(x.samples.fos1, x.samples.batch)}) | ${r(x.ratios.perProcessToBatch)} | ${s(x.medians.noop)} | ${opt(x.medians.noopUnseen, s)} | ${s(x.medians.observe)} | **${r(x.ratios.noopToObserve)}** (${range(x.samples.noop, x.samples.observe)}) | ${opt(x.ratios.noopUnseenToObserve, r)} | ${s(x.medians.cleanup)} |`,
     ),
   ].join("\n");
   // fos1 and the batch of one round ran minutes apart at most: their ratio per round shows the noise.
@@ -291,7 +302,7 @@ function section(raw: Raw): string {
 [results/vlans-${date}.json](results/vlans-${date}.json)). One router VM (TCG, \`-cpu max\`, one vCPU,
 ${raw.vm.memoryMiB} MiB) converges N VLANs on ${raw.vm.parent}, each with one IPv4 address: 2N kernel operations.
 Medians in seconds on the guest's clock around the whole command, on a host cleaned between
-variants (\`ip link del group ${GROUP}\`, last column):
+variants (\`ip link del group ${GROUP}\`, last column); each ratio is taken round by round, then the median and the range.
 
 - **fos1 apply**: \`fos1 apply -f vlans-N.yaml --state-dir ${STATE_DIR} -o json\` with none of the VLANs present — start,
   parse, validate, observe, plan, two \`ip -batch\` processes (links, addresses), observe and plan again.

@@ -15,9 +15,14 @@ const V4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 export function parseIp(text: string): { family: Family; addr: bigint } | null {
   const m = V4.exec(text);
   if (m) {
-    const parts = m.slice(1).map(Number);
-    if (parts.some((p) => p > 255)) return null;
-    return { family: 4, addr: parts.reduce((a, p) => (a << 8n) | BigInt(p), 0n) };
+    let n = 0;
+    for (let i = 1; i <= 4; i++) {
+      const part = Number(m[i]);
+      if (part > 255) return null;
+      n = n * 256 + part;
+    }
+    // Numbers first and one BigInt at the end: a large ruleset parses thousands of these.
+    return { family: 4, addr: BigInt(n) };
   }
   return parseIpv6(text);
 }
@@ -47,7 +52,7 @@ function parseIpv6(text: string): { family: Family; addr: bigint } | null {
   const missing = 8 - head.length - tail.length;
   if (halves.length === 1 ? missing !== 0 : missing < 1) return null;
   const all = [...head, ...Array<number>(halves.length === 2 ? missing : 0).fill(0), ...tail];
-  return { family: 6, addr: all.reduce((a, g) => (a << 16n) | BigInt(g), 0n) };
+  return { family: 6, addr: BigInt("0x" + all.map((g) => g.toString(16).padStart(4, "0")).join("")) };
 }
 
 export function parsePrefix(text: string): Prefix | null {

@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { logMessages } from "../helpers/fos1";
-import { parseFirewallListing } from "../../src/engine/firewall/observe";
+import { parseFirewallListing, type ObservedFirewall } from "../../src/engine/firewall/observe";
 import { addVeth, createNs, destroyAll, dumpState, fos1In, ipBatch, nsRun, runOk, type RunResult } from "./netns";
 
 const tmp = mkdtempSync(join(tmpdir(), "fos1-netns-firewall-"));
@@ -575,7 +575,31 @@ describe("fos1's table beside Talos's, and by hand", () => {
     // fos1's own load, the one transaction between the generations read around it, needs no listing: what it keeps is what nft lists.
     await nft("delete", "table", "inet", "fos1");
     expect((await applyRouter()).writes).toBe(1);
-    expect(await observe(router, NO_NFT)).toEqual({ firewall: parseFirewallListing(await nft("-j", "list", "table", "inet", "fos1")) });
+    const kept = (await observe(router, NO_NFT)).firewall as ObservedFirewall;
+    expect({ digest: kept.digest, shape: kept.shape }).toEqual(parseFirewallListing(await nft("-j", "list", "table", "inet", "fos1")));
+  }, 60_000);
+
+  test("the built executable keeps its load with the config's key: a no-op compiles nothing, and a changed config or a hand edit still changes the table", async () => {
+    // The key needs the build's source digest, which only \`make build\` stamps (make test builds first).
+    const bin = process.env.FOS1_BIN ?? join(import.meta.dir, "../../dist/fos1");
+    const applyWith = async (file: string) => {
+      const r = await runOk(["ip", "netns", "exec", router, bin, "apply", "-f", file, "--state-dir", stateDir, "-o", "json"]);
+      return JSON.parse(r) as ApplyJson;
+    };
+    routerFile ||= await configFile(ROUTER, "router");
+    const changed = await configFile(ROUTER.replace("port: 8080,", "port: 8081,"), "router-8081");
+    await nft("add", "table", "inet", "fos1"); // so that the delete finds it, whatever ran before
+    await nft("delete", "table", "inet", "fos1");
+    expect((await applyWith(routerFile)).writes).toBe(1);
+    const kept = JSON.parse(await runOk(["ip", "netns", "exec", router, process.execPath, join(import.meta.dir, "firewall-observe-child.ts"), stateDir, join(tmp, "no-such-nft")])) as { firewall: ObservedFirewall };
+    expect(kept.firewall.compiledFrom).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect((await applyWith(routerFile)).writes).toBe(0);
+    expect((await applyWith(changed)).writes).toBe(1);
+    expect(await nft("list", "table", "inet", "fos1")).toContain("dport 8081");
+    expect((await applyWith(routerFile)).writes).toBe(1);
+    await nft("add", "rule", "inet", "fos1", "in_wan", "accept");
+    expect((await applyWith(routerFile)).writes).toBe(1);
+    expect((await applyWith(routerFile)).writes).toBe(0);
   }, 60_000);
 });
 

@@ -43,10 +43,12 @@ const accept: Expr = { accept: null };
 const drop: Expr = { drop: null };
 const jump = (target: string) => ({ jump: { target } });
 
+/** A canonical prefix (the desired state holds only those) as nft's JSON has it: a host's alone, else address and length. */
 function prefixValue(cidr: string): unknown {
-  const p = parsePrefix(cidr)!;
-  const addr = cidr.slice(0, cidr.indexOf("/"));
-  return p.len === (p.family === 4 ? 32 : 128) ? addr : { prefix: { addr, len: p.len } };
+  const slash = cidr.indexOf("/");
+  const addr = cidr.slice(0, slash);
+  const len = Number(cidr.slice(slash + 1));
+  return len === (addr.includes(":") ? 128 : 32) ? addr : { prefix: { addr, len } };
 }
 
 const portValue = ([a, b]: PortRange): unknown => (a === b ? a : { range: [a, b] });

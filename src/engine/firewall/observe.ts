@@ -8,7 +8,9 @@
 // the same, nothing committed anything to nftables in this namespace, so the table is still
 // what was listed and is not listed again; any other transaction, by hand or by another
 // program, makes the next observe list it whole. fos1's own load needs no listing: when it was
-// the one transaction between the generations read around it, the table is what was compiled.
+// the one transaction between the generations read around it, the table is what was compiled,
+// and it is kept with the key of the desired state it was compiled from (compiledFrom), so that
+// a no-op plan of the same desired state need not compile it again either.
 import { join } from "node:path";
 import { readFileSync } from "node:fs";
 import { writeFileAtomic } from "../../base/atomic-file";
@@ -20,6 +22,8 @@ import { nextGeneration, rulesetGenerationOrNull, sameGeneration, type RulesetGe
 export interface ObservedFirewall {
   digest: string | null;
   shape: Record<string, number>;
+  /** Only in what fos1's own load kept, never in a listing: the desired state it compiled the table from (reconciler.ts's compiledKey). */
+  compiledFrom?: string;
 }
 
 interface NftItem {
