@@ -542,8 +542,8 @@ const perRound = (v: Variant, n: number) =>
     return at(n) / at(base);
   });
 /** Per round, a's connect time over b's (each the median of its sample): the median of those ratios and their range. */
-const connectRatio = (a: { v: Variant; n: number }, b: { v: Variant; n: number }) => {
-  const at = (x: { v: Variant; n: number }, round: number) => forward.find((s) => s.variant === x.v && s.rules === x.n && s.round === round)!.connectMedianUs;
+const connectRatio = (a: { v: Variant; n: number }, b: { v: Variant; n: number }, key: "connectMedianUs" | "connectP90Us" = "connectMedianUs") => {
+  const at = (x: { v: Variant; n: number }, round: number) => forward.find((s) => s.variant === x.v && s.rules === x.n && s.round === round)![key];
   const xs = Array.from({ length: ROUNDS }, (_, round) => at(a, round) / at(b, round));
   return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
 };
@@ -563,6 +563,8 @@ const summary = SIZES.map((n) => {
     connectMedianUs: Object.fromEntries(RULESETS.map((v) => [v, med(v, n, "connectMedianUs")])) as Record<Variant, number>,
     /** fos1's connect at N over its connect at the base size, and over the linear chain's with conntrack first at N: per round. */
     connectToBase: connectRatio({ v: "fos1", n }, { v: "fos1", n: base }),
+    /** The same with each sample's 90th percentile: the connect times here are bimodal, and the median of a sample can land in either mode. */
+    connectP90ToBase: connectRatio({ v: "fos1", n }, { v: "fos1", n: base }, "connectP90Us"),
     connectToLinearCt: connectRatio({ v: "fos1", n }, { v: "linearCt", n }),
     flowRulePackets: Object.fromEntries(RULESETS.map((v) => [v, samplesOf(v, n).find((x) => x.flowRulePackets !== undefined)?.flowRulePackets])),
     applyMs: m,
@@ -690,7 +692,7 @@ ${throughputTable}
 ${target}
 - fos1 against the linear chain every packet walks: ${summary.map((x) => `${r(x.fos1ToLinear)} at ${n0(x.rules)}`).join(", ")}. Against the linear chain with conntrack first, which does the same work per established packet: ${summary.map((x) => r(x.fos1ToLinearCt)).join(", ")}, while the samples of one variant at one N span up to ${r(worstSpread)} (max / min) on this machine. What keeps fos1 flat here is the established/related accept at the head, not the zone dispatch, since all rules share one zone pair. The flow's allow rule counted ${summary.map((x) => `${n0(x.flowRulePackets.fos1 ?? 0)} (fos1) / ${n0(x.flowRulePackets.linear ?? 0)} (every packet)`).join(", ")} packets in the first round.
 - A new flow's first packet: connect ${us(biggest.connectMedianUs.fos1)} µs at ${n0(biggest.rules)} rules against ${us(summary[0]!.connectMedianUs.fos1)} µs at ${n0(base)} in fos1, ${perRule("fos1")} ns per rule per new flow (the linear chain with conntrack first: ${perRule("linearCt")} ns; every packet: ${perRule("linear")} ns, its SYN-ACK walks them too).
-- **Target: connect time through ${n0(biggest.rules)} rules at most 1.3× that through ${n0(base)}** (fos1, median of per-round ratios): ${large.map((x) => `${n0(x.rules)}: **${r(x.connectToBase.median)}** (per round ${g(x.connectToBase.min)}–${g(x.connectToBase.max)})`).join("; ")} — ${biggest.connectToBase.median <= 1.3 ? "met" : "**not met**"}.
+- **Target: connect time through ${n0(biggest.rules)} rules at most 1.3× that through ${n0(base)}** (fos1, median of per-round ratios): ${large.map((x) => `${n0(x.rules)}: **${r(x.connectToBase.median)}** (per round ${g(x.connectToBase.min)}–${g(x.connectToBase.max)})`).join("; ")} — ${biggest.connectToBase.median <= 1.3 ? "met" : "**not met**"}. A connect here takes one of two times (about 8–10 µs or 20–22 µs, with no firewall too: ${us(noFirewall.connectMedianUs)} µs median, ${us(median(samplesOf("none", base).map((x) => x.connectP90Us)))} µs p90), so a sample's median can land in either; by each sample's 90th percentile instead: ${large.map((x) => `${n0(x.rules)}: ${r(x.connectP90ToBase.median)} (per round ${g(x.connectP90ToBase.min)}–${g(x.connectP90ToBase.max)})`).join("; ")}.
 - **Target: at most 1/5 of the linear chain with conntrack first** (fos1 ÷ linear ct first, per round): ${summary.map((x) => `${n0(x.rules)}: **${r(x.connectToLinearCt.median)}** (${g(x.connectToLinearCt.min)}–${g(x.connectToLinearCt.max)})`).join("; ")} — ${biggest.connectToLinearCt.median <= 0.2 ? "met" : "**not met**"} at ${n0(biggest.rules)}.
 
 Loading the rules (medians in ms, wall time around the process in the router namespace):

@@ -112,7 +112,8 @@ export class ApplyService {
   private async applyHoldingLock(config: ConfigCandidate, req: ApplyRequest): Promise<ApplyOutcome> {
     const waiting = this.journal.pending();
     if (waiting?.entry.awaitingConfirmation) return { status: "awaiting confirmation", pending: waiting.entry };
-    let objects = config.objects ?? this.validated.get(config.text, config.file);
+    const kept = config.objects ? null : this.validated.get(config.text, config.file);
+    let objects = config.objects ?? kept;
     if (!objects) {
       const loaded = loadConfigText(config.text, config.file);
       if (loaded.problems.length) return { status: "invalid", problems: loaded.problems };
@@ -135,7 +136,8 @@ export class ApplyService {
     if (!converged) this.journaled("that the apply did not converge", () => this.journal.fail(begun, summary));
     else if (req.confirmBy) entry = this.journaled("that the config waits for confirmation", () => this.journal.awaitConfirmation(begun, summary)) ?? { ...begun, awaitingConfirmation: true };
     else this.journaled("the config as the last-known-good", () => this.journal.commit(begun, summary));
-    if (converged) {
+    // Objects read from the kept ones are there already: rewriting megabytes of them on every no-op is waste.
+    if (converged && !kept) {
       try {
         this.validated.remember(config.text, objects);
       } catch {
